@@ -1,0 +1,216 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compute_service
+short_description: Disable or enable the nova-compute service of a host
+version_added: 0.1.0
+author: fenix.maintenance developers (@fenix-maintenance)
+description:
+  - Disables the nova-compute service of a host so that the scheduler places
+    no new server there, or enables it again.
+  - The C(disabled_reason) of a host this module disables starts with
+    C(fenix.maintenance:). A host disabled by anyone else is left as it is;
+    disabling it again changes nothing, and enabling it fails unless O(force=true).
+  - Can also set or clear the forced-down flag of the service.
+options:
+  host:
+    description:
+      - The host of the nova-compute service, as Nova names it (C(openstack compute service list)).
+    type: str
+    required: true
+  state:
+    description:
+      - V(disabled) stops scheduling to the host; V(enabled) allows it again.
+    type: str
+    choices: [disabled, enabled]
+    default: disabled
+  reason:
+    description:
+      - Why the host is disabled. Stored in Nova prefixed with C(fenix.maintenance:)
+        (at most 255 characters in all).
+      - Ignored when O(state=enabled).
+    type: str
+    default: maintenance
+  force:
+    description:
+      - With O(state=enabled), enable a host even if someone else disabled it.
+      - With O(state=disabled), take over a host someone else disabled by
+        replacing its reason with ours (so that a later enable by this
+        collection re-enables it).
+    type: bool
+    default: false
+  forced_down:
+    description:
+      - Set (V(true)) or clear (V(false)) the forced-down flag of the service.
+        Forcing a service down tells Nova the host is fenced, which evacuation needs.
+      - Left as it is when not given.
+    type: bool
+extends_documentation_fragment:
+  - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+notes:
+  - The O(wait) and O(timeout) options have no effect, as Nova applies the change at once.
+"""
+
+EXAMPLES = r"""
+- name: Disable a compute host for maintenance
+  fenix.maintenance.compute_service:
+    cloud: admin
+    host: compute1
+    state: disabled
+    reason: kernel upgrade CHG-1234
+
+- name: Enable it again (only if this collection disabled it)
+  fenix.maintenance.compute_service:
+    cloud: admin
+    host: compute1
+    state: enabled
+
+- name: Fence a failed host before evacuating it
+  fenix.maintenance.compute_service:
+    cloud: admin
+    host: compute2
+    state: disabled
+    reason: hardware failure
+    forced_down: true
+"""
+
+RETURN = r"""
+service:
+  description: The nova-compute service after the change (as predicted in check mode).
+  returned: success
+  type: dict
+  contains:
+    host:
+      description: Host of the service.
+      type: str
+      sample: compute1
+    status:
+      description: V(enabled) or V(disabled).
+      type: str
+      sample: disabled
+    disabled_reason:
+      description: Why the service is disabled.
+      type: str
+      sample: "fenix.maintenance: kernel upgrade CHG-1234"
+    disabled_by_us:
+      description: Whether this collection disabled the service.
+      type: bool
+      sample: true
+    forced_down:
+      description: Whether the service is forced down.
+      type: bool
+      sample: false
+    state:
+      description: V(up) or V(down), as Nova sees the service's heartbeat.
+      type: str
+      sample: up
+    id:
+      description: ID of the service.
+      type: str
+      sample: 4bd7ffc6-3b3c-4d0e-b1f1-8df1a3e0b5a1
+    availability_zone:
+      description: Availability zone of the host.
+      type: str
+      sample: nova
+previous:
+  description: The service before the module ran.
+  returned: success
+  type: dict
+  sample:
+    host: compute1
+    status: enabled
+    disabled_reason: null
+    disabled_by_us: false
+    forced_down: false
+    state: up
+    id: 4bd7ffc6-3b3c-4d0e-b1f1-8df1a3e0b5a1
+    availability_zone: nova
+owned_by_other:
+  description:
+    - True when the host stays disabled because someone else disabled it (O(state=disabled)
+      without O(force)). A maintenance run must then not enable it at its end.
+  returned: success
+  type: bool
+  sample: false
+"""
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+    HostNotFound,
+    NotOurs,
+    apply_service,
+    desired_service,
+    diff_view,
+    find_compute_service,
+    needs_change,
+    predicted_state,
+    service_state,
+    validate_reason,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+
+
+class ComputeServiceModule(OpenStackModule):
+    argument_spec = dict(
+        host=dict(required=True),
+        state=dict(default="disabled", choices=["disabled", "enabled"]),
+        reason=dict(default="maintenance"),
+        force=dict(default=False, type="bool"),
+        forced_down=dict(type="bool"),
+    )
+    module_kwargs = dict(supports_check_mode=True)
+
+    def run(self) -> dict:
+        params = self.params
+        try:
+            validate_reason(params["reason"])
+            service = find_compute_service(self.conn, params["host"])
+            current = service_state(service)
+            desired = desired_service(
+                current, params["state"], params["reason"], params["force"], params["forced_down"]
+            )
+        except (ValueError, HostNotFound, NotOurs) as exc:
+            self.fail_json(msg=str(exc))
+        changed = needs_change(current, desired)
+        owned_by_other = params["state"] == "disabled" and current.status == "disabled" and not (
+            current.disabled_by_us or params["force"]
+        )
+        if owned_by_other:
+            self.warn(
+                "host %s was already disabled by someone else (%r); left as it is"
+                % (current.host, current.disabled_reason)
+            )
+        if not changed:
+            after = current
+        elif self.check_mode:
+            after = predicted_state(current, desired)
+        else:
+            after = apply_service(self.conn, service, desired)
+        result = dict(
+            changed=changed,
+            service=after.as_dict(),
+            previous=current.as_dict(),
+            owned_by_other=owned_by_other,
+        )
+        if self.diff_mode:
+            result["diff"] = dict(before=diff_view(current), after=diff_view(after))
+        return result
+
+
+def main() -> None:
+    module = ComputeServiceModule()
+    module()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: server_migrate
+short_description: Live or cold migrate servers to another compute host
+version_added: 0.1.0
+author: fenix.maintenance developers (@fenix-maintenance)
+description:
+  - Live migrates or cold migrates one server or a list of servers, to a
+    chosen host or to wherever the Nova scheduler places them.
+  - Waits until each migration has finished, confirms cold migrations, and
+    retries Nova's transient refusals (no valid host right after a change,
+    409 conflicts) with exponential backoff.
+  - Migrates several servers at a time up to O(concurrency).
+  - With O(from_host) or O(target_host), a server already off the source
+    host or already on the target is left alone, so a second run changes nothing.
+options:
+  servers:
+    description:
+      - Names or IDs of the servers to migrate (of any project).
+    type: list
+    elements: str
+    required: true
+    aliases: [server]
+  kind:
+    description:
+      - V(live) keeps the server running; V(cold) stops it, moves it and
+        starts it again in its previous state.
+    type: str
+    choices: [live, cold]
+    default: live
+  target_host:
+    description:
+      - Host to move the servers to. The scheduler still checks it.
+      - The scheduler chooses when not given.
+    type: str
+  from_host:
+    description:
+      - Move only servers that are on this host; the others are reported as
+        skipped. Use it to make repeated runs idempotent.
+    type: str
+  block_migration:
+    description:
+      - Block migration for live migrations (V(auto) lets Nova choose).
+    type: str
+    choices: [auto, 'true', 'false']
+    default: auto
+  confirm:
+    description:
+      - Confirm a finished cold migration. Without confirmation the server
+        stays in C(VERIFY_RESIZE) and holds resources on both hosts.
+    type: bool
+    default: true
+  concurrency:
+    description:
+      - How many servers to migrate at a time. Nova's C(max_concurrent_live_migrations)
+        on each source host still applies.
+    type: int
+    default: 1
+  retries:
+    description:
+      - How many times to retry a transient refusal of one server's migration.
+    type: int
+    default: 3
+  retry_delay:
+    description:
+      - Seconds before the first retry; each further retry waits twice as long.
+    type: float
+    default: 5
+  poll_interval:
+    description:
+      - Seconds between two reads of a migrating server.
+    type: float
+    default: 2
+  timeout:
+    description:
+      - Seconds to wait for one server's migration (each attempt) to finish.
+    type: int
+    default: 600
+extends_documentation_fragment:
+  - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+    details: Reports which servers would move; nothing is migrated.
+  diff_mode:
+    support: full
+    details: The host of each server before and after.
+notes:
+  - With O(wait=false) the module returns as soon as Nova has accepted each
+    request; cold migrations are then not confirmed and no retry follows a
+    failure that Nova reports later.
+"""
+
+EXAMPLES = r"""
+- name: Live migrate two servers off compute1, wherever the scheduler likes
+  fenix.maintenance.server_migrate:
+    cloud: admin
+    servers: [web-1, 0f8b7f28-50c4-4a0b-9fb3-2b1f0e7b7d11]
+    from_host: compute1
+    concurrency: 2
+
+- name: Cold migrate a stopped server to compute3 and confirm
+  fenix.maintenance.server_migrate:
+    cloud: admin
+    server: db-backup
+    kind: cold
+    target_host: compute3
+  register: moved
+
+- name: Where it went
+  ansible.builtin.debug:
+    msg: "{{ moved.servers[0].source }} -> {{ moved.servers[0].destination }}"
+"""
+
+RETURN = r"""
+servers:
+  description: One entry per server, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    server_id:
+      description: ID of the server.
+      type: str
+      sample: 0f8b7f28-50c4-4a0b-9fb3-2b1f0e7b7d11
+    name:
+      description: Name of the server.
+      type: str
+      sample: web-1
+    project_id:
+      description: Project of the server.
+      type: str
+      sample: 5a1b0c7f2e8d4c0e9c9b3c0d2b1a0e9f
+    kind:
+      description: V(live) or V(cold).
+      type: str
+      sample: live
+    source:
+      description: Host before the migration.
+      type: str
+      sample: compute1
+    destination:
+      description: Host after the migration (null when not migrated or not waited for).
+      type: str
+      sample: compute3
+    status:
+      description:
+        - V(migrated), V(requested) (O(wait=false)), V(would_migrate) (check mode),
+          V(skipped) (already where asked) or V(failed).
+      type: str
+      sample: migrated
+    attempts:
+      description: How many times the migration was requested.
+      type: int
+      sample: 1
+    duration:
+      description: Seconds from the first request until the server settled.
+      type: float
+      sample: 8.41
+    error:
+      description: Why the migration failed (null on success).
+      type: str
+      sample: null
+failed_servers:
+  description: IDs of the servers whose migration failed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+    MigrationOutcome,
+    MigrationRequest,
+    MigrationSettings,
+    Migrator,
+    unmoved_outcome,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+
+
+def block_migration_value(text: str):
+    return {"true": True, "false": False}.get(text, "auto")
+
+
+class ServerMigrateModule(OpenStackModule):
+    argument_spec = dict(
+        servers=dict(type="list", elements="str", required=True, aliases=["server"]),
+        kind=dict(default="live", choices=["live", "cold"]),
+        target_host=dict(),
+        from_host=dict(),
+        block_migration=dict(default="auto", choices=["auto", "true", "false"]),
+        confirm=dict(default=True, type="bool"),
+        concurrency=dict(default=1, type="int"),
+        retries=dict(default=3, type="int"),
+        retry_delay=dict(default=5, type="float"),
+        poll_interval=dict(default=2, type="float"),
+        timeout=dict(default=600, type="int"),
+    )
+    module_kwargs = dict(supports_check_mode=True)
+
+    def validate(self) -> None:
+        for name in ("concurrency", "timeout"):
+            if self.params[name] < 1:
+                self.fail_json(msg="%s: must be at least 1, got %s" % (name, self.params[name]))
+        for name in ("retries", "retry_delay", "poll_interval"):
+            if self.params[name] < 0:
+                self.fail_json(msg="%s: must not be negative, got %s" % (name, self.params[name]))
+        if self.params["target_host"] and self.params["target_host"] == self.params["from_host"]:
+            self.fail_json(msg="target_host: equals from_host (%s); a server cannot move to where it is" % self.params["target_host"])
+
+    def find_servers(self) -> list:
+        found, missing = [], []
+        for name_or_id in self.params["servers"]:
+            server = self.conn.compute.find_server(name_or_id, ignore_missing=True, all_projects=True)
+            if server is None:
+                missing.append(name_or_id)
+            else:
+                found.append(server)
+        if missing:
+            self.fail_json(msg="servers: no server named or with ID %s" % ", ".join(missing))
+        return found
+
+    def skip_reason(self, server):
+        if self.params["from_host"] and server.compute_host != self.params["from_host"]:
+            return "server is on %s, not on from_host %s" % (server.compute_host, self.params["from_host"])
+        if self.params["target_host"] and server.compute_host == self.params["target_host"]:
+            return "server is already on target_host %s" % server.compute_host
+        return None
+
+    def run(self) -> dict:
+        self.validate()
+        servers = self.find_servers()
+        settings = MigrationSettings(
+            wait=self.params["wait"],
+            timeout=self.params["timeout"],
+            poll_interval=self.params["poll_interval"],
+            retries=self.params["retries"],
+            retry_delay=self.params["retry_delay"],
+            confirm=self.params["confirm"],
+            concurrency=self.params["concurrency"],
+        )
+        outcomes = {}
+        to_move = []
+        for server in servers:
+            reason = self.skip_reason(server)
+            if reason is not None:
+                outcomes[server.id] = self.outcome(server, "skipped", error=reason)
+            elif self.check_mode:
+                outcomes[server.id] = self.outcome(server, "would_migrate")
+            else:
+                to_move.append(server)
+        requests = [
+            MigrationRequest(
+                server.id,
+                kind=self.params["kind"],
+                target_host=self.params["target_host"],
+                block_migration=block_migration_value(self.params["block_migration"]),
+            )
+            for server in to_move
+        ]
+        for outcome in Migrator(self.conn, settings).migrate_all(requests):
+            outcomes[outcome.server_id] = outcome
+        ordered = [outcomes[server.id] for server in servers]
+        failed = [outcome.server_id for outcome in ordered if outcome.status == "failed"]
+        result = dict(
+            changed=any(outcome.status in ("migrated", "requested", "would_migrate") for outcome in ordered),
+            servers=[outcome.as_dict() for outcome in ordered],
+            failed_servers=failed,
+        )
+        if self.diff_mode:
+            result["diff"] = dict(
+                before={outcome.server_id: outcome.source for outcome in ordered},
+                after={outcome.server_id: self.predicted_host(outcome) for outcome in ordered},
+            )
+        if failed:
+            self.fail_json(msg="migration failed for %d of %d servers: %s" % (
+                len(failed), len(ordered), "; ".join(
+                    "%s: %s" % (outcome.name or outcome.server_id, outcome.error)
+                    for outcome in ordered if outcome.status == "failed"
+                )), **result)
+        return result
+
+    def predicted_host(self, outcome: MigrationOutcome):
+        if outcome.status == "would_migrate":
+            return self.params["target_host"] or "(chosen by the scheduler)"
+        return outcome.destination or outcome.source
+
+    def outcome(self, server, status: str, error=None) -> MigrationOutcome:
+        return unmoved_outcome(
+            server.id, server.name, server.project_id, self.params["kind"], server.compute_host, status, error
+        )
+
+
+def main() -> None:
+    module = ServerMigrateModule()
+    module()
+
+
+if __name__ == "__main__":
+    main()
