@@ -11,8 +11,8 @@ openstack.cloud work unchanged.
 
 from __future__ import annotations
 
-import importlib
 import logging
+from importlib.metadata import version as installed_version
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -148,7 +148,7 @@ class OpenStackModule:
     def _require_sdk(self) -> None:
         if not HAS_SDK:
             self.fail_json(msg=missing_required_lib("openstacksdk"), exception=str(SDK_IMPORT_ERROR))
-        version = importlib.import_module("openstack.version").__version__
+        version = installed_version("openstacksdk")
         if _version_tuple(version) < _version_tuple(MINIMUM_SDK_VERSION):
             self.fail_json(
                 msg="openstacksdk %s is too old: this collection needs >= %s; upgrade it with pip"

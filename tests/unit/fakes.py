@@ -1,0 +1,241 @@
+"""A small in-memory stand-in for an openstacksdk connection (unit tests only).
+
+It keeps hosts, services and servers, counts requests per API, and moves
+servers the way Nova does: a live migration settles after a few polls, a cold
+one stops in VERIFY_RESIZE until confirmed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections import Counter
+from types import SimpleNamespace
+
+from openstack import exceptions
+
+
+class FakeResponse:
+    def __init__(self, body):
+        self._body = body
+
+    def json(self):
+        return self._body
+
+
+class FakeServer(SimpleNamespace):
+    def to_dict(self, computed=False):
+        return dict(vars(self))
+
+
+class FakeService(SimpleNamespace):
+    pass
+
+
+class FakeCloud:
+    """The cloud's state plus the proxies an openstacksdk Connection has."""
+
+    def __init__(self, hosts=("compute1", "compute2", "compute3"), settle_polls=1):
+        self.calls = Counter()
+        self.settle_polls = settle_polls
+        self.services = {
+            host: FakeService(
+                id="svc-%s" % host, host=host, binary="nova-compute", status="enabled",
+                disabled_reason=None, is_forced_down=False, state="up", availability_zone="nova",
+            )
+            for host in hosts
+        }
+        self.servers = {}
+        self.groups = []
+        self.migration_records = []
+        self.allocations = {host: {} for host in hosts}
+        self.refusals = []  # exceptions raised by the next migration requests, in order
+        self.cold_failures = 0  # next cold migrations that end with an error record
+        self._pending = {}
+        self._ids = itertools.count(1)
+        self.compute = _Compute(self)
+        self.placement = _Placement(self)
+        self.identity = _Identity(self)
+
+    def add_server(self, host, status="ACTIVE", project_id="p1", name=None, vcpus=1):
+        server_id = "srv-%d" % next(self._ids)
+        self.servers[server_id] = FakeServer(
+            id=server_id, name=name or server_id, project_id=project_id, status=status,
+            task_state=None, compute_host=host, host_id="hid-" + host,
+            flavor={"original_name": "tiny", "vcpus": vcpus, "ram": 256, "disk": 1},
+        )
+        self.allocations[host][server_id] = {"resources": {"VCPU": vcpus}}
+        return server_id
+
+    def other_host(self, source, target=None):
+        if target:
+            return target
+        return sorted(h for h in self.services if h != source and self.services[h].status == "enabled")[0]
+
+    def move(self, server, destination):
+        del self.allocations[server.compute_host][server.id]
+        server.compute_host = destination
+        self.allocations[destination][server.id] = {"resources": {"VCPU": server.flavor["vcpus"]}}
+
+
+class _Compute:
+    def __init__(self, cloud):
+        self.cloud = cloud
+
+    # services
+    def services(self, binary=None, host=None):
+        self.cloud.calls["compute.services"] += 1
+        return [s for s in self.cloud.services.values() if host is None or s.host == host]
+
+    def disable_service(self, service, disabled_reason=None):
+        self.cloud.calls["compute.disable_service"] += 1
+        service.status, service.disabled_reason = "disabled", disabled_reason
+        return service
+
+    def enable_service(self, service):
+        self.cloud.calls["compute.enable_service"] += 1
+        service.status, service.disabled_reason = "enabled", None
+        return service
+
+    def update_service_forced_down(self, service, forced=True):
+        self.cloud.calls["compute.update_service_forced_down"] += 1
+        service.is_forced_down = forced
+        return service
+
+    # servers
+    def servers(self, details=True, all_projects=False, compute_host=None):
+        self.cloud.calls["compute.servers"] += 1
+        return [s for s in self.cloud.servers.values() if compute_host in (None, s.compute_host)]
+
+    def get_server(self, server_id):
+        self.cloud.calls["compute.get_server"] += 1
+        server = self.cloud.servers[getattr(server_id, "id", server_id)]
+        pending = self.cloud._pending.get(server.id)
+        if pending is not None:
+            pending["polls"] -= 1
+            if pending["polls"] < 0:
+                del self.cloud._pending[server.id]
+                pending["finish"]()
+        return server
+
+    def find_server(self, name_or_id, ignore_missing=True, all_projects=False):
+        self.cloud.calls["compute.find_server"] += 1
+        for server in self.cloud.servers.values():
+            if name_or_id in (server.id, server.name):
+                return server
+        return None
+
+    def server_groups(self, all_projects=False):
+        self.cloud.calls["compute.server_groups"] += 1
+        return self.cloud.groups
+
+    def _refusal(self):
+        if self.cloud.refusals:
+            raise self.cloud.refusals.pop(0)
+
+    def live_migrate_server(self, server_id, host=None, block_migration=None):
+        self.cloud.calls["compute.live_migrate_server"] += 1
+        self._refusal()
+        server = self.cloud.servers[server_id]
+        destination = self.cloud.other_host(server.compute_host, host)
+        previous = server.status
+        server.status, server.task_state = "MIGRATING", "migrating"
+
+        def finish():
+            self.cloud.move(server, destination)
+            server.status, server.task_state = previous, None
+
+        self.cloud._pending[server.id] = {"polls": self.cloud.settle_polls, "finish": finish}
+
+    def migrate_server(self, server_id, host=None):
+        self.cloud.calls["compute.migrate_server"] += 1
+        self._refusal()
+        server = self.cloud.servers[server_id]
+        source = server.compute_host
+        previous = server.status
+        server.task_state = "resize_prep"
+        record = SimpleNamespace(status="migrating", created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records))
+        self.cloud.migration_records.append((server.id, record))
+        if self.cloud.cold_failures:
+            self.cloud.cold_failures -= 1
+
+            def finish():
+                server.task_state = None
+                record.status = "error"
+        else:
+            destination = self.cloud.other_host(source, host)
+
+            def finish():
+                self.cloud.move(server, destination)
+                self.cloud.allocations[source]["migration-" + server.id] = {"resources": {"VCPU": 1}}
+                server.status, server.task_state = "VERIFY_RESIZE", None
+                server.previous_status = previous
+                server.source = source
+                record.status = "finished"
+
+        self.cloud._pending[server.id] = {"polls": self.cloud.settle_polls, "finish": finish}
+
+    def confirm_server_resize(self, server):
+        self.cloud.calls["compute.confirm_server_resize"] += 1
+        server.task_state = "resize_confirming"
+
+        def finish():
+            self.cloud.allocations[server.source].pop("migration-" + server.id, None)
+            server.status, server.task_state = server.previous_status, None
+
+        self.cloud._pending[server.id] = {"polls": 0, "finish": finish}
+
+    def migrations(self, server_id=None):
+        self.cloud.calls["compute.migrations"] += 1
+        return [record for owner, record in self.cloud.migration_records if owner == server_id]
+
+    # raw requests (hypervisors)
+    def get(self, url, microversion=None):
+        self.cloud.calls["compute.get"] += 1
+        assert url.startswith("/os-hypervisors/detail"), url
+        hypervisors = [
+            {"id": "rp-" + host, "hypervisor_hostname": host, "state": svc.state,
+             "status": svc.status, "service": {"host": host, "id": svc.id}}
+            for host, svc in self.cloud.services.items()
+        ]
+        if "hypervisor_hostname_pattern=" in url:
+            pattern = url.split("hypervisor_hostname_pattern=")[1]
+            hypervisors = [h for h in hypervisors if pattern in h["hypervisor_hostname"]]
+        return FakeResponse({"hypervisors": hypervisors})
+
+
+class _Placement:
+    def __init__(self, cloud):
+        self.cloud = cloud
+
+    def get(self, url):
+        self.cloud.calls["placement.get"] += 1
+        parts = url.strip("/").split("/")
+        host = parts[1][len("rp-"):]
+        allocations = self.cloud.allocations[host]
+        if parts[2] == "inventories":
+            return FakeResponse({"inventories": {
+                "VCPU": {"total": 8, "reserved": 0, "allocation_ratio": 1.0},
+                "MEMORY_MB": {"total": 4096, "reserved": 512, "allocation_ratio": 1.5},
+            }})
+        if parts[2] == "usages":
+            used = sum(a["resources"].get("VCPU", 0) for a in allocations.values())
+            return FakeResponse({"usages": {"VCPU": used, "MEMORY_MB": 256 * used}})
+        if parts[2] == "allocations":
+            return FakeResponse({"allocations": dict(allocations)})
+        raise AssertionError(url)
+
+
+class _Identity:
+    def __init__(self, cloud):
+        self.cloud = cloud
+
+    def projects(self):
+        self.cloud.calls["identity.projects"] += 1
+        return [SimpleNamespace(id="p1", name="tenant-a"), SimpleNamespace(id="p2", name="tenant-b")]
+
+
+def http_error(status_code, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK deprecates http_status; a fake has no response
+        return exceptions.HttpException(message=message, http_status=status_code, details=message)

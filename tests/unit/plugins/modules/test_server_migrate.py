@@ -1,0 +1,48 @@
+from ansible_collections.fenix.maintenance.plugins.modules.server_migrate import ServerMigrateModule
+from fakes import FakeCloud, http_error
+from module_runner import run_module
+
+FAST = dict(poll_interval=0, retry_delay=0)
+
+
+def run(cloud, check_mode=False, diff=False, **args):
+    return run_module(ServerMigrateModule, dict(FAST, **args), cloud, check_mode=check_mode, diff=diff)
+
+
+def test_check_mode_moves_nothing():
+    cloud = FakeCloud()
+    server = cloud.add_server("compute1", name="web-1")
+    result = run(cloud, check_mode=True, diff=True, servers=["web-1"], from_host="compute1")
+    assert result["changed"] is True and result["servers"][0]["status"] == "would_migrate"
+    assert result["diff"]["before"] == {server: "compute1"}
+    assert cloud.servers[server].compute_host == "compute1"
+    assert cloud.calls["compute.live_migrate_server"] == 0
+
+
+def test_migrate_then_second_run_with_from_host_is_unchanged():
+    cloud = FakeCloud()
+    server = cloud.add_server("compute1", name="web-1")
+    first = run(cloud, servers=["web-1"], from_host="compute1", target_host="compute3")
+    assert first["changed"] is True
+    assert first["servers"][0]["destination"] == "compute3"
+    assert cloud.servers[server].compute_host == "compute3"
+    second = run(cloud, servers=["web-1"], from_host="compute1", target_host="compute3")
+    assert second["changed"] is False and second["servers"][0]["status"] == "skipped"
+
+
+def test_failure_lists_failed_servers():
+    cloud = FakeCloud()
+    cloud.add_server("compute1", name="web-1")
+    cloud.refusals = [http_error(400, "host compute9 is not up")]
+    result = run(cloud, servers=["web-1"], retries=0)
+    assert result["failed"] and "web-1" in result["msg"] and "compute9" in result["msg"]
+    assert len(result["failed_servers"]) == 1
+
+
+def test_bad_input_is_refused_before_anything_moves():
+    cloud = FakeCloud()
+    server = cloud.add_server("compute1", name="web-1")
+    assert run(cloud, servers=["nope"])["msg"] == "servers: no server named or with ID nope"
+    assert run(cloud, servers=["web-1"], concurrency=0)["msg"].startswith("concurrency:")
+    assert run(cloud, servers=["web-1"], target_host="compute1", from_host="compute1")["msg"].startswith("target_host:")
+    assert cloud.servers[server].compute_host == "compute1"
