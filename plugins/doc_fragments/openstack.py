@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: fenix.maintenance contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ options:
     description:
       - Dictionary containing auth information as needed by the cloud's auth
         plugin strategy. For the default V(password) plugin, this would contain
-        O(auth.auth_url), O(auth.username), O(auth.password), O(auth.project_name) and any
-        information about domains (for example, O(auth.user_domain_name) or
-        O(auth.project_domain_name)) if the cloud supports them.
+        C(auth_url), C(username), C(password), C(project_name) and any
+        information about domains (for example, C(user_domain_name) or
+        C(project_domain_name)) if the cloud supports them.
       - For other plugins, this param will need to contain whatever parameters
         that auth plugin requires. This parameter is not needed if a named
         cloud is provided or OpenStack OS_* environment variables are present.

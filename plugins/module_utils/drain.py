@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: fenix.maintenance contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
 """Emptying a compute host: which server moves how, and waiting until it is empty."""
 

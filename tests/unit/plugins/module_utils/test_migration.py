@@ -122,7 +122,7 @@ def test_no_wait_returns_after_the_request():
 
 def test_concurrent_list_keeps_order():
     cloud, clock = FakeCloud(), Clock()
-    servers = [cloud.add_server("compute1") for _ in range(6)]
+    servers = [cloud.add_server("compute1") for _index in range(6)]
     outcomes = migrator(cloud, clock, concurrency=3).migrate_all([MigrationRequest(s, LIVE) for s in servers])
     assert [o.server_id for o in outcomes] == servers
     assert all(o.status == "migrated" for o in outcomes)

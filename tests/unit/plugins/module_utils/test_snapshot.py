@@ -32,7 +32,7 @@ def test_hosts_with_servers_grouped_by_project():
 def test_request_count_does_not_grow_with_servers(servers_per_host):
     cloud = FakeCloud()
     for host in ("compute1", "compute2", "compute3"):
-        for _ in range(servers_per_host):
+        for _index in range(servers_per_host):
             cloud.add_server(host)
     read_hosts(cloud, hosts=["compute1", "compute2"])
     # services + hypervisors + server groups + one server list per host + 2 placement reads per host

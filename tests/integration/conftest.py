@@ -1,0 +1,122 @@
+"""Integration tests: the modules run through ansible-playbook against the real test cloud.
+
+The cloud is started (and seeded) by tests/integration/cloud/cloudctl; every
+check of an effect reads the cloud again with openstacksdk, independently of
+the module under test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import openstack
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CLOUDCTL = os.path.join(ROOT, "tests", "integration", "cloud", "cloudctl")
+CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
+CLOUDS_YAML = os.path.join(CLOUD_DIR, "clouds.yaml")
+ADMIN_CLOUD = "fenix-admin"
+
+
+def cloudctl(*args: str) -> None:
+    subprocess.run([CLOUDCTL, *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def test_cloud():
+    """The running, freshly seeded test cloud (started here when it is not running)."""
+    if os.environ.get("FENIX_CLOUD_KEEP") != "1" or not os.path.exists(CLOUDS_YAML):
+        cloudctl("start")
+        cloudctl("seed")
+    os.environ["OS_CLIENT_CONFIG_FILE"] = CLOUDS_YAML
+    return CLOUD_DIR
+
+
+@pytest.fixture(scope="session")
+def admin(test_cloud):
+    """An openstacksdk connection of our own, to check what the modules did."""
+    return openstack.connect(cloud=ADMIN_CLOUD)
+
+
+@pytest.fixture
+def enabled_hosts(admin):
+    """Re-enables every compute service after the test, whatever it did."""
+    yield
+    for service in admin.compute.services(binary="nova-compute"):
+        if service.is_forced_down:
+            admin.compute.update_service_forced_down(service, forced=False)
+        if service.status != "enabled":
+            admin.compute.enable_service(service)
+
+
+class Playbook:
+    """Runs module tasks through ansible-playbook and returns their registered results."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.count = 0
+
+    def run(self, *tasks: dict, check: bool = False, diff: bool = False) -> list:
+        self.count += 1
+        out = os.path.join(self.workdir, "results-%d.json" % self.count)
+        play_tasks = []
+        for index, task in enumerate(tasks):
+            play_tasks.append(dict(task, register="step_%d" % index, ignore_errors=True))
+        steps = ", ".join("'step_%d': step_%d" % (i, i) for i in range(len(tasks)))
+        play_tasks.append({
+            "name": "Save the results",
+            "ansible.builtin.copy": {"content": "{{ {%s} | to_json }}" % steps, "dest": out},
+            "check_mode": False,
+            "diff": False,
+        })
+        play = [{
+            "hosts": "localhost",
+            "gather_facts": False,
+            "check_mode": check,
+            "diff": diff,
+            "module_defaults": {"group/fenix.maintenance.maintenance": {"cloud": ADMIN_CLOUD}},
+            "tasks": play_tasks,
+        }]
+        path = os.path.join(self.workdir, "playbook-%d.yml" % self.count)
+        with open(path, "w") as handle:
+            yaml.safe_dump(play, handle)
+        started = time.monotonic()
+        proc = subprocess.run(
+            ["ansible-playbook", "-i", "localhost,", "-c", "local", path],
+            capture_output=True, text=True, env=ansible_env(), check=False,
+        )
+        sys.stdout.write(proc.stdout[-4000:])
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        with open(out) as handle:
+            results = json.load(handle)
+        print("playbook %d took %.1fs" % (self.count, time.monotonic() - started))
+        return [results["step_%d" % i] for i in range(len(tasks))]
+
+
+def ansible_env() -> dict:
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".work", "collections")
+    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+    env["OS_CLIENT_CONFIG_FILE"] = CLOUDS_YAML
+    env["ANSIBLE_LOCALHOST_WARNING"] = "false"
+    env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "false"
+    return env
+
+
+@pytest.fixture
+def playbook(tmp_path, test_cloud):
+    return Playbook(str(tmp_path))
+
+
+def servers_on(admin, host: str) -> list:
+    return list(admin.compute.servers(details=True, all_projects=True, compute_host=host))
+
+
+def compute_service(admin, host: str):
+    return next(iter(admin.compute.services(binary="nova-compute", host=host)))
