@@ -28,6 +28,9 @@ MIGRATION_KINDS = (LIVE, COLD)
 # Server states the migrations leave a server in when they are done.
 SETTLED_STATUSES = ("ACTIVE", "SHUTOFF", "PAUSED", "VERIFY_RESIZE", "ERROR")
 TRANSIENT_MESSAGES = ("no valid host", "novalidhost")
+# Nova's own rules: os-migrateLive needs a running or paused server, migrate a
+# running or stopped one.
+MIGRATABLE_STATUSES = {LIVE: ("ACTIVE", "PAUSED"), COLD: ("ACTIVE", "SHUTOFF")}
 
 
 class MigrationError(Exception):
@@ -226,10 +229,19 @@ def latest_migration(conn, server_id: str):
 
 
 def is_transient_refusal(status_code: Optional[int], message: str) -> bool:
-    if status_code == 409:
-        return True
     lowered = message.lower()
+    if status_code == 409:
+        # A task in progress ends by itself; a server in the wrong vm_state stays so.
+        return "vm_state" not in lowered
     return status_code == 400 and any(text in lowered for text in TRANSIENT_MESSAGES)
+
+
+def unmigratable_reason(kind: str, status: str) -> Optional[str]:
+    """Why Nova would refuse to migrate a server in this status this way, or None."""
+    if status in MIGRATABLE_STATUSES[kind]:
+        return None
+    return "a %s server cannot be %s migrated (Nova accepts %s)" % (
+        status, kind, ", ".join(MIGRATABLE_STATUSES[kind]))
 
 
 def _http_message(exc) -> str:

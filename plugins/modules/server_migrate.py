@@ -185,6 +185,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.migration import
     MigrationRequest,
     MigrationSettings,
     Migrator,
+    unmigratable_reason,
     unmoved_outcome,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
@@ -232,6 +233,16 @@ class ServerMigrateModule(OpenStackModule):
             self.fail_json(msg="servers: no server named or with ID %s" % ", ".join(missing))
         return found
 
+    def refuse_unmigratable(self, servers: list) -> None:
+        refused = []
+        for server in servers:
+            reason = unmigratable_reason(self.params["kind"], server.status)
+            if reason and self.skip_reason(server) is None:
+                refused.append("%s (%s): %s" % (server.name, server.id, reason))
+        if refused:
+            self.fail_json(msg="kind: %s; nothing was migrated: %s" % (
+                "choose the kind that fits each server", "; ".join(refused)))
+
     def skip_reason(self, server):
         if self.params["from_host"] and server.compute_host != self.params["from_host"]:
             return "server is on %s, not on from_host %s" % (server.compute_host, self.params["from_host"])
@@ -242,6 +253,7 @@ class ServerMigrateModule(OpenStackModule):
     def run(self) -> dict:
         self.validate()
         servers = self.find_servers()
+        self.refuse_unmigratable(servers)
         settings = MigrationSettings(
             wait=self.params["wait"],
             timeout=self.params["timeout"],

@@ -46,3 +46,14 @@ def test_bad_input_is_refused_before_anything_moves():
     assert run(cloud, servers=["web-1"], concurrency=0)["msg"].startswith("concurrency:")
     assert run(cloud, servers=["web-1"], target_host="compute1", from_host="compute1")["msg"].startswith("target_host:")
     assert cloud.servers[server].compute_host == "compute1"
+
+
+def test_wrong_kind_for_the_status_is_refused_before_anything_moves():
+    cloud = FakeCloud()
+    stopped = cloud.add_server("compute1", name="db", status="SHUTOFF")
+    running = cloud.add_server("compute1", name="web")
+    result = run(cloud, servers=["db", "web"])
+    assert result["failed"] and result["msg"].startswith("kind:")
+    assert "db" in result["msg"] and "SHUTOFF server cannot be live migrated" in result["msg"]
+    assert cloud.calls["compute.live_migrate_server"] == 0
+    assert cloud.servers[running].compute_host == cloud.servers[stopped].compute_host == "compute1"

@@ -1,0 +1,129 @@
+"""Requests made by compute_host_info and compute_host_drain, and drain overhead.
+
+Runs the modules' own code in this process against the running test cloud,
+with a connection that counts every HTTP request by API. Seeds 4 hosts x 10
+servers (40) first unless --no-seed. Prints:
+
+- requests of compute_host_info for all hosts, per host;
+- requests of a drain of the busiest host, per migrated server, by API;
+- the drain's wall time against the sum of its migrations' own durations
+  (the orchestration overhead), at concurrency 1 and at --concurrency.
+
+Usage: . scripts/env.sh && python bench/host_requests.py [--concurrency 4] [--no-seed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import subprocess
+import sys
+import time
+from unittest import mock
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
+
+import openstack  # noqa: E402
+from ansible.module_utils import basic  # noqa: E402
+from ansible.module_utils.testing import patch_module_args  # noqa: E402
+
+from ansible_collections.fenix.maintenance.plugins.module_utils import openstack as openstack_utils  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.modules.compute_host_drain import ComputeHostDrainModule  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.modules.compute_host_info import ComputeHostInfoModule  # noqa: E402
+
+CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
+PORTS = {"8774": "nova", "8778": "placement", "5000": "keystone", "9696": "neutron", "9292": "glance"}
+
+
+class Done(Exception):
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+
+
+def counting_connection():
+    conn = openstack.connect(cloud="fenix-admin")
+    counts = collections.Counter()
+    original = conn.session.request
+
+    def request(url, method, *args, **kwargs):
+        port = url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[-1]
+        counts[PORTS.get(port, port)] += 1
+        return original(url, method, *args, **kwargs)
+
+    conn.session.request = request
+    return conn, counts
+
+
+def run_module(module_class, args):
+    conn, counts = counting_connection()
+    conn.compute.get("/")  # authenticate and discover versions outside the count
+    conn.placement.get("/")
+    counts.clear()
+
+    def finish(self, **kwargs):
+        raise Done(kwargs)
+
+    def fail(self, msg, **kwargs):
+        raise SystemExit("module failed: %s" % msg)
+
+    started = time.monotonic()
+    with patch_module_args(dict(args, cloud="fenix-admin")), \
+            mock.patch.object(basic.AnsibleModule, "exit_json", finish), \
+            mock.patch.object(basic.AnsibleModule, "fail_json", fail), \
+            mock.patch.object(openstack_utils.OpenStackModule, "openstack_cloud_from_module", return_value=conn):
+        try:
+            module_class()()
+        except Done as done:
+            return done.result, counts, time.monotonic() - started
+    raise SystemExit("module did not finish")
+
+
+def seed(per_host: int) -> None:
+    env = dict(os.environ, FENIX_SEED_SERVERS_PER_HOST=str(per_host))
+    subprocess.run([os.path.join(ROOT, "tests", "integration", "cloud", "cloudctl"), "seed"], check=True, env=env)
+
+
+def drain(host: str, concurrency: int):
+    result, counts, wall = run_module(ComputeHostDrainModule, {
+        "host": host, "concurrency": concurrency, "poll_interval": 1, "reason": "bench"})
+    conn = openstack.connect(cloud="fenix-admin")
+    service = next(iter(conn.compute.services(binary="nova-compute", host=host)))
+    conn.compute.enable_service(service)
+    moved = result["moved"]
+    own = sum(item["duration"] for item in moved)
+    return moved, counts, wall, own
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--per-host", type=int, default=10)
+    parser.add_argument("--no-seed", action="store_true")
+    args = parser.parse_args()
+    os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
+    if not args.no_seed:
+        seed(args.per_host)
+
+    info, counts, wall = run_module(ComputeHostInfoModule, {})
+    hosts = info["hosts"]
+    servers = sum(host["server_count"] for host in hosts)
+    total = sum(counts.values())
+    print("compute_host_info: %d hosts, %d servers: %d requests (%s), %.2f per host, %.2f s"
+          % (len(hosts), servers, total, dict(counts), total / len(hosts), wall))
+
+    for concurrency in (1, args.concurrency):
+        info, _counts, _wall = run_module(ComputeHostInfoModule, {"resources": False})
+        busiest = max(info["hosts"], key=lambda host: host["server_count"])
+        moved, counts, wall, own = drain(busiest["host"], concurrency)
+        total = sum(counts.values())
+        print("compute_host_drain concurrency=%d: %s, %d servers moved: %d requests (%s), %.2f per migrated server"
+              % (concurrency, busiest["host"], len(moved), total, dict(counts), total / max(len(moved), 1)))
+        print("  wall %.1f s, sum of migration durations %.1f s, wall/sum %.2f"
+              % (wall, own, wall / own if own else float("nan")))
+
+
+if __name__ == "__main__":
+    main()
