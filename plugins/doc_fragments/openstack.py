@@ -114,6 +114,33 @@ notes:
     services and servers of every project).
 """
 
+    # Options of the modules that migrate servers.
+    MIGRATION = r"""
+options:
+  concurrency:
+    description:
+      - How many servers to migrate at a time. Nova's C(max_concurrent_live_migrations)
+        on each source host still applies.
+    type: int
+    default: 1
+  retries:
+    description:
+      - How many times to retry a transient refusal of one server's migration
+        (no valid host right after a change, a 409 conflict with a running task).
+    type: int
+    default: 3
+  retry_delay:
+    description:
+      - Seconds before the first retry; each further retry waits twice as long.
+    type: float
+    default: 5
+  poll_interval:
+    description:
+      - Seconds between two reads of a migrating server (or of the host, while waiting for it to be empty).
+    type: float
+    default: 2
+"""
+
     # Module attributes: check mode, diff mode and the action group.
     ATTRIBUTES = r"""
 attributes:

@@ -94,6 +94,43 @@ def unmoved_outcome(
     return MigrationOutcome(server_id, name, project_id, kind, source, None, status, 0, 0.0, error)
 
 
+def migration_argument_spec() -> dict:
+    """The options of every module that migrates (documented in the MIGRATION doc fragment)."""
+    return dict(
+        concurrency=dict(default=1, type="int"),
+        retries=dict(default=3, type="int"),
+        retry_delay=dict(default=5, type="float"),
+        poll_interval=dict(default=2, type="float"),
+    )
+
+
+def migration_settings(params: dict, timeout: int, confirm: bool = True) -> MigrationSettings:
+    return MigrationSettings(
+        wait=params["wait"],
+        timeout=timeout,
+        poll_interval=params["poll_interval"],
+        retries=params["retries"],
+        retry_delay=params["retry_delay"],
+        confirm=confirm,
+        concurrency=params["concurrency"],
+    )
+
+
+def invalid_number(params: dict, at_least_one=(), not_negative=()) -> Optional[str]:
+    """A message naming the first option out of range, or None."""
+    for name in at_least_one:
+        if params[name] < 1:
+            return "%s: must be at least 1, got %s" % (name, params[name])
+    for name in not_negative:
+        if params[name] < 0:
+            return "%s: must not be negative, got %s" % (name, params[name])
+    return None
+
+
+MIGRATION_COUNTS = ("concurrency",)
+MIGRATION_DELAYS = ("retries", "retry_delay", "poll_interval")
+
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 

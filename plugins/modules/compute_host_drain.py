@@ -61,26 +61,6 @@ options:
         type: str
         choices: [skip, fail]
         default: fail
-  concurrency:
-    description:
-      - How many servers to migrate at a time.
-    type: int
-    default: 2
-  retries:
-    description:
-      - How many times to retry a transient refusal of one server's migration.
-    type: int
-    default: 3
-  retry_delay:
-    description:
-      - Seconds before the first retry; each further retry waits twice as long.
-    type: float
-    default: 5
-  poll_interval:
-    description:
-      - Seconds between two reads of a migrating server or of the host.
-    type: float
-    default: 2
   migration_timeout:
     description:
       - Seconds to wait for one server's migration to finish.
@@ -99,6 +79,7 @@ options:
     default: true
 extends_documentation_fragment:
   - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.MIGRATION
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
@@ -215,8 +196,12 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
     wait_host_empty,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
-    MigrationSettings,
+    MIGRATION_COUNTS,
+    MIGRATION_DELAYS,
     Migrator,
+    invalid_number,
+    migration_argument_spec,
+    migration_settings,
     unmoved_outcome,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
@@ -241,10 +226,7 @@ class ComputeHostDrainModule(OpenStackModule):
                 other=dict(default="fail", choices=["skip", "fail"]),
             ),
         ),
-        concurrency=dict(default=2, type="int"),
-        retries=dict(default=3, type="int"),
-        retry_delay=dict(default=5, type="float"),
-        poll_interval=dict(default=2, type="float"),
+        **migration_argument_spec(),
         migration_timeout=dict(default=600, type="int"),
         timeout=dict(default=300, type="int"),
         restore_on_failure=dict(default=True, type="bool"),
@@ -252,12 +234,9 @@ class ComputeHostDrainModule(OpenStackModule):
     module_kwargs = dict(supports_check_mode=True)
 
     def validate(self) -> None:
-        for name in ("concurrency", "migration_timeout"):
-            if self.params[name] < 1:
-                self.fail_json(msg="%s: must be at least 1, got %s" % (name, self.params[name]))
-        for name in ("retries", "retry_delay", "poll_interval", "timeout"):
-            if self.params[name] < 0:
-                self.fail_json(msg="%s: must not be negative, got %s" % (name, self.params[name]))
+        error = invalid_number(self.params, MIGRATION_COUNTS + ("migration_timeout",), MIGRATION_DELAYS + ("timeout",))
+        if error:
+            self.fail_json(msg=error)
         try:
             validate_reason(self.params["reason"])
         except ValueError as exc:
@@ -323,15 +302,7 @@ class ComputeHostDrainModule(OpenStackModule):
         return result
 
     def move_and_wait(self, plan, provider_id, result: dict) -> bool:
-        settings = MigrationSettings(
-            wait=self.params["wait"],
-            timeout=self.params["migration_timeout"],
-            poll_interval=self.params["poll_interval"],
-            retries=self.params["retries"],
-            retry_delay=self.params["retry_delay"],
-            confirm=True,
-            concurrency=self.params["concurrency"],
-        )
+        settings = migration_settings(self.params, self.params["migration_timeout"])
         outcomes = Migrator(self.conn, settings).migrate_all(plan.moves)
         result["moved"] = [outcome.as_dict() for outcome in outcomes]
         failed = [outcome for outcome in outcomes if not outcome.ok]

@@ -58,27 +58,6 @@ options:
         stays in C(VERIFY_RESIZE) and holds resources on both hosts.
     type: bool
     default: true
-  concurrency:
-    description:
-      - How many servers to migrate at a time. Nova's C(max_concurrent_live_migrations)
-        on each source host still applies.
-    type: int
-    default: 1
-  retries:
-    description:
-      - How many times to retry a transient refusal of one server's migration.
-    type: int
-    default: 3
-  retry_delay:
-    description:
-      - Seconds before the first retry; each further retry waits twice as long.
-    type: float
-    default: 5
-  poll_interval:
-    description:
-      - Seconds between two reads of a migrating server.
-    type: float
-    default: 2
   timeout:
     description:
       - Seconds to wait for one server's migration (each attempt) to finish.
@@ -86,6 +65,7 @@ options:
     default: 600
 extends_documentation_fragment:
   - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.MIGRATION
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
@@ -181,10 +161,14 @@ failed_servers:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+    MIGRATION_COUNTS,
+    MIGRATION_DELAYS,
     MigrationOutcome,
     MigrationRequest,
-    MigrationSettings,
     Migrator,
+    invalid_number,
+    migration_argument_spec,
+    migration_settings,
     unmigratable_reason,
     unmoved_outcome,
 )
@@ -203,21 +187,15 @@ class ServerMigrateModule(OpenStackModule):
         from_host=dict(),
         block_migration=dict(default="auto", choices=["auto", "true", "false"]),
         confirm=dict(default=True, type="bool"),
-        concurrency=dict(default=1, type="int"),
-        retries=dict(default=3, type="int"),
-        retry_delay=dict(default=5, type="float"),
-        poll_interval=dict(default=2, type="float"),
+        **migration_argument_spec(),
         timeout=dict(default=600, type="int"),
     )
     module_kwargs = dict(supports_check_mode=True)
 
     def validate(self) -> None:
-        for name in ("concurrency", "timeout"):
-            if self.params[name] < 1:
-                self.fail_json(msg="%s: must be at least 1, got %s" % (name, self.params[name]))
-        for name in ("retries", "retry_delay", "poll_interval"):
-            if self.params[name] < 0:
-                self.fail_json(msg="%s: must not be negative, got %s" % (name, self.params[name]))
+        error = invalid_number(self.params, MIGRATION_COUNTS + ("timeout",), MIGRATION_DELAYS)
+        if error:
+            self.fail_json(msg=error)
         if self.params["target_host"] and self.params["target_host"] == self.params["from_host"]:
             self.fail_json(msg="target_host: equals from_host (%s); a server cannot move to where it is" % self.params["target_host"])
 
@@ -254,15 +232,7 @@ class ServerMigrateModule(OpenStackModule):
         self.validate()
         servers = self.find_servers()
         self.refuse_unmigratable(servers)
-        settings = MigrationSettings(
-            wait=self.params["wait"],
-            timeout=self.params["timeout"],
-            poll_interval=self.params["poll_interval"],
-            retries=self.params["retries"],
-            retry_delay=self.params["retry_delay"],
-            confirm=self.params["confirm"],
-            concurrency=self.params["concurrency"],
-        )
+        settings = migration_settings(self.params, self.params["timeout"], self.params["confirm"])
         outcomes = {}
         to_move = []
         for server in servers:
