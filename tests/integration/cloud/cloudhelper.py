@@ -8,7 +8,6 @@
                                                as hypervisors
 """
 
-import os
 import subprocess
 import sys
 import time
@@ -59,19 +58,22 @@ def catalog():
     print('catalog ready')
 
 
-def wait_queue(queue, timeout):
+def consumers(queue):
+    """Number of consumers of a RabbitMQ queue (0 if it does not exist)."""
     import kombu
+    try:
+        with kombu.Connection('amqp://guest:guest@127.0.0.1:5672//',
+                              connect_timeout=3) as c:
+            return c.channel().queue_declare(queue, passive=True)[2]
+    except Exception:  # queue not there yet, broker not up, ...
+        return 0
+
+
+def wait_queue(queue, timeout):
     deadline = time.time() + float(timeout)
     while time.time() < deadline:
-        try:
-            with kombu.Connection('amqp://guest:guest@127.0.0.1:5672//',
-                                  connect_timeout=3) as c:
-                ch = c.channel()
-                _, _, consumers = ch.queue_declare(queue, passive=True)
-                if consumers > 0:
-                    return 0
-        except Exception:  # queue not there yet, broker not up, ...
-            pass
+        if consumers(queue) > 0:
+            return 0
         time.sleep(0.3)
     print('no consumer on queue %s after %ss' % (queue, timeout),
           file=sys.stderr)
@@ -99,8 +101,11 @@ def wait_computes(n, timeout, nova_manage):
     state = ''
     while time.time() < deadline:
         try:
+            # 'up' in the API only means a heartbeat in the last 60 s: also
+            # require the compute to consume its RPC queue (fresh broker)
             up = {s.host for s in conn.compute.services(binary='nova-compute')
-                  if s.state == 'up'}
+                  if s.state == 'up' and s.host in want
+                  and consumers('compute.%s' % s.host) > 0}
             hyp = {h.name for h in conn.compute.hypervisors()}
             mapped = mapped_hosts()
         except Exception as exc:  # APIs still warming up
@@ -114,7 +119,7 @@ def wait_computes(n, timeout, nova_manage):
         if want <= up:
             # the scheduler discovers hosts every 5 s; help it if it lags
             up_since = up_since or time.time()
-            if time.time() - up_since > 20:
+            if time.time() - up_since > 12:
                 subprocess.run(nova_manage.split() +
                                ['cell_v2', 'discover_hosts'], check=False)
                 up_since = time.time()

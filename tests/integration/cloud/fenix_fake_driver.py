@@ -12,8 +12,9 @@ cold migration / resize confirm work) with:
   new random UUID per process and nova then refuses to start);
 * get_host_uptime, used by the hypervisor detail API.
 
-Selected with [DEFAULT] compute_driver = fenix_fake_driver.FenixFakeDriver
-and this directory on PYTHONPATH.
+Nova loads drivers from the nova.virt package only: cloudctl symlinks this
+file into the venv's nova/virt/ and sets
+[DEFAULT] compute_driver = fenix_fake_driver.FenixFakeDriver.
 """
 
 import os

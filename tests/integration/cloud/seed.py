@@ -94,7 +94,7 @@ def ensure_flavor(adm):
 
 
 def ensure_image(adm):
-    imgs = [i for i in adm.image.images(name=IMAGE)]
+    imgs = list(adm.image.images(name=IMAGE))
     for i in imgs:
         if i.status == 'active':
             return i
@@ -108,7 +108,7 @@ def ensure_image(adm):
                       data=b'fenix-tiny-image\n' * 256,
                       headers={'Content-Type': 'application/octet-stream'})
     exceptions.raise_from_response(r)
-    for _ in range(60):
+    for _attempt in range(60):
         i = adm.image.get_image(image_id)
         if i.status == 'active':
             return i
@@ -202,9 +202,14 @@ def main():
     hosts = enable_computes(adm)
     if not hosts:
         raise SystemExit('no nova-compute service')
-    hyp = {h.name: h for h in adm.compute.hypervisors(details=True)}
     for h in hosts:
-        vcpus = getattr(hyp.get(h), 'vcpus', None)
+        rps = adm.placement.get('/resource_providers?name=%s' % h).json()[
+            'resource_providers']
+        if not rps:
+            continue
+        inv = adm.placement.get('/resource_providers/%s/inventories'
+                                % rps[0]['uuid']).json()['inventories']
+        vcpus = inv.get('VCPU', {}).get('total')
         if vcpus is not None and vcpus < PER_HOST:
             raise SystemExit(
                 '%s has %s vCPUs < FENIX_SEED_SERVERS_PER_HOST=%d; start the '
