@@ -21,6 +21,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import 
     ServerView,
     host_allocations,
     provider_id_of,
+    server_groups_by_member,
     server_view,
 )
 
@@ -49,14 +50,30 @@ def policy_key(status: str) -> str:
     return lowered if lowered in ("active", "paused", "shutoff") else "other"
 
 
+def move_order(server: ServerView) -> tuple:
+    """Most constrained first: anti-affinity members, then the largest flavors.
+
+    Moved later, an anti-affinity member may find the one host its group
+    allows already filled by servers that could have gone anywhere.
+    """
+    group = server.server_group or {}
+    flavor = server.flavor or {}
+    return (
+        group.get("policy") not in ("anti-affinity", "soft-anti-affinity"),
+        -(flavor.get("vcpus") or 0),
+        -(flavor.get("ram") or 0),
+        server.name or "",
+    )
+
+
 def plan_drain(
     servers: List[ServerView],
     policy: Dict[str, str],
     target_host: Optional[str] = None,
 ) -> DrainPlan:
-    """Sort the servers of a host into moves, skips and blockers."""
+    """Sort the servers of a host into moves (in the order to move them), skips and blockers."""
     plan = DrainPlan()
-    for server in servers:
+    for server in sorted(servers, key=move_order):
         key = policy_key(server.status)
         action = policy.get(key) or DEFAULT_POLICY[key]
         entry = {
@@ -111,9 +128,10 @@ class HostContents:
         return left
 
 
-def read_host_contents(conn, host: str, provider_id: Optional[str]) -> HostContents:
+def read_host_contents(conn, host: str, provider_id: Optional[str], with_groups: bool = False) -> HostContents:
+    groups = server_groups_by_member(conn) if with_groups else {}
     servers = [
-        server_view(server, {})
+        server_view(server, groups)
         for server in conn.compute.servers(details=True, all_projects=True, compute_host=host)
     ]
     allocations = host_allocations(conn, provider_id) if provider_id else {}

@@ -253,7 +253,7 @@ class ComputeHostDrainModule(OpenStackModule):
         desired = desired_service(before, "disabled", self.params["reason"], False, None)
         will_disable = needs_change(before, desired)
         provider_id = provider_id_of(self.conn, host)
-        contents = read_host_contents(self.conn, host, provider_id)
+        contents = read_host_contents(self.conn, host, provider_id, with_groups=True)
         policy = dict(DEFAULT_POLICY, **(self.params["server_policy"] or {}))
         plan = plan_drain(contents.servers, policy)
         result = dict(

@@ -56,3 +56,15 @@ def test_wait_empty_timeout_names_servers_and_projects():
     assert "web-1" in message and "tenant-a" in message and "ACTIVE" in message
     assert "migration-x" in message
     assert now[0] == 10
+
+
+def test_anti_affinity_members_and_large_flavors_move_first():
+    small = view("ACTIVE", name="a-small")
+    small.flavor = {"vcpus": 1, "ram": 256}
+    large = view("ACTIVE", name="b-large")
+    large.flavor = {"vcpus": 4, "ram": 4096}
+    member = view("ACTIVE", name="c-member")
+    member.flavor = {"vcpus": 1, "ram": 256}
+    member.server_group = {"id": "g", "name": "aa", "policy": "anti-affinity"}
+    plan = plan_drain([small, large, member], DEFAULT_POLICY)
+    assert [m.server_id for m in plan.moves] == ["c-member", "b-large", "a-small"]
