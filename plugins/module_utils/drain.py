@@ -161,11 +161,12 @@ def wait_host_empty(
     host: str,
     timeout: float,
     poll_interval: float = 5.0,
+    provider_id: Optional[str] = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> HostContents:
     """Poll the host until it holds no server and no allocation; raise HostNotEmpty on timeout."""
-    provider_id = provider_id_of(conn, host)
+    provider_id = provider_id or provider_id_of(conn, host)
     started = clock()
     while True:
         contents = read_host_contents(conn, host, provider_id)

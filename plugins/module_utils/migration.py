@@ -94,6 +94,11 @@ def unmoved_outcome(
     return MigrationOutcome(server_id, name, project_id, kind, source, None, status, 0, 0.0, error)
 
 
+# The migration options that must be at least 1, and those that must not be negative.
+MIGRATION_COUNTS = ("concurrency",)
+MIGRATION_DELAYS = ("retries", "retry_delay", "poll_interval")
+
+
 def migration_argument_spec() -> dict:
     """The options of every module that migrates (documented in the MIGRATION doc fragment)."""
     return dict(
@@ -127,10 +132,6 @@ def invalid_number(params: dict, at_least_one=(), not_negative=()) -> Optional[s
     return None
 
 
-MIGRATION_COUNTS = ("concurrency",)
-MIGRATION_DELAYS = ("retries", "retry_delay", "poll_interval")
-
-
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
@@ -144,13 +145,11 @@ class Migrator:
         settings: MigrationSettings,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
-        progress: Optional[Callable[[MigrationOutcome], None]] = None,
     ) -> None:
         self.conn = conn
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
-        self.progress = progress
 
     def migrate_all(self, requests: List[MigrationRequest]) -> List[MigrationOutcome]:
         """Migrate every request, at most ``concurrency`` at a time; order kept."""
@@ -162,22 +161,13 @@ class Migrator:
     def migrate(self, request: MigrationRequest) -> MigrationOutcome:
         started = self.clock()
         server = self.conn.compute.get_server(request.server_id)
-        outcome = MigrationOutcome(
-            server_id=server.id,
-            name=server.name,
-            project_id=server.project_id,
-            kind=request.kind,
-            source=server.compute_host,
-            destination=None,
-            status="failed",
-            attempts=0,
-            duration=0.0,
+        outcome = unmoved_outcome(
+            server.id, server.name, server.project_id, request.kind, server.compute_host, "failed"
         )
-        original_status = server.status
         for attempt in range(1, self.settings.retries + 2):
             outcome.attempts = attempt
             try:
-                outcome.destination = self._attempt(request, outcome.source, original_status)
+                outcome.destination = self._attempt(request, outcome.source, server.status)
                 outcome.status = "migrated" if self.settings.wait else "requested"
                 outcome.error = None
                 break
@@ -186,9 +176,12 @@ class Migrator:
                 if not exc.transient or attempt > self.settings.retries:
                     break
                 self.sleep(self.settings.retry_delay * (2 ** (attempt - 1)))
+            except Exception as exc:  # pylint: disable=broad-except
+                # One server's API or network failure must not abandon the
+                # others migrating beside it; it is reported with its outcome.
+                outcome.error = "%s: %s" % (type(exc).__name__, exc)
+                break
         outcome.duration = round(self.clock() - started, 3)
-        if self.progress:
-            self.progress(outcome)
         return outcome
 
     def _attempt(self, request: MigrationRequest, source: Optional[str], original_status: str) -> Optional[str]:

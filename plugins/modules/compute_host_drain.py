@@ -312,7 +312,8 @@ class ComputeHostDrainModule(OpenStackModule):
         if not self.params["wait"] or plan.skipped:
             return read_host_contents(self.conn, self.params["host"], provider_id).empty
         try:
-            wait_host_empty(self.conn, self.params["host"], self.params["timeout"], self.params["poll_interval"])
+            wait_host_empty(self.conn, self.params["host"], self.params["timeout"],
+                            self.params["poll_interval"], provider_id)
         except HostNotEmpty as exc:
             raise DrainFailed(str(exc)) from exc
         return True

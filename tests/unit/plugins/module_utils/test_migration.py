@@ -137,3 +137,19 @@ def test_concurrent_list_keeps_order():
 ])
 def test_transient_refusal_classification(code, message, transient):
     assert is_transient_refusal(code, message) is transient
+
+
+def test_unexpected_error_of_one_server_does_not_stop_the_others():
+    cloud, clock = FakeCloud(), Clock()
+    first, second = cloud.add_server("compute1"), cloud.add_server("compute1")
+    original = cloud.compute.live_migrate_server
+
+    def broken_for_first(server_id, **kwargs):
+        if server_id == first:
+            raise ConnectionError("connection reset by peer")
+        return original(server_id, **kwargs)
+
+    cloud.compute.live_migrate_server = broken_for_first
+    outcomes = migrator(cloud, clock, concurrency=2).migrate_all([MigrationRequest(first), MigrationRequest(second)])
+    assert (outcomes[0].status, outcomes[1].status) == ("failed", "migrated")
+    assert "ConnectionError: connection reset by peer" == outcomes[0].error
