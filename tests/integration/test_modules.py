@@ -170,12 +170,12 @@ def test_wait_empty_names_what_is_left(admin, playbook):
 
 def test_compute_service_forced_down(admin, playbook):
     host = "compute2"
-    down, up = playbook.run(
-        {M + "compute_service": {"host": host, "reason": "fencing test", "forced_down": True}},
-        {M + "compute_service": {"host": host, "state": "enabled", "forced_down": False}},
-    )
-    assert down["changed"] is True and down["service"]["forced_down"] is True
-    assert down["previous"]["forced_down"] is False
+    down, = playbook.run({M + "compute_service": {"host": host, "reason": "fencing test", "forced_down": True}})
+    assert down["changed"] is True and down["previous"]["forced_down"] is False
+    service = compute_service(admin, host)
+    assert (service.status, service.is_forced_down) == ("disabled", True)
+
+    up, = playbook.run({M + "compute_service": {"host": host, "state": "enabled", "forced_down": False}})
     assert up["changed"] is True and up["service"]["forced_down"] is False
     service = compute_service(admin, host)
     assert (service.status, service.is_forced_down) == ("enabled", False)
