@@ -20,27 +20,18 @@ import os
 import subprocess
 import sys
 import time
-from unittest import mock
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "modules"))
 
 import openstack  # noqa: E402
-from ansible.module_utils import basic  # noqa: E402
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
-
-from ansible_collections.fenix.maintenance.plugins.module_utils import openstack as openstack_utils  # noqa: E402
+import module_runner  # noqa: E402  (tests/unit/plugins/modules: runs a module in-process)
 from ansible_collections.fenix.maintenance.plugins.modules.compute_host_drain import ComputeHostDrainModule  # noqa: E402
 from ansible_collections.fenix.maintenance.plugins.modules.compute_host_info import ComputeHostInfoModule  # noqa: E402
 
 CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
 PORTS = {"8774": "compute", "8778": "placement", "5000": "identity", "9696": "network", "9292": "image"}
-
-
-class Done(Exception):
-    def __init__(self, result):
-        super().__init__()
-        self.result = result
 
 
 def counting_connection():
@@ -61,27 +52,16 @@ def counting_connection():
 
 
 def run_module(module_class, args):
+    """The module's result, the requests it made by API, and its wall time."""
     conn, counts = counting_connection()
     conn.compute.get("/")  # authenticate and discover versions outside the count
     conn.placement.get("/")
     counts.clear()
-
-    def finish(self, **kwargs):
-        raise Done(kwargs)
-
-    def fail(self, msg, **kwargs):
-        raise SystemExit("module failed: %s" % msg)
-
     started = time.monotonic()
-    with patch_module_args(dict(args, cloud="fenix-admin")), \
-            mock.patch.object(basic.AnsibleModule, "exit_json", finish), \
-            mock.patch.object(basic.AnsibleModule, "fail_json", fail), \
-            mock.patch.object(openstack_utils.OpenStackModule, "openstack_cloud_from_module", return_value=conn):
-        try:
-            module_class()()
-        except Done as done:
-            return done.result, counts, time.monotonic() - started
-    raise SystemExit("module did not finish")
+    result = module_runner.run_module(module_class, dict(args, cloud="fenix-admin"), conn)
+    if result["failed"]:
+        raise SystemExit("module failed: %s" % result["msg"])
+    return result, counts, time.monotonic() - started
 
 
 CLOUDCTL = os.path.join(ROOT, "tests", "integration", "cloud", "cloudctl")

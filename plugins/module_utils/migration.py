@@ -261,8 +261,9 @@ def latest_migration(conn, server_id: str):
 def is_transient_refusal(status_code: Optional[int], message: str) -> bool:
     lowered = message.lower()
     if status_code == 409:
-        # A task in progress ends by itself; a server in the wrong vm_state stays so.
-        return "vm_state" not in lowered
+        # A task in progress ends by itself; a server in the wrong vm_state or
+        # power_state stays so.
+        return "vm_state" not in lowered and "power_state" not in lowered
     return status_code == 400 and any(text in lowered for text in TRANSIENT_MESSAGES)
 
 

@@ -131,6 +131,7 @@ def test_concurrent_list_keeps_order():
 @pytest.mark.parametrize("code,message,transient", [
     (409, "Cannot 'os-migrateLive' instance while it is in task_state migrating", True),
     (409, "Cannot 'os-migrateLive' instance while it is in vm_state stopped", False),
+    (409, "Cannot 'os-migrateLive' instance while it is in power_state pending", False),
     (400, "No valid host was found. There are not enough hosts", True),
     (400, "Instance has a PCI device", False),
     (403, "Policy doesn't allow", False),
