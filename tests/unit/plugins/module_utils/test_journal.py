@@ -1,0 +1,121 @@
+import sqlite3
+
+import pytest
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
+    SCHEMA_VERSION,
+    Journal,
+    JournalError,
+    SessionNotFound,
+)
+
+
+class Ticks:
+    """A clock that moves one second per reading."""
+
+    def __init__(self):
+        self.second = 0
+
+    def __call__(self):
+        self.second += 1
+        return "2026-11-22T12:00:%02d.000000Z" % self.second
+
+
+@pytest.fixture
+def path(tmp_path):
+    return str(tmp_path / "journal.sqlite")
+
+
+def test_session_survives_reopening(path):
+    journal = Journal(path)
+    created = journal.create_session(["compute1", "compute2"], metadata={"release": "2026.2"},
+                                     request={"hosts": ["compute1", "compute2"]})
+    journal.set_host(created.session_id, "compute1", state="DISABLED", disabled_by_session=True)
+    journal.close()
+
+    reopened = Journal(path)
+    session = reopened.session(created.session_id)
+    assert session.state == "MAINTENANCE" and session.metadata == {"release": "2026.2"}
+    assert [(h.host, h.state, h.disabled_by_session) for h in reopened.hosts(session.session_id)] == [
+        ("compute1", "DISABLED", True), ("compute2", "PENDING", False)]
+    assert reopened.hosts_disabled_by_session(session.session_id) == ["compute1"]
+
+
+def test_write_is_visible_to_another_connection_at_once(path):
+    writer, reader = Journal(path), Journal(path)
+    session = writer.create_session(["compute1"])
+    writer.set_session_state(session.session_id, "PLANNED_MAINTENANCE")
+    assert reader.session(session.session_id).state == "PLANNED_MAINTENANCE"
+
+
+def test_state_changes_are_logged_in_order(path):
+    journal = Journal(path, clock=Ticks())
+    sid = journal.create_session(["compute1"]).session_id
+    journal.set_session_state(sid, "PLANNED_MAINTENANCE")
+    journal.set_host(sid, "compute1", state="IN_MAINTENANCE")
+    journal.set_session_state(sid, "MAINTENANCE_FAILED", reason="plugin os_upgrade failed on compute1")
+    events = journal.events(sid)
+    assert [e["kind"] for e in events] == ["session.created", "session.state", "host.state", "session.state"]
+    assert events[-1]["details"] == {"from": "PLANNED_MAINTENANCE", "to": "MAINTENANCE_FAILED",
+                                     "reason": "plugin os_upgrade failed on compute1"}
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    assert journal.events(sid, after=events[1]["event_id"]) == events[2:]
+    assert journal.session(sid).reason == "plugin os_upgrade failed on compute1"
+
+
+def test_set_host_keeps_fields_not_given(path):
+    journal = Journal(path)
+    sid = journal.create_session(["compute1"]).session_id
+    journal.set_host(sid, "compute1", disabled_by_session=True, details={"service_id": "s1"})
+    record = journal.set_host(sid, "compute1", state="MAINTAINED", maintained=True, details={"plugins": 2})
+    assert (record.state, record.disabled_by_session, record.maintained) == ("MAINTAINED", True, True)
+    assert record.details == {"service_id": "s1", "plugins": 2}
+    unchanged_events = len(journal.events(sid))
+    journal.set_host(sid, "compute1", state="MAINTAINED")
+    assert len(journal.events(sid)) == unchanged_events, "no event for a write that changes nothing"
+
+
+def test_bad_input_names_the_field(path):
+    journal = Journal(path)
+    sid = journal.create_session(["compute1"], session_id="s-1").session_id
+    with pytest.raises(JournalError, match="state: 'DONE' is not a session state"):
+        journal.set_session_state(sid, "DONE")
+    with pytest.raises(JournalError, match="session_id: s-1 exists already"):
+        journal.create_session(["compute2"], session_id="s-1")
+    with pytest.raises(SessionNotFound, match="nope"):
+        journal.set_host("nope", "compute1", state="X")
+    assert journal.session(sid).state == "MAINTENANCE"
+
+
+def test_failed_transaction_leaves_nothing(path):
+    journal = Journal(path)
+    sid = journal.create_session(["compute1"]).session_id
+    with pytest.raises(RuntimeError):
+        with journal.transaction():
+            journal.set_host(sid, "compute1", state="DISABLED", disabled_by_session=True)
+            raise RuntimeError("killed between the write and the commit")
+    assert journal.hosts(sid)[0].state == "PENDING"
+    assert journal.hosts_disabled_by_session(sid) == []
+
+
+def test_delete_removes_everything_of_the_session(path):
+    journal = Journal(path)
+    keep = journal.create_session(["compute1"]).session_id
+    gone = journal.create_session(["compute2"]).session_id
+    journal.delete_session(gone)
+    assert [s.session_id for s in journal.sessions()] == [keep]
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM hosts WHERE session_id = ?", (gone,)).fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM events WHERE session_id = ?", (gone,)).fetchone()[0] == 0
+    with pytest.raises(SessionNotFound):
+        journal.delete_session(gone)
+
+
+def test_newer_schema_is_refused(path):
+    Journal(path).close()
+    assert Journal(path).schema_version == SCHEMA_VERSION
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
+    db.commit()
+    with pytest.raises(JournalError, match="upgrade fenix.maintenance"):
+        Journal(path)
