@@ -143,9 +143,17 @@ class OpenStackModule:
         self.exit_json = self.ansible.exit_json
         self.fail_json = self.ansible.fail_json
         self.warn = self.ansible.warn
-        self._require_sdk()
-        self._setup_sdk_logging()
-        self.conn = self.openstack_cloud_from_module()
+        self._conn = None
+
+    @property
+    def conn(self):
+        """The cloud connection, opened on first use (a module that only reads
+        the journal never needs one)."""
+        if self._conn is None:
+            self._require_sdk()
+            self._setup_sdk_logging()
+            self._conn = self.openstack_cloud_from_module()
+        return self._conn
 
     def _require_sdk(self) -> None:
         if not HAS_SDK:

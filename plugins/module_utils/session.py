@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""Maintenance sessions: the Fenix create body checked, and hosts given back on delete."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import List, Optional, Tuple
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+    COMPUTE_BINARY,
+    HostNotFound,
+    apply_service,
+    desired_service,
+    find_compute_service,
+    service_state,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, Session
+
+ACTION_TYPES = ("pre", "host", "compute", "controller", "post")
+# Fenix's own format (UTC), and ISO 8601 as other clients send it.
+MAINTENANCE_AT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
+
+
+def default_journal_path() -> str:
+    """FENIX_JOURNAL, or a file in the user's state directory (the embedded default)."""
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.environ.get("FENIX_JOURNAL") or os.path.join(state_home, "fenix.maintenance", "journal.sqlite")
+
+
+def journal_path(path: Optional[str]) -> str:
+    return os.path.abspath(path or default_journal_path())
+
+
+def open_journal(path: Optional[str]) -> Journal:
+    """The journal at ``path`` (or the default), created with its directory when missing."""
+    path = journal_path(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return Journal(path)
+
+
+def normalize_maintenance_at(value: Optional[str]) -> Optional[str]:
+    """maintenance_at as ISO 8601 UTC; ValueError names the accepted forms."""
+    if not value:
+        return None
+    for form in MAINTENANCE_AT_FORMATS:
+        try:
+            moment = datetime.strptime(value, form)
+        except ValueError:
+            continue
+        return moment.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raise ValueError(
+        "maintenance_at: %r is not a time; write it in UTC as 'YYYY-MM-DD HH:MM:SS'"
+        " (Fenix) or 'YYYY-MM-DDTHH:MM:SSZ'" % value
+    )
+
+
+def validate_actions(actions: List[dict]) -> None:
+    for index, action in enumerate(actions):
+        if not action.get("plugin"):
+            raise ValueError("actions[%d].plugin: missing; name the upgrade plugin to run" % index)
+        if action.get("type") not in ACTION_TYPES:
+            raise ValueError("actions[%d].type: %r is not one of %s" % (index, action.get("type"), ", ".join(ACTION_TYPES)))
+
+
+def resolve_hosts(conn, hosts: List[str]) -> List[str]:
+    """The session's hosts: those given (each must run nova-compute), or every compute host."""
+    known = sorted({service.host for service in conn.compute.services(binary=COMPUTE_BINARY)})
+    if not hosts:
+        return known
+    unknown = sorted(set(hosts) - set(known))
+    if unknown:
+        raise ValueError("hosts: no %s service on %s; known hosts: %s"
+                         % (COMPUTE_BINARY, ", ".join(unknown), ", ".join(known) or "none"))
+    return sorted(set(hosts))
+
+
+def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool) -> Tuple[List[str], List[str]]:
+    """Enable the hosts the session disabled; (enabled, left) with the hosts left alone.
+
+    A host whose service no longer carries our reason was taken over by
+    someone else since, and stays as it is.
+    """
+    enabled, left = [], []
+    for host in journal.hosts_disabled_by_session(session_id):
+        try:
+            service = find_compute_service(conn, host)
+        except HostNotFound:
+            left.append(host)
+            continue
+        current = service_state(service)
+        if current.status == "enabled":
+            continue
+        if not current.disabled_by_us:
+            left.append(host)
+            continue
+        if not check_mode:
+            apply_service(conn, service, desired_service(current, "enabled", "", False, None))
+            journal.set_host(session_id, host, disabled_by_session=False)
+        enabled.append(host)
+    return enabled, left
+
+
+def session_view(journal: Journal, session: Session, with_events: bool = False) -> dict:
+    view = asdict(session)
+    view["hosts"] = [asdict(record) for record in journal.hosts(session.session_id)]
+    if with_events:
+        view["events"] = journal.events(session.session_id)
+    return view

@@ -1,0 +1,342 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maintenance_session
+short_description: Create, resume, update or delete a maintenance session in the journal
+version_added: 0.1.0
+author: fenix.maintenance developers (@fenix-maintenance)
+description:
+  - Keeps a maintenance session in the session journal, with the fields of
+    the Fenix Host Maintenance API v1 create body (hosts, maintenance_at,
+    workflow, metadata, actions, download).
+  - With O(state=present), creates the session, or resumes it when
+    O(session_id) names one the journal has (nothing changes then unless
+    O(session_state) asks for another state).
+  - With O(state=absent), deletes the session after enabling again every
+    host the session disabled (hosts someone else has disabled since are left alone).
+options:
+  journal:
+    description:
+      - Path of the journal file (SQLite). Defaults to E(FENIX_JOURNAL), or
+        C(~/.local/state/fenix.maintenance/journal.sqlite).
+    type: path
+  session_id:
+    description:
+      - ID of the session. A new UUID is made when creating without one,
+        so give one to make repeated runs idempotent.
+      - Required with O(state=absent).
+    type: str
+  state:
+    description:
+      - Whether the session should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  session_state:
+    description:
+      - Move the session to this Fenix state (for example V(MAINTENANCE_FAILED) with a O(reason)).
+    type: str
+    choices: [MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, START_MAINTENANCE, PLANNED_MAINTENANCE,
+              MAINTENANCE_COMPLETE, MAINTENANCE_DONE, MAINTENANCE_FAILED]
+  reason:
+    description:
+      - Why the session is in O(session_state) (kept with the state, shown by
+        M(fenix.maintenance.maintenance_session_info)).
+    type: str
+  hosts:
+    description:
+      - Compute hosts to maintain, as Nova names them. All nova-compute hosts when empty.
+      - Used when the session is created.
+    type: list
+    elements: str
+    default: []
+  maintenance_at:
+    description:
+      - When the maintenance may start, in UTC, as C(YYYY-MM-DD HH:MM:SS) (Fenix's form) or
+        C(YYYY-MM-DDTHH:MM:SSZ). Used when the session is created.
+    type: str
+  workflow:
+    description:
+      - Name of the workflow. Used when the session is created.
+    type: str
+    default: default
+  metadata:
+    description:
+      - Free-form metadata of the session (for example the release being installed),
+        passed on to the projects. Used when the session is created.
+    type: dict
+    default: {}
+  actions:
+    description:
+      - Upgrade plugins to run, as in the Fenix create body. Used when the session is created.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      plugin:
+        description: Name of the upgrade plugin.
+        type: str
+        required: true
+      type:
+        description: When the plugin runs.
+        type: str
+        required: true
+        choices: [pre, host, compute, controller, post]
+      metadata:
+        description: Passed to the plugin.
+        type: dict
+        default: {}
+  download:
+    description:
+      - URLs of software to fetch before the maintenance (Fenix C(download)). Used when the session is created.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.ATTRIBUTES
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: The session's state before and after.
+notes:
+  - The cloud is contacted to check the hosts of a new session and to
+    enable hosts again on delete; resuming or changing the state only reads the journal.
+  - The O(wait) and O(timeout) options have no effect.
+"""
+
+EXAMPLES = r"""
+- name: Start a session for two hosts
+  fenix.maintenance.maintenance_session:
+    cloud: admin
+    session_id: chg-1234
+    hosts: [compute1, compute2]
+    maintenance_at: "2026-12-01 02:00:00"
+    metadata:
+      release: "2026.2"
+    actions:
+      - plugin: package_upgrade
+        type: host
+  register: session
+
+- name: Mark it failed
+  fenix.maintenance.maintenance_session:
+    session_id: chg-1234
+    session_state: MAINTENANCE_FAILED
+    reason: os_upgrade failed on compute2
+
+- name: Delete it, enabling again what it disabled
+  fenix.maintenance.maintenance_session:
+    cloud: admin
+    session_id: chg-1234
+    state: absent
+"""
+
+RETURN = r"""
+session:
+  description: The session after the module ran (null after a delete).
+  returned: always
+  type: dict
+  contains:
+    session_id:
+      description: ID of the session.
+      type: str
+      sample: chg-1234
+    state:
+      description: Fenix state of the session.
+      type: str
+      sample: MAINTENANCE
+    reason:
+      description: Why the session is in its state.
+      type: str
+      sample: null
+    workflow:
+      description: Workflow name.
+      type: str
+      sample: default
+    maintenance_at:
+      description: When the maintenance may start (ISO 8601, UTC).
+      type: str
+      sample: "2026-12-01T02:00:00Z"
+    metadata:
+      description: Metadata of the session.
+      type: dict
+      sample: {release: "2026.2"}
+    request:
+      description: The create body as stored (hosts, actions, download, ...).
+      type: dict
+    hosts:
+      description: Hosts of the session with their state and whether the session disabled them.
+      type: list
+      elements: dict
+      sample:
+        - host: compute1
+          state: PENDING
+          disabled_by_session: false
+          maintained: false
+          details: {}
+          updated_at: "2026-11-22T12:00:00.000000Z"
+    created_at:
+      description: When the session was created.
+      type: str
+    updated_at:
+      description: When the session last changed.
+      type: str
+created:
+  description: Whether this run created the session.
+  returned: always
+  type: bool
+  sample: true
+resumed:
+  description: Whether the session existed already.
+  returned: always
+  type: bool
+  sample: false
+restored_hosts:
+  description: Hosts enabled again because the session was deleted.
+  returned: always
+  type: list
+  elements: str
+  sample: [compute1]
+left_disabled:
+  description: Hosts the session had disabled that someone else has taken over since; left as they are.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+journal:
+  description: Path of the journal file.
+  returned: always
+  type: str
+  sample: /root/.local/state/fenix.maintenance/journal.sqlite
+"""
+
+import os
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
+    SESSION_STATES,
+    SessionNotFound,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
+    journal_path,
+    normalize_maintenance_at,
+    open_journal,
+    resolve_hosts,
+    restore_hosts,
+    session_view,
+    validate_actions,
+)
+
+
+class MaintenanceSessionModule(OpenStackModule):
+    argument_spec = dict(
+        journal=dict(type="path"),
+        session_id=dict(),
+        state=dict(default="present", choices=["present", "absent"]),
+        session_state=dict(choices=list(SESSION_STATES)),
+        reason=dict(),
+        hosts=dict(type="list", elements="str", default=[]),
+        maintenance_at=dict(),
+        workflow=dict(default="default"),
+        metadata=dict(type="dict", default={}),
+        actions=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                plugin=dict(required=True),
+                type=dict(required=True, choices=["pre", "host", "compute", "controller", "post"]),
+                metadata=dict(type="dict", default={}),
+            ),
+        ),
+        download=dict(type="list", elements="str", default=[]),
+    )
+    module_kwargs = dict(
+        supports_check_mode=True,
+        required_if=[("state", "absent", ["session_id"])],
+    )
+
+    def run(self) -> dict:
+        path = journal_path(self.params["journal"])
+        result = dict(changed=False, created=False, resumed=False, restored_hosts=[], left_disabled=[],
+                      session=None, journal=path)
+        if self.check_mode and not os.path.exists(path):
+            # Check mode must not even create the journal file.
+            if self.params["state"] == "present":
+                self.create(None, result)
+            return result
+        journal = open_journal(path)
+        try:
+            existing = journal.session(self.params["session_id"]) if self.params["session_id"] else None
+        except SessionNotFound:
+            existing = None
+        if self.params["state"] == "absent":
+            return self.delete(journal, existing, result)
+        if existing is None:
+            existing = self.create(journal, result)
+        else:
+            result["resumed"] = True
+        return self.update_state(journal, existing, result)
+
+    def create(self, journal, result):
+        params = self.params
+        try:
+            maintenance_at = normalize_maintenance_at(params["maintenance_at"])
+            validate_actions(params["actions"])
+            hosts = resolve_hosts(self.conn, params["hosts"])
+        except ValueError as exc:
+            self.fail_json(msg=str(exc))
+        request = {key: params[key] for key in ("hosts", "maintenance_at", "workflow", "metadata", "actions", "download")}
+        result.update(changed=True, created=True)
+        if self.check_mode:
+            return None
+        return journal.create_session(hosts, params["workflow"], maintenance_at, params["metadata"],
+                                      request, session_id=params["session_id"])
+
+    def update_state(self, journal, session, result):
+        wanted = self.params["session_state"]
+        before = session.state if session else None
+        if session is not None and wanted and (wanted, self.params["reason"]) != (session.state, session.reason):
+            result["changed"] = True
+            if not self.check_mode:
+                session = journal.set_session_state(session.session_id, wanted, self.params["reason"])
+        if session is not None:
+            result["session"] = session_view(journal, session)
+        if self.diff_mode:
+            result["diff"] = dict(before={"state": before}, after={"state": wanted or before or "MAINTENANCE"})
+        return result
+
+    def delete(self, journal, session, result):
+        if session is None:
+            return result
+        enabled, left = restore_hosts(self.conn, journal, session.session_id, self.check_mode)
+        result.update(changed=True, restored_hosts=enabled, left_disabled=left)
+        if left:
+            self.warn("hosts %s were disabled by this session but someone else has disabled them since;"
+                      " left disabled" % ", ".join(left))
+        if self.diff_mode:
+            result["diff"] = dict(before={"state": session.state}, after={"state": None})
+        if not self.check_mode:
+            journal.delete_session(session.session_id)
+        return result
+
+
+def main() -> None:
+    module = MaintenanceSessionModule()
+    module()
+
+
+if __name__ == "__main__":
+    main()

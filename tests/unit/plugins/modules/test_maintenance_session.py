@@ -1,0 +1,103 @@
+import os
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session import MaintenanceSessionModule
+from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session_info import (
+    MaintenanceSessionInfoModule,
+)
+from fakes import FakeCloud
+from module_runner import run_module
+
+
+def session(cloud, journal, check_mode=False, diff=False, **args):
+    return run_module(MaintenanceSessionModule, dict(args, journal=journal), cloud, check_mode=check_mode, diff=diff)
+
+
+def info(journal, **args):
+    return run_module(MaintenanceSessionInfoModule, dict(args, journal=journal), None)
+
+
+def test_create_then_resume_is_unchanged(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    created = session(cloud, journal, session_id="chg-1", hosts=["compute2", "compute1"],
+                      maintenance_at="2026-12-01 02:00:00", metadata={"release": "2026.2"},
+                      actions=[{"plugin": "package_upgrade", "type": "host"}])
+    assert created["changed"] and created["created"] and not created["resumed"]
+    assert created["session"]["state"] == "MAINTENANCE"
+    assert created["session"]["maintenance_at"] == "2026-12-01T02:00:00Z"
+    assert [h["host"] for h in created["session"]["hosts"]] == ["compute1", "compute2"]
+    assert created["session"]["request"]["actions"][0]["plugin"] == "package_upgrade"
+    resumed = session(cloud, journal, session_id="chg-1")
+    assert resumed["changed"] is False and resumed["resumed"] is True
+    assert Journal(journal).session("chg-1").metadata == {"release": "2026.2"}
+
+
+def test_empty_hosts_means_every_compute_host(tmp_path):
+    result = session(FakeCloud(), str(tmp_path / "j.sqlite"))
+    assert [h["host"] for h in result["session"]["hosts"]] == ["compute1", "compute2", "compute3"]
+
+
+def test_bad_input_fails_before_the_journal_changes(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    bad_host = session(cloud, journal, session_id="x", hosts=["compute9"])
+    assert bad_host["failed"] and bad_host["msg"].startswith("hosts: no nova-compute service on compute9")
+    bad_time = session(cloud, journal, session_id="x", maintenance_at="tomorrow")
+    assert bad_time["failed"] and bad_time["msg"].startswith("maintenance_at:")
+    bad_type = session(cloud, journal, session_id="x", actions=[{"plugin": "p", "type": "during"}])
+    assert bad_type["failed"] and "type" in bad_type["msg"]
+    assert info(journal)["sessions"] == []
+
+
+def test_check_mode_creates_no_journal(tmp_path):
+    journal = str(tmp_path / "sub" / "j.sqlite")
+    result = session(FakeCloud(), journal, check_mode=True, session_id="chg-1")
+    assert result["changed"] and result["created"]
+    assert not os.path.exists(journal)
+
+
+def test_state_update_with_reason_and_diff(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="chg-1")
+    check = session(cloud, journal, check_mode=True, diff=True, session_id="chg-1",
+                    session_state="MAINTENANCE_FAILED", reason="plugin failed")
+    assert check["changed"] and check["diff"] == {"before": {"state": "MAINTENANCE"},
+                                                  "after": {"state": "MAINTENANCE_FAILED"}}
+    assert Journal(journal).session("chg-1").state == "MAINTENANCE"
+    failed = session(cloud, journal, session_id="chg-1", session_state="MAINTENANCE_FAILED", reason="plugin failed")
+    assert failed["changed"] and failed["session"]["reason"] == "plugin failed"
+    again = session(cloud, journal, session_id="chg-1", session_state="MAINTENANCE_FAILED", reason="plugin failed")
+    assert again["changed"] is False
+
+
+def test_delete_enables_only_what_the_session_disabled(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="chg-1", hosts=["compute1", "compute2", "compute3"])
+    record = Journal(journal)
+    for host, reason in (("compute1", "fenix.maintenance: chg-1"), ("compute2", "RMA 42")):
+        cloud.services[host].status, cloud.services[host].disabled_reason = "disabled", reason
+        record.set_host("chg-1", host, state="DISABLED", disabled_by_session=True)
+    cloud.services["compute3"].status, cloud.services["compute3"].disabled_reason = "disabled", "fenix.maintenance: other"
+
+    check = session(cloud, journal, check_mode=True, session_id="chg-1", state="absent")
+    assert check["changed"] and check["restored_hosts"] == ["compute1"]
+    assert cloud.services["compute1"].status == "disabled"
+
+    deleted = session(cloud, journal, session_id="chg-1", state="absent")
+    assert deleted["restored_hosts"] == ["compute1"] and deleted["left_disabled"] == ["compute2"]
+    assert cloud.services["compute1"].status == "enabled"
+    assert cloud.services["compute2"].disabled_reason == "RMA 42"
+    assert cloud.services["compute3"].status == "disabled", "not disabled by this session"
+    assert info(journal)["sessions"] == []
+    assert session(cloud, journal, session_id="chg-1", state="absent")["changed"] is False
+
+
+def test_info_reads_without_a_cloud(tmp_path):
+    journal = str(tmp_path / "j.sqlite")
+    assert info(journal) == {"changed": False, "sessions": [], "journal": journal, "failed": False}
+    session(FakeCloud(), journal, session_id="a", hosts=["compute1"])
+    session(FakeCloud(), journal, session_id="b", hosts=["compute2"])
+    both = info(journal)["sessions"]
+    assert [s["session_id"] for s in both] == ["a", "b"]
+    one = info(journal, session_id="b", events=True)["sessions"]
+    assert [s["session_id"] for s in one] == ["b"] and one[0]["events"][0]["kind"] == "session.created"
+    assert info(journal, session_id="zzz")["sessions"] == []
