@@ -141,6 +141,16 @@ options:
     default: 2
 """
 
+    # The journal option of the session modules.
+    JOURNAL = r"""
+options:
+  journal:
+    description:
+      - Path of the session journal file (SQLite). Defaults to E(FENIX_JOURNAL), or
+        C(~/.local/state/fenix.maintenance/journal.sqlite).
+    type: path
+"""
+
     # Module attributes: check mode, diff mode and the action group.
     ATTRIBUTES = r"""
 attributes:

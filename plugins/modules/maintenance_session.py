@@ -22,11 +22,6 @@ description:
   - With O(state=absent), deletes the session after enabling again every
     host the session disabled (hosts someone else has disabled since are left alone).
 options:
-  journal:
-    description:
-      - Path of the journal file (SQLite). Defaults to E(FENIX_JOURNAL), or
-        C(~/.local/state/fenix.maintenance/journal.sqlite).
-    type: path
   session_id:
     description:
       - ID of the session. A new UUID is made when creating without one,
@@ -101,6 +96,7 @@ options:
     default: []
 extends_documentation_fragment:
   - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:

@@ -17,11 +17,6 @@ description:
     its hosts and, on request, its event log.
   - Reads only the journal; the cloud is not contacted.
 options:
-  journal:
-    description:
-      - Path of the journal file (SQLite). Defaults to E(FENIX_JOURNAL), or
-        C(~/.local/state/fenix.maintenance/journal.sqlite).
-    type: path
   session_id:
     description:
       - The session to read. All sessions when not given; an unknown ID gives an empty list.
@@ -33,6 +28,7 @@ options:
     default: false
 extends_documentation_fragment:
   - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
