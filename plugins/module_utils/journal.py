@@ -6,6 +6,9 @@
 
 """The maintenance session journal: what a session is doing, written before it is done.
 
+It holds sessions, their hosts, the projects asked and their replies, the
+affected instances, upgrade plugin runs, and a time-stamped event log.
+
 Every change of state is committed before the action it announces, so that a
 run killed at any point can be resumed from the journal: a host recorded as
 disabled by the session is one the session must re-enable; a project recorded
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The Fenix session states, in the order a session goes through them.
 SESSION_STATES = (
@@ -72,7 +75,40 @@ _SCHEMA_V1 = (
     "CREATE INDEX events_by_session ON events (session_id, event_id)",
 )
 
-MIGRATIONS = {1: _SCHEMA_V1}
+_SCHEMA_V2 = (
+    """CREATE TABLE projects (
+        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reply TEXT,
+        instance_actions TEXT NOT NULL DEFAULT '{}',
+        notified_at TEXT NOT NULL,
+        notify_count INTEGER NOT NULL DEFAULT 1,
+        replied_at TEXT,
+        PRIMARY KEY (session_id, project_id))""",
+    """CREATE TABLE instances (
+        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+        instance_id TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        host TEXT,
+        state TEXT,
+        action TEXT,
+        action_done INTEGER NOT NULL DEFAULT 0,
+        details TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (session_id, instance_id))""",
+    """CREATE TABLE action_runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+        plugin TEXT NOT NULL,
+        type TEXT NOT NULL,
+        host TEXT,
+        state TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        result TEXT NOT NULL DEFAULT '{}')""",
+)
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 class JournalError(Exception):
@@ -104,6 +140,48 @@ class HostRecord:
     maintained: bool
     details: Dict[str, Any] = field(default_factory=dict)
     updated_at: Optional[str] = None
+
+
+@dataclass
+class ProjectRecord:
+    project_id: str
+    state: str
+    reply: Optional[str]
+    instance_actions: Dict[str, str]
+    notified_at: str
+    notify_count: int
+    replied_at: Optional[str]
+
+    @property
+    def answered(self) -> bool:
+        return self.reply is not None
+
+
+@dataclass
+class InstanceRecord:
+    instance_id: str
+    project_id: str
+    host: Optional[str]
+    state: Optional[str]
+    action: Optional[str]
+    action_done: bool
+    details: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionRun:
+    run_id: int
+    plugin: str
+    type: str
+    host: Optional[str]
+    state: str
+    started_at: str
+    ended_at: Optional[str]
+    result: Dict[str, Any]
+
+
+class ProjectNotFound(JournalError, LookupError):
+    pass
 
 
 def utc_now() -> str:
@@ -258,6 +336,137 @@ class Journal:
     def hosts_disabled_by_session(self, session_id: str) -> List[str]:
         return [record.host for record in self.hosts(session_id) if record.disabled_by_session]
 
+    # projects
+    def notify_project(self, session_id: str, project_id: str, state: str) -> ProjectRecord:
+        """Record that the project was asked about ``state``; an earlier reply no longer counts."""
+        with self.transaction() as db:
+            self.session(session_id)
+            row = db.execute("SELECT state, notify_count FROM projects WHERE session_id = ? AND project_id = ?",
+                             (session_id, project_id)).fetchone()
+            count = row["notify_count"] + 1 if row and row["state"] == state else 1
+            db.execute(
+                "INSERT OR REPLACE INTO projects VALUES (?, ?, ?, NULL, '{}', ?, ?, NULL)",
+                (session_id, project_id, state, self.clock(), count),
+            )
+            self._event(db, session_id, "project.notified", project_id=project_id,
+                        details={"state": state, "count": count})
+        return self.project(session_id, project_id)
+
+    def record_reply(self, session_id: str, project_id: str, reply: str,
+                     instance_actions: Optional[Dict[str, str]] = None) -> ProjectRecord:
+        """Store a project's ACK_/NACK_ answer to the state it was asked about."""
+        with self.transaction() as db:
+            project = self.project(session_id, project_id)
+            expected = ("ACK_" + project.state, "NACK_" + project.state)
+            if reply not in expected:
+                raise JournalError("state: %r does not answer %s; send %s or %s"
+                                   % (reply, project.state, expected[0], expected[1]))
+            known = {record.instance_id for record in self.instances(session_id, project_id)}
+            unknown = sorted(set(instance_actions or {}) - known)
+            if unknown:
+                raise JournalError("instance_actions: %s not instances of project %s in this session"
+                                   % (", ".join(unknown), project_id))
+            db.execute(
+                "UPDATE projects SET reply = ?, instance_actions = ?, replied_at = ?"
+                " WHERE session_id = ? AND project_id = ?",
+                (reply, _dump(instance_actions), self.clock(), session_id, project_id),
+            )
+            self._event(db, session_id, "project.reply", project_id=project_id,
+                        details={"reply": reply, "instance_actions": instance_actions or {}})
+        return self.project(session_id, project_id)
+
+    def project(self, session_id: str, project_id: str) -> ProjectRecord:
+        self.session(session_id)
+        row = self._db.execute("SELECT * FROM projects WHERE session_id = ? AND project_id = ?",
+                               (session_id, project_id)).fetchone()
+        if row is None:
+            raise ProjectNotFound("project %s is not part of session %s" % (project_id, session_id))
+        return _project(row)
+
+    def projects(self, session_id: str) -> List[ProjectRecord]:
+        self.session(session_id)
+        rows = self._db.execute("SELECT * FROM projects WHERE session_id = ? ORDER BY project_id",
+                                (session_id,)).fetchall()
+        return [_project(row) for row in rows]
+
+    # instances
+    def set_instance(
+        self,
+        session_id: str,
+        instance_id: str,
+        project_id: str,
+        host: Optional[str] = None,
+        state: Optional[str] = None,
+        action: Optional[str] = None,
+        action_done: Optional[bool] = None,
+        details: Optional[dict] = None,
+    ) -> InstanceRecord:
+        """Record an affected instance (fields left None keep their value)."""
+        with self.transaction() as db:
+            self.session(session_id)
+            row = db.execute("SELECT * FROM instances WHERE session_id = ? AND instance_id = ?",
+                             (session_id, instance_id)).fetchone()
+            current = _instance(row) if row else InstanceRecord(instance_id, project_id, None, None, None, False)
+            new = InstanceRecord(
+                instance_id=instance_id,
+                project_id=project_id,
+                host=current.host if host is None else host,
+                state=current.state if state is None else state,
+                action=current.action if action is None else action,
+                action_done=current.action_done if action_done is None else action_done,
+                details=dict(current.details, **(details or {})),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, instance_id, project_id, new.host, new.state, new.action,
+                 int(new.action_done), _dump(new.details)),
+            )
+            if new.action_done and not current.action_done:
+                self._event(db, session_id, "instance.action_done", host=new.host, project_id=project_id,
+                            instance_id=instance_id, details={"action": new.action})
+        return new
+
+    def instances(self, session_id: str, project_id: Optional[str] = None) -> List[InstanceRecord]:
+        self.session(session_id)
+        query, args = "SELECT * FROM instances WHERE session_id = ?", [session_id]
+        if project_id is not None:
+            query, args = query + " AND project_id = ?", args + [project_id]
+        rows = self._db.execute(query + " ORDER BY instance_id", args).fetchall()
+        return [_instance(row) for row in rows]
+
+    # upgrade plugin runs
+    def start_action(self, session_id: str, plugin: str, action_type: str, host: Optional[str] = None) -> int:
+        with self.transaction() as db:
+            self.session(session_id)
+            cursor = db.execute(
+                "INSERT INTO action_runs (session_id, plugin, type, host, state, started_at)"
+                " VALUES (?, ?, ?, ?, 'RUNNING', ?)",
+                (session_id, plugin, action_type, host, self.clock()),
+            )
+            self._event(db, session_id, "action.started", host=host, details={"plugin": plugin, "type": action_type})
+            return cursor.lastrowid
+
+    def finish_action(self, run_id: int, ok: bool, result: Optional[dict] = None) -> ActionRun:
+        state = "DONE" if ok else "FAILED"
+        with self.transaction() as db:
+            row = db.execute("SELECT session_id, plugin, host FROM action_runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise JournalError("run_id: no upgrade plugin run %s in the journal" % run_id)
+            db.execute("UPDATE action_runs SET state = ?, ended_at = ?, result = ? WHERE run_id = ?",
+                       (state, self.clock(), _dump(result), run_id))
+            self._event(db, row["session_id"], "action." + state.lower(), host=row["host"],
+                        details={"plugin": row["plugin"], "result": result or {}})
+        return self.action_run(run_id)
+
+    def action_run(self, run_id: int) -> ActionRun:
+        return _action_run(self._db.execute("SELECT * FROM action_runs WHERE run_id = ?", (run_id,)).fetchone())
+
+    def action_runs(self, session_id: str) -> List[ActionRun]:
+        self.session(session_id)
+        rows = self._db.execute("SELECT * FROM action_runs WHERE session_id = ? ORDER BY run_id",
+                                (session_id,)).fetchall()
+        return [_action_run(row) for row in rows]
+
     # events
     def record_event(self, session_id: str, kind: str, host: Optional[str] = None,
                      project_id: Optional[str] = None, instance_id: Optional[str] = None,
@@ -306,4 +515,41 @@ def _host(row: sqlite3.Row) -> HostRecord:
         maintained=bool(row["maintained"]),
         details=json.loads(row["details"]),
         updated_at=row["updated_at"],
+    )
+
+
+def _project(row: sqlite3.Row) -> ProjectRecord:
+    return ProjectRecord(
+        project_id=row["project_id"],
+        state=row["state"],
+        reply=row["reply"],
+        instance_actions=json.loads(row["instance_actions"]),
+        notified_at=row["notified_at"],
+        notify_count=row["notify_count"],
+        replied_at=row["replied_at"],
+    )
+
+
+def _instance(row: sqlite3.Row) -> InstanceRecord:
+    return InstanceRecord(
+        instance_id=row["instance_id"],
+        project_id=row["project_id"],
+        host=row["host"],
+        state=row["state"],
+        action=row["action"],
+        action_done=bool(row["action_done"]),
+        details=json.loads(row["details"]),
+    )
+
+
+def _action_run(row: sqlite3.Row) -> ActionRun:
+    return ActionRun(
+        run_id=row["run_id"],
+        plugin=row["plugin"],
+        type=row["type"],
+        host=row["host"],
+        state=row["state"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        result=json.loads(row["result"]),
     )

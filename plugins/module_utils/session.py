@@ -110,6 +110,9 @@ def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool) -> 
 def session_view(journal: Journal, session: Session, with_events: bool = False) -> dict:
     view = asdict(session)
     view["hosts"] = [asdict(record) for record in journal.hosts(session.session_id)]
+    view["projects"] = [asdict(record) for record in journal.projects(session.session_id)]
+    view["instances"] = [asdict(record) for record in journal.instances(session.session_id)]
+    view["action_runs"] = [asdict(record) for record in journal.action_runs(session.session_id)]
     if with_events:
         view["events"] = journal.events(session.session_id)
     return view

@@ -183,6 +183,28 @@ session:
           maintained: false
           details: {}
           updated_at: "2026-11-22T12:00:00.000000Z"
+    projects:
+      description:
+        - Projects asked about the session, each with C(project_id), C(state) (the session
+          state asked about), C(reply) (C(ACK_<state>), C(NACK_<state>) or null),
+          C(instance_actions), C(notified_at), C(notify_count) and C(replied_at).
+      type: list
+      elements: dict
+      sample: []
+    instances:
+      description:
+        - Affected instances, each with C(instance_id), C(project_id), C(host), C(state),
+          C(action), C(action_done) and C(details).
+      type: list
+      elements: dict
+      sample: []
+    action_runs:
+      description:
+        - Upgrade plugin runs, each with C(run_id), C(plugin), C(type), C(host), C(state)
+          (C(RUNNING), C(DONE) or C(FAILED)), C(started_at), C(ended_at) and C(result).
+      type: list
+      elements: dict
+      sample: []
     created_at:
       description: When the session was created.
       type: str

@@ -74,6 +74,9 @@ sessions:
       request: {hosts: [compute1], actions: []}
       hosts:
         - {host: compute1, state: PENDING, disabled_by_session: false, maintained: false, details: {}}
+      projects: []
+      instances: []
+      action_runs: []
       created_at: "2026-11-22T12:00:00.000000Z"
       updated_at: "2026-11-22T12:05:00.000000Z"
 journal:

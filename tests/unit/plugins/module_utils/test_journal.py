@@ -119,3 +119,86 @@ def test_newer_schema_is_refused(path):
     db.commit()
     with pytest.raises(JournalError, match="upgrade fenix.maintenance"):
         Journal(path)
+
+
+def test_version_1_journal_is_migrated_with_its_data(path):
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import MIGRATIONS
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for statement in MIGRATIONS[1]:
+        db.execute(statement)
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute("INSERT INTO sessions VALUES ('old', 'PLANNED_MAINTENANCE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
+    db.commit()
+    journal = Journal(path)
+    assert journal.schema_version == SCHEMA_VERSION == 2
+    assert journal.session("old").state == "PLANNED_MAINTENANCE"
+    assert journal.projects("old") == []
+
+
+def test_project_reply_must_answer_the_state_asked(path):
+    journal = Journal(path)
+    sid = journal.create_session(["compute1"]).session_id
+    journal.set_instance(sid, "vm-1", "p1", host="compute1", state="ACTIVE")
+    journal.set_instance(sid, "vm-2", "p2", host="compute1", state="ACTIVE")
+    asked = journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE")
+    assert (asked.state, asked.reply, asked.notify_count, asked.answered) == ("PLANNED_MAINTENANCE", None, 1, False)
+    with pytest.raises(JournalError, match="send ACK_PLANNED_MAINTENANCE or NACK_PLANNED_MAINTENANCE"):
+        journal.record_reply(sid, "p1", "ACK_MAINTENANCE")
+    with pytest.raises(JournalError, match="instance_actions: vm-2 not instances of project p1"):
+        journal.record_reply(sid, "p1", "ACK_PLANNED_MAINTENANCE", {"vm-2": "MIGRATE"})
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import ProjectNotFound
+    with pytest.raises(ProjectNotFound, match="p2 is not part of session"):
+        journal.record_reply(sid, "p2", "ACK_PLANNED_MAINTENANCE")
+    replied = journal.record_reply(sid, "p1", "ACK_PLANNED_MAINTENANCE", {"vm-1": "LIVE_MIGRATE"})
+    assert replied.answered and replied.instance_actions == {"vm-1": "LIVE_MIGRATE"}
+
+
+def test_accepted_reply_survives_a_killed_process(path):
+    journal = Journal(path)
+    sid = journal.create_session(["compute1"]).session_id
+    journal.set_instance(sid, "vm-1", "p1")
+    journal.notify_project(sid, "p1", "MAINTENANCE")
+    journal.record_reply(sid, "p1", "ACK_MAINTENANCE", {"vm-1": "MIGRATE"})
+    # No close(): the writer is gone as if killed; a new process reads the file.
+    other = Journal(path)
+    assert other.project(sid, "p1").reply == "ACK_MAINTENANCE"
+    assert other.project(sid, "p1").instance_actions == {"vm-1": "MIGRATE"}
+
+
+def test_renotify_counts_and_clears_an_old_reply(path):
+    journal = Journal(path)
+    sid = journal.create_session(["compute1"]).session_id
+    journal.notify_project(sid, "p1", "MAINTENANCE")
+    journal.record_reply(sid, "p1", "ACK_MAINTENANCE")
+    assert journal.notify_project(sid, "p1", "MAINTENANCE").notify_count == 2
+    moved_on = journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE")
+    assert (moved_on.notify_count, moved_on.reply) == (1, None)
+    assert [p.project_id for p in journal.projects(sid)] == ["p1"]
+
+
+def test_instances_and_action_done_event(path):
+    journal = Journal(path)
+    sid = journal.create_session(["compute1"]).session_id
+    journal.set_instance(sid, "vm-1", "p1", host="compute1", state="ACTIVE", action="LIVE_MIGRATE")
+    done = journal.set_instance(sid, "vm-1", "p1", host="compute2", action_done=True)
+    assert (done.host, done.state, done.action, done.action_done) == ("compute2", "ACTIVE", "LIVE_MIGRATE", True)
+    journal.set_instance(sid, "vm-1", "p1", action_done=True)
+    kinds = [e["kind"] for e in journal.events(sid)]
+    assert kinds.count("instance.action_done") == 1
+    assert [i.instance_id for i in journal.instances(sid, "p1")] == ["vm-1"]
+    assert journal.instances(sid, "p2") == []
+
+
+def test_upgrade_plugin_runs_are_recorded(path):
+    journal = Journal(path, clock=Ticks())
+    sid = journal.create_session(["compute1"]).session_id
+    run = journal.start_action(sid, "os_upgrade", "host", host="compute1")
+    assert journal.action_runs(sid)[0].state == "RUNNING"
+    finished = journal.finish_action(run, ok=False, result={"msg": "dpkg lock"})
+    assert (finished.state, finished.result) == ("FAILED", {"msg": "dpkg lock"})
+    assert finished.started_at < finished.ended_at
+    assert [e["kind"] for e in journal.events(sid)][-2:] == ["action.started", "action.failed"]
+    with pytest.raises(JournalError, match="run_id: no upgrade plugin run 99"):
+        journal.finish_action(99, ok=True)

@@ -101,3 +101,17 @@ def test_info_reads_without_a_cloud(tmp_path):
     one = info(journal, session_id="b", events=True)["sessions"]
     assert [s["session_id"] for s in one] == ["b"] and one[0]["events"][0]["kind"] == "session.created"
     assert info(journal, session_id="zzz")["sessions"] == []
+
+
+def test_info_shows_projects_instances_and_plugin_runs(tmp_path):
+    journal = str(tmp_path / "j.sqlite")
+    session(FakeCloud(), journal, session_id="a", hosts=["compute1"])
+    record = Journal(journal)
+    record.set_instance("a", "vm-1", "p1", host="compute1")
+    record.notify_project("a", "p1", "MAINTENANCE")
+    record.record_reply("a", "p1", "ACK_MAINTENANCE", {"vm-1": "MIGRATE"})
+    record.finish_action(record.start_action("a", "dummy", "pre"), ok=True)
+    view = info(journal, session_id="a")["sessions"][0]
+    assert view["projects"][0]["reply"] == "ACK_MAINTENANCE"
+    assert view["instances"][0]["instance_id"] == "vm-1"
+    assert view["action_runs"][0]["state"] == "DONE"
