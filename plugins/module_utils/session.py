@@ -21,7 +21,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service 
     find_compute_service,
     service_state,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, Session
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, Session, is_dsn
 
 ACTION_TYPES = ("pre", "host", "compute", "controller", "post")
 # Fenix's own format (UTC), and ISO 8601 as other clients send it.
@@ -34,15 +34,25 @@ def default_journal_path() -> str:
     return os.environ.get("FENIX_JOURNAL") or os.path.join(state_home, "fenix.maintenance", "journal.sqlite")
 
 
-def journal_path(path: Optional[str]) -> str:
-    return os.path.abspath(path or default_journal_path())
+def journal_path(location: Optional[str]) -> str:
+    """A PostgreSQL DSN as given, or the absolute path of the SQLite file."""
+    location = location or default_journal_path()
+    if is_dsn(location):
+        return location
+    return os.path.abspath(os.path.expanduser(location))
 
 
-def open_journal(path: Optional[str]) -> Journal:
-    """The journal at ``path`` (or the default), created with its directory when missing."""
-    path = journal_path(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    return Journal(path)
+def journal_exists(location: str) -> bool:
+    """Whether reading needs no new file; a database server always counts as there."""
+    return is_dsn(location) or os.path.exists(location)
+
+
+def open_journal(location: Optional[str]) -> Journal:
+    """The journal at ``location`` (or the default); a SQLite file is created with its directory."""
+    location = journal_path(location)
+    if not is_dsn(location):
+        os.makedirs(os.path.dirname(location), exist_ok=True)
+    return Journal(location)
 
 
 def normalize_maintenance_at(value: Optional[str]) -> Optional[str]:

@@ -234,20 +234,20 @@ left_disabled:
   elements: str
   sample: []
 journal:
-  description: Path of the journal file.
+  description: The journal, a file path or a PostgreSQL DSN without its password.
   returned: always
   type: str
   sample: /root/.local/state/fenix.maintenance/journal.sqlite
 """
 
-import os
-
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
     SESSION_STATES,
     SessionNotFound,
+    redact_dsn,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
+    journal_exists,
     journal_path,
     normalize_maintenance_at,
     open_journal,
@@ -260,7 +260,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
 
 class MaintenanceSessionModule(OpenStackModule):
     argument_spec = dict(
-        journal=dict(type="path"),
+        journal=dict(no_log=False),
         session_id=dict(),
         state=dict(default="present", choices=["present", "absent"]),
         session_state=dict(choices=list(SESSION_STATES)),
@@ -289,8 +289,8 @@ class MaintenanceSessionModule(OpenStackModule):
     def run(self) -> dict:
         path = journal_path(self.params["journal"])
         result = dict(changed=False, created=False, resumed=False, restored_hosts=[], left_disabled=[],
-                      session=None, journal=path)
-        if self.check_mode and not os.path.exists(path):
+                      session=None, journal=redact_dsn(path))
+        if self.check_mode and not journal_exists(path):
             # Check mode must not even create the journal file.
             if self.params["state"] == "present":
                 self.create(None, result)

@@ -80,17 +80,16 @@ sessions:
       created_at: "2026-11-22T12:00:00.000000Z"
       updated_at: "2026-11-22T12:05:00.000000Z"
 journal:
-  description: Path of the journal file.
+  description: The journal, a file path or a PostgreSQL DSN without its password.
   returned: always
   type: str
   sample: /root/.local/state/fenix.maintenance/journal.sqlite
 """
 
-import os
-
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
+    journal_exists,
     journal_path,
     open_journal,
     session_view,
@@ -99,7 +98,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
 
 class MaintenanceSessionInfoModule(OpenStackModule):
     argument_spec = dict(
-        journal=dict(type="path"),
+        journal=dict(no_log=False),
         session_id=dict(),
         events=dict(default=False, type="bool"),
     )
@@ -107,7 +106,7 @@ class MaintenanceSessionInfoModule(OpenStackModule):
 
     def run(self) -> dict:
         path = journal_path(self.params["journal"])
-        if not os.path.exists(path):
+        if not journal_exists(path):
             return dict(changed=False, sessions=[], journal=path)
         journal = open_journal(path)
         if self.params["session_id"]:
@@ -120,7 +119,7 @@ class MaintenanceSessionInfoModule(OpenStackModule):
         return dict(
             changed=False,
             sessions=[session_view(journal, session, self.params["events"]) for session in sessions],
-            journal=path,
+            journal=journal.path,
         )
 
 

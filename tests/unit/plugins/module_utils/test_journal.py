@@ -23,17 +23,18 @@ class Ticks:
 
 @pytest.fixture
 def path(tmp_path):
+    """A SQLite journal file (for tests that look inside the file)."""
     return str(tmp_path / "journal.sqlite")
 
 
-def test_session_survives_reopening(path):
-    journal = Journal(path)
+def test_session_survives_reopening(location):
+    journal = Journal(location)
     created = journal.create_session(["compute1", "compute2"], metadata={"release": "2026.2"},
                                      request={"hosts": ["compute1", "compute2"]})
     journal.set_host(created.session_id, "compute1", state="DISABLED", disabled_by_session=True)
     journal.close()
 
-    reopened = Journal(path)
+    reopened = Journal(location)
     session = reopened.session(created.session_id)
     assert session.state == "MAINTENANCE" and session.metadata == {"release": "2026.2"}
     assert [(h.host, h.state, h.disabled_by_session) for h in reopened.hosts(session.session_id)] == [
@@ -41,15 +42,15 @@ def test_session_survives_reopening(path):
     assert reopened.hosts_disabled_by_session(session.session_id) == ["compute1"]
 
 
-def test_write_is_visible_to_another_connection_at_once(path):
-    writer, reader = Journal(path), Journal(path)
+def test_write_is_visible_to_another_connection_at_once(location):
+    writer, reader = Journal(location), Journal(location)
     session = writer.create_session(["compute1"])
     writer.set_session_state(session.session_id, "PLANNED_MAINTENANCE")
     assert reader.session(session.session_id).state == "PLANNED_MAINTENANCE"
 
 
-def test_state_changes_are_logged_in_order(path):
-    journal = Journal(path, clock=Ticks())
+def test_state_changes_are_logged_in_order(location):
+    journal = Journal(location, clock=Ticks())
     sid = journal.create_session(["compute1"]).session_id
     journal.set_session_state(sid, "PLANNED_MAINTENANCE")
     journal.set_host(sid, "compute1", state="IN_MAINTENANCE")
@@ -63,8 +64,8 @@ def test_state_changes_are_logged_in_order(path):
     assert journal.session(sid).reason == "plugin os_upgrade failed on compute1"
 
 
-def test_set_host_keeps_fields_not_given(path):
-    journal = Journal(path)
+def test_set_host_keeps_fields_not_given(location):
+    journal = Journal(location)
     sid = journal.create_session(["compute1"]).session_id
     journal.set_host(sid, "compute1", disabled_by_session=True, details={"service_id": "s1"})
     record = journal.set_host(sid, "compute1", state="MAINTAINED", maintained=True, details={"plugins": 2})
@@ -75,8 +76,8 @@ def test_set_host_keeps_fields_not_given(path):
     assert len(journal.events(sid)) == unchanged_events, "no event for a write that changes nothing"
 
 
-def test_bad_input_names_the_field(path):
-    journal = Journal(path)
+def test_bad_input_names_the_field(location):
+    journal = Journal(location)
     sid = journal.create_session(["compute1"], session_id="s-1").session_id
     with pytest.raises(JournalError, match="state: 'DONE' is not a session state"):
         journal.set_session_state(sid, "DONE")
@@ -87,8 +88,8 @@ def test_bad_input_names_the_field(path):
     assert journal.session(sid).state == "MAINTENANCE"
 
 
-def test_failed_transaction_leaves_nothing(path):
-    journal = Journal(path)
+def test_failed_transaction_leaves_nothing(location):
+    journal = Journal(location)
     sid = journal.create_session(["compute1"]).session_id
     with pytest.raises(RuntimeError):
         with journal.transaction():
@@ -122,12 +123,12 @@ def test_newer_schema_is_refused(path):
 
 
 def test_version_1_journal_is_migrated_with_its_data(path):
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import MIGRATIONS
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import MIGRATIONS, SQLiteBackend
 
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
     for statement in MIGRATIONS[1]:
-        db.execute(statement)
+        db.execute(statement.replace("{serial}", SQLiteBackend.serial))
     db.execute("INSERT INTO schema_version VALUES (1)")
     db.execute("INSERT INTO sessions VALUES ('old', 'PLANNED_MAINTENANCE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
     db.commit()
@@ -137,8 +138,8 @@ def test_version_1_journal_is_migrated_with_its_data(path):
     assert journal.projects("old") == []
 
 
-def test_project_reply_must_answer_the_state_asked(path):
-    journal = Journal(path)
+def test_project_reply_must_answer_the_state_asked(location):
+    journal = Journal(location)
     sid = journal.create_session(["compute1"]).session_id
     journal.set_instance(sid, "vm-1", "p1", host="compute1", state="ACTIVE")
     journal.set_instance(sid, "vm-2", "p2", host="compute1", state="ACTIVE")
@@ -155,20 +156,20 @@ def test_project_reply_must_answer_the_state_asked(path):
     assert replied.answered and replied.instance_actions == {"vm-1": "LIVE_MIGRATE"}
 
 
-def test_accepted_reply_survives_a_killed_process(path):
-    journal = Journal(path)
+def test_accepted_reply_survives_a_killed_process(location):
+    journal = Journal(location)
     sid = journal.create_session(["compute1"]).session_id
     journal.set_instance(sid, "vm-1", "p1")
     journal.notify_project(sid, "p1", "MAINTENANCE")
     journal.record_reply(sid, "p1", "ACK_MAINTENANCE", {"vm-1": "MIGRATE"})
     # No close(): the writer is gone as if killed; a new process reads the file.
-    other = Journal(path)
+    other = Journal(location)
     assert other.project(sid, "p1").reply == "ACK_MAINTENANCE"
     assert other.project(sid, "p1").instance_actions == {"vm-1": "MIGRATE"}
 
 
-def test_renotify_counts_and_clears_an_old_reply(path):
-    journal = Journal(path)
+def test_renotify_counts_and_clears_an_old_reply(location):
+    journal = Journal(location)
     sid = journal.create_session(["compute1"]).session_id
     journal.notify_project(sid, "p1", "MAINTENANCE")
     journal.record_reply(sid, "p1", "ACK_MAINTENANCE")
@@ -178,8 +179,8 @@ def test_renotify_counts_and_clears_an_old_reply(path):
     assert [p.project_id for p in journal.projects(sid)] == ["p1"]
 
 
-def test_instances_and_action_done_event(path):
-    journal = Journal(path)
+def test_instances_and_action_done_event(location):
+    journal = Journal(location)
     sid = journal.create_session(["compute1"]).session_id
     journal.set_instance(sid, "vm-1", "p1", host="compute1", state="ACTIVE", action="LIVE_MIGRATE")
     done = journal.set_instance(sid, "vm-1", "p1", host="compute2", action_done=True)
@@ -191,8 +192,8 @@ def test_instances_and_action_done_event(path):
     assert journal.instances(sid, "p2") == []
 
 
-def test_upgrade_plugin_runs_are_recorded(path):
-    journal = Journal(path, clock=Ticks())
+def test_upgrade_plugin_runs_are_recorded(location):
+    journal = Journal(location, clock=Ticks())
     sid = journal.create_session(["compute1"]).session_id
     run = journal.start_action(sid, "os_upgrade", "host", host="compute1")
     assert journal.action_runs(sid)[0].state == "RUNNING"
@@ -202,3 +203,23 @@ def test_upgrade_plugin_runs_are_recorded(path):
     assert [e["kind"] for e in journal.events(sid)][-2:] == ["action.started", "action.failed"]
     with pytest.raises(JournalError, match="run_id: no upgrade plugin run 99"):
         journal.finish_action(99, ok=True)
+
+
+def test_processes_opening_a_new_journal_together_create_it_once(location):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        journals = list(pool.map(lambda _index: Journal(location), range(4)))
+    assert all(journal.schema_version == SCHEMA_VERSION for journal in journals)
+    versions = journals[0]._run("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert [row["version"] for row in versions] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_dsn_password_is_never_shown():
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import redact_dsn
+
+    assert redact_dsn("postgresql://fenix:s3cret@db.example:5432/journal") == "postgresql://fenix:***@db.example:5432/journal"
+    assert redact_dsn("postgresql://fenix@db/journal") == "postgresql://fenix@db/journal"
+    with pytest.raises(JournalError) as error:
+        Journal("postgresql://fenix:s3cret@127.0.0.1:1/journal")
+    assert "s3cret" not in str(error.value) and "cannot connect" in str(error.value)

@@ -17,8 +17,8 @@ def info(journal, **args):
     return run_module(MaintenanceSessionInfoModule, dict(args, journal=journal), None)
 
 
-def test_create_then_resume_is_unchanged(tmp_path):
-    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+def test_create_then_resume_is_unchanged(location):
+    cloud, journal = FakeCloud(), location
     created = session(cloud, journal, session_id="chg-1", hosts=["compute2", "compute1"],
                       maintenance_at="2026-12-01 02:00:00", metadata={"release": "2026.2"},
                       actions=[{"plugin": "package_upgrade", "type": "host"}])
