@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -203,8 +204,24 @@ class SQLiteBackend:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal()
         self.db.execute("PRAGMA synchronous = FULL")
+
+    def _use_wal(self, patience: float = 30.0) -> None:
+        """Switch the file to WAL (it stays so), waiting out other openers.
+
+        The switch needs the file to itself and SQLite does not apply the
+        busy timeout to it, so processes opening a new journal together retry.
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def lock_schema(self) -> None:
         """BEGIN IMMEDIATE already serialises migrations."""
@@ -335,11 +352,11 @@ class Journal:
         row = self._run("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
         if row is None:
             raise SessionNotFound("session %s is not in the journal %s" % (session_id, self.path))
-        return _session(row)
+        return _record(Session, row)
 
     def sessions(self) -> List[Session]:
         rows = self._run("SELECT * FROM sessions ORDER BY created_at, session_id").fetchall()
-        return [_session(row) for row in rows]
+        return [_record(Session, row) for row in rows]
 
     def set_session_state(self, session_id: str, state: str, reason: Optional[str] = None) -> Session:
         if state not in SESSION_STATES:
@@ -373,7 +390,7 @@ class Journal:
         with self.transaction():
             self.session(session_id)
             row = self._run("SELECT * FROM hosts WHERE session_id = ? AND host = ?", (session_id, host)).fetchone()
-            current = _host(row) if row else HostRecord(host, "PENDING", False, False)
+            current = _record(HostRecord, row) if row else HostRecord(host, "PENDING", False, False)
             new = HostRecord(
                 host=host,
                 state=current.state if state is None else state,
@@ -399,7 +416,7 @@ class Journal:
     def hosts(self, session_id: str) -> List[HostRecord]:
         self.session(session_id)
         rows = self._run("SELECT * FROM hosts WHERE session_id = ? ORDER BY host", (session_id,)).fetchall()
-        return [_host(row) for row in rows]
+        return [_record(HostRecord, row) for row in rows]
 
     def hosts_disabled_by_session(self, session_id: str) -> List[str]:
         return [record.host for record in self.hosts(session_id) if record.disabled_by_session]
@@ -451,13 +468,13 @@ class Journal:
                         (session_id, project_id)).fetchone()
         if row is None:
             raise ProjectNotFound("project %s is not part of session %s" % (project_id, session_id))
-        return _project(row)
+        return _record(ProjectRecord, row)
 
     def projects(self, session_id: str) -> List[ProjectRecord]:
         self.session(session_id)
         rows = self._run("SELECT * FROM projects WHERE session_id = ? ORDER BY project_id",
                          (session_id,)).fetchall()
-        return [_project(row) for row in rows]
+        return [_record(ProjectRecord, row) for row in rows]
 
     # instances
     def set_instance(
@@ -476,7 +493,7 @@ class Journal:
             self.session(session_id)
             row = self._run("SELECT * FROM instances WHERE session_id = ? AND instance_id = ?",
                             (session_id, instance_id)).fetchone()
-            current = _instance(row) if row else InstanceRecord(instance_id, project_id, None, None, None, False)
+            current = _record(InstanceRecord, row) if row else InstanceRecord(instance_id, project_id, None, None, None, False)
             new = InstanceRecord(
                 instance_id=instance_id,
                 project_id=project_id,
@@ -504,7 +521,7 @@ class Journal:
         if project_id is not None:
             query, args = query + " AND project_id = ?", args + [project_id]
         rows = self._run(query + " ORDER BY instance_id", tuple(args)).fetchall()
-        return [_instance(row) for row in rows]
+        return [_record(InstanceRecord, row) for row in rows]
 
     # upgrade plugin runs
     def start_action(self, session_id: str, plugin: str, action_type: str, host: Optional[str] = None) -> int:
@@ -531,13 +548,13 @@ class Journal:
         return self.action_run(run_id)
 
     def action_run(self, run_id: int) -> ActionRun:
-        return _action_run(self._run("SELECT * FROM action_runs WHERE run_id = ?", (run_id,)).fetchone())
+        return _record(ActionRun, self._run("SELECT * FROM action_runs WHERE run_id = ?", (run_id,)).fetchone())
 
     def action_runs(self, session_id: str) -> List[ActionRun]:
         self.session(session_id)
         rows = self._run("SELECT * FROM action_runs WHERE session_id = ? ORDER BY run_id",
                          (session_id,)).fetchall()
-        return [_action_run(row) for row in rows]
+        return [_record(ActionRun, row) for row in rows]
 
     # events
     def record_event(self, session_id: str, kind: str, host: Optional[str] = None,
@@ -565,63 +582,19 @@ def _dump(value: Optional[dict]) -> str:
     return json.dumps(value or {}, sort_keys=True)
 
 
-def _session(row) -> Session:
-    return Session(
-        session_id=row["session_id"],
-        state=row["state"],
-        workflow=row["workflow"],
-        maintenance_at=row["maintenance_at"],
-        metadata=json.loads(row["metadata"]),
-        request=json.loads(row["request"]),
-        reason=row["reason"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+# Columns kept as JSON text, and integer columns that are flags.
+JSON_COLUMNS = frozenset(("metadata", "request", "details", "instance_actions", "result"))
+FLAG_COLUMNS = frozenset(("disabled_by_session", "maintained", "action_done"))
 
 
-def _host(row) -> HostRecord:
-    return HostRecord(
-        host=row["host"],
-        state=row["state"],
-        disabled_by_session=bool(row["disabled_by_session"]),
-        maintained=bool(row["maintained"]),
-        details=json.loads(row["details"]),
-        updated_at=row["updated_at"],
-    )
-
-
-def _project(row) -> ProjectRecord:
-    return ProjectRecord(
-        project_id=row["project_id"],
-        state=row["state"],
-        reply=row["reply"],
-        instance_actions=json.loads(row["instance_actions"]),
-        notified_at=row["notified_at"],
-        notify_count=row["notify_count"],
-        replied_at=row["replied_at"],
-    )
-
-
-def _instance(row) -> InstanceRecord:
-    return InstanceRecord(
-        instance_id=row["instance_id"],
-        project_id=row["project_id"],
-        host=row["host"],
-        state=row["state"],
-        action=row["action"],
-        action_done=bool(row["action_done"]),
-        details=json.loads(row["details"]),
-    )
-
-
-def _action_run(row) -> ActionRun:
-    return ActionRun(
-        run_id=row["run_id"],
-        plugin=row["plugin"],
-        type=row["type"],
-        host=row["host"],
-        state=row["state"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        result=json.loads(row["result"]),
-    )
+def _record(cls, row):
+    """A record dataclass from a row: its fields are named like the columns."""
+    values = {}
+    for item in fields(cls):
+        value = row[item.name]
+        if item.name in JSON_COLUMNS:
+            value = json.loads(value)
+        elif item.name in FLAG_COLUMNS:
+            value = bool(value)
+        values[item.name] = value
+    return cls(**values)
