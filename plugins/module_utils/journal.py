@@ -28,7 +28,7 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -391,14 +391,8 @@ class Journal:
             self.session(session_id)
             row = self._run("SELECT * FROM hosts WHERE session_id = ? AND host = ?", (session_id, host)).fetchone()
             current = _record(HostRecord, row) if row else HostRecord(host, "PENDING", False, False)
-            new = HostRecord(
-                host=host,
-                state=current.state if state is None else state,
-                disabled_by_session=current.disabled_by_session if disabled_by_session is None else disabled_by_session,
-                maintained=current.maintained if maintained is None else maintained,
-                details=dict(current.details, **(details or {})),
-                updated_at=self.clock(),
-            )
+            new = _merge(current, details, state=state, disabled_by_session=disabled_by_session,
+                         maintained=maintained, updated_at=self.clock())
             self._run(
                 "INSERT INTO hosts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, host) DO UPDATE SET"
                 " state = excluded.state, disabled_by_session = excluded.disabled_by_session,"
@@ -494,15 +488,8 @@ class Journal:
             row = self._run("SELECT * FROM instances WHERE session_id = ? AND instance_id = ?",
                             (session_id, instance_id)).fetchone()
             current = _record(InstanceRecord, row) if row else InstanceRecord(instance_id, project_id, None, None, None, False)
-            new = InstanceRecord(
-                instance_id=instance_id,
-                project_id=project_id,
-                host=current.host if host is None else host,
-                state=current.state if state is None else state,
-                action=current.action if action is None else action,
-                action_done=current.action_done if action_done is None else action_done,
-                details=dict(current.details, **(details or {})),
-            )
+            new = _merge(current, details, project_id=project_id, host=host, state=state,
+                         action=action, action_done=action_done)
             self._run(
                 "INSERT INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, instance_id)"
                 " DO UPDATE SET project_id = excluded.project_id, host = excluded.host, state = excluded.state,"
@@ -576,6 +563,12 @@ class Journal:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (session_id, self.clock(), kind, host, project_id, instance_id, _dump(details)),
         )
+
+
+def _merge(record, details: Optional[dict], **given):
+    """The record with each given field that is not None, and ``details`` added to its own."""
+    changes = {name: value for name, value in given.items() if value is not None}
+    return replace(record, details=dict(record.details, **(details or {})), **changes)
 
 
 def _dump(value: Optional[dict]) -> str:
