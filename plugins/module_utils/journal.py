@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The Fenix session states, in the order a session goes through them.
 SESSION_STATES = (
@@ -112,7 +112,34 @@ _SCHEMA_V2 = (
         result TEXT NOT NULL DEFAULT '{}')""",
 )
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+# What a project was asked (for GET /v1/maintenance/{sid}/{pid} and reply
+# checks), and the constraints projects set for the planner. Constraints
+# outlive sessions: a VNFM sets them once for its instances.
+_SCHEMA_V3 = (
+    "ALTER TABLE projects ADD COLUMN instance_ids TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE projects ADD COLUMN allowed_actions TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE projects ADD COLUMN actions_at TEXT",
+    "ALTER TABLE projects ADD COLUMN reply_at TEXT",
+    "ALTER TABLE instances ADD COLUMN reply TEXT",
+    """CREATE TABLE instance_groups (
+        group_id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+    """CREATE TABLE instance_constraints (
+        instance_id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        group_id TEXT,
+        body TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+)
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+
+# The instance actions a project may choose, and the states whose
+# notifications offer them (Fenix offers none in the other states).
+INSTANCE_ACTIONS = ("MIGRATE", "LIVE_MIGRATE", "OWN_ACTION")
+STATES_WITH_ACTIONS = ("PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE")
 
 
 class JournalError(Exception):
@@ -155,6 +182,10 @@ class ProjectRecord:
     notified_at: str
     notify_count: int
     replied_at: Optional[str]
+    instance_ids: List[str] = field(default_factory=list)
+    allowed_actions: List[str] = field(default_factory=list)
+    actions_at: Optional[str] = None
+    reply_at: Optional[str] = None
 
     @property
     def answered(self) -> bool:
@@ -170,6 +201,7 @@ class InstanceRecord:
     action: Optional[str]
     action_done: bool
     details: Dict[str, Any] = field(default_factory=dict)
+    reply: Optional[str] = None
 
 
 @dataclass
@@ -186,6 +218,17 @@ class ActionRun:
 
 class ProjectNotFound(JournalError, LookupError):
     pass
+
+
+class ConstraintNotFound(JournalError, LookupError):
+    pass
+
+
+# kind -> (table, key column); the kinds are the API's /v1/instance_group and /v1/instance.
+_CONSTRAINT_TABLES = {
+    "instance_group": ("instance_groups", "group_id"),
+    "instance": ("instance_constraints", "instance_id"),
+}
 
 
 def utc_now() -> str:
@@ -416,45 +459,115 @@ class Journal:
         return [record.host for record in self.hosts(session_id) if record.disabled_by_session]
 
     # projects
-    def notify_project(self, session_id: str, project_id: str, state: str) -> ProjectRecord:
-        """Record that the project was asked about ``state``; an earlier reply no longer counts."""
+    def notify_project(
+        self,
+        session_id: str,
+        project_id: str,
+        state: str,
+        instance_ids: Optional[List[str]] = None,
+        allowed_actions: Optional[List[str]] = None,
+        actions_at: Optional[str] = None,
+        reply_at: Optional[str] = None,
+    ) -> ProjectRecord:
+        """Record that the project was asked about ``state``; earlier replies no longer count."""
+        unknown = sorted(set(allowed_actions or ()) - set(INSTANCE_ACTIONS))
+        if unknown:
+            raise JournalError("allowed_actions: %s unknown; use %s" % (", ".join(unknown), ", ".join(INSTANCE_ACTIONS)))
         with self.transaction():
             self.session(session_id)
             row = self._run("SELECT state, notify_count FROM projects WHERE session_id = ? AND project_id = ?",
                             (session_id, project_id)).fetchone()
             count = row["notify_count"] + 1 if row and row["state"] == state else 1
             self._run(
-                "INSERT INTO projects VALUES (?, ?, ?, NULL, '{}', ?, ?, NULL) ON CONFLICT (session_id, project_id)"
-                " DO UPDATE SET state = excluded.state, reply = NULL, instance_actions = '{}',"
-                " notified_at = excluded.notified_at, notify_count = excluded.notify_count, replied_at = NULL",
-                (session_id, project_id, state, self.clock(), count),
+                "INSERT INTO projects (session_id, project_id, state, notified_at, notify_count, instance_ids,"
+                " allowed_actions, actions_at, reply_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (session_id, project_id) DO UPDATE SET state = excluded.state, reply = NULL,"
+                " instance_actions = '{}', notified_at = excluded.notified_at, notify_count = excluded.notify_count,"
+                " replied_at = NULL, instance_ids = excluded.instance_ids,"
+                " allowed_actions = excluded.allowed_actions, actions_at = excluded.actions_at,"
+                " reply_at = excluded.reply_at",
+                (session_id, project_id, state, self.clock(), count, _dump_list(instance_ids),
+                 _dump_list(allowed_actions), actions_at, reply_at),
             )
+            self._run("UPDATE instances SET reply = NULL WHERE session_id = ? AND project_id = ?",
+                      (session_id, project_id))
             self._event(session_id, "project.notified", project_id=project_id,
-                        details={"state": state, "count": count})
+                        details={"state": state, "count": count, "instances": len(instance_ids or ())})
         return self.project(session_id, project_id)
 
     def record_reply(self, session_id: str, project_id: str, reply: str,
                      instance_actions: Optional[Dict[str, str]] = None) -> ProjectRecord:
         """Store a project's ACK_/NACK_ answer to the state it was asked about."""
+        instance_actions = instance_actions or {}
         with self.transaction():
             project = self.project(session_id, project_id)
-            expected = ("ACK_" + project.state, "NACK_" + project.state)
-            if reply not in expected:
-                raise JournalError("state: %r does not answer %s; send %s or %s"
-                                   % (reply, project.state, expected[0], expected[1]))
-            known = {record.instance_id for record in self.instances(session_id, project_id)}
-            unknown = sorted(set(instance_actions or {}) - known)
+            self._check_reply(project, reply)
+            unknown = sorted(set(instance_actions) - self._asked_instances(session_id, project))
             if unknown:
                 raise JournalError("instance_actions: %s not instances of project %s in this session"
                                    % (", ".join(unknown), project_id))
-            self._run(
-                "UPDATE projects SET reply = ?, instance_actions = ?, replied_at = ?"
-                " WHERE session_id = ? AND project_id = ?",
-                (reply, _dump(instance_actions), self.clock(), session_id, project_id),
-            )
-            self._event(session_id, "project.reply", project_id=project_id,
-                        details={"reply": reply, "instance_actions": instance_actions or {}})
+            for action in instance_actions.values():
+                self._check_action(project, action)
+            self._store_reply(session_id, project_id, reply, instance_actions)
         return self.project(session_id, project_id)
+
+    def record_instance_reply(self, session_id: str, project_id: str, instance_id: str, reply: str,
+                              action: Optional[str] = None) -> ProjectRecord:
+        """Store one instance's answer; the project has answered once all its asked instances have.
+
+        The project's answer is then NACK if any instance said NACK, else ACK
+        with every instance's action.
+        """
+        with self.transaction():
+            project = self.project(session_id, project_id)
+            self._check_reply(project, reply)
+            asked = self._asked_instances(session_id, project)
+            if instance_id not in asked:
+                raise JournalError("instance %s is not an instance of project %s in this session"
+                                   % (instance_id, project_id))
+            if action is not None:
+                self._check_action(project, action)
+            self.set_instance(session_id, instance_id, project_id, action=action)
+            self._run("UPDATE instances SET reply = ? WHERE session_id = ? AND instance_id = ?",
+                      (reply, session_id, instance_id))
+            self._event(session_id, "instance.reply", project_id=project_id, instance_id=instance_id,
+                        details={"reply": reply, "action": action})
+            replies = {record.instance_id: record for record in self.instances(session_id, project_id)
+                       if record.reply is not None}
+            if asked <= set(replies):
+                nack = any(replies[iid].reply.startswith("NACK_") for iid in asked)
+                actions = {iid: replies[iid].action for iid in sorted(asked) if replies[iid].action}
+                self._store_reply(session_id, project_id, ("NACK_" if nack else "ACK_") + project.state, actions)
+        return self.project(session_id, project_id)
+
+    @staticmethod
+    def _check_reply(project: ProjectRecord, reply: str) -> None:
+        expected = ("ACK_" + project.state, "NACK_" + project.state)
+        if reply not in expected:
+            raise JournalError("state: %r does not answer %s; send %s or %s"
+                               % (reply, project.state, expected[0], expected[1]))
+
+    @staticmethod
+    def _check_action(project: ProjectRecord, action: str) -> None:
+        if action not in project.allowed_actions:
+            allowed = ", ".join(project.allowed_actions) or "none"
+            raise JournalError("instance action %r is not allowed in state %s; allowed: %s"
+                               % (action, project.state, allowed))
+
+    def _asked_instances(self, session_id: str, project: ProjectRecord) -> set:
+        """The instances the project was asked about (all its instances in the session when none were named)."""
+        if project.instance_ids:
+            return set(project.instance_ids)
+        return {record.instance_id for record in self.instances(session_id, project.project_id)}
+
+    def _store_reply(self, session_id: str, project_id: str, reply: str, instance_actions: Dict[str, str]) -> None:
+        self._run(
+            "UPDATE projects SET reply = ?, instance_actions = ?, replied_at = ?"
+            " WHERE session_id = ? AND project_id = ?",
+            (reply, _dump(instance_actions), self.clock(), session_id, project_id),
+        )
+        self._event(session_id, "project.reply", project_id=project_id,
+                    details={"reply": reply, "instance_actions": instance_actions})
 
     def project(self, session_id: str, project_id: str) -> ProjectRecord:
         self.session(session_id)
@@ -491,7 +604,8 @@ class Journal:
             new = _merge(current, details, project_id=project_id, host=host, state=state,
                          action=action, action_done=action_done)
             self._run(
-                "INSERT INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, instance_id)"
+                "INSERT INTO instances (session_id, instance_id, project_id, host, state, action, action_done,"
+                " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, instance_id)"
                 " DO UPDATE SET project_id = excluded.project_id, host = excluded.host, state = excluded.state,"
                 " action = excluded.action, action_done = excluded.action_done, details = excluded.details",
                 (session_id, instance_id, project_id, new.host, new.state, new.action,
@@ -543,6 +657,44 @@ class Journal:
                          (session_id,)).fetchall()
         return [_record(ActionRun, row) for row in rows]
 
+    # constraints (kept across sessions)
+    def set_constraint(self, kind: str, key: str, project_id: str, body: dict) -> dict:
+        """Store an instance group's or an instance's constraints (``kind`` names which)."""
+        table, column = _CONSTRAINT_TABLES[kind]
+        group_id = body.get("group_id") if kind == "instance" else None
+        extra = ", group_id" if kind == "instance" else ""
+        values = (key, project_id) + ((group_id,) if kind == "instance" else ()) + (_dump(body), self.clock())
+        with self.transaction():
+            self._run(
+                "INSERT INTO %s (%s, project_id%s, body, updated_at) VALUES (%s)"
+                " ON CONFLICT (%s) DO UPDATE SET project_id = excluded.project_id,%s body = excluded.body,"
+                " updated_at = excluded.updated_at"
+                % (table, column, extra, ", ".join("?" * len(values)), column,
+                   " group_id = excluded.group_id," if extra else ""),
+                values,
+            )
+        return self.constraint(kind, key)
+
+    def constraint(self, kind: str, key: str) -> dict:
+        table, column = _CONSTRAINT_TABLES[kind]
+        row = self._run("SELECT body FROM %s WHERE %s = ?" % (table, column), (key,)).fetchone()
+        if row is None:
+            raise ConstraintNotFound("%s %s has no constraints in the journal" % (kind.replace("_", " "), key))
+        return json.loads(row["body"])
+
+    def constraints(self, kind: str, project_id: Optional[str] = None) -> List[dict]:
+        table, column = _CONSTRAINT_TABLES[kind]
+        query, args = "SELECT body FROM %s" % table, ()
+        if project_id is not None:
+            query, args = query + " WHERE project_id = ?", (project_id,)
+        return [json.loads(row["body"]) for row in self._run(query + " ORDER BY %s" % column, args).fetchall()]
+
+    def delete_constraint(self, kind: str, key: str) -> None:
+        table, column = _CONSTRAINT_TABLES[kind]
+        with self.transaction():
+            self.constraint(kind, key)
+            self._run("DELETE FROM %s WHERE %s = ?" % (table, column), (key,))
+
     # events
     def record_event(self, session_id: str, kind: str, host: Optional[str] = None,
                      project_id: Optional[str] = None, instance_id: Optional[str] = None,
@@ -575,8 +727,13 @@ def _dump(value: Optional[dict]) -> str:
     return json.dumps(value or {}, sort_keys=True)
 
 
+def _dump_list(value: Optional[List[str]]) -> str:
+    return json.dumps(list(value or []))
+
+
 # Columns kept as JSON text, and integer columns that are flags.
-JSON_COLUMNS = frozenset(("metadata", "request", "details", "instance_actions", "result"))
+JSON_COLUMNS = frozenset(("metadata", "request", "details", "instance_actions", "result", "instance_ids",
+                          "allowed_actions"))
 FLAG_COLUMNS = frozenset(("disabled_by_session", "maintained", "action_done"))
 
 

@@ -133,7 +133,7 @@ def test_version_1_journal_is_migrated_with_its_data(path):
     db.execute("INSERT INTO sessions VALUES ('old', 'PLANNED_MAINTENANCE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
     db.commit()
     journal = Journal(path)
-    assert journal.schema_version == SCHEMA_VERSION == 2
+    assert journal.schema_version == SCHEMA_VERSION == 3
     assert journal.session("old").state == "PLANNED_MAINTENANCE"
     assert journal.projects("old") == []
 
@@ -143,7 +143,7 @@ def test_project_reply_must_answer_the_state_asked(location):
     sid = journal.create_session(["compute1"]).session_id
     journal.set_instance(sid, "vm-1", "p1", host="compute1", state="ACTIVE")
     journal.set_instance(sid, "vm-2", "p2", host="compute1", state="ACTIVE")
-    asked = journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE")
+    asked = journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE", allowed_actions=["MIGRATE", "LIVE_MIGRATE"])
     assert (asked.state, asked.reply, asked.notify_count, asked.answered) == ("PLANNED_MAINTENANCE", None, 1, False)
     with pytest.raises(JournalError, match="send ACK_PLANNED_MAINTENANCE or NACK_PLANNED_MAINTENANCE"):
         journal.record_reply(sid, "p1", "ACK_MAINTENANCE")
@@ -152,19 +152,82 @@ def test_project_reply_must_answer_the_state_asked(location):
     from ansible_collections.fenix.maintenance.plugins.module_utils.journal import ProjectNotFound
     with pytest.raises(ProjectNotFound, match="p2 is not part of session"):
         journal.record_reply(sid, "p2", "ACK_PLANNED_MAINTENANCE")
+    with pytest.raises(JournalError, match="'OWN_ACTION' is not allowed in state PLANNED_MAINTENANCE;"
+                       " allowed: MIGRATE, LIVE_MIGRATE"):
+        journal.record_reply(sid, "p1", "ACK_PLANNED_MAINTENANCE", {"vm-1": "OWN_ACTION"})
     replied = journal.record_reply(sid, "p1", "ACK_PLANNED_MAINTENANCE", {"vm-1": "LIVE_MIGRATE"})
     assert replied.answered and replied.instance_actions == {"vm-1": "LIVE_MIGRATE"}
+
+
+def test_states_without_actions_refuse_instance_actions(location):
+    journal = Journal(location)
+    sid = journal.create_session(["compute1"]).session_id
+    journal.notify_project(sid, "p1", "MAINTENANCE", instance_ids=["vm-1"])
+    with pytest.raises(JournalError, match="allowed: none"):
+        journal.record_reply(sid, "p1", "ACK_MAINTENANCE", {"vm-1": "MIGRATE"})
+    with pytest.raises(JournalError, match="allowed_actions: REBOOT unknown"):
+        journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE", allowed_actions=["REBOOT"])
+
+
+def test_notification_remembers_what_was_asked(location):
+    journal = Journal(location)
+    sid = journal.create_session(["compute1"]).session_id
+    asked = journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE", instance_ids=["vm-2", "vm-1"],
+                                   allowed_actions=["MIGRATE"], actions_at="2026-12-01T02:00:00Z",
+                                   reply_at="2026-12-01T01:00:00Z")
+    assert asked.instance_ids == ["vm-2", "vm-1"] and asked.allowed_actions == ["MIGRATE"]
+    assert (asked.actions_at, asked.reply_at) == ("2026-12-01T02:00:00Z", "2026-12-01T01:00:00Z")
+    with pytest.raises(JournalError, match="instance_actions: vm-3 not instances of project p1"):
+        journal.record_reply(sid, "p1", "ACK_PLANNED_MAINTENANCE", {"vm-3": "MIGRATE"})
+
+
+def test_instance_replies_make_the_project_reply(location):
+    journal = Journal(location)
+    sid = journal.create_session(["compute1"]).session_id
+    journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE", instance_ids=["vm-1", "vm-2"],
+                           allowed_actions=["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION"])
+    with pytest.raises(JournalError, match="instance vm-9 is not an instance of project p1"):
+        journal.record_instance_reply(sid, "p1", "vm-9", "ACK_PLANNED_MAINTENANCE", "MIGRATE")
+    half = journal.record_instance_reply(sid, "p1", "vm-1", "ACK_PLANNED_MAINTENANCE", "MIGRATE")
+    assert not half.answered
+    whole = journal.record_instance_reply(sid, "p1", "vm-2", "ACK_PLANNED_MAINTENANCE", "OWN_ACTION")
+    assert whole.reply == "ACK_PLANNED_MAINTENANCE"
+    assert whole.instance_actions == {"vm-1": "MIGRATE", "vm-2": "OWN_ACTION"}
+    # Asked again: the instance answers of the last round no longer count.
+    journal.notify_project(sid, "p1", "PLANNED_MAINTENANCE", instance_ids=["vm-1", "vm-2"],
+                           allowed_actions=["MIGRATE"])
+    assert not journal.record_instance_reply(sid, "p1", "vm-1", "ACK_PLANNED_MAINTENANCE", "MIGRATE").answered
+    nack = journal.record_instance_reply(sid, "p1", "vm-2", "NACK_PLANNED_MAINTENANCE")
+    assert nack.reply == "NACK_PLANNED_MAINTENANCE"
+
+
+def test_constraints_are_stored_replaced_and_deleted(location):
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import ConstraintNotFound
+    journal = Journal(location)
+    group = {"group_id": "g1", "project_id": "p1", "max_impacted_members": 1}
+    assert journal.set_constraint("instance_group", "g1", "p1", group) == group
+    journal.set_constraint("instance_group", "g1", "p1", dict(group, max_impacted_members=2))
+    journal.set_constraint("instance", "vm-1", "p1", {"instance_id": "vm-1", "group_id": "g1"})
+    journal.set_constraint("instance", "vm-2", "p2", {"instance_id": "vm-2"})
+    assert journal.constraint("instance_group", "g1")["max_impacted_members"] == 2
+    assert [c["instance_id"] for c in journal.constraints("instance", project_id="p1")] == ["vm-1"]
+    assert len(journal.constraints("instance")) == 2
+    journal.delete_constraint("instance", "vm-1")
+    with pytest.raises(ConstraintNotFound, match="instance vm-1 has no constraints"):
+        journal.constraint("instance", "vm-1")
+    with pytest.raises(ConstraintNotFound, match="instance group g2 has no constraints"):
+        journal.delete_constraint("instance_group", "g2")
 
 
 def test_accepted_reply_survives_a_killed_process(location):
     journal = Journal(location)
     sid = journal.create_session(["compute1"]).session_id
     journal.set_instance(sid, "vm-1", "p1")
-    journal.notify_project(sid, "p1", "MAINTENANCE")
-    journal.record_reply(sid, "p1", "ACK_MAINTENANCE", {"vm-1": "MIGRATE"})
+    journal.notify_project(sid, "p1", "PREPARE_MAINTENANCE", allowed_actions=["MIGRATE"])
+    journal.record_reply(sid, "p1", "ACK_PREPARE_MAINTENANCE", {"vm-1": "MIGRATE"})
     # No close(): the writer is gone as if killed; a new process reads the file.
     other = Journal(location)
-    assert other.project(sid, "p1").reply == "ACK_MAINTENANCE"
+    assert other.project(sid, "p1").reply == "ACK_PREPARE_MAINTENANCE"
     assert other.project(sid, "p1").instance_actions == {"vm-1": "MIGRATE"}
 
 

@@ -108,10 +108,10 @@ def test_info_shows_projects_instances_and_plugin_runs(tmp_path):
     session(FakeCloud(), journal, session_id="a", hosts=["compute1"])
     record = Journal(journal)
     record.set_instance("a", "vm-1", "p1", host="compute1")
-    record.notify_project("a", "p1", "MAINTENANCE")
-    record.record_reply("a", "p1", "ACK_MAINTENANCE", {"vm-1": "MIGRATE"})
+    record.notify_project("a", "p1", "PLANNED_MAINTENANCE", allowed_actions=["MIGRATE"])
+    record.record_reply("a", "p1", "ACK_PLANNED_MAINTENANCE", {"vm-1": "MIGRATE"})
     record.finish_action(record.start_action("a", "dummy", "pre"), ok=True)
     view = info(journal, session_id="a")["sessions"][0]
-    assert view["projects"][0]["reply"] == "ACK_MAINTENANCE"
+    assert view["projects"][0]["reply"] == "ACK_PLANNED_MAINTENANCE"
     assert view["instances"][0]["instance_id"] == "vm-1"
     assert view["action_runs"][0]["state"] == "DONE"
