@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import openstack
 import pytest
@@ -22,6 +23,8 @@ CLOUDCTL = os.path.join(ROOT, "tests", "integration", "cloud", "cloudctl")
 CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
 CLOUDS_YAML = os.path.join(CLOUD_DIR, "clouds.yaml")
 ADMIN_CLOUD = "fenix-admin"
+if os.path.join(ROOT, ".work", "collections") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
 
 
 def cloudctl(*args: str) -> None:
@@ -120,3 +123,50 @@ def servers_on(admin, host: str) -> list:
 
 def compute_service(admin, host: str):
     return next(iter(admin.compute.services(binary="nova-compute", host=host)))
+
+
+class ApiService:
+    """The maintenance API run by gunicorn in the background, as the maintenance_api module runs it."""
+
+    def __init__(self, run_dir: str, journal: str, auth: str = "keystone", port: int = 12347) -> None:
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import ApiSettings
+        self.settings = ApiSettings(
+            collections_path=os.path.join(ROOT, ".work", "collections"), run_dir=run_dir, journal=journal,
+            bind="127.0.0.1:%d" % port, auth=auth, cloud=ADMIN_CLOUD if auth == "keystone" else None,
+            clouds_yaml=CLOUDS_YAML)
+        self.url = self.settings.url
+        self.journal = journal
+
+    def start(self) -> "ApiService":
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import start
+        self.pid = start(self.settings, timeout=60)["pid"]
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the master and its workers at once, as a crash or an OOM kill would."""
+        import signal
+        os.killpg(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+
+    def stop(self) -> None:
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import stop
+        stop(self.settings)
+
+
+@pytest.fixture(scope="module")
+def api_service(test_cloud, tmp_path_factory):
+    """The API with Keystone auth over a fresh SQLite journal, for one test module."""
+    workdir = tmp_path_factory.mktemp("api")
+    service = ApiService(str(workdir / "run"), str(workdir / "journal.sqlite")).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def tokens(test_cloud):
+    """Real Keystone tokens: the admin's and one per tenant project, with the project ids."""
+    result = {}
+    for name in ("fenix-admin", "fenix-tenant-a", "fenix-tenant-b", "fenix-tenant-c"):
+        conn = openstack.connect(cloud=name)
+        result[name] = SimpleNamespace(token=conn.auth_token, project_id=conn.current_project_id)
+    return result

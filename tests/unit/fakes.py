@@ -56,9 +56,14 @@ class FakeCloud:
         self.compute = _Compute(self)
         self.placement = _Placement(self)
         self.identity = _Identity(self)
+        self.current_project_id = "admin-project"
+        self.endpoints = {}  # service type -> URL, as the catalog would give
+
+    def endpoint_for(self, service_type, interface=None, region_name=None):
+        return self.endpoints.get(service_type)
 
     def add_server(self, host, status="ACTIVE", project_id="p1", name=None, vcpus=1):
-        server_id = "srv-%d" % next(self._ids)
+        server_id = "00000000-0000-4000-8000-%012d" % next(self._ids)  # Nova ids are UUIDs
         self.servers[server_id] = FakeServer(
             id=server_id, name=name or server_id, project_id=project_id, status=status,
             task_state=None, compute_host=host, host_id="hid-" + host,
@@ -109,7 +114,9 @@ class _Compute:
 
     def get_server(self, server_id):
         self.cloud.calls["compute.get_server"] += 1
-        server = self.cloud.servers[getattr(server_id, "id", server_id)]
+        server = self.cloud.servers.get(getattr(server_id, "id", server_id))
+        if server is None:
+            raise exceptions.NotFoundException("No Server found for %s" % server_id)
         pending = self.cloud._pending.get(server.id)
         if pending is not None:
             pending["polls"] -= 1

@@ -1,0 +1,445 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""The maintenance API service: Fenix Host Maintenance API v1 over the session journal.
+
+A WSGI application, served by gunicorn (see the maintenance_api module and
+role). Every accepted request is committed to the journal before the answer
+goes out, so an answered reply survives a killed service. Configuration
+comes from the environment, so that ``gunicorn '...api:create_app()'`` is
+the whole command line:
+
+- FENIX_JOURNAL: SQLite path or PostgreSQL DSN of the journal.
+- FENIX_API_AUTH: ``keystone`` (default) or ``none`` (labs only: no checks at all).
+- FENIX_API_CLOUD: clouds.yaml entry of the service's own user, used to
+  validate tokens and to enable hosts again when a session is deleted.
+- FENIX_API_TOKEN_TTL: longest time a token validation is trusted (seconds, default 300).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+try:
+    import falcon
+    import jsonschema
+    HAS_API_LIBS = True
+except ImportError:
+    HAS_API_LIBS = False
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.api_auth import (
+    NOBODY_CHECKED,
+    Caller,
+    KeystoneTokens,
+    Unauthorized,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.api_schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
+    ConstraintNotFound,
+    Journal,
+    JournalError,
+    ProjectNotFound,
+    SessionNotFound,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
+    journal_path,
+    normalize_maintenance_at,
+    open_journal,
+    resolve_hosts,
+    restore_hosts,
+    session_view,
+)
+
+LOG = logging.getLogger("fenix.maintenance.api")
+AUTH_MODES = ("keystone", "none")
+API_LIBRARIES = "falcon, jsonschema and gunicorn"
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class ServiceConfig:
+    journal: Optional[str] = None
+    auth: str = "keystone"
+    cloud: Optional[str] = None
+    token_ttl: float = 300.0
+
+    @classmethod
+    def from_environment(cls, environ=os.environ) -> "ServiceConfig":
+        config = cls(
+            journal=environ.get("FENIX_JOURNAL"),
+            auth=environ.get("FENIX_API_AUTH", "keystone"),
+            cloud=environ.get("FENIX_API_CLOUD") or environ.get("OS_CLOUD"),
+            token_ttl=float(environ.get("FENIX_API_TOKEN_TTL", "300")),
+        )
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ValueError("FENIX_API_AUTH: %r is not one of %s" % (self.auth, ", ".join(AUTH_MODES)))
+        if self.auth == "keystone" and not self.cloud:
+            raise ValueError("FENIX_API_CLOUD: missing; name the clouds.yaml entry of the service user"
+                             " that validates Keystone tokens (or set FENIX_API_AUTH=none in a lab)")
+
+
+@dataclass
+class Call:
+    """One request as the handlers see it."""
+    caller: Caller
+    params: Dict[str, str]
+    body: Dict[str, Any] = field(default_factory=dict)
+    base_url: str = ""
+
+
+class Service:
+    """The handlers, one per operation of api_schema.ROUTES, over one journal and one cloud connection."""
+
+    def __init__(self, config: ServiceConfig, connect: Optional[Callable[[], Any]] = None) -> None:
+        self.config = config
+        self.location = journal_path(config.journal)
+        self._connect = connect or (lambda: _connect_cloud(config.cloud))
+        self._conn = None
+        self._conn_lock = threading.RLock()  # conn is read while the lock is held
+        self._local = threading.local()
+        self.tokens = None if config.auth == "none" else KeystoneTokens(
+            self.conn.identity, max_ttl=config.token_ttl)
+
+    @property
+    def journal(self) -> Journal:
+        # One connection per thread: a journal connection is not shared across threads.
+        journal = getattr(self._local, "journal", None)
+        if journal is None:
+            journal = self._local.journal = open_journal(self.location)
+        return journal
+
+    @property
+    def conn(self):
+        with self._conn_lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            return self._conn
+
+    @property
+    def has_cloud(self) -> bool:
+        return bool(self.config.cloud)
+
+    def caller(self, token: Optional[str]) -> Caller:
+        if self.tokens is None:
+            return NOBODY_CHECKED
+        return self.tokens.caller(token)
+
+    # public
+    def versions(self, call: Call) -> dict:
+        return {"versions": [{"id": "v1", "status": "CURRENT", "links": [
+            {"rel": "self", "href": call.base_url + "/v1"}]}]}
+
+    def openapi(self, call: Call) -> dict:
+        return openapi_document(call.base_url or "/")
+
+    # admin: sessions
+    def create_session(self, call: Call) -> dict:
+        body = call.body
+        try:
+            maintenance_at = normalize_maintenance_at(body.get("maintenance_at"))
+        except ValueError as exc:
+            raise ApiError(400, str(exc))
+        hosts = list(body.get("hosts") or [])
+        if self.has_cloud:
+            try:
+                with self._conn_lock:
+                    hosts = resolve_hosts(self.conn, hosts)
+            except ValueError as exc:
+                raise ApiError(400, str(exc))
+        session = self.journal.create_session(
+            hosts, workflow=body.get("workflow") or "default", maintenance_at=maintenance_at,
+            metadata=body.get("metadata"), request=body, session_id=body.get("session_id"))
+        return {"session_id": session.session_id}
+
+    def list_sessions(self, call: Call) -> dict:
+        return {"session_id": [session.session_id for session in self.journal.sessions()]}
+
+    def get_session(self, call: Call) -> dict:
+        session = self.journal.session(call.params["session_id"])
+        return {"session_id": session.session_id, "state": session.state, "reason": session.reason}
+
+    def update_session(self, call: Call) -> dict:
+        session_id = call.params["session_id"]
+        state = call.body.get("state") or self._state_before_failure(session_id)
+        session = self.journal.set_session_state(session_id, state, call.body.get("reason"))
+        return {"session_id": session_id, "state": session.state}
+
+    def _state_before_failure(self, session_id: str) -> str:
+        session = self.journal.session(session_id)
+        if session.state != "MAINTENANCE_FAILED":
+            raise ApiError(409, "state: missing; session %s is %s, not failed, so give the state to move it to"
+                           % (session_id, session.state))
+        failures = [event["details"]["from"] for event in self.journal.events(session_id)
+                    if event["kind"] == "session.state" and event["details"].get("to") == "MAINTENANCE_FAILED"]
+        return failures[-1] if failures else "MAINTENANCE"
+
+    def delete_session(self, call: Call) -> dict:
+        session_id = call.params["session_id"]
+        journal = self.journal
+        journal.session(session_id)
+        enabled: List[str] = []
+        left = journal.hosts_disabled_by_session(session_id)
+        if left and not self.has_cloud:
+            raise ApiError(409, "session %s disabled %s; the service needs FENIX_API_CLOUD to enable them"
+                                " again before deleting the session" % (session_id, ", ".join(left)))
+        if left:
+            with self._conn_lock:
+                enabled, left = restore_hosts(self.conn, journal, session_id, check_mode=False)
+        journal.delete_session(session_id)
+        return {"session_id": session_id, "enabled_hosts": enabled, "left_hosts": left}
+
+    def get_session_detail(self, call: Call) -> dict:
+        journal = self.journal
+        return session_view(journal, journal.session(call.params["session_id"]), with_events=True)
+
+    # project: notifications and replies
+    def get_project(self, call: Call) -> dict:
+        session_id, project_id = call.params["session_id"], call.params["project_id"]
+        project = self.journal.project(session_id, project_id)
+        instance_ids = project.instance_ids or [
+            record.instance_id for record in self.journal.instances(session_id, project_id)]
+        return {"instance_ids": instance_ids, "state": project.state, "allowed_actions": project.allowed_actions,
+                "actions_at": project.actions_at, "reply_at": project.reply_at, "reply": project.reply}
+
+    def reply_project(self, call: Call) -> dict:
+        project = self.journal.record_reply(call.params["session_id"], call.params["project_id"],
+                                            call.body["state"], call.body.get("instance_actions") or {})
+        return {"state": project.reply, "instance_actions": project.instance_actions}
+
+    def reply_instance(self, call: Call) -> dict:
+        params = call.params
+        project = self.journal.record_instance_reply(params["session_id"], params["project_id"],
+                                                     params["instance_id"], call.body["state"],
+                                                     call.body.get("instance_action"))
+        return {"state": call.body["state"], "instance_action": call.body.get("instance_action"),
+                "project_state": project.reply}
+
+    # project: constraints
+    def get_instance_group(self, call: Call) -> dict:
+        return self._owned_constraint(call, "instance_group", call.params["group_id"])
+
+    def set_instance_group(self, call: Call) -> dict:
+        return self._set_constraint(call, "instance_group", "group_id", call.params["group_id"])
+
+    def delete_instance_group(self, call: Call) -> dict:
+        return self._delete_constraint(call, "instance_group", call.params["group_id"])
+
+    def get_instance(self, call: Call) -> dict:
+        return self._owned_constraint(call, "instance", call.params["instance_id"])
+
+    def set_instance(self, call: Call) -> dict:
+        return self._set_constraint(call, "instance", "instance_id", call.params["instance_id"])
+
+    def delete_instance(self, call: Call) -> dict:
+        return self._delete_constraint(call, "instance", call.params["instance_id"])
+
+    def _owned_constraint(self, call: Call, kind: str, key: str) -> dict:
+        stored = self.journal.constraint(kind, key)
+        if not call.caller.may_act_for(stored.get("project_id")):
+            raise ApiError(403, "%s %s belongs to another project" % (kind.replace("_", " "), key))
+        return stored
+
+    def _set_constraint(self, call: Call, kind: str, key_name: str, key: str) -> dict:
+        body = call.body
+        if body.get(key_name) not in (None, key):
+            raise ApiError(400, "%s: %r differs from the %s in the URL (%s)" % (key_name, body[key_name], key_name, key))
+        project_id = body.get("project_id") or call.caller.project_id
+        if not project_id:
+            raise ApiError(400, "project_id: missing; give the project the constraints belong to")
+        if not call.caller.may_act_for(project_id):
+            raise ApiError(403, "project_id: %s is not the project of your token" % project_id)
+        try:
+            current = self.journal.constraint(kind, key)
+        except ConstraintNotFound:
+            current = None
+        if current and not call.caller.may_act_for(current.get("project_id")):
+            raise ApiError(403, "%s %s belongs to another project" % (kind.replace("_", " "), key))
+        if kind == "instance" and self.has_cloud:
+            self._check_server_owner(key, project_id)
+        schema_fields = _REQUEST_SCHEMAS["set_" + kind]["properties"]
+        stored = {name: value for name, value in body.items() if name in schema_fields}
+        stored.update({key_name: key, "project_id": project_id})
+        return self.journal.set_constraint(kind, key, project_id, stored)
+
+    def _check_server_owner(self, instance_id: str, project_id: str) -> None:
+        from openstack import exceptions
+        if not _is_uuid(instance_id):
+            raise ApiError(400, "instance_id: %r is not a Nova server id (a UUID)" % instance_id)
+        try:
+            with self._conn_lock:
+                server = self.conn.compute.get_server(instance_id)
+        except exceptions.NotFoundException:
+            server = None
+        except exceptions.HttpException as exc:
+            raise ApiError(502, "Nova could not be asked about server %s: %s" % (instance_id, exc))
+        if server is None:
+            raise ApiError(400, "instance_id: no server %s in the cloud" % instance_id)
+        if server.project_id != project_id:
+            raise ApiError(403, "instance_id: server %s does not belong to project %s" % (instance_id, project_id))
+
+    def _delete_constraint(self, call: Call, kind: str, key: str) -> dict:
+        self._owned_constraint(call, kind, key)
+        self.journal.delete_constraint(kind, key)
+        return {}
+
+
+_REQUEST_SCHEMAS = {operation: request for _m, _p, operation, _w, request, _r in ROUTES if request is not None}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _connect_cloud(cloud: Optional[str]):
+    import openstack
+    return openstack.connect(cloud=cloud)
+
+
+def authorize(caller: Caller, who: str, params: Dict[str, str]) -> None:
+    if who == "admin" and not caller.is_admin:
+        raise ApiError(403, "this endpoint needs a token with the admin role")
+    if who == "project" and "project_id" in params and not caller.may_act_for(params["project_id"]):
+        raise ApiError(403, "project %s: your token is scoped to project %s"
+                       % (params["project_id"], caller.project_id))
+
+
+def parse_body(raw: bytes, schema: dict) -> Dict[str, Any]:
+    if not raw.strip():
+        raise ApiError(400, "body: missing; send a JSON object")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "body: not JSON (%s)" % exc)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=lambda error: list(error.path))
+    if errors:
+        raise ApiError(400, "; ".join(_describe(error) for error in errors[:5]))
+    return body
+
+
+def _describe(error) -> str:
+    where = ".".join(str(part) for part in error.path) or "body"
+    return "%s: %s" % (where, error.message)
+
+
+# Journal errors as HTTP answers: what is unknown is 404, what does not fit the state is 409.
+_STATUS_OF = ((SessionNotFound, 404), (ProjectNotFound, 404), (ConstraintNotFound, 404), (JournalError, 409))
+
+
+def status_of(exc: JournalError) -> int:
+    return next(code for kind, code in _STATUS_OF if isinstance(exc, kind))
+
+
+class Operation:
+    """One path's methods; each runs: authenticate, authorize, validate, handle."""
+
+    def __init__(self, service: Service, methods: Dict[str, Tuple[str, str, Optional[dict]]]) -> None:
+        self.service = service
+        self.methods = methods
+
+    def _serve(self, req, resp, **params) -> None:
+        method = req.method.lower()
+        if method not in self.methods:
+            raise ApiError(405, "%s is not allowed here; use %s"
+                           % (req.method, ", ".join(sorted(m.upper() for m in self.methods))))
+        operation, who, schema = self.methods[method]
+        caller = NOBODY_CHECKED if who == "public" else self._caller(req)
+        authorize(caller, who, params)
+        body = parse_body(req.bounded_stream.read(), schema) if schema is not None else {}
+        call = Call(caller=caller, params=params, body=body, base_url=req.forwarded_prefix)
+        try:
+            resp.media = getattr(self.service, operation)(call)
+        except JournalError as exc:
+            raise ApiError(status_of(exc), str(exc))
+
+    def _caller(self, req) -> Caller:
+        try:
+            return self.service.caller(req.get_header("X-Auth-Token"))
+        except Unauthorized as exc:
+            raise ApiError(401, str(exc))
+
+    on_get = on_put = on_post = on_delete = on_patch = _serve
+
+
+def create_app(config: Optional[ServiceConfig] = None, connect: Optional[Callable[[], Any]] = None):
+    """The WSGI application; gunicorn calls this with no arguments (configuration from the environment)."""
+    return build(config, connect)[0]
+
+
+def build(config: Optional[ServiceConfig] = None, connect: Optional[Callable[[], Any]] = None):
+    """The WSGI application and the Service behind it."""
+    if not HAS_API_LIBS:
+        raise RuntimeError("the maintenance API needs %s; pip install falcon jsonschema gunicorn" % API_LIBRARIES)
+    config = config or ServiceConfig.from_environment()
+    config.check()
+    service = Service(config, connect)
+    if config.auth == "none":
+        LOG.warning("!!! NO AUTHENTICATION: every caller is treated as an admin (FENIX_API_AUTH=none)."
+                    " Use this in a lab only, never on a network others can reach. !!!")
+    app = falcon.App(middleware=[_LabModeHeader()] if config.auth == "none" else [])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.default_media_type = falcon.MEDIA_JSON
+    app.add_error_handler(ApiError, _api_error)
+    app.add_error_handler(Exception, _unexpected_error)
+    app.set_error_serializer(_http_error)
+    by_path: Dict[str, Dict[str, Tuple[str, str, Optional[dict]]]] = {}
+    for method, path, operation, who, request, _response in ROUTES:
+        by_path.setdefault(path, {})[method] = (operation, who, request)
+    for path, methods in by_path.items():
+        app.add_route(path, Operation(service, methods))
+    return app, service
+
+
+def _error_body(code: int, message: str) -> dict:
+    return {"error": {"code": code, "title": falcon.code_to_http_status(code)[4:], "message": message}}
+
+
+def _api_error(req, resp, exc: ApiError, params) -> None:
+    resp.status = exc.code
+    resp.media = _error_body(exc.code, exc.message)
+
+
+def _unexpected_error(req, resp, exc: Exception, params) -> None:
+    if isinstance(exc, falcon.HTTPError):
+        resp.status = exc.status
+        resp.media = _error_body(exc.status_code, exc.description or exc.title)
+        return
+    LOG.exception("%s %s failed", req.method, req.path)
+    resp.status = 500
+    resp.media = _error_body(500, "internal error: %s (the service log has the details)" % type(exc).__name__)
+
+
+def _http_error(req, resp, exc) -> None:
+    message = exc.description or exc.title
+    if exc.status_code == 404 and not exc.description:
+        message = "no such resource: %s; the API is described at /v1/openapi.json" % req.path
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = json.dumps(_error_body(exc.status_code, message)).encode()
+
+
+class _LabModeHeader:
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        resp.set_header("X-Fenix-Auth", "none (lab mode)")
+

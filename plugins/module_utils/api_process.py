@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""The maintenance API service as a background gunicorn process: start, find, stop.
+
+This is the embedded way to run the API for one playbook run (and the way
+tests and benchmarks run it). A state file in the run directory remembers the
+process and the settings it was started with, so a second start with the same
+settings finds it running and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+APP = "ansible_collections.fenix.maintenance.plugins.module_utils.api:create_app()"
+
+
+class ApiProcessError(Exception):
+    pass
+
+
+@dataclass
+class ApiSettings:
+    collections_path: str
+    run_dir: str
+    journal: str
+    bind: str = "127.0.0.1:12347"
+    auth: str = "keystone"
+    cloud: Optional[str] = None
+    clouds_yaml: Optional[str] = None
+    workers: int = 2
+    threads: int = 8
+    token_ttl: int = 300
+    python: str = sys.executable
+    extra_env: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return "http://%s/v1" % self.bind
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+    @property
+    def state_file(self) -> str:
+        return os.path.join(self.run_dir, "api.json")
+
+    @property
+    def log_file(self) -> str:
+        return os.path.join(self.run_dir, "api.log")
+
+    def command(self) -> List[str]:
+        return [
+            self.python, "-m", "gunicorn",
+            "--bind", self.bind,
+            "--workers", str(self.workers),
+            "--worker-class", "gthread",
+            "--threads", str(self.threads),
+            "--pythonpath", self.collections_path,
+            "--access-logfile", self.log_file,
+            "--error-logfile", self.log_file,
+            "--graceful-timeout", "10",
+            "--no-control-socket",  # its default path is shared by every gunicorn of the user
+            APP,
+        ]
+
+    def environment(self) -> Dict[str, str]:
+        env = dict(os.environ, **self.extra_env)
+        env.update(FENIX_JOURNAL=self.journal, FENIX_API_AUTH=self.auth, FENIX_API_TOKEN_TTL=str(self.token_ttl))
+        if self.cloud:
+            env["FENIX_API_CLOUD"] = self.cloud
+        if self.clouds_yaml:
+            env["OS_CLIENT_CONFIG_FILE"] = self.clouds_yaml
+        return env
+
+
+def check_settings(settings: ApiSettings) -> None:
+    """Refuse what cannot work, before anything starts."""
+    package = os.path.join(settings.collections_path, "ansible_collections", "fenix", "maintenance")
+    if not os.path.isdir(package):
+        raise ApiProcessError("collections_path: %s has no ansible_collections/fenix/maintenance; give the"
+                              " directory the collection is installed under" % settings.collections_path)
+    if settings.auth not in ("keystone", "none"):
+        raise ApiProcessError("auth_mode: %r is not keystone or none" % settings.auth)
+    if settings.auth == "keystone" and not settings.cloud:
+        raise ApiProcessError("cloud: the service needs credentials to validate Keystone tokens;"
+                              " give a cloud (or auth_mode: none in a lab)")
+    host, _, port = settings.bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ApiProcessError("bind: %r is not HOST:PORT" % settings.bind)
+    missing = _missing_libraries(settings.python)
+    if missing:
+        raise ApiProcessError("python: %s lacks %s; pip install %s"
+                              % (settings.python, ", ".join(missing), " ".join(missing)))
+
+
+def _missing_libraries(python: str) -> List[str]:
+    probe = ("import importlib.util as u; print(' '.join(m for m in ('gunicorn', 'falcon', 'jsonschema')"
+             " if u.find_spec(m) is None))")
+    try:
+        out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ApiProcessError("python: cannot run %s: %s" % (python, exc))
+    return out.split()
+
+
+def running(settings: ApiSettings) -> Optional[dict]:
+    """What the state file says is running there, if that process is alive."""
+    try:
+        with open(settings.state_file) as handle:
+            state = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return state if _alive(state.get("pid")) else None
+
+
+def start(settings: ApiSettings, timeout: float = 60.0) -> dict:
+    """Start the service and wait until it answers; the state of the running service."""
+    check_settings(settings)
+    os.makedirs(settings.run_dir, mode=0o700, exist_ok=True)
+    with open(settings.log_file, "ab") as log:
+        process = subprocess.Popen(
+            settings.command(), env=settings.environment(), stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+        )
+    state = {"pid": process.pid, "url": settings.url, "fingerprint": settings.fingerprint,
+             "log_file": settings.log_file, "journal": settings.journal, "auth": settings.auth}
+    with open(settings.state_file, "w") as handle:
+        json.dump(state, handle)
+    try:
+        wait_ready(settings.url, timeout, process)
+    except ApiProcessError:
+        stop_pid(process.pid, 10)
+        raise
+    return state
+
+
+def wait_ready(url: str, timeout: float, process: Optional[subprocess.Popen] = None) -> None:
+    deadline = time.monotonic() + timeout
+    root = url.rsplit("/v1", 1)[0] + "/"
+    while True:
+        if process is not None and process.poll() is not None:
+            raise ApiProcessError("the API service exited with code %s; see its log" % process.returncode)
+        try:
+            with urllib.request.urlopen(root, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise ApiProcessError("the API service did not answer on %s within %ss; see its log" % (root, timeout))
+        time.sleep(0.2)
+
+
+def stop(settings: ApiSettings, timeout: float = 30.0) -> bool:
+    """Stop the service started in this run directory; whether one was running."""
+    state = running(settings)
+    if state is None:
+        _remove(settings.state_file)
+        return False
+    stop_pid(state["pid"], timeout)
+    _remove(settings.state_file)
+    return True
+
+
+def stop_pid(pid: int, timeout: float) -> None:
+    """SIGTERM (gunicorn finishes requests in flight), SIGKILL if it does not go."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+
+
+def _alive(pid: Optional[int]) -> bool:
+    if not pid:
+        return False
+    try:
+        # Reap it if it is our own child that exited.
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def log_tail(settings: ApiSettings, lines: int = 20) -> str:
+    try:
+        with open(settings.log_file, errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maintenance_api
+short_description: Run the maintenance API service in the background for a playbook run
+version_added: 0.1.0
+author: fenix.maintenance developers (@fenix-maintenance)
+description:
+  - Starts or stops the Fenix Host Maintenance API v1 service of the collection
+    (the project API the VNFMs reply to, the admin API, the constraints API) as a
+    background gunicorn process over the session journal.
+  - This is the embedded way, for one playbook run on the controller. For a
+    long-running service use the role C(fenix.maintenance.maintenance_api) with
+    C(maintenance_api_mode=systemd).
+  - A second start with the same settings finds the service running and changes
+    nothing; a start with other settings restarts it.
+  - The cloud options name the credentials of the service's own user, which
+    validates the callers' Keystone tokens and enables hosts again when a
+    session is deleted through the API. A cloud given by name is looked up by
+    the service in clouds.yaml; other credentials are written to a private
+    clouds.yaml (mode 0600) in O(run_dir).
+options:
+  state:
+    description:
+      - Whether the service should be running.
+    type: str
+    choices: [started, stopped]
+    default: started
+  collections_path:
+    description:
+      - The directory the collection is installed under (the one holding
+        C(ansible_collections/fenix/maintenance)); the service imports its code from there.
+      - The role computes it; give it when calling the module directly.
+      - Required with O(state=started).
+    type: path
+  run_dir:
+    description:
+      - Directory for the service's state file, log and private clouds.yaml.
+    type: path
+    default: ~/.local/state/fenix.maintenance/api
+  bind:
+    description:
+      - Address and port to listen on, as C(HOST:PORT). The VNFMs must reach it:
+        the notifications carry URLs built from it.
+    type: str
+    default: 127.0.0.1:12347
+  auth_mode:
+    description:
+      - V(keystone) checks every caller's C(X-Auth-Token) with Keystone (validations are cached
+        for the token's lifetime, at most O(token_ttl) seconds); a project token may only read and
+        answer for its own project, admin endpoints need the admin role.
+      - V(none) checks nothing and treats every caller as an admin. For labs only;
+        the service logs a warning and adds an C(X-Fenix-Auth) header to every answer.
+    type: str
+    choices: [keystone, none]
+    default: keystone
+  token_ttl:
+    description:
+      - Longest time in seconds a token validation is trusted, so a revoked token stops working within it.
+    type: int
+    default: 300
+  workers:
+    description:
+      - gunicorn worker processes.
+    type: int
+    default: 2
+  threads:
+    description:
+      - Threads per worker (concurrent requests per worker).
+    type: int
+    default: 8
+  python:
+    description:
+      - Python interpreter that runs gunicorn; it needs gunicorn, falcon and jsonschema
+        besides openstacksdk. Defaults to the interpreter running this module.
+    type: path
+extends_documentation_fragment:
+  - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.openstack.ATTRIBUTES
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+notes:
+  - O(timeout) is how long to wait for the service to answer after starting it (or to stop).
+  - The service outlives the playbook run until stopped; stop it in an C(always) section.
+requirements:
+  - gunicorn
+  - falcon
+  - jsonschema
+"""
+
+EXAMPLES = r"""
+- name: Run the API for this playbook run
+  fenix.maintenance.maintenance_api:
+    cloud: admin
+    collections_path: "{{ playbook_dir }}/collections"
+    bind: "{{ ansible_default_ipv4.address }}:12347"
+  register: api
+
+- name: Stop it again
+  fenix.maintenance.maintenance_api:
+    state: stopped
+"""
+
+RETURN = r"""
+url:
+  description: The API endpoint (ending in C(/v1)) to give to the notifications and the VNFMs.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:12347/v1
+pid:
+  description: Process ID of the gunicorn master (null when stopped).
+  returned: always
+  type: int
+  sample: 4242
+log_file:
+  description: The service's log (access and errors).
+  returned: always
+  type: str
+  sample: /root/.local/state/fenix.maintenance/api/api.log
+auth_mode:
+  description: The authentication mode of the running service.
+  returned: always
+  type: str
+  sample: keystone
+"""
+
+import os
+
+import yaml
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import (
+    ApiProcessError,
+    ApiSettings,
+    check_settings,
+    log_tail,
+    running,
+    start,
+    stop,
+    stop_pid,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule, connection_kwargs
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import journal_path
+
+SERVICE_CLOUD = "fenix-api"
+
+
+class MaintenanceApiModule(OpenStackModule):
+    argument_spec = dict(
+        state=dict(default="started", choices=["started", "stopped"]),
+        collections_path=dict(type="path"),
+        run_dir=dict(type="path", default="~/.local/state/fenix.maintenance/api"),
+        bind=dict(default="127.0.0.1:12347"),
+        auth_mode=dict(default="keystone", choices=["keystone", "none"]),
+        token_ttl=dict(type="int", default=300, no_log=False),
+        workers=dict(type="int", default=2),
+        threads=dict(type="int", default=8),
+        python=dict(type="path"),
+        journal=dict(no_log=False),
+    )
+    module_kwargs = dict(
+        supports_check_mode=True,
+        required_if=[("state", "started", ["collections_path"])],
+    )
+
+    def run(self) -> dict:
+        params = self.params
+        settings = self.settings()
+        current = running(settings)
+        if params["state"] == "stopped":
+            if current and not self.check_mode:
+                try:
+                    stop(settings, params["timeout"])
+                except OSError as exc:
+                    self.fail_json(msg="cannot stop the API service (pid %s): %s" % (current["pid"], exc))
+            return dict(changed=current is not None, url=settings.url, pid=None,
+                        log_file=settings.log_file, auth_mode=params["auth_mode"])
+        for name in ("workers", "threads", "token_ttl"):
+            if params[name] < 1:
+                self.fail_json(msg="%s: %d is too small; give 1 or more" % (name, params[name]))
+        try:
+            check_settings(settings)
+        except ApiProcessError as exc:
+            self.fail_json(msg=str(exc))
+        if current and current.get("fingerprint") == settings.fingerprint:
+            return dict(changed=False, url=settings.url, pid=current["pid"], log_file=settings.log_file,
+                        auth_mode=params["auth_mode"])
+        if self.check_mode:
+            return dict(changed=True, url=settings.url, pid=None, log_file=settings.log_file, auth_mode=params["auth_mode"])
+        if current:
+            stop_pid(current["pid"], params["timeout"])
+        try:
+            state = start(settings, params["timeout"])
+        except ApiProcessError as exc:
+            self.fail_json(msg="%s\n%s" % (exc, log_tail(settings)), log_file=settings.log_file)
+        return dict(changed=True, url=settings.url, pid=state["pid"], log_file=settings.log_file,
+                    auth_mode=params["auth_mode"])
+
+    def settings(self) -> ApiSettings:
+        params = self.params
+        run_dir = os.path.expanduser(params["run_dir"])
+        cloud, clouds_yaml = None, None
+        if params["auth_mode"] == "keystone":
+            cloud, clouds_yaml = self.service_credentials(run_dir)
+        settings = ApiSettings(
+            collections_path=params["collections_path"] or "",
+            run_dir=run_dir,
+            journal=journal_path(params["journal"]),
+            bind=params["bind"],
+            auth=params["auth_mode"],
+            cloud=cloud,
+            clouds_yaml=clouds_yaml,
+            workers=params["workers"],
+            threads=params["threads"],
+            token_ttl=params["token_ttl"],
+        )
+        if params["python"]:
+            settings.python = params["python"]
+        return settings
+
+    def service_credentials(self, run_dir: str):
+        """(cloud name, clouds.yaml path or None) for the service's own user."""
+        params = self.params
+        try:
+            kwargs = connection_kwargs(params)
+        except ValueError as exc:
+            self.fail_json(msg=str(exc))
+        cloud = kwargs.pop("cloud", None)
+        explicit = {key: value for key, value in kwargs.items()
+                    if value is not None and key != "interface"}
+        if isinstance(cloud, str) and not explicit:
+            return cloud, os.environ.get("OS_CLIENT_CONFIG_FILE")
+        if not explicit:
+            return None, None
+        if self.check_mode:
+            return SERVICE_CLOUD, os.path.join(run_dir, "clouds.yaml")
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
+        path = os.path.join(run_dir, "clouds.yaml")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            yaml.safe_dump({"clouds": {SERVICE_CLOUD: dict(explicit, interface=kwargs.get("interface"))}}, handle)
+        return SERVICE_CLOUD, path
+
+
+def main() -> None:
+    MaintenanceApiModule()()
+
+
+if __name__ == "__main__":
+    main()

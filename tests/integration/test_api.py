@@ -1,0 +1,185 @@
+"""The maintenance API served by gunicorn, with real Keystone tokens, against the test cloud's journal use."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+
+from conftest import ApiService, ROOT
+
+
+def request(method, url, token=None, body=None, raw=None):
+    """(status, JSON body) of one HTTP request."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["X-Auth-Token"] = token
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def seed(test_cloud):
+    with open(os.path.join(test_cloud, "seed.json")) as handle:
+        return json.load(handle)
+
+
+@pytest.fixture
+def asked(api_service, tokens, seed):
+    """A session where tenant-a was asked about PLANNED_MAINTENANCE for its servers on compute1."""
+    admin = tokens["fenix-admin"].token
+    status, created = request("POST", api_service.url + "/maintenance", admin,
+                              {"hosts": ["compute1"], "state": "MAINTENANCE", "metadata": {"release": "next"}})
+    assert status == 200, created
+    sid = created["session_id"]
+    project_a = tokens["fenix-tenant-a"].project_id
+    mine = [s["id"] for s in seed["servers"] if s["host"] == "compute1" and s["project_id"] == project_a]
+    assert mine, "the seed puts tenant-a servers on compute1"
+    journal = Journal(api_service.journal)
+    for server_id in mine:
+        journal.set_instance(sid, server_id, project_a, host="compute1")
+    journal.notify_project(sid, project_a, "PLANNED_MAINTENANCE", instance_ids=mine,
+                           allowed_actions=["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION"])
+    return sid, project_a, mine, journal
+
+
+def test_tokens_are_validated_by_keystone(api_service, tokens):
+    url = api_service.url + "/maintenance"
+    assert request("GET", url)[0] == 401
+    status, body = request("GET", url, "gAAAAAnot-a-real-token")
+    assert status == 401 and "Keystone does not accept the token" in body["error"]["message"]
+    status, body = request("GET", url, tokens["fenix-tenant-a"].token)
+    assert status == 403 and "admin role" in body["error"]["message"]
+    assert request("GET", url, tokens["fenix-admin"].token)[0] == 200
+
+
+def test_project_cannot_read_or_answer_for_another(api_service, tokens, asked):
+    sid, project_a, mine, journal = asked
+    url = "%s/maintenance/%s/%s" % (api_service.url, sid, project_a)
+    status, body = request("GET", url, tokens["fenix-tenant-a"].token)
+    assert status == 200 and body["instance_ids"] == mine and body["state"] == "PLANNED_MAINTENANCE"
+    b_token = tokens["fenix-tenant-b"].token
+    assert request("GET", url, b_token)[0] == 403
+    status, body = request("PUT", url, b_token, {"state": "ACK_PLANNED_MAINTENANCE"})
+    assert status == 403 and "scoped to project %s" % tokens["fenix-tenant-b"].project_id in body["error"]["message"]
+    assert journal.project(sid, project_a).reply is None
+    # An admin may read any project's list.
+    assert request("GET", url, tokens["fenix-admin"].token)[0] == 200
+
+
+def test_reply_round_trip(api_service, tokens, asked):
+    sid, project_a, mine, journal = asked
+    url = "%s/maintenance/%s/%s/" % (api_service.url, sid, project_a)
+    actions = {server_id: "LIVE_MIGRATE" for server_id in mine}
+    status, body = request("PUT", url, tokens["fenix-tenant-a"].token, {
+        "state": "ACK_PLANNED_MAINTENANCE", "instance_actions": actions,
+        "session_id": sid, "instance_ids": url})  # extra fields real VNFMs send
+    assert status == 200, body
+    assert (journal.project(sid, project_a).reply, journal.project(sid, project_a).instance_actions) == (
+        "ACK_PLANNED_MAINTENANCE", actions)
+    detail = request("GET", "%s/maintenance/%s/detail" % (api_service.url, sid), tokens["fenix-admin"].token)[1]
+    assert detail["projects"][0]["reply"] == "ACK_PLANNED_MAINTENANCE"
+    assert "project.reply" in [event["kind"] for event in detail["events"]]
+
+
+@pytest.mark.parametrize("body, code, message", [
+    ({"state": "ACK_SCALE_IN"}, 409, "send ACK_PLANNED_MAINTENANCE or NACK_PLANNED_MAINTENANCE"),
+    ({"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {"not-a-server": "MIGRATE"}}, 409,
+     "not instances of project"),
+    ({"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {"x": "EVACUATE"}}, 400,
+     "instance_actions.x: 'EVACUATE' is not one of"),
+    ({"instance_actions": {}}, 400, "'state' is a required property"),
+    ("not an object", 400, "is not of type 'object'"),
+])
+def test_bad_bodies_get_4xx_with_what_was_expected(api_service, tokens, asked, body, code, message):
+    sid, project_a, _mine, journal = asked
+    status, answer = request("PUT", "%s/maintenance/%s/%s" % (api_service.url, sid, project_a),
+                             tokens["fenix-tenant-a"].token, body)
+    assert status == code and message in answer["error"]["message"], answer
+    assert journal.project(sid, project_a).reply is None
+
+
+def test_unknown_session_is_404(api_service, tokens):
+    status, body = request("GET", api_service.url + "/maintenance/no-such-session", tokens["fenix-admin"].token)
+    assert status == 404 and "no-such-session is not in the journal" in body["error"]["message"]
+
+
+def test_instance_constraint_needs_the_owner(api_service, tokens, seed):
+    project_a = tokens["fenix-tenant-a"].project_id
+    server = next(s for s in seed["servers"] if s["project_id"] == project_a)
+    url = "%s/instance/%s" % (api_service.url, server["id"])
+    status, body = request("PUT", url, tokens["fenix-tenant-b"].token, {"migration_type": "MIGRATE"})
+    assert status == 403 and "does not belong to project" in body["error"]["message"]
+    status, body = request("PUT", url, tokens["fenix-tenant-a"].token,
+                           {"migration_type": "LIVE_MIGRATE", "max_interruption_time": 2, "lead_time": 30})
+    assert status == 200 and body["project_id"] == project_a
+    assert request("GET", url, tokens["fenix-tenant-b"].token)[0] == 403
+    assert request("GET", url, tokens["fenix-tenant-a"].token)[1]["migration_type"] == "LIVE_MIGRATE"
+    assert request("DELETE", url, tokens["fenix-tenant-a"].token)[0] == 200
+
+
+def test_killed_service_loses_no_accepted_reply(test_cloud, tokens, seed, tmp_path):
+    service = ApiService(str(tmp_path / "run"), str(tmp_path / "journal.sqlite"), port=12348).start()
+    try:
+        admin = tokens["fenix-admin"].token
+        sid = request("POST", service.url + "/maintenance", admin, {"hosts": ["compute2"]})[1]["session_id"]
+        journal = Journal(service.journal)
+        projects = {t.project_id for name, t in tokens.items() if name != "fenix-admin"}
+        for project_id in projects:
+            journal.notify_project(sid, project_id, "MAINTENANCE")
+        answered = []
+        for name in ("fenix-tenant-a", "fenix-tenant-b"):
+            status, _body = request("PUT", "%s/maintenance/%s/%s" % (service.url, sid, tokens[name].project_id),
+                                    tokens[name].token, {"state": "ACK_MAINTENANCE"})
+            assert status == 200
+            answered.append(tokens[name].project_id)
+        service.kill()
+        with pytest.raises(OSError):
+            urllib.request.urlopen(service.url.rsplit("/v1", 1)[0] + "/", timeout=2)
+        service.start()
+        for project_id in answered:
+            status, body = request("GET", "%s/maintenance/%s/%s" % (service.url, sid, project_id), admin)
+            assert (status, body["reply"]) == (200, "ACK_MAINTENANCE")
+        silent = (projects - set(answered)).pop()
+        assert request("GET", "%s/maintenance/%s/%s" % (service.url, sid, silent), admin)[1]["reply"] is None
+    finally:
+        service.stop()
+
+
+def test_module_starts_once_and_stops(playbook, tmp_path):
+    run_dir = str(tmp_path / "run")
+    task = {"fenix.maintenance.maintenance_api": {
+        "collections_path": os.path.join(ROOT, ".work", "collections"), "run_dir": run_dir,
+        "bind": "127.0.0.1:12349", "journal": str(tmp_path / "journal.sqlite")}}
+    stopped = {"fenix.maintenance.maintenance_api": {"state": "stopped", "run_dir": run_dir}}
+    check, = playbook.run(task, check=True)
+    started, again = playbook.run(task, task)
+    assert check["changed"] and check["pid"] is None
+    assert started["changed"] and started["url"] == "http://127.0.0.1:12349/v1"
+    assert not again["changed"] and again["pid"] == started["pid"]
+    assert request("GET", started["url"] + "/maintenance", "bogus")[0] == 401
+    stop, stop_again = playbook.run(stopped, stopped)
+    assert stop["changed"] and not stop_again["changed"]
+    with pytest.raises(OSError):
+        urllib.request.urlopen("http://127.0.0.1:12349/", timeout=2)
+
+
+def test_module_refuses_bad_settings(playbook, tmp_path):
+    failed, = playbook.run({"fenix.maintenance.maintenance_api": {
+        "collections_path": str(tmp_path), "run_dir": str(tmp_path / "run")}})
+    assert failed["failed"] and "collections_path: %s has no ansible_collections/fenix/maintenance" % tmp_path \
+        in failed["msg"]
+    failed, = playbook.run({"fenix.maintenance.maintenance_api": {
+        "collections_path": os.path.join(ROOT, ".work", "collections"), "bind": "localhost",
+        "run_dir": str(tmp_path / "run")}})
+    assert failed["failed"] and "bind: 'localhost' is not HOST:PORT" in failed["msg"]

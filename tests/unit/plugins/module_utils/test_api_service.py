@@ -1,0 +1,289 @@
+"""The API service in-process (falcon's test client), with Keystone faked: rules, codes and messages."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from falcon import testing
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.api import ServiceConfig, build
+from ansible_collections.fenix.maintenance.plugins.module_utils.api_auth import KeystoneTokens, Unauthorized
+from ansible_collections.fenix.maintenance.plugins.module_utils.api_schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+
+from fakes import FakeCloud, FakeResponse
+
+TOKENS = {
+    "admin-token": ("admin-project", ["admin", "member"]),
+    "a-token": ("pa", ["member"]),
+    "b-token": ("pb", ["member"]),
+}
+
+
+class FakeIdentity:
+    """Keystone's GET /v3/auth/tokens for the tokens above."""
+
+    def __init__(self):
+        self.validations = 0
+
+    def get(self, url, headers=None, raise_exc=True):
+        assert url == "/auth/tokens"
+        self.validations += 1
+        known = TOKENS.get(headers["X-Subject-Token"])
+        if known is None:
+            return SimpleNamespace(status_code=404, json=lambda: {})
+        project, roles = known
+        body = {"token": {"expires_at": "2999-01-01T00:00:00.000000Z", "project": {"id": project},
+                          "user": {"id": "u-" + project}, "roles": [{"name": role} for role in roles]}}
+        response = FakeResponse(body)
+        response.status_code = 200
+        return response
+
+
+@pytest.fixture
+def cloud():
+    fake = FakeCloud()
+    fake.identity = FakeIdentity()
+    return fake
+
+
+@pytest.fixture
+def api(tmp_path, cloud):
+    journal = str(tmp_path / "journal.sqlite")
+    app, service = build(ServiceConfig(journal=journal, auth="keystone", cloud="test"), connect=lambda: cloud)
+    client = testing.TestClient(app)
+    client.journal = Journal(journal)
+    client.service = service
+    return client
+
+
+def call(api, method, path, token="admin-token", body=None, raw=None):
+    headers = {"X-Auth-Token": token} if token else {}
+    if raw is not None:
+        return api.simulate_request(method, path, headers=headers, body=raw)
+    return api.simulate_request(method, path, headers=headers, json=body)
+
+
+def asked_session(api, cloud):
+    """A session on compute1 where project pa was asked about PLANNED_MAINTENANCE for two servers."""
+    sid = call(api, "POST", "/v1/maintenance", body={"hosts": ["compute1"], "state": "MAINTENANCE"}).json["session_id"]
+    vm1 = cloud.add_server("compute1", project_id="pa")
+    vm2 = cloud.add_server("compute1", project_id="pa")
+    for server_id in (vm1, vm2):
+        api.journal.set_instance(sid, server_id, "pa", host="compute1")
+    api.journal.notify_project(sid, "pa", "PLANNED_MAINTENANCE", instance_ids=[vm1, vm2],
+                               allowed_actions=["MIGRATE", "LIVE_MIGRATE"])
+    return sid, vm1, vm2
+
+
+def test_tokens_are_required_and_checked(api):
+    missing = call(api, "GET", "/v1/maintenance", token=None)
+    assert missing.status_code == 401 and "X-Auth-Token: missing" in missing.json["error"]["message"]
+    assert call(api, "GET", "/v1/maintenance", token="forged").status_code == 401
+    assert call(api, "GET", "/v1/maintenance", token="a-token").status_code == 403
+    assert call(api, "GET", "/v1/maintenance").json == {"session_id": []}
+    # Public: the version document and the OpenAPI document.
+    assert call(api, "GET", "/", token=None).status_code == 200
+    assert call(api, "GET", "/v1/openapi.json", token=None).json["openapi"] == "3.1.0"
+
+
+def test_token_validations_are_cached(api, cloud):
+    for _ in range(5):
+        assert call(api, "GET", "/v1/maintenance").status_code == 200
+    assert cloud.identity.validations == 1
+
+
+def test_cache_ends_at_the_token_lifetime_or_the_ttl():
+    now = [1000.0]
+    identity = FakeIdentity()
+    tokens = KeystoneTokens(identity, max_ttl=60, clock=lambda: now[0])
+    assert tokens.caller("a-token").project_id == "pa"
+    now[0] += 59
+    tokens.caller("a-token")
+    assert identity.validations == 1
+    now[0] += 2
+    tokens.caller("a-token")
+    assert identity.validations == 2
+    with pytest.raises(Unauthorized, match="Keystone does not accept the token"):
+        tokens.caller("forged")
+
+
+def test_cache_stays_bounded():
+    identity = FakeIdentity()
+    tokens = KeystoneTokens(identity, max_entries=2)
+    for token in ("a-token", "b-token", "admin-token", "a-token"):
+        tokens.caller(token)
+    assert len(tokens._cache) <= 2
+
+
+def test_project_reads_and_answers_only_for_itself(api, cloud):
+    sid, vm1, vm2 = asked_session(api, cloud)
+    mine = call(api, "GET", "/v1/maintenance/%s/pa" % sid, token="a-token")
+    assert mine.status_code == 200 and mine.json["instance_ids"] == [vm1, vm2]
+    assert mine.json["allowed_actions"] == ["MIGRATE", "LIVE_MIGRATE"]
+    other = call(api, "GET", "/v1/maintenance/%s/pa" % sid, token="b-token")
+    assert other.status_code == 403 and "scoped to project pb" in other.json["error"]["message"]
+    forged = call(api, "PUT", "/v1/maintenance/%s/pa" % sid, token="b-token",
+                  body={"state": "ACK_PLANNED_MAINTENANCE"})
+    assert forged.status_code == 403
+    assert api.journal.project(sid, "pa").reply is None
+    # The session itself is for admins.
+    assert call(api, "GET", "/v1/maintenance/%s" % sid, token="a-token").status_code == 403
+
+
+def test_reply_with_extra_fields_is_stored(api, cloud):
+    sid, vm1, vm2 = asked_session(api, cloud)
+    answer = call(api, "PUT", "/v1/maintenance/%s/pa/" % sid, token="a-token", body={
+        "state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {vm1: "MIGRATE", vm2: "LIVE_MIGRATE"},
+        "session_id": sid, "instance_ids": [vm1, vm2]})
+    assert answer.status_code == 200, answer.text
+    stored = api.journal.project(sid, "pa")
+    assert stored.reply == "ACK_PLANNED_MAINTENANCE"
+    assert stored.instance_actions == {vm1: "MIGRATE", vm2: "LIVE_MIGRATE"}
+
+
+@pytest.mark.parametrize("body, code, message", [
+    ({"state": "ACK_MAINTENANCE"}, 409, "send ACK_PLANNED_MAINTENANCE or NACK_PLANNED_MAINTENANCE"),
+    ({"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {"VM1": "OWN_ACTION"}}, 409,
+     "'OWN_ACTION' is not allowed in state PLANNED_MAINTENANCE; allowed: MIGRATE, LIVE_MIGRATE"),
+    ({"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {"vm-x": "MIGRATE"}}, 409,
+     "instance_actions: vm-x not instances of project pa"),
+    ({"state": "YES"}, 400, "state: 'YES' does not match"),
+    ({"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {"VM1": "REBOOT"}}, 400,
+     "is not one of ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION']"),
+    ({"instance_actions": {}}, 400, "'state' is a required property"),
+    ([], 400, "is not of type 'object'"),
+])
+def test_bad_replies_are_refused_with_what_was_expected(api, cloud, body, code, message):
+    sid, vm1, _vm2 = asked_session(api, cloud)
+    if isinstance(body, dict) and "VM1" in (body.get("instance_actions") or {}):
+        body = dict(body, instance_actions={vm1: body["instance_actions"]["VM1"]})
+    answer = call(api, "PUT", "/v1/maintenance/%s/pa" % sid, token="a-token", body=body)
+    assert answer.status_code == code, answer.text
+    assert message in answer.json["error"]["message"]
+    assert api.journal.project(sid, "pa").reply is None
+
+
+def test_unparsable_and_empty_bodies(api, cloud):
+    sid, _vm1, _vm2 = asked_session(api, cloud)
+    path = "/v1/maintenance/%s/pa" % sid
+    assert "body: not JSON" in call(api, "PUT", path, token="a-token", raw=b"{no").json["error"]["message"]
+    assert "body: missing" in call(api, "PUT", path, token="a-token", raw=b"").json["error"]["message"]
+
+
+def test_unknown_session_and_project_are_404(api, cloud):
+    sid, _vm1, _vm2 = asked_session(api, cloud)
+    assert call(api, "GET", "/v1/maintenance/nope").status_code == 404
+    assert call(api, "GET", "/v1/maintenance/nope/pa", token="a-token").status_code == 404
+    unknown = call(api, "GET", "/v1/maintenance/%s/pb" % sid, token="b-token")
+    assert unknown.status_code == 404 and "pb is not part of session" in unknown.json["error"]["message"]
+    assert call(api, "GET", "/v1/nothing/here").status_code == 404
+
+
+def test_instance_replies(api, cloud):
+    sid, vm1, vm2 = asked_session(api, cloud)
+    base = "/v1/maintenance/%s/pa/" % sid
+    first = call(api, "PUT", base + vm1, token="a-token",
+                 body={"state": "ACK_PLANNED_MAINTENANCE", "instance_action": "MIGRATE"})
+    assert first.status_code == 200 and first.json["project_state"] is None
+    second = call(api, "PUT", base + vm2, token="a-token",
+                  body={"state": "ACK_PLANNED_MAINTENANCE", "instance_action": "LIVE_MIGRATE"})
+    assert second.json["project_state"] == "ACK_PLANNED_MAINTENANCE"
+    assert api.journal.project(sid, "pa").instance_actions == {vm1: "MIGRATE", vm2: "LIVE_MIGRATE"}
+    assert call(api, "PUT", base + "vm-x", token="a-token",
+                body={"state": "ACK_PLANNED_MAINTENANCE"}).status_code == 409
+
+
+def test_session_lifecycle(api, cloud):
+    created = call(api, "POST", "/v1/maintenance", body={
+        "hosts": [], "state": "MAINTENANCE", "maintenance_at": "2026-12-01 02:00:00", "workflow": "default",
+        "metadata": {"release": "2026.2"}, "actions": [{"plugin": "dummy", "type": "host"}]})
+    sid = created.json["session_id"]
+    assert sorted(h.host for h in api.journal.hosts(sid)) == ["compute1", "compute2", "compute3"]
+    assert call(api, "GET", "/v1/maintenance").json == {"session_id": [sid]}
+    assert call(api, "GET", "/v1/maintenance/%s" % sid).json["state"] == "MAINTENANCE"
+    not_failed = call(api, "PUT", "/v1/maintenance/%s" % sid, body={})
+    assert not_failed.status_code == 409 and "not failed" in not_failed.json["error"]["message"]
+    api.journal.set_session_state(sid, "PLANNED_MAINTENANCE")
+    api.journal.set_session_state(sid, "MAINTENANCE_FAILED", "compute2 did not empty")
+    resumed = call(api, "PUT", "/v1/maintenance/%s" % sid, body={})
+    assert resumed.json["state"] == "PLANNED_MAINTENANCE"
+    detail = call(api, "GET", "/v1/maintenance/%s/detail" % sid).json
+    assert [h["host"] for h in detail["hosts"]] == ["compute1", "compute2", "compute3"]
+    assert "session.state" in [event["kind"] for event in detail["events"]]
+    bad_host = call(api, "POST", "/v1/maintenance", body={"hosts": ["compute9"]})
+    assert bad_host.status_code == 400 and "hosts: no nova-compute service on compute9" in bad_host.text
+    bad_time = call(api, "POST", "/v1/maintenance", body={"maintenance_at": "tomorrow"})
+    assert bad_time.status_code == 400 and "maintenance_at" in bad_time.text
+    again = call(api, "POST", "/v1/maintenance", body={"session_id": sid})
+    assert again.status_code == 409 and "exists already" in again.text
+
+
+def test_delete_enables_what_the_session_disabled(api, cloud):
+    sid = call(api, "POST", "/v1/maintenance", body={"hosts": ["compute1"]}).json["session_id"]
+    cloud.services["compute1"].status = "disabled"
+    cloud.services["compute1"].disabled_reason = "fenix.maintenance: session %s" % sid
+    api.journal.set_host(sid, "compute1", disabled_by_session=True)
+    deleted = call(api, "DELETE", "/v1/maintenance/%s" % sid)
+    assert deleted.json["enabled_hosts"] == ["compute1"]
+    assert cloud.services["compute1"].status == "enabled"
+    assert call(api, "GET", "/v1/maintenance/%s" % sid).status_code == 404
+
+
+def test_constraints_belong_to_their_project(api, cloud):
+    server_id = cloud.add_server("compute1", project_id="pa")
+    group = call(api, "PUT", "/v1/instance_group/g1", token="a-token", body={
+        "group_id": "g1", "group_name": "db", "anti_affinity_group": True, "max_impacted_members": 1,
+        "recovery_time": 10, "resource_mitigation": False, "max_instances_per_host": 1, "extra": "ignored"})
+    assert group.status_code == 200 and group.json["project_id"] == "pa" and "extra" not in group.json
+    assert call(api, "GET", "/v1/instance_group/g1", token="b-token").status_code == 403
+    assert call(api, "PUT", "/v1/instance_group/g1", token="b-token", body={}).status_code == 403
+    assert call(api, "PUT", "/v1/instance_group/g2", token="b-token",
+                body={"project_id": "pa"}).status_code == 403
+    mismatch = call(api, "PUT", "/v1/instance_group/g1", token="a-token", body={"group_id": "g9"})
+    assert mismatch.status_code == 400 and "differs from the group_id in the URL" in mismatch.text
+    instance = call(api, "PUT", "/v1/instance/%s" % server_id, token="a-token",
+                    body={"group_id": "g1", "migration_type": "LIVE_MIGRATE", "max_interruption_time": 5})
+    assert instance.status_code == 200 and api.journal.constraint("instance", server_id)["group_id"] == "g1"
+    stolen = call(api, "PUT", "/v1/instance/%s" % server_id, token="b-token", body={"project_id": "pb"})
+    assert stolen.status_code == 403
+    ghost = call(api, "PUT", "/v1/instance/%s" % ("9" * 8 + server_id[8:]), token="a-token", body={})
+    assert ghost.status_code == 400 and "no server 99999999-" in ghost.text
+    not_an_id = call(api, "PUT", "/v1/instance/vm-1", token="a-token", body={})
+    assert not_an_id.status_code == 400 and "'vm-1' is not a Nova server id" in not_an_id.text
+    assert call(api, "DELETE", "/v1/instance_group/g1", token="b-token").status_code == 403
+    assert call(api, "DELETE", "/v1/instance_group/g1", token="a-token").status_code == 200
+    assert call(api, "GET", "/v1/instance_group/g1", token="a-token").status_code == 404
+
+
+def test_lab_mode_says_so(tmp_path, caplog):
+    app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="none"))
+    response = testing.TestClient(app).simulate_get("/v1/maintenance")
+    assert response.status_code == 200 and response.headers["X-Fenix-Auth"] == "none (lab mode)"
+    assert "NO AUTHENTICATION" in caplog.text
+
+
+def test_configuration_errors_name_the_variable():
+    with pytest.raises(ValueError, match="FENIX_API_CLOUD: missing"):
+        ServiceConfig.from_environment({"FENIX_API_AUTH": "keystone"})
+    with pytest.raises(ValueError, match="FENIX_API_AUTH: 'ldap' is not one of keystone, none"):
+        ServiceConfig.from_environment({"FENIX_API_AUTH": "ldap"})
+
+
+def test_openapi_document_covers_every_route():
+    document = openapi_document()
+    operations = {(method, path) for path, methods in document["paths"].items() for method in methods}
+    assert operations == {(method, path) for method, path, *_rest in ROUTES}
+    reply = document["paths"]["/v1/maintenance/{session_id}/{project_id}"]["put"]
+    assert reply["requestBody"]["content"]["application/json"]["schema"]["required"] == ["state"]
+    assert set(reply["responses"]) == {"200", "400", "401", "403", "404", "409"}
+
+
+def test_shipped_openapi_document_is_current():
+    """docs/openapi.json is generated; regenerate it with the command in docs/api.md when this fails."""
+    import json
+    import os
+    shipped = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "openapi.json")
+    with open(shipped) as handle:
+        assert json.load(handle) == openapi_document("http://127.0.0.1:12347")
