@@ -221,3 +221,39 @@ def log_tail(settings: ApiSettings, lines: int = 20) -> str:
             return "".join(handle.readlines()[-lines:])
     except OSError:
         return ""
+
+
+SERVICE_TYPE = "maintenance"  # what Fenix clients look up in the catalog
+SERVICE_NAME = "fenix"
+
+
+def catalog_changes(conn, url: str, region: Optional[str]) -> List[str]:
+    """What registering ``url`` as the public ``maintenance`` endpoint would change (empty: nothing)."""
+    service = _catalog_service(conn)
+    if service is None:
+        return ["create service %s (%s)" % (SERVICE_NAME, SERVICE_TYPE), "create public endpoint %s" % url]
+    endpoints = _public_endpoints(conn, service.id, region)
+    if [endpoint.url for endpoint in endpoints] == [url]:
+        return []
+    return ["replace public endpoint %s with %s" % (", ".join(e.url for e in endpoints) or "none", url)]
+
+
+def register_in_catalog(conn, url: str, region: Optional[str]) -> List[str]:
+    """Make ``url`` the one public ``maintenance`` endpoint (in ``region``); the changes made."""
+    changes = catalog_changes(conn, url, region)
+    if not changes:
+        return changes
+    service = _catalog_service(conn) or conn.identity.create_service(name=SERVICE_NAME, type=SERVICE_TYPE)
+    for endpoint in _public_endpoints(conn, service.id, region):
+        conn.identity.delete_endpoint(endpoint)
+    conn.identity.create_endpoint(service_id=service.id, interface="public", url=url, region_id=region)
+    return changes
+
+
+def _catalog_service(conn):
+    return next(iter(conn.identity.services(type=SERVICE_TYPE)), None)
+
+
+def _public_endpoints(conn, service_id: str, region: Optional[str]) -> list:
+    return [endpoint for endpoint in conn.identity.endpoints(service_id=service_id, interface="public")
+            if region is None or endpoint.region_id == region]

@@ -76,6 +76,13 @@ options:
       - Threads per worker (concurrent requests per worker).
     type: int
     default: 8
+  catalog_url:
+    description:
+      - Register this URL (ending in C(/v1)) in the Keystone catalog as the public endpoint of
+        service type C(maintenance) (name C(fenix)), where VNFMs written for Fenix look the
+        API up. In the region of the cloud options (O(region_name)) when one is set.
+      - Nothing is registered when omitted; the catalog is left as it is on O(state=stopped).
+    type: str
   python:
     description:
       - Python interpreter that runs gunicorn; it needs gunicorn, falcon and jsonschema
@@ -130,6 +137,12 @@ log_file:
   returned: always
   type: str
   sample: /root/.local/state/fenix.maintenance/api/api.log
+catalog_changes:
+  description: What was (or, in check mode, would be) changed in the Keystone catalog.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create service fenix (maintenance)", "create public endpoint http://192.0.2.10:12347/v1"]
 auth_mode:
   description: The authentication mode of the running service.
   returned: always
@@ -144,8 +157,10 @@ import yaml
 from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import (
     ApiProcessError,
     ApiSettings,
+    catalog_changes,
     check_settings,
     log_tail,
+    register_in_catalog,
     running,
     start,
     stop,
@@ -168,6 +183,7 @@ class MaintenanceApiModule(OpenStackModule):
         workers=dict(type="int", default=2),
         threads=dict(type="int", default=8),
         python=dict(type="path"),
+        catalog_url=dict(),
         journal=dict(no_log=False),
     )
     module_kwargs = dict(
@@ -176,6 +192,18 @@ class MaintenanceApiModule(OpenStackModule):
     )
 
     def run(self) -> dict:
+        result = self.run_service()
+        result["catalog_changes"] = []
+        if self.params["state"] == "started" and self.params["catalog_url"]:
+            url, region = self.params["catalog_url"], self.conn.config.get_region_name()
+            if self.check_mode:
+                result["catalog_changes"] = catalog_changes(self.conn, url, region)
+            else:
+                result["catalog_changes"] = register_in_catalog(self.conn, url, region)
+            result["changed"] = result["changed"] or bool(result["catalog_changes"])
+        return result
+
+    def run_service(self) -> dict:
         params = self.params
         settings = self.settings()
         current = running(settings)

@@ -7,6 +7,7 @@ import os
 import urllib.error
 import urllib.request
 
+import openstack
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
@@ -183,3 +184,25 @@ def test_module_refuses_bad_settings(playbook, tmp_path):
         "collections_path": os.path.join(ROOT, ".work", "collections"), "bind": "localhost",
         "run_dir": str(tmp_path / "run")}})
     assert failed["failed"] and "bind: 'localhost' is not HOST:PORT" in failed["msg"]
+
+
+def test_module_registers_the_catalog_endpoint(playbook, tmp_path, admin):
+    task = {"fenix.maintenance.maintenance_api": {
+        "collections_path": os.path.join(ROOT, ".work", "collections"), "run_dir": str(tmp_path / "run"),
+        "bind": "127.0.0.1:12355", "journal": str(tmp_path / "journal.sqlite"),
+        "catalog_url": "http://127.0.0.1:12355/v1"}}
+    stopped = {"fenix.maintenance.maintenance_api": {"state": "stopped", "run_dir": str(tmp_path / "run")}}
+    try:
+        check, = playbook.run(task, check=True)
+        first, second = playbook.run(task, task)
+        assert check["catalog_changes"] and check["changed"]
+        assert first["catalog_changes"] and not second["catalog_changes"] and not second["changed"]
+        # A project's own connection finds the API by service type, as Fenix VNFMs do.
+        tenant = openstack.connect(cloud="fenix-tenant-a")
+        assert tenant.endpoint_for("maintenance") == "http://127.0.0.1:12355/v1"
+    finally:
+        playbook.run(stopped)
+        for service in admin.identity.services(type="maintenance"):
+            for endpoint in admin.identity.endpoints(service_id=service.id):
+                admin.identity.delete_endpoint(endpoint)
+            admin.identity.delete_service(service)
