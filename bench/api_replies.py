@@ -54,7 +54,7 @@ def percentile(values, fraction):
 
 def burst(count, make_request):
     """``count`` threads each send one request at once; (wall seconds, latencies, statuses)."""
-    sessions = [requests.Session() for _ in range(count)]
+    sessions = [requests.Session() for _thread in range(count)]
     latencies, statuses = [0.0] * count, [0] * count
     gate = threading.Barrier(count + 1)
 
@@ -64,7 +64,7 @@ def burst(count, make_request):
         statuses[index] = make_request(sessions[index], index).status_code
         latencies[index] = time.perf_counter() - began
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
     for thread in threads:
         thread.start()
     gate.wait()
@@ -76,7 +76,7 @@ def burst(count, make_request):
 
 def measure(label, rounds, projects, prepare, make_request):
     wall, latencies, failures = 0.0, [], 0
-    for _ in range(rounds):
+    for _round in range(rounds):
         prepare()
         seconds, lat, statuses = burst(projects, make_request)
         wall += seconds
@@ -98,7 +98,7 @@ def run_backend(label, journal_location, args, token, port):
         journal = Journal(journal_location)
         session = journal.create_session(["compute1"]).session_id
         projects = ["bench-project-%03d" % i for i in range(args.projects)]
-        instances = {p: [str(uuid.uuid4()) for _ in range(5)] for p in projects}
+        instances = {p: [str(uuid.uuid4()) for _instance in range(5)] for p in projects}
 
         def ask_everyone():
             with journal.transaction():
@@ -150,7 +150,7 @@ def postgres_database():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--projects", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
@@ -170,13 +170,13 @@ def main():
 
     print("\n%d projects answering at once, %d rounds, gunicorn %d workers x %d threads, loopback"
           % (args.projects, args.rounds, args.workers, args.threads))
-    print("%-11s %-17s %9s %10s %8s %8s %8s" % ("journal", "request", "requests", "per second", "p50 ms",
-                                               "p99 ms", "non-200"))
+    header = ("journal", "request", "requests", "per second", "p50 ms", "p99 ms", "non-200")
+    print("%-11s %-17s %9s %10s %8s %8s %8s" % header)
     for backend, baseline, replies in results:
         for row in (baseline, replies):
-            print("%-11s %-17s %9d %10.0f %8.1f %8.1f %8d" % (backend, row["label"], row["requests"],
-                                                             row["per_second"], row["p50_ms"], row["p99_ms"],
-                                                             row["failures"]))
+            figures = (backend, row["label"], row["requests"], row["per_second"], row["p50_ms"], row["p99_ms"],
+                       row["failures"])
+            print("%-11s %-17s %9d %10.0f %8.1f %8.1f %8d" % figures)
         print("%-11s replies/s against the baseline: %.2f" % (backend, replies["per_second"] / baseline["per_second"]))
     sqlite_rate, pg_rate = results[0][2]["per_second"], results[1][2]["per_second"]
     print("PostgreSQL replies/s against SQLite: %.2f" % (pg_rate / sqlite_rate))

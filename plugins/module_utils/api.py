@@ -79,7 +79,8 @@ class ServiceConfig:
     token_ttl: float = 300.0
 
     @classmethod
-    def from_environment(cls, environ=os.environ) -> "ServiceConfig":
+    def from_environment(cls, environ: Optional[Dict[str, str]] = None) -> "ServiceConfig":
+        environ = os.environ if environ is None else environ
         config = cls(
             journal=environ.get("FENIX_JOURNAL"),
             auth=environ.get("FENIX_API_AUTH", "keystone"),
@@ -442,4 +443,3 @@ def _http_error(req, resp, exc) -> None:
 class _LabModeHeader:
     def process_response(self, req, resp, resource, req_succeeded) -> None:
         resp.set_header("X-Fenix-Auth", "none (lab mode)")
-

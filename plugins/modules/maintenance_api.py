@@ -47,7 +47,7 @@ options:
     default: ~/.local/state/fenix.maintenance/api
   bind:
     description:
-      - Address and port to listen on, as C(HOST:PORT). The VNFMs must reach it:
+      - Address and port to listen on, as C(HOST:PORT). The VNFMs must reach it, as
         the notifications carry URLs built from it.
     type: str
     default: 127.0.0.1:12347
@@ -150,9 +150,8 @@ auth_mode:
   sample: keystone
 """
 
+import json
 import os
-
-import yaml
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import (
     ApiProcessError,
@@ -238,7 +237,7 @@ class MaintenanceApiModule(OpenStackModule):
 
     def settings(self) -> ApiSettings:
         params = self.params
-        run_dir = os.path.expanduser(params["run_dir"])
+        run_dir = params["run_dir"]  # type path: already expanded
         cloud, clouds_yaml = None, None
         if params["auth_mode"] == "keystone":
             cloud, clouds_yaml = self.service_credentials(run_dir)
@@ -278,7 +277,8 @@ class MaintenanceApiModule(OpenStackModule):
         path = os.path.join(run_dir, "clouds.yaml")
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
-            yaml.safe_dump({"clouds": {SERVICE_CLOUD: dict(explicit, interface=kwargs.get("interface"))}}, handle)
+            # JSON is YAML, and needs no YAML library in the module.
+            json.dump({"clouds": {SERVICE_CLOUD: dict(explicit, interface=kwargs.get("interface"))}}, handle)
         return SERVICE_CLOUD, path
 
 
