@@ -540,6 +540,52 @@ class Journal:
                 self._store_reply(session_id, project_id, ("NACK_" if nack else "ACK_") + project.state, actions)
         return self.project(session_id, project_id)
 
+    def renotify_project(self, session_id: str, project_id: str, reply_at: Optional[str]) -> Optional[ProjectRecord]:
+        """Count one more notification of the same ask to a silent project; None if it has answered meanwhile.
+
+        Unlike notify_project this never clears a reply, so a reply that lands
+        just before the reminder is kept.
+        """
+        with self.transaction():
+            self.project(session_id, project_id)
+            updated = self._run(
+                "UPDATE projects SET notify_count = notify_count + 1, reply_at = ?"
+                " WHERE session_id = ? AND project_id = ? AND reply IS NULL",
+                (reply_at, session_id, project_id),
+            ).rowcount
+            if not updated:
+                return None
+            project = self.project(session_id, project_id)
+            self._event(session_id, "project.notified", project_id=project_id,
+                        details={"state": project.state, "count": project.notify_count, "reminder": True})
+        return project
+
+    def record_policy_reply(self, session_id: str, project_id: str, action: Optional[str],
+                            policy: str) -> Optional[ProjectRecord]:
+        """ACK on behalf of a silent project, as the operator's ``policy`` says; None if it has answered meanwhile.
+
+        Every asked instance gets ``action`` when the state offers actions. The
+        event log says the operator's policy decided, not the project.
+        """
+        with self.transaction():
+            project = self.project(session_id, project_id)
+            actions = {}
+            if action is not None and project.allowed_actions:
+                self._check_action(project, action)
+                actions = {iid: action for iid in sorted(self._asked_instances(session_id, project))}
+            reply = "ACK_" + project.state
+            updated = self._run(
+                "UPDATE projects SET reply = ?, instance_actions = ?, replied_at = ?"
+                " WHERE session_id = ? AND project_id = ? AND reply IS NULL",
+                (reply, _dump(actions), self.clock(), session_id, project_id),
+            ).rowcount
+            if not updated:
+                return None
+            self._event(session_id, "project.reply", project_id=project_id,
+                        details={"reply": reply, "instance_actions": actions, "decided_by": "policy",
+                                 "policy": policy})
+        return self.project(session_id, project_id)
+
     @staticmethod
     def _check_reply(project: ProjectRecord, reply: str) -> None:
         expected = ("ACK_" + project.state, "NACK_" + project.state)

@@ -1,0 +1,747 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""Telling projects (and the admin) about a maintenance session, as Fenix does.
+
+Three parts, each usable alone:
+
+- payloads: the Fenix ``maintenance.scheduled`` project payload and the
+  ``maintenance.host`` admin payload;
+- the bus: an oslo.messaging notification (2.0 envelope) published with kombu
+  on the cloud's RabbitMQ, where Ceilometer turns it into an event that fires
+  the projects' AODH event alarms;
+- the webhook: the body AODH's notifier would POST for such an alarm, sent
+  straight to the project's URL, for clouds without that pipeline.
+
+``Notifier`` ties them to the session journal: a project is recorded as
+notified before anything is sent, so a run killed in between re-notifies it
+rather than waits for an answer to a question never asked.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Dict, List, Optional, Tuple
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
+from urllib.parse import parse_qs, urlsplit
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
+    INSTANCE_ACTIONS,
+    STATES_WITH_ACTIONS,
+    Journal,
+)
+
+try:
+    import kombu
+
+    HAS_KOMBU = True
+    KOMBU_IMPORT_ERROR = None
+except ImportError as exc:  # reported when the bus is used, not at import time
+    kombu = None
+    HAS_KOMBU = False
+    KOMBU_IMPORT_ERROR = exc
+
+SERVICE = "fenix"
+PUBLISHER_ID = "fenix"
+SCHEDULED = "maintenance.scheduled"
+HOST_EVENT = "maintenance.host"
+EVENT_TYPES = (SCHEDULED, HOST_EVENT)
+
+# The states a project is told about; INSTANCE_ACTION_DONE follows each admin action on an instance.
+INSTANCE_ACTION_DONE = "INSTANCE_ACTION_DONE"
+PROJECT_STATES = ("MAINTENANCE", "SCALE_IN", "PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE",
+                  "MAINTENANCE_COMPLETE", INSTANCE_ACTION_DONE)
+HOST_STATES = ("IN_MAINTENANCE", "MAINTENANCE_COMPLETE")
+
+# Fenix writes times in UTC without a zone, and VNFMs parse exactly this.
+FENIX_TIME = "%Y-%m-%d %H:%M:%S"
+# Ceilometer's event definitions for Fenix declare these traits as datetimes.
+DATETIME_TRAITS = ("actions_at", "reply_at")
+
+DEFAULT_EXCHANGE = "openstack"  # oslo.messaging's control_exchange default
+DEFAULT_TOPIC = "notifications"
+PRIORITY = "INFO"
+
+
+class NotifyError(Exception):
+    """A notification cannot be built or sent as asked; the message names the option."""
+
+
+# ---------------------------------------------------------------- payloads
+
+def host_id(project_id: str, host: Optional[str]) -> str:
+    """Nova's hostId: a host name a project may see, unique per project (nova.utils.generate_hostid)."""
+    if not host:
+        return ""
+    return hashlib.sha224((project_id + host).encode("utf-8")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def fenix_time(moment: Optional[datetime]) -> Optional[str]:
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime(FENIX_TIME)
+
+
+def parse_time(value: Optional[str]) -> Optional[datetime]:
+    """A time in Fenix's form or ISO 8601 (the journal's), as an aware UTC datetime."""
+    if not value:
+        return None
+    for form in (FENIX_TIME, "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(value, form).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    raise NotifyError("%r is not a time; write it in UTC as 'YYYY-MM-DD HH:MM:SS'" % value)
+
+
+def project_url(api_url: str, session_id: str, project_id: str) -> str:
+    """GET it for the project's instances, PUT the reply to it (the same URL in Fenix)."""
+    return "%s/maintenance/%s/%s" % (api_url.rstrip("/"), session_id, project_id)
+
+
+def allowed_actions_for(state: str) -> List[str]:
+    return list(INSTANCE_ACTIONS) if state in STATES_WITH_ACTIONS else []
+
+
+def scheduled_payload(api_url: str, session_id: str, project_id: str, state: str,
+                      actions_at: Optional[str] = None, reply_at: Optional[str] = None,
+                      metadata: Optional[dict] = None, instance_id: Optional[str] = None) -> dict:
+    """The ``maintenance.scheduled`` payload for one project.
+
+    Instances travel as the URL listing them, because AODH keeps trait values
+    short; only INSTANCE_ACTION_DONE names its one instance (and asks nothing).
+    """
+    if state not in PROJECT_STATES:
+        raise NotifyError("state: %r is not sent to projects; use one of %s" % (state, ", ".join(PROJECT_STATES)))
+    url = project_url(api_url, session_id, project_id)
+    payload = {
+        "service": SERVICE,
+        "project_id": project_id,
+        "session_id": session_id,
+        "state": state,
+        "instance_ids": url,
+        "allowed_actions": allowed_actions_for(state),
+        "actions_at": actions_at,
+        "reply_at": reply_at,
+        "metadata": dict(metadata or {}),
+        "reply_url": url,
+    }
+    if state == INSTANCE_ACTION_DONE:
+        if not instance_id:
+            raise NotifyError("instance_id: INSTANCE_ACTION_DONE names the instance the action was done on")
+        payload.update(instance_ids=[instance_id], actions_at=None, reply_at=None, metadata={})
+    return payload
+
+
+def host_payload(session_id: str, host: str, state: str, project_id: str) -> dict:
+    """The admin ``maintenance.host`` payload; ``project_id`` is the admin's own project."""
+    if state not in HOST_STATES:
+        raise NotifyError("host_state: %r is not a host state; use one of %s" % (state, ", ".join(HOST_STATES)))
+    return {"service": SERVICE, "host": host, "state": state, "session_id": session_id, "project_id": project_id}
+
+
+@dataclass
+class Notification:
+    """One event for one project; ``project_id`` routes it (the payload's own project_id)."""
+
+    event_type: str
+    payload: dict
+    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timestamp: datetime = field(default_factory=utc_now)
+
+    @property
+    def project_id(self) -> str:
+        return self.payload["project_id"]
+
+
+# ---------------------------------------------------------------- bus
+
+def oslo_message(notification: Notification) -> dict:
+    """The notification as oslo.messaging's Notifier builds it (notify/notifier.py ``_notify``).
+
+    The context is empty: oslo drops a plain dict context before sending
+    (``_sanitize_context``), so Fenix's notifications carry no ``_context_*`` keys either.
+    """
+    return {
+        "message_id": notification.message_id,
+        "publisher_id": PUBLISHER_ID,
+        "event_type": notification.event_type,
+        "priority": PRIORITY,
+        "payload": notification.payload,
+        # str(timeutils.utcnow()): naive UTC with microseconds
+        "timestamp": str(notification.timestamp.astimezone(timezone.utc).replace(tzinfo=None)),
+        # the amqp driver adds it so that listeners can drop duplicates
+        "_unique_id": uuid.uuid5(uuid.NAMESPACE_URL, notification.message_id).hex,
+    }
+
+
+def oslo_envelope(notification: Notification) -> dict:
+    """The 2.0 envelope of the ``messagingv2`` driver (_drivers/common.py ``serialize_msg``)."""
+    return {"oslo.version": "2.0", "oslo.message": json.dumps(oslo_message(notification))}
+
+
+def routing_key(topic: str) -> str:
+    """oslo's messaging driver publishes on ``<topic>.<priority>``."""
+    return "%s.%s" % (topic, PRIORITY.lower())
+
+
+def redact_url(url: str) -> str:
+    """A transport URL without its passwords (every host of a multi-host URL)."""
+    return re.sub(r"(?<=[/,])([^:/@,]*):[^@/,]*@", r"\1:***@", url)
+
+
+def kombu_url(transport_url: str) -> Tuple[str, bool]:
+    """kombu's failover URL (``amqp://...;amqp://...``) and whether to use TLS.
+
+    oslo's ``rabbit://user:pass@host1:5672,user:pass@host2:5672/vhost`` lists
+    hosts separated by commas, each with its credentials; kombu wants one URL per host.
+    """
+    parts = urlsplit(transport_url)
+    if parts.scheme not in ("rabbit", "amqp"):
+        raise NotifyError("bus.transport_url: scheme %r is not supported; give the cloud's RabbitMQ"
+                          " transport_url (rabbit://user:password@host:5672/vhost)" % parts.scheme)
+    if not parts.netloc:
+        raise NotifyError("bus.transport_url: no host in %s; write rabbit://user:password@host:5672/vhost"
+                          % redact_url(transport_url))
+    query = parse_qs(parts.query)
+    use_ssl = query.get("ssl", ["0"])[-1].lower() in ("1", "true", "yes")
+    vhost = parts.path or "/"
+    urls = ["amqp://%s%s" % (host, vhost) for host in parts.netloc.split(",")]
+    return ";".join(urls), use_ssl
+
+
+def require_kombu() -> None:
+    if not HAS_KOMBU:
+        raise NotifyError("bus: publishing on the message bus needs the Python package kombu"
+                          " (pip install kombu): %s" % KOMBU_IMPORT_ERROR)
+
+
+class BusTransport:
+    """Publishes notifications on the exchange and topic oslo.messaging's notifier would use.
+
+    The exchange is declared as oslo declares it (topic type, not durable, not
+    auto-deleted); like oslo, a queue named after the routing key is bound to
+    it, so notifications wait there for Ceilometer rather than vanish.
+    """
+
+    name = "bus"
+
+    def __init__(self, transport_url: str, exchange: str = DEFAULT_EXCHANGE, topic: str = DEFAULT_TOPIC,
+                 timeout: float = 10.0, retries: int = 3,
+                 connection_factory: Optional[Callable[[], object]] = None) -> None:
+        self.display = redact_url(transport_url)
+        self.exchange_name = exchange
+        self.routing_key = routing_key(topic)
+        self.timeout = timeout
+        self.retries = retries
+        if connection_factory is None:
+            url, use_ssl = kombu_url(transport_url)
+            connection_factory = self._factory(url, use_ssl)
+        self.connection_factory = connection_factory
+
+    def _factory(self, url: str, use_ssl: bool) -> Callable[[], object]:
+        def connect():
+            require_kombu()
+            # confirm_publish: a publish returns once the broker has the message,
+            # so "delivered" in the result means RabbitMQ took it.
+            return kombu.Connection(url, ssl=use_ssl, connect_timeout=self.timeout,
+                                    transport_options={"confirm_publish": True})
+        return connect
+
+    def publish(self, notifications: List[Notification]) -> Dict[str, dict]:
+        """Publish them all on one connection; message_id -> {ok, error, ...}."""
+        if not notifications:
+            return {}
+        where = {"exchange": self.exchange_name, "routing_key": self.routing_key, "transport_url": self.display}
+        try:
+            with self.connection_factory() as connection:
+                connection.ensure_connection(max_retries=self.retries, timeout=self.timeout)
+                channel, exchange = self._declare(connection)
+                producer = kombu.Producer(channel, exchange=exchange, serializer="json", auto_declare=False)
+                for notification in notifications:
+                    producer.publish(oslo_envelope(notification), routing_key=self.routing_key,
+                                     retry=True, retry_policy={"max_retries": self.retries})
+        except NotifyError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            # kombu raises the transport's own errors (socket, amqp, timeouts): all mean "not delivered".
+            error = "cannot publish on %s: %s" % (self.display, exc)
+            return {n.message_id: dict(where, ok=False, error=error) for n in notifications}
+        return {n.message_id: dict(where, ok=True, error=None) for n in notifications}
+
+    def _declare(self, connection):
+        channel = connection.channel()
+        exchange = kombu.Exchange(self.exchange_name, type="topic", durable=False, auto_delete=False)
+        try:
+            exchange(channel).declare()
+        except connection.channel_errors as exc:
+            if "durable" not in str(exc):
+                raise
+            # Someone (a service with amqp_durable_queues) declared it durable: use it as it is.
+            channel = connection.channel()
+            exchange = kombu.Exchange(self.exchange_name, type="topic", durable=True, auto_delete=False)
+            exchange(channel).declare()
+        channel = self._bind_default_queue(connection, channel, exchange)
+        return channel, exchange
+
+    def _bind_default_queue(self, connection, channel, exchange):
+        queue = kombu.Queue(self.routing_key, exchange, routing_key=self.routing_key,
+                            durable=exchange.durable, auto_delete=False)
+        try:
+            queue(channel).declare()
+        except connection.channel_errors:
+            # The queue exists with other arguments (quorum, TTL): bind it as it is.
+            channel = connection.channel()
+            channel.queue_bind(queue=self.routing_key, exchange=self.exchange_name, routing_key=self.routing_key)
+        return channel
+
+
+# ---------------------------------------------------------------- webhook
+
+def trait(name: str, value) -> Optional[list]:
+    """A Ceilometer event trait ``[name, type, value]``; None when Ceilometer would drop it."""
+    if value is None:
+        return None
+    if name in DATETIME_TRAITS:
+        moment = parse_time(value) if isinstance(value, str) else value
+        return [name, 4, moment.replace(tzinfo=None).isoformat()]
+    if isinstance(value, bool):
+        return [name, 1, str(value)]
+    if isinstance(value, int):
+        return [name, 2, value]
+    if isinstance(value, float):
+        return [name, 3, value]
+    if isinstance(value, (list, dict)):
+        # Traits hold scalars: lists and dicts travel as text (JSON here; VNFMs
+        # written for AODH decode it with yaml.safe_load or ast.literal_eval).
+        return [name, 1, json.dumps(value, sort_keys=True)]
+    return [name, 1, str(value)]
+
+
+def event_traits(payload: dict) -> List[list]:
+    return [item for item in (trait(name, payload[name]) for name in sorted(payload)) if item is not None]
+
+
+@dataclass
+class WebhookTarget:
+    """Where a project's notifications go, and the AODH alarm that named it (if any)."""
+
+    url: str
+    alarm_id: str
+    alarm_name: str
+
+
+def configured_target(project_id: str, url: str, event_type: str) -> WebhookTarget:
+    # No real alarm: a stable ID so that a VNFM keying on alarm_id sees one alarm per URL.
+    alarm_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "%s %s" % (project_id, url)))
+    return WebhookTarget(url, alarm_id, "fenix.maintenance %s" % event_type)
+
+
+def aodh_body(notification: Notification, target: WebhookTarget) -> dict:
+    """The body aodh-notifier POSTs when an event alarm fires (aodh/notifier/rest.py).
+
+    ``message_signature`` is a digest of the event, not Ceilometer's HMAC
+    (which needs the cloud's telemetry secret); VNFMs do not check it.
+    """
+    event = {
+        "message_id": notification.message_id,
+        "event_type": notification.event_type,
+        "generated": notification.timestamp.astimezone(timezone.utc).replace(tzinfo=None).isoformat(),
+        "traits": event_traits(notification.payload),
+        "raw": {},
+    }
+    event["message_signature"] = hashlib.sha256(json.dumps(event, sort_keys=True).encode("utf-8")).hexdigest()
+    return {
+        "alarm_id": target.alarm_id,
+        "alarm_name": target.alarm_name,
+        "severity": "low",
+        "previous": "alarm",
+        "current": "alarm",
+        "reason": "Event <id=%s,event_type=%s> hits the query <query=[]>."
+                  % (notification.message_id, notification.event_type),
+        "reason_data": {"type": "event", "event": event},
+    }
+
+
+def http_post_json(url: str, body: dict, timeout: float) -> int:
+    """POST ``body`` as JSON; the HTTP status (an error status is returned, not raised).
+
+    http.client rather than ansible's open_url keeps the engine free of
+    Ansible; HTTPS verifies the certificate with the system's CAs.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise NotifyError("webhook: %r is not an http or https URL" % url)
+    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    try:
+        connection.request("POST", path, body=json.dumps(body).encode("utf-8"), headers={
+            "Content-Type": "application/json",
+            "x-openstack-request-id": "req-%s" % uuid.uuid4(),
+        })
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def worth_retrying(status: Optional[int]) -> bool:
+    """Network errors, timeouts, 5xx, 408 and 429 may pass later; other 4xx will not."""
+    return status is None or status >= 500 or status in (408, 429)
+
+
+class WebhookTransport:
+    """POSTs each notification to its project's URLs, with retries and exponential backoff."""
+
+    name = "webhook"
+
+    def __init__(self, targets: Dict[str, List[WebhookTarget]], retries: int = 3, retry_delay: float = 1.0,
+                 timeout: float = 10.0, post: Callable[[str, dict, float], int] = http_post_json,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.targets = targets
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self.post = post
+        self.sleep = sleep
+
+    def publish(self, notifications: List[Notification]) -> Dict[str, dict]:
+        results = {}
+        for notification in notifications:
+            targets = self.targets.get(notification.project_id, [])
+            posts = [self.post_one(target, aodh_body(notification, target)) for target in targets]
+            error = None
+            if not targets:
+                error = ("no webhook URL for project %s; add it to webhook.urls or let the project create"
+                         " an AODH event alarm for %s" % (notification.project_id, notification.event_type))
+            elif not any(item["ok"] for item in posts):
+                error = "; ".join("%s: %s" % (item["url"], item["error"]) for item in posts)
+            results[notification.message_id] = {"ok": error is None, "error": error, "posts": posts}
+        return results
+
+    def post_one(self, target: WebhookTarget, body: dict) -> dict:
+        attempt, status, error = 0, None, None
+        while True:
+            attempt += 1
+            try:
+                status = self.post(target.url, body, self.timeout)
+                error = None if 200 <= status < 300 else "HTTP %d" % status
+            except (OSError, HTTPException) as exc:  # refused, unreachable, timed out, cut off
+                status, error = None, str(getattr(exc, "reason", None) or exc) or type(exc).__name__
+            if error is None or not worth_retrying(status) or attempt > self.retries:
+                break
+            self.sleep(self.retry_delay * (2 ** (attempt - 1)))
+        return {"url": target.url, "alarm_id": target.alarm_id, "ok": error is None, "status": status,
+                "attempts": attempt, "error": error}
+
+
+def url_list(value) -> List[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise NotifyError("webhook.urls: each project maps to a URL or a list of URLs, not %r" % (value,))
+
+
+def configured_targets(urls: Dict[str, object], event_type: str) -> Dict[str, List[WebhookTarget]]:
+    return {project_id: [configured_target(project_id, url, event_type) for url in url_list(value)]
+            for project_id, value in (urls or {}).items()}
+
+
+# ---------------------------------------------------------------- AODH discovery
+
+def list_event_alarms(conn, interface: Optional[str] = None) -> List[dict]:
+    """Every project's AODH event alarms (admin credentials).
+
+    Newer AODH shows an admin only its own project's alarms unless asked for
+    ``all_projects``; older AODH refuses that unknown field with 400 and shows all.
+    """
+    endpoint = conn.endpoint_for("alarming", interface=interface)
+    if not endpoint:
+        raise NotifyError("webhook.discover_from_aodh: the cloud's catalog has no alarming (AODH) service;"
+                          " give the projects' URLs in webhook.urls instead")
+    url = endpoint.rstrip("/") + "/v2/alarms"
+    query = [("q.field", "type"), ("q.op", "eq"), ("q.value", "event")]
+    every_project = [("q.field", "all_projects"), ("q.op", "eq"), ("q.value", "true")]
+    response = conn.session.get(url, params=query + every_project, raise_exc=False)
+    if response.status_code == 400:
+        response = conn.session.get(url, params=query, raise_exc=False)
+    if response.status_code != 200:
+        raise NotifyError("webhook.discover_from_aodh: listing AODH alarms at %s failed with HTTP %s"
+                          % (url, response.status_code))
+    return response.json()
+
+
+def discovered_targets(alarms: List[dict], project_ids: List[str], event_type: str) -> Dict[str, List[WebhookTarget]]:
+    """The http(s) alarm actions of the projects' enabled event alarms matching ``event_type``.
+
+    AODH event types may be patterns (``maintenance.*``). ``trust+http`` actions
+    need a Keystone trust to call and are left out.
+    """
+    wanted = set(project_ids)
+    targets: Dict[str, List[WebhookTarget]] = {}
+    for alarm in alarms:
+        rule = alarm.get("event_rule") or {}
+        if (alarm.get("type") != "event" or not alarm.get("enabled", True)
+                or alarm.get("project_id") not in wanted
+                or not fnmatch.fnmatchcase(event_type, rule.get("event_type") or "*")):
+            continue
+        for url in alarm.get("alarm_actions") or []:
+            if urlsplit(url).scheme in ("http", "https"):
+                targets.setdefault(alarm["project_id"], []).append(
+                    WebhookTarget(url, alarm.get("alarm_id"), alarm.get("name")))
+    return targets
+
+
+# ---------------------------------------------------------------- sending, with the journal
+
+def notify_argument_spec() -> dict:
+    """The options every module that sends notifications shares (doc fragment fenix.maintenance.notify)."""
+    return dict(
+        api_url=dict(),
+        reply_timeout=dict(type="int", default=120),
+        metadata=dict(type="dict"),
+        bus=dict(type="dict", options=dict(
+            transport_url=dict(required=True, no_log=True),
+            exchange=dict(default=DEFAULT_EXCHANGE),
+            topic=dict(default=DEFAULT_TOPIC),
+            timeout=dict(type="float", default=10),
+            retries=dict(type="int", default=3),
+        )),
+        webhook=dict(type="dict", options=dict(
+            urls=dict(type="dict", default={}),
+            discover_from_aodh=dict(type="bool", default=False),
+            retries=dict(type="int", default=3),
+            retry_delay=dict(type="float", default=1),
+            timeout=dict(type="float", default=10),
+        )),
+    )
+
+
+@dataclass
+class ProjectAsk:
+    """What one project is asked: the state, its instances, when to act and answer."""
+
+    project_id: str
+    state: str
+    instance_ids: List[str]
+    allowed_actions: List[str]
+    actions_at: Optional[str]
+    reply_at: Optional[str]
+    hosts: Dict[str, Optional[str]] = field(default_factory=dict)  # instance -> host, when known
+
+
+class Notifier:
+    """Records asks in the journal, then sends them on every configured transport.
+
+    ``params`` are the module options of ``notify_argument_spec``; ``conn`` is
+    opened only when needed (catalog lookups, AODH discovery).
+    """
+
+    def __init__(self, journal: Optional[Journal], params: dict, conn_factory: Callable[[], object],
+                 now: Callable[[], datetime] = utc_now, post=http_post_json, sleep=time.sleep,
+                 bus_connection=None) -> None:
+        self.journal = journal
+        self.params = params
+        self.conn_factory = conn_factory
+        self.now = now
+        self.post = post
+        self.sleep = sleep
+        self.bus_connection = bus_connection
+        if not params.get("bus") and not params.get("webhook"):
+            raise NotifyError("bus, webhook: give at least one transport (the cloud's message bus, or webhook URLs)")
+        if params.get("bus"):
+            kombu_url(params["bus"]["transport_url"])  # refuse a bad URL before anything is recorded
+
+    # what to send
+    def api_url(self) -> str:
+        """The API endpoint projects reply to: the option, else the catalog's ``maintenance`` service."""
+        if self.params.get("api_url"):
+            return self.params["api_url"]
+        endpoint = self.conn_factory().endpoint_for("maintenance")
+        if not endpoint:
+            raise NotifyError("api_url: not given and the catalog has no maintenance service; give the"
+                              " Fenix API endpoint the projects reach, ending in /v1 (http://host:12347/v1)")
+        return endpoint
+
+    def reply_at(self) -> str:
+        return fenix_time(self.now() + timedelta(seconds=self.params.get("reply_timeout") or 0))
+
+    def project_notification(self, session, ask: ProjectAsk, api_url: str,
+                             instance_id: Optional[str] = None) -> Notification:
+        metadata = self.params.get("metadata")
+        payload = scheduled_payload(api_url, session.session_id, ask.project_id, ask.state,
+                                    ask.actions_at, ask.reply_at,
+                                    session.metadata if metadata is None else metadata, instance_id)
+        return Notification(SCHEDULED, payload, timestamp=self.now())
+
+    # recording
+    def record(self, session_id: str, asks: List[ProjectAsk]) -> None:
+        """Instances first, then the ask: a project never appears asked about instances the journal lacks."""
+        for ask in asks:
+            for instance_id in ask.instance_ids:
+                self.journal.set_instance(session_id, instance_id, ask.project_id, host=ask.hosts.get(instance_id))
+            self.journal.notify_project(session_id, ask.project_id, ask.state, ask.instance_ids,
+                                        ask.allowed_actions, ask.actions_at, ask.reply_at)
+
+    # sending
+    def transports(self, notifications: List[Notification]) -> list:
+        transports = []
+        bus = self.params.get("bus")
+        if bus:
+            transports.append(BusTransport(bus["transport_url"], bus["exchange"], bus["topic"], bus["timeout"],
+                                           bus["retries"], connection_factory=self.bus_connection))
+        webhook = self.params.get("webhook")
+        if webhook:
+            transports.append(WebhookTransport(self.webhook_targets(notifications), webhook["retries"],
+                                               webhook["retry_delay"], webhook["timeout"], self.post, self.sleep))
+        return transports
+
+    def webhook_targets(self, notifications: List[Notification]) -> Dict[str, List[WebhookTarget]]:
+        """Configured URLs per project; AODH's alarm actions for the projects without one."""
+        webhook = self.params["webhook"]
+        event_type = notifications[0].event_type if notifications else SCHEDULED
+        targets = configured_targets(webhook.get("urls"), event_type)
+        missing = sorted({n.project_id for n in notifications} - set(targets))
+        if webhook.get("discover_from_aodh") and missing:
+            conn = self.conn_factory()
+            interface = getattr(getattr(conn, "config", None), "interface", None)
+            alarms = list_event_alarms(conn, interface)
+            targets.update(discovered_targets(alarms, missing, event_type))
+        return targets
+
+    def send(self, notifications: List[Notification]) -> List[dict]:
+        """Each notification with its delivery per transport; ``delivered`` when any transport took it."""
+        deliveries = {n.message_id: {} for n in notifications}
+        for transport in self.transports(notifications):
+            for message_id, outcome in transport.publish(notifications).items():
+                deliveries[message_id][transport.name] = outcome
+        return [{
+            "project_id": n.project_id,
+            "event_type": n.event_type,
+            "message_id": n.message_id,
+            "payload": n.payload,
+            "delivered": any(outcome["ok"] for outcome in deliveries[n.message_id].values()),
+            "deliveries": deliveries[n.message_id],
+        } for n in notifications]
+
+    def record_deliveries(self, session_id: str, sent: List[dict]) -> None:
+        """The outcome in the event log: the journal says what was asked, this says whether it arrived."""
+        for item in sent:
+            kind = "notification.delivered" if item["delivered"] else "notification.failed"
+            errors = {name: outcome["error"] for name, outcome in item["deliveries"].items() if outcome["error"]}
+            self.journal.record_event(session_id, kind, project_id=item["project_id"],
+                                      details={"event_type": item["event_type"], "state": item["payload"]["state"],
+                                               "message_id": item["message_id"], "errors": errors})
+
+    def ask_and_send(self, session, asks: List[ProjectAsk], check_mode: bool = False) -> List[dict]:
+        """Record the asks, then send them; in check mode only build what would be sent."""
+        if not asks:
+            return []
+        api_url = self.api_url()
+        notifications = [self.project_notification(session, ask, api_url) for ask in asks]
+        if check_mode:
+            return [preview(n) for n in notifications]
+        self.record(session.session_id, asks)
+        sent = self.send(notifications)
+        self.record_deliveries(session.session_id, sent)
+        return sent
+
+    def remind(self, session, projects) -> List[dict]:
+        """Send the same ask again to silent projects (journal ProjectRecords), with a new reply deadline.
+
+        A project that answers meanwhile is not reminded (the journal refuses
+        to count a reminder once a reply is there).
+        """
+        api_url = self.api_url()
+        reply_at = self.reply_at()
+        asks = []
+        for project in projects:
+            if self.journal.renotify_project(session.session_id, project.project_id, reply_at) is not None:
+                asks.append(ProjectAsk(project.project_id, project.state, project.instance_ids,
+                                       project.allowed_actions, project.actions_at, reply_at))
+        sent = self.send([self.project_notification(session, ask, api_url) for ask in asks])
+        self.record_deliveries(session.session_id, sent)
+        return sent
+
+    def announce(self, session_id: str, notification: Notification, check_mode: bool = False,
+                 **event_fields) -> List[dict]:
+        """Record and send a notification that asks nothing (INSTANCE_ACTION_DONE, maintenance.host)."""
+        if check_mode:
+            return [preview(notification)]
+        self.journal.record_event(session_id, "%s.notified" % ("host" if event_fields.get("host") else "project"),
+                                  project_id=notification.project_id,
+                                  details={"event_type": notification.event_type,
+                                           "state": notification.payload["state"]}, **event_fields)
+        sent = self.send([notification])
+        self.record_deliveries(session_id, sent)
+        return sent
+
+
+def preview(notification: Notification) -> dict:
+    """What would be sent (check mode): the notification, with no delivery."""
+    return {"project_id": notification.project_id, "event_type": notification.event_type,
+            "message_id": notification.message_id, "payload": notification.payload,
+            "delivered": False, "deliveries": {}}
+
+
+def undelivered(sent: List[dict]) -> List[dict]:
+    return [item for item in sent if not item["delivered"]]
+
+
+def delivery_failure_message(failed: List[dict]) -> str:
+    return "no transport delivered the notification to %s" % "; ".join(
+        "project %s (%s)" % (item["project_id"], ", ".join(
+            "%s: %s" % (name, outcome["error"]) for name, outcome in item["deliveries"].items()))
+        for item in failed)
+
+
+# ---------------------------------------------------------------- who is asked
+
+def asks_from_servers(servers, hosts: List[str], state: str, actions_at: Optional[str],
+                      reply_at: Optional[str]) -> List[ProjectAsk]:
+    """One ask per project with servers on ``hosts``, naming those servers."""
+    by_project: Dict[str, ProjectAsk] = {}
+    for server in servers:
+        if server.compute_host not in hosts:
+            continue
+        ask = by_project.setdefault(server.project_id, ProjectAsk(
+            server.project_id, state, [], allowed_actions_for(state), actions_at, reply_at))
+        ask.instance_ids.append(server.id)
+        ask.hosts[server.id] = server.compute_host
+    for ask in by_project.values():
+        ask.instance_ids.sort()
+    return [by_project[project_id] for project_id in sorted(by_project)]
+
+
+def asks_from_list(projects: List[dict], state: str, actions_at: Optional[str],
+                   reply_at: Optional[str]) -> List[ProjectAsk]:
+    """Asks for projects the operator named (``[{project_id, instance_ids}]``)."""
+    return [ProjectAsk(item["project_id"], state, sorted(item.get("instance_ids") or []),
+                       allowed_actions_for(state), actions_at, reply_at)
+            for item in sorted(projects, key=lambda item: item["project_id"])]
+
+
+def default_actions_at(state: str, maintenance_at: Optional[str], reply_at: str) -> str:
+    """When actions start: the session's maintenance_at for MAINTENANCE (if later), else the reply deadline."""
+    if state == "MAINTENANCE" and maintenance_at:
+        start = parse_time(maintenance_at)
+        if start > parse_time(reply_at):
+            return fenix_time(start)
+    return reply_at

@@ -1,0 +1,355 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: project_notify
+short_description: Tell the affected projects (or the admin) about a maintenance session state
+version_added: 0.1.0
+author: fenix.maintenance developers (@fenix-maintenance)
+description:
+  - Sends the Fenix C(maintenance.scheduled) notification of a state to every project
+    affected by a maintenance session, on the cloud's message bus and/or to webhooks,
+    so that application managers (VNFMs) written for Fenix can answer it.
+  - Records in the session journal, before sending, what each project is asked (state,
+    instances, allowed actions, C(actions_at), C(reply_at)); the projects answer through the
+    API service, and M(fenix.maintenance.project_reply_wait) waits for the answers.
+    Notifying a project again about the same state counts one more notification
+    (C(notify_count)) and drops its earlier answer.
+  - With O(state=INSTANCE_ACTION_DONE), tells the project of O(instance_id) that the
+    action on that instance is done (nothing is asked).
+  - With O(event_type=maintenance.host), sends the admin notification for O(host) instead
+    (O(host_state) C(IN_MAINTENANCE) or C(MAINTENANCE_COMPLETE)), so that monitoring can
+    silence the host's alarms.
+options:
+  session_id:
+    description:
+      - The maintenance session (see M(fenix.maintenance.maintenance_session)).
+    type: str
+    required: true
+  event_type:
+    description:
+      - V(maintenance.scheduled) notifies projects, V(maintenance.host) the admin.
+    type: str
+    choices: [maintenance.scheduled, maintenance.host]
+    default: maintenance.scheduled
+  state:
+    description:
+      - The state the projects are told about. Defaults to the session's state.
+      - V(PREPARE_MAINTENANCE) and V(PLANNED_MAINTENANCE) offer the instance actions
+        C(MIGRATE), C(LIVE_MIGRATE) and C(OWN_ACTION); the other states offer none.
+    type: str
+    choices: [MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, PLANNED_MAINTENANCE, MAINTENANCE_COMPLETE,
+              INSTANCE_ACTION_DONE]
+  projects:
+    description:
+      - The projects to notify, each with the instances it is asked about.
+      - When omitted, the projects with servers on O(hosts) (the servers found with
+        one list call per host); with O(state=MAINTENANCE_COMPLETE) and no O(hosts),
+        every project the session has asked so far.
+    type: list
+    elements: dict
+    suboptions:
+      project_id:
+        description: ID of the project.
+        type: str
+        required: true
+      instance_ids:
+        description: The project's affected instances.
+        type: list
+        elements: str
+        default: []
+  hosts:
+    description:
+      - The hosts whose servers' projects are notified when O(projects) is omitted.
+        Defaults to the session's hosts.
+    type: list
+    elements: str
+  instance_id:
+    description:
+      - The instance whose action is done, with O(state=INSTANCE_ACTION_DONE).
+    type: str
+  host:
+    description:
+      - The host of a C(maintenance.host) notification.
+    type: str
+  host_state:
+    description:
+      - The state of a C(maintenance.host) notification.
+    type: str
+    choices: [IN_MAINTENANCE, MAINTENANCE_COMPLETE]
+  actions_at:
+    description:
+      - When the actions start, in UTC, as C(YYYY-MM-DD HH:MM:SS).
+      - Defaults to the session's C(maintenance_at) for V(MAINTENANCE) (when later than
+        the reply deadline), else to the reply deadline.
+    type: str
+extends_documentation_fragment:
+  - fenix.maintenance.notify
+  - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.openstack.ATTRIBUTES
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Records and sends nothing; returns the notifications that would be sent.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+notes:
+  - The cloud is contacted to find the projects with servers on the hosts, to find the
+    C(maintenance) endpoint when O(api_url) is omitted, the admin's project for
+    C(maintenance.host), and the AODH alarms when O(webhook.discover_from_aodh) is set.
+  - The module fails when a notification could not be delivered by any transport; the
+    journal keeps the project as asked, so M(fenix.maintenance.project_reply_wait) can remind it.
+  - The O(wait) and O(timeout) options have no effect.
+"""
+
+EXAMPLES = r"""
+- name: Ask the projects on compute1 to prepare for its maintenance
+  fenix.maintenance.project_notify:
+    cloud: admin
+    session_id: chg-1234
+    state: PLANNED_MAINTENANCE
+    hosts: [compute1]
+    api_url: http://maintenance.example.com:12347/v1
+    reply_timeout: 300
+    bus:
+      transport_url: "{{ rabbit_transport_url }}"
+      exchange: fenix
+  register: asked
+
+- name: Tell a VNFM without AODH through its webhook
+  fenix.maintenance.project_notify:
+    session_id: chg-1234
+    state: MAINTENANCE
+    projects:
+      - project_id: 0f4e1c9e5b6f4f49a4b0d1c0a0f0e0d1
+        instance_ids: [6a121e48-4490-4ba3-9093-bdbd6ace2cd2]
+    api_url: http://maintenance.example.com:12347/v1
+    webhook:
+      urls:
+        0f4e1c9e5b6f4f49a4b0d1c0a0f0e0d1: http://vnfm.example.com:12348/maintenance
+      retries: 5
+
+- name: Tell monitoring that compute1 is in maintenance
+  fenix.maintenance.project_notify:
+    cloud: admin
+    session_id: chg-1234
+    event_type: maintenance.host
+    host: compute1
+    host_state: IN_MAINTENANCE
+    bus:
+      transport_url: "{{ rabbit_transport_url }}"
+"""
+
+RETURN = r"""
+notifications:
+  description:
+    - The notifications sent (or, in check mode, that would be sent), one per project.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    project_id:
+      description: The project notified (the admin's project for C(maintenance.host)).
+      type: str
+    event_type:
+      description: C(maintenance.scheduled) or C(maintenance.host).
+      type: str
+      sample: maintenance.scheduled
+    message_id:
+      description: ID of the notification (C(message_id) on the bus and in the webhook event).
+      type: str
+    payload:
+      description: The payload sent.
+      type: dict
+      sample:
+        service: fenix
+        project_id: fc9628a8089441e9af02942f29e0072c
+        session_id: chg-1234
+        state: PLANNED_MAINTENANCE
+        instance_ids: http://maintenance.example.com:12347/v1/maintenance/chg-1234/fc9628a8089441e9af02942f29e0072c
+        allowed_actions: [MIGRATE, LIVE_MIGRATE, OWN_ACTION]
+        actions_at: "2026-12-01 02:05:00"
+        reply_at: "2026-12-01 02:05:00"
+        metadata: {release: "2026.2"}
+        reply_url: http://maintenance.example.com:12347/v1/maintenance/chg-1234/fc9628a8089441e9af02942f29e0072c
+    delivered:
+      description: Whether any transport delivered it (false in check mode).
+      type: bool
+    deliveries:
+      description:
+        - The outcome per transport, C(bus) and/or C(webhook), each with C(ok) and C(error);
+          C(bus) adds C(exchange), C(routing_key) and C(transport_url) (without password),
+          C(webhook) adds C(posts), one per URL with C(url), C(alarm_id), C(ok), C(status),
+          C(attempts) and C(error).
+      type: dict
+projects:
+  description:
+    - The journal's record of each project notified, after the run (C(project_id), C(state),
+      C(reply), C(instance_actions), C(notified_at), C(notify_count), C(replied_at),
+      C(instance_ids), C(allowed_actions), C(actions_at), C(reply_at)). Empty in check mode
+      and for notifications that ask nothing.
+  returned: always
+  type: list
+  elements: dict
+journal:
+  description: The journal, a file path or a PostgreSQL DSN without its password.
+  returned: always
+  type: str
+"""
+
+from dataclasses import asdict
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound, redact_dsn
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
+    HOST_EVENT,
+    HOST_STATES,
+    INSTANCE_ACTION_DONE,
+    PROJECT_STATES,
+    Notification,
+    Notifier,
+    NotifyError,
+    asks_from_list,
+    asks_from_servers,
+    default_actions_at,
+    delivery_failure_message,
+    fenix_time,
+    host_payload,
+    notify_argument_spec,
+    parse_time,
+    scheduled_payload,
+    undelivered,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
+    journal_exists,
+    journal_path,
+    open_journal,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import list_servers
+
+
+class ProjectNotifyModule(OpenStackModule):
+    argument_spec = dict(
+        notify_argument_spec(),
+        journal=dict(no_log=False),
+        session_id=dict(required=True),
+        event_type=dict(default="maintenance.scheduled", choices=["maintenance.scheduled", HOST_EVENT]),
+        state=dict(choices=list(PROJECT_STATES)),
+        projects=dict(type="list", elements="dict", options=dict(
+            project_id=dict(required=True),
+            instance_ids=dict(type="list", elements="str", default=[]),
+        )),
+        hosts=dict(type="list", elements="str"),
+        instance_id=dict(),
+        host=dict(),
+        host_state=dict(choices=list(HOST_STATES)),
+        actions_at=dict(),
+    )
+    module_kwargs = dict(
+        supports_check_mode=True,
+        required_one_of=[("bus", "webhook")],
+        required_if=[
+            ("event_type", HOST_EVENT, ["host", "host_state"]),
+            ("state", INSTANCE_ACTION_DONE, ["instance_id"]),
+        ],
+        mutually_exclusive=[("projects", "hosts")],
+    )
+
+    def run(self) -> dict:
+        path = journal_path(self.params["journal"])
+        result = dict(changed=False, notifications=[], projects=[], journal=redact_dsn(path))
+        session_id = self.params["session_id"]
+        if not journal_exists(path):
+            self.fail_json(msg="session_id: no journal at %s, so no session %s; create the session with"
+                               " fenix.maintenance.maintenance_session first" % (path, session_id), **result)
+        journal = open_journal(path)
+        try:
+            session = journal.session(session_id)
+            notifier = Notifier(journal, self.params, lambda: self.conn)
+            if self.params["event_type"] == HOST_EVENT:
+                sent = self.notify_admin(notifier, session)
+            elif self.state(session) == INSTANCE_ACTION_DONE:
+                sent = self.notify_instance_done(notifier, journal, session)
+            else:
+                sent = self.notify_projects(notifier, journal, session, result)
+        except (SessionNotFound, NotifyError, ValueError) as exc:
+            self.fail_json(msg=str(exc), **result)
+        result.update(changed=bool(sent), notifications=sent)
+        failed = undelivered(sent) if not self.check_mode else []
+        if failed:
+            self.fail_json(msg=delivery_failure_message(failed), **result)
+        return result
+
+    def state(self, session) -> str:
+        state = self.params["state"] or session.state
+        if state not in PROJECT_STATES:
+            raise ValueError("state: the session is in %s, which is not sent to projects; give one of %s"
+                             % (state, ", ".join(PROJECT_STATES)))
+        return state
+
+    def notify_projects(self, notifier, journal, session, result) -> list:
+        state = self.state(session)
+        reply_at = notifier.reply_at()
+        actions_at = self.actions_at(state, session, reply_at)
+        if self.params["projects"] is not None:
+            asks = asks_from_list(self.params["projects"], state, actions_at, reply_at)
+        elif self.params["hosts"] is None and state == "MAINTENANCE_COMPLETE":
+            asks = asks_from_list(
+                [{"project_id": p.project_id, "instance_ids": p.instance_ids} for p in journal.projects(session.session_id)],
+                state, actions_at, reply_at)
+        else:
+            hosts = self.params["hosts"] or [record.host for record in journal.hosts(session.session_id)]
+            asks = asks_from_servers(list_servers(self.conn, hosts), hosts, state, actions_at, reply_at)
+        sent = notifier.ask_and_send(session, asks, self.check_mode)
+        if not self.check_mode:
+            asked = {ask.project_id for ask in asks}
+            result["projects"] = [asdict(p) for p in journal.projects(session.session_id) if p.project_id in asked]
+        return sent
+
+    def actions_at(self, state, session, reply_at) -> str:
+        if self.params["actions_at"]:
+            return fenix_time(parse_time(self.params["actions_at"]))
+        return default_actions_at(state, session.maintenance_at, reply_at)
+
+    def notify_instance_done(self, notifier, journal, session) -> list:
+        instance_id = self.params["instance_id"]
+        project_id = self.project_of(journal, session.session_id, instance_id)
+        payload = scheduled_payload(notifier.api_url(), session.session_id, project_id, INSTANCE_ACTION_DONE,
+                                    instance_id=instance_id)
+        notification = Notification("maintenance.scheduled", payload, timestamp=notifier.now())
+        return notifier.announce(session.session_id, notification, self.check_mode, instance_id=instance_id)
+
+    def project_of(self, journal, session_id, instance_id) -> str:
+        """The instance's project: from the journal, the projects option, or Nova."""
+        for record in journal.instances(session_id):
+            if record.instance_id == instance_id:
+                return record.project_id
+        for item in self.params["projects"] or []:
+            if instance_id in item["instance_ids"] or len(self.params["projects"]) == 1:
+                return item["project_id"]
+        server = self.conn.compute.get_server(instance_id)
+        return server.project_id
+
+    def notify_admin(self, notifier, session) -> list:
+        project_id = self.conn.current_project_id
+        payload = host_payload(session.session_id, self.params["host"], self.params["host_state"], project_id)
+        notification = Notification(HOST_EVENT, payload, timestamp=notifier.now())
+        return notifier.announce(session.session_id, notification, self.check_mode, host=self.params["host"])
+
+
+def main() -> None:
+    module = ProjectNotifyModule()
+    module()
+
+
+if __name__ == "__main__":
+    main()

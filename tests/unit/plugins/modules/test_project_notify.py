@@ -1,0 +1,158 @@
+import json
+from unittest import mock
+
+import kombu
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify import BusTransport
+from ansible_collections.fenix.maintenance.plugins.modules.project_notify import ProjectNotifyModule
+from fakes import FakeCloud
+from module_runner import run_module
+from webhook_server import WebhookServer
+
+API = "http://127.0.0.1:12347/v1"
+
+
+def setup(tmp_path, state=None):
+    cloud = FakeCloud()
+    servers = {
+        "p1": [cloud.add_server("compute1", project_id="p1"), cloud.add_server("compute1", project_id="p1")],
+        "p2": [cloud.add_server("compute1", project_id="p2")],
+        "p3": [cloud.add_server("compute2", project_id="p3")],
+    }
+    path = str(tmp_path / "j.sqlite")
+    journal = Journal(path)
+    journal.create_session(["compute1"], metadata={"release": "2026.2"}, session_id="s1")
+    if state:
+        journal.set_session_state("s1", state)
+    return cloud, path, journal, servers
+
+
+def notify(cloud, journal, check_mode=False, **args):
+    return run_module(ProjectNotifyModule, dict(args, journal=journal, session_id="s1"), cloud, check_mode=check_mode)
+
+
+def test_projects_on_the_session_hosts_are_recorded_then_notified(tmp_path):
+    cloud, path, journal, servers = setup(tmp_path)
+    with WebhookServer() as hook:
+        urls = {"p1": hook.url("/p1"), "p2": hook.url("/p2")}
+        result = notify(cloud, path, api_url=API, webhook={"urls": urls})
+        assert not result["failed"], result["msg"]
+        assert result["changed"]
+        assert [n["project_id"] for n in result["notifications"]] == ["p1", "p2"]  # p3 is on compute2
+        first = result["notifications"][0]
+        assert first["payload"]["state"] == "MAINTENANCE"  # the session's state
+        assert first["payload"]["instance_ids"] == API + "/maintenance/s1/p1"
+        assert first["payload"]["metadata"] == {"release": "2026.2"}
+        assert first["delivered"] and first["deliveries"]["webhook"]["posts"][0]["status"] == 200
+        assert sorted(item[0] for item in hook.bodies) == ["/p1", "/p2"]
+        body = dict(hook.bodies)["/p1"]
+        traits = {name: value for name, kind, value in body["reason_data"]["event"]["traits"]}
+        assert traits["project_id"] == "p1" and traits["reply_url"] == API + "/maintenance/s1/p1"
+
+        record = journal.project("s1", "p1")
+        assert record.state == "MAINTENANCE" and record.notify_count == 1
+        assert record.instance_ids == sorted(servers["p1"]) and record.reply_at == first["payload"]["reply_at"]
+        assert {i.instance_id: i.host for i in journal.instances("s1", "p1")} == {s: "compute1" for s in servers["p1"]}
+        assert [p["project_id"] for p in result["projects"]] == ["p1", "p2"]
+
+        again = notify(cloud, path, api_url=API, webhook={"urls": urls})
+        assert again["projects"][0]["notify_count"] == 2
+    kinds = [e["kind"] for e in journal.events("s1")]
+    assert kinds.count("notification.delivered") == 4
+
+
+def test_check_mode_records_and_sends_nothing(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    with WebhookServer() as hook:
+        result = notify(cloud, path, check_mode=True, state="PLANNED_MAINTENANCE", api_url=API,
+                        webhook={"urls": {"p1": hook.url(), "p2": hook.url()}})
+        assert result["changed"] and len(result["notifications"]) == 2
+        assert result["notifications"][0]["payload"]["allowed_actions"] == ["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION"]
+        assert hook.bodies == []
+    assert journal.projects("s1") == [] and journal.instances("s1") == []
+
+
+def test_undelivered_project_fails_the_module_but_stays_asked(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    with WebhookServer() as hook:
+        result = notify(cloud, path, api_url=API, webhook={"urls": {"p1": hook.url()}})
+    assert result["failed"] and "project p2" in result["msg"] and "no webhook URL for project p2" in result["msg"]
+    assert [p.project_id for p in journal.projects("s1")] == ["p1", "p2"]
+    failed = [e for e in journal.events("s1") if e["kind"] == "notification.failed"]
+    assert [e["project_id"] for e in failed] == ["p2"]
+
+
+def test_named_projects_and_actions_at(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    with WebhookServer() as hook:
+        result = notify(cloud, path, state="SCALE_IN", api_url=API, actions_at="2026-12-01T03:00:00Z",
+                        projects=[{"project_id": "p9", "instance_ids": ["i-9"]}], metadata={"why": "test"},
+                        webhook={"urls": {"p9": hook.url()}})
+    assert not result["failed"], result["msg"]
+    payload = result["notifications"][0]["payload"]
+    assert (payload["project_id"], payload["actions_at"], payload["metadata"]) == ("p9", "2026-12-01 03:00:00",
+                                                                                   {"why": "test"})
+    assert journal.project("s1", "p9").instance_ids == ["i-9"]
+    assert cloud.calls["compute.servers"] == 0  # named projects need no server listing
+
+
+def test_instance_action_done_tells_the_instances_project_and_keeps_its_answer(tmp_path):
+    cloud, path, journal, servers = setup(tmp_path)
+    instance = servers["p1"][0]
+    with WebhookServer() as hook:
+        webhook = {"urls": {"p1": hook.url()}}
+        notify(cloud, path, state="PLANNED_MAINTENANCE", api_url=API, webhook=webhook)
+        journal.record_reply("s1", "p1", "ACK_PLANNED_MAINTENANCE", {instance: "MIGRATE"})
+        result = notify(cloud, path, state="INSTANCE_ACTION_DONE", instance_id=instance, api_url=API, webhook=webhook)
+    assert not result["failed"], result["msg"]
+    payload = result["notifications"][0]["payload"]
+    assert payload["instance_ids"] == [instance] and payload["reply_at"] is None and payload["metadata"] == {}
+    record = journal.project("s1", "p1")
+    assert (record.state, record.reply) == ("PLANNED_MAINTENANCE", "ACK_PLANNED_MAINTENANCE")
+    event = [e for e in journal.events("s1") if e["kind"] == "project.notified"][-1]
+    assert event["instance_id"] == instance and event["details"]["state"] == "INSTANCE_ACTION_DONE"
+
+
+def test_admin_host_notification_on_the_bus(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    memory = "memory://fenix-module-test"
+    with mock.patch.object(BusTransport, "_factory", lambda self, url, ssl: lambda: kombu.Connection(memory)):
+        result = notify(cloud, path, event_type="maintenance.host", host="compute1", host_state="IN_MAINTENANCE",
+                        bus={"transport_url": "rabbit://guest:secret@127.0.0.1:5672/", "exchange": "fenix-unit"})
+    assert not result["failed"], result["msg"]
+    assert result["notifications"][0]["payload"] == {
+        "service": "fenix", "host": "compute1", "state": "IN_MAINTENANCE", "session_id": "s1",
+        "project_id": "admin-project"}
+    assert result["notifications"][0]["deliveries"]["bus"]["transport_url"] == "rabbit://guest:***@127.0.0.1:5672/"
+    with kombu.Connection(memory) as connection:
+        queue = connection.SimpleQueue("notifications.info")
+        message = json.loads(queue.get(timeout=1).payload["oslo.message"])
+        queue.close()
+    assert message["event_type"] == "maintenance.host" and message["payload"]["host"] == "compute1"
+    assert [e["host"] for e in journal.events("s1") if e["kind"] == "host.notified"] == ["compute1"]
+
+
+def test_api_url_from_the_catalog_or_a_clear_error(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    with WebhookServer() as hook:
+        webhook = {"urls": {"p1": hook.url(), "p2": hook.url()}}
+        missing = notify(cloud, path, webhook=webhook)
+        assert missing["failed"] and missing["msg"].startswith("api_url: not given and the catalog has no maintenance")
+        cloud.endpoints["maintenance"] = "http://fenix.example:12347/v1"
+        found = notify(cloud, path, webhook=webhook)
+    assert found["notifications"][0]["payload"]["reply_url"] == "http://fenix.example:12347/v1/maintenance/s1/p1"
+
+
+def test_bad_input_is_refused_before_anything_is_recorded(tmp_path):
+    cloud, path, journal = setup(tmp_path, state="START_MAINTENANCE")[:3]
+    no_transport = notify(cloud, path, api_url=API)
+    assert no_transport["failed"] and "bus, webhook" in no_transport["msg"]
+    wrong_state = notify(cloud, path, api_url=API, webhook={"urls": {}})
+    assert wrong_state["failed"] and wrong_state["msg"].startswith("state: the session is in START_MAINTENANCE")
+    bad_url = notify(cloud, path, api_url=API, state="MAINTENANCE", bus={"transport_url": "kafka://k:9092"})
+    assert bad_url["failed"] and bad_url["msg"].startswith("bus.transport_url")
+    no_session = run_module(ProjectNotifyModule, dict(journal=path, session_id="nope", api_url=API,
+                                                      webhook={"urls": {}}), cloud)
+    assert no_session["failed"] and "nope" in no_session["msg"]
+    assert journal.projects("s1") == []
