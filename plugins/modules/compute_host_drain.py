@@ -78,16 +78,15 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.MIGRATION
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports whether the host would be disabled and which server would move how.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The service status and the servers on the host, before and after.
 notes:

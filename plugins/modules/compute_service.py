@@ -53,14 +53,13 @@ options:
       - Left as it is when not given.
     type: bool
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 notes:
   - The O(wait) and O(timeout) options have no effect, as Nova applies the change at once.

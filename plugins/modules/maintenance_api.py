@@ -89,15 +89,14 @@ options:
         besides openstacksdk. Defaults to the interpreter running this module.
     type: path
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - O(timeout) is how long to wait for the service to answer after starting it (or to stop).

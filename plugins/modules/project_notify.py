@@ -90,17 +90,16 @@ options:
         the reply deadline), else to the reply deadline.
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Records and sends nothing; returns the notifications that would be sent.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - The cloud is contacted to find the projects with servers on the hosts, to find the

@@ -67,17 +67,16 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the answers once, without waiting, reminding or answering for anyone.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - The transport options (O(bus), O(webhook), O(api_url), O(reply_timeout), O(metadata)) are

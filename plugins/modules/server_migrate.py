@@ -64,16 +64,15 @@ options:
     type: int
     default: 600
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.MIGRATION
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports which servers would move; nothing is migrated.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The host of each server before and after.
 notes:
