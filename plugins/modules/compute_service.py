@@ -52,9 +52,17 @@ options:
         Forcing a service down tells Nova the host is fenced, which evacuation needs.
       - Left as it is when not given.
     type: bool
+  session_id:
+    description:
+      - Record the change in this maintenance session of the journal, before it is made
+        (a host the session disables is one the session must enable again; resume, abort
+        and M(fenix.maintenance.maintenance_session) with O(fenix.maintenance.maintenance_session#module:restore_hosts=true) rely on it).
+      - The session must exist in the journal.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   check_mode:
@@ -160,7 +168,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service 
     service_state,
     validate_reason,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import open_journal
 
 
 class ComputeServiceModule(OpenStackModule):
@@ -170,6 +180,8 @@ class ComputeServiceModule(OpenStackModule):
         reason=dict(default="maintenance"),
         force=dict(default=False, type="bool"),
         forced_down=dict(type="bool"),
+        session_id=dict(),
+        journal=dict(no_log=False),
     )
     module_kwargs = dict(supports_check_mode=True)
 
@@ -193,12 +205,20 @@ class ComputeServiceModule(OpenStackModule):
                 "host %s was already disabled by someone else (%r); left as it is"
                 % (current.host, current.disabled_reason)
             )
+        journal = self.session_journal()
+        # Disabling, or taking over someone else's disable with force: the session owns it from now on.
+        disabling = changed and params["state"] == "disabled" and not (current.status == "disabled" and current.disabled_by_us)
         if not changed:
             after = current
         elif self.check_mode:
             after = predicted_state(current, desired)
         else:
+            if journal and disabling:
+                # Written first: a run killed right after the disable still knows to enable the host.
+                journal.set_host(params["session_id"], current.host, state="DISABLED", disabled_by_session=True)
             after = apply_service(self.conn, service, desired)
+        if journal and not self.check_mode and params["state"] == "enabled" and after.status == "enabled":
+            journal.set_host(params["session_id"], current.host, disabled_by_session=False)
         result = dict(
             changed=changed,
             service=after.as_dict(),
@@ -208,6 +228,18 @@ class ComputeServiceModule(OpenStackModule):
         if self.diff_mode:
             result["diff"] = dict(before=diff_view(current), after=diff_view(after))
         return result
+
+
+    def session_journal(self):
+        """The journal when a session is named (checked before anything changes), else None."""
+        if not self.params["session_id"]:
+            return None
+        journal = open_journal(self.params["journal"])
+        try:
+            journal.session(self.params["session_id"])
+        except SessionNotFound as exc:
+            self.fail_json(msg="session_id: %s; create the session first" % exc)
+        return journal
 
 
 def main() -> None:

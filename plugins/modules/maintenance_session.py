@@ -88,6 +88,33 @@ options:
         description: Passed to the plugin.
         type: dict
         default: {}
+  restore_hosts:
+    description:
+      - With O(state=present), enable again every host the session disabled (hosts someone else
+        has disabled since are left alone), for example when a batch failed or the session is aborted.
+    type: bool
+    default: false
+  host_updates:
+    description:
+      - Record progress of hosts of the session (shown by M(fenix.maintenance.maintenance_session_info)
+        and the API's session detail; a resumed run skips hosts marked maintained).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: The host, as Nova names it.
+        type: str
+        required: true
+      state:
+        description: Free-form progress state, for example C(EMPTYING), C(PLUGINS), C(MAINTAINED), C(FAILED).
+        type: str
+      maintained:
+        description: Whether the host's maintenance is finished.
+        type: bool
+      details:
+        description: Added to the host's recorded details.
+        type: dict
   download:
     description:
       - URLs of software to fetch before the maintenance (Fenix C(download)). Used when the session is created.
@@ -125,11 +152,21 @@ EXAMPLES = r"""
         type: host
   register: session
 
-- name: Mark it failed
+- name: Record that a host is done
   fenix.maintenance.maintenance_session:
+    session_id: chg-1234
+    host_updates:
+      - host: compute1
+        state: MAINTAINED
+        maintained: true
+
+- name: Mark it failed and enable again what it disabled
+  fenix.maintenance.maintenance_session:
+    cloud: admin
     session_id: chg-1234
     session_state: MAINTENANCE_FAILED
     reason: os_upgrade failed on compute2
+    restore_hosts: true
 
 - name: Delete it, enabling again what it disabled
   fenix.maintenance.maintenance_session:
@@ -221,7 +258,7 @@ resumed:
   type: bool
   sample: false
 restored_hosts:
-  description: Hosts enabled again because the session was deleted.
+  description: Hosts enabled again because the session was deleted or O(restore_hosts) was set.
   returned: always
   type: list
   elements: str
@@ -279,6 +316,18 @@ class MaintenanceSessionModule(OpenStackModule):
             ),
         ),
         download=dict(type="list", elements="str", default=[]),
+        restore_hosts=dict(type="bool", default=False),
+        host_updates=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                host=dict(required=True),
+                state=dict(),
+                maintained=dict(type="bool"),
+                details=dict(type="dict"),
+            ),
+        ),
     )
     module_kwargs = dict(
         supports_check_mode=True,
@@ -305,7 +354,27 @@ class MaintenanceSessionModule(OpenStackModule):
             existing = self.create(journal, result)
         else:
             result["resumed"] = True
+        if existing is not None:
+            self.update_hosts(journal, existing, result)
         return self.update_state(journal, existing, result)
+
+    def update_hosts(self, journal, session, result) -> None:
+        known = {record.host: record for record in journal.hosts(session.session_id)}
+        for update in self.params["host_updates"]:
+            if update["host"] not in known:
+                self.fail_json(msg="host_updates: %s is not a host of session %s; its hosts are %s"
+                               % (update["host"], session.session_id, ", ".join(sorted(known)) or "none"))
+        for update in self.params["host_updates"]:
+            record = known[update["host"]]
+            wanted = {key: update[key] for key in ("state", "maintained") if update[key] is not None}
+            if any(getattr(record, key) != value for key, value in wanted.items()) or update["details"]:
+                result["changed"] = True
+                if not self.check_mode:
+                    journal.set_host(session.session_id, update["host"], details=update["details"], **wanted)
+        if self.params["restore_hosts"]:
+            enabled, left = restore_hosts(self.conn, journal, session.session_id, self.check_mode)
+            result.update(restored_hosts=enabled, left_disabled=left)
+            result["changed"] = result["changed"] or bool(enabled)
 
     def create(self, journal, result):
         params = self.params

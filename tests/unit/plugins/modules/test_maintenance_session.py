@@ -115,3 +115,41 @@ def test_info_shows_projects_instances_and_plugin_runs(tmp_path):
     assert view["projects"][0]["reply"] == "ACK_PLANNED_MAINTENANCE"
     assert view["instances"][0]["instance_id"] == "vm-1"
     assert view["action_runs"][0]["state"] == "DONE"
+
+
+def test_host_updates_and_restore(tmp_path):
+    from ansible_collections.fenix.maintenance.plugins.modules.compute_service import ComputeServiceModule
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="s", hosts=["compute1", "compute2"])
+    disabled = run_module(ComputeServiceModule, dict(host="compute1", session_id="s", journal=journal,
+                                                     reason="session s"), cloud)
+    assert disabled["changed"] and cloud.services["compute1"].status == "disabled"
+    assert Journal(journal).hosts_disabled_by_session("s") == ["compute1"]
+    progress = session(cloud, journal, session_id="s",
+                       host_updates=[{"host": "compute2", "state": "MAINTAINED", "maintained": True}])
+    assert progress["changed"]
+    again = session(cloud, journal, session_id="s",
+                    host_updates=[{"host": "compute2", "state": "MAINTAINED", "maintained": True}])
+    assert not again["changed"]
+    wrong = session(cloud, journal, session_id="s", host_updates=[{"host": "compute9", "state": "X"}])
+    assert wrong["failed"] and "host_updates: compute9 is not a host of session s" in wrong["msg"]
+    predicted = session(cloud, journal, check_mode=True, session_id="s", restore_hosts=True)
+    assert predicted["restored_hosts"] == ["compute1"] and cloud.services["compute1"].status == "disabled"
+    restored = session(cloud, journal, session_id="s", session_state="MAINTENANCE_FAILED", reason="batch 1",
+                       restore_hosts=True)
+    assert restored["restored_hosts"] == ["compute1"] and cloud.services["compute1"].status == "enabled"
+    assert Journal(journal).hosts_disabled_by_session("s") == []
+    assert not session(cloud, journal, session_id="s", session_state="MAINTENANCE_FAILED", reason="batch 1",
+                       restore_hosts=True)["changed"]
+
+
+def test_compute_service_needs_the_session_it_names(tmp_path):
+    from ansible_collections.fenix.maintenance.plugins.modules.compute_service import ComputeServiceModule
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="s", hosts=["compute1"])
+    missing = run_module(ComputeServiceModule, dict(host="compute1", session_id="nope", journal=journal), cloud)
+    assert missing["failed"] and "session_id: session nope is not in the journal" in missing["msg"]
+    assert cloud.services["compute1"].status == "enabled"
+    predicted = run_module(ComputeServiceModule, dict(host="compute1", session_id="s", journal=journal), cloud,
+                           check_mode=True)
+    assert predicted["changed"] and Journal(journal).hosts_disabled_by_session("s") == []
