@@ -1,0 +1,258 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maintenance_instance_actions
+short_description: Move the servers off hosts as their projects answered
+version_added: 0.1.0
+author: fenix.maintenance developers (@fenix-maintenance)
+description:
+  - For every server on O(hosts), does what its project answered in the session
+    journal (M(fenix.maintenance.project_reply_wait) waits for the answers) -
+    V(LIVE_MIGRATE) or V(MIGRATE) to the planned target host, or V(OWN_ACTION),
+    waiting until the project has moved or removed the server itself. A server
+    whose project named no action gets the planned kind (live for running servers,
+    cold for the others).
+  - Moves go wave after wave as planned by M(fenix.maintenance.maintenance_plan), so that
+    no instance group has more than its C(max_impacted_members) affected at once.
+  - Each action is written to the journal before it starts and marked done after;
+    each finished action is announced to its project with C(INSTANCE_ACTION_DONE)
+    on the configured transports.
+  - A project that answered NACK stops everything before any server moves.
+options:
+  session_id:
+    description:
+      - The maintenance session in the journal.
+    type: str
+    required: true
+  hosts:
+    description:
+      - The hosts to empty (one batch).
+    type: list
+    elements: str
+    required: true
+  moves:
+    description:
+      - The planned moves (from M(fenix.maintenance.maintenance_plan)); servers not listed go in
+        a last wave without a target, placed by the scheduler.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      server_id:
+        description: The server.
+        type: str
+        required: true
+      to_host:
+        description: Target host; the scheduler chooses when omitted.
+        type: str
+      kind:
+        description: What to do when the project named no action.
+        type: str
+        choices: [LIVE_MIGRATE, MIGRATE]
+      wave:
+        description: Moves of one wave run together; waves run in order.
+        type: int
+        default: 0
+  allow_nack:
+    description:
+      - Go on when a project answered NACK (its servers get the planned kind).
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds to wait for one migration, and for a project's own action.
+    type: int
+    default: 600
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - fenix.maintenance.notify
+  - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.MIGRATION
+  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.openstack.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+    details: Decides every server's action and reports it; moves, records and sends nothing.
+  diff_mode:
+    support: none
+notes:
+  - The O(wait) option has no effect; the module always waits.
+"""
+
+EXAMPLES = r"""
+- name: Move the servers off this batch as their projects answered
+  fenix.maintenance.maintenance_instance_actions:
+    cloud: admin
+    session_id: chg-1234
+    hosts: [compute1, compute2]
+    moves: "{{ batch_plan.moves }}"
+    concurrency: 4
+    api_url: http://192.0.2.10:12347/v1
+    webhook:
+      urls:
+        8a1b2c3d4e5f: http://vnfm.example:12348/maintenance
+"""
+
+RETURN = r"""
+instances:
+  description: What was (or in check mode would be) done with each server, in wave order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    server_id:
+      description: The server.
+      type: str
+    project_id:
+      description: Its project.
+      type: str
+    action:
+      description: C(LIVE_MIGRATE), C(MIGRATE) or C(OWN_ACTION).
+      type: str
+    decided_by:
+      description: C(project) when its project named the action, C(plan) otherwise.
+      type: str
+    from_host:
+      description: Where it was.
+      type: str
+    to_host:
+      description: Where it is now (null when the project removed it).
+      type: str
+    wave:
+      description: The wave it moved in.
+      type: int
+    outcome:
+      description: C(done), C(failed), or null in check mode.
+      type: str
+    duration:
+      description: Seconds its action took.
+      type: float
+    note:
+      description: Why the action differs from what was asked, if it does.
+      type: str
+  sample:
+    - server_id: 0b7c...
+      project_id: 8a1b...
+      action: LIVE_MIGRATE
+      decided_by: project
+      from_host: compute1
+      to_host: compute3
+      wave: 0
+      outcome: done
+      duration: 8.4
+      note: null
+counts:
+  description: Servers by action.
+  returned: always
+  type: dict
+  sample: {LIVE_MIGRATE: 3, MIGRATE: 1, OWN_ACTION: 0}
+"""
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.instance_actions import (
+    InstanceActionError,
+    InstanceActions,
+    decide,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+    MIGRATION_COUNTS,
+    MIGRATION_DELAYS,
+    Migrator,
+    invalid_number,
+    migration_argument_spec,
+    migration_settings,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
+    INSTANCE_ACTION_DONE,
+    Notification,
+    Notifier,
+    NotifyError,
+    notify_argument_spec,
+    scheduled_payload,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import open_journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import list_servers
+
+ACTION_NAMES = ("LIVE_MIGRATE", "MIGRATE", "OWN_ACTION")
+
+
+class MaintenanceInstanceActionsModule(OpenStackModule):
+    argument_spec = dict(
+        session_id=dict(required=True),
+        hosts=dict(type="list", elements="str", required=True),
+        moves=dict(type="list", elements="dict", default=[], options=dict(
+            server_id=dict(required=True),
+            to_host=dict(),
+            kind=dict(choices=["LIVE_MIGRATE", "MIGRATE"]),
+            wave=dict(type="int", default=0),
+        )),
+        allow_nack=dict(type="bool", default=False),
+        timeout=dict(type="int", default=600),
+        journal=dict(no_log=False),
+        **migration_argument_spec(),
+        **notify_argument_spec(),
+    )
+    module_kwargs = dict(supports_check_mode=True)
+
+    def run(self) -> dict:
+        params = self.params
+        problem = invalid_number(params, at_least_one=MIGRATION_COUNTS, not_negative=MIGRATION_DELAYS)
+        if problem:
+            self.fail_json(msg=problem)
+        journal = open_journal(params["journal"])
+        try:
+            session = journal.session(params["session_id"])
+            notifier = Notifier(journal, params, lambda: self.conn)
+        except (SessionNotFound, NotifyError, ValueError) as exc:
+            self.fail_json(msg=str(exc))
+        hosts = params["hosts"]
+        servers = list_servers(self.conn, hosts)
+        replies = {record.project_id: record for record in journal.projects(session.session_id)}
+        moves = {move["server_id"]: move for move in params["moves"]}
+        try:
+            work = decide(servers, moves, replies, params["allow_nack"])
+        except InstanceActionError as exc:
+            self.fail_json(msg=str(exc))
+        result = dict(changed=bool(work), instances=[item.as_dict() for item in work], counts=counts(work))
+        if self.check_mode or not work:
+            return result
+        api_url = notifier.api_url()
+
+        def announce(item) -> None:
+            payload = scheduled_payload(api_url, session.session_id, item.project_id, INSTANCE_ACTION_DONE,
+                                        instance_id=item.server_id)
+            notifier.announce(session.session_id, Notification("maintenance.scheduled", payload,
+                                                               timestamp=notifier.now()),
+                              instance_id=item.server_id)
+
+        migrator = Migrator(self.conn, migration_settings(params, params["timeout"]))
+        actions = InstanceActions(self.conn, journal, session.session_id, migrator, announce, params["timeout"],
+                                  params["poll_interval"], lambda: list_servers(self.conn, hosts))
+        try:
+            actions.run(work)
+        except InstanceActionError as exc:
+            result["instances"] = [item.as_dict() for item in work]
+            self.fail_json(msg=str(exc), **result)
+        result["instances"] = [item.as_dict() for item in work]
+        return result
+
+
+def counts(work) -> dict:
+    return {name: sum(1 for item in work if item.action == name) for name in ACTION_NAMES}
+
+
+def main() -> None:
+    MaintenanceInstanceActionsModule()()
+
+
+if __name__ == "__main__":
+    main()

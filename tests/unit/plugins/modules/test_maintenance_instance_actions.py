@@ -1,0 +1,119 @@
+"""maintenance_instance_actions with a faked cloud: answers decide, waves order, journal first, announcements."""
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.modules.maintenance_instance_actions import (
+    MaintenanceInstanceActionsModule,
+)
+from fakes import FakeCloud
+from module_runner import run_module
+from webhook_server import WebhookServer
+
+API = "http://127.0.0.1:12347/v1"
+ALL = ["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION"]
+
+
+def setup(tmp_path):
+    cloud = FakeCloud()
+    vm = {
+        "a1": cloud.add_server("compute1", project_id="pa"),
+        "a2": cloud.add_server("compute1", project_id="pa", status="SHUTOFF"),
+        "b1": cloud.add_server("compute1", project_id="pb"),
+        "c1": cloud.add_server("compute2", project_id="pc"),
+    }
+    path = str(tmp_path / "j.sqlite")
+    journal = Journal(path)
+    journal.create_session(["compute1"], session_id="s1")
+    journal.set_session_state("s1", "PLANNED_MAINTENANCE")
+    journal.notify_project("s1", "pa", "PLANNED_MAINTENANCE", [vm["a1"], vm["a2"]], ALL)
+    journal.notify_project("s1", "pb", "PLANNED_MAINTENANCE", [vm["b1"]], ALL)
+    return cloud, path, journal, vm
+
+
+def act(cloud, path, hook, check_mode=False, **args):
+    params = dict(session_id="s1", journal=path, hosts=["compute1"], api_url=API, poll_interval=0,
+                  retry_delay=0, webhook={"urls": {"pa": hook.url("/pa"), "pb": hook.url("/pb")}})
+    return run_module(MaintenanceInstanceActionsModule, dict(params, **args), cloud, check_mode=check_mode)
+
+
+def test_projects_answers_decide_and_waves_run_in_order(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE", {vm["a1"]: "MIGRATE", vm["a2"]: "LIVE_MIGRATE"})
+    journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
+    moves = [{"server_id": vm["a1"], "to_host": "compute3", "wave": 1},
+             {"server_id": vm["a2"], "to_host": "compute2", "wave": 0},
+             {"server_id": vm["b1"], "to_host": "compute2", "kind": "LIVE_MIGRATE", "wave": 0}]
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, moves=moves)
+        assert not result["failed"], result["msg"]
+        done = {item["server_id"]: item for item in result["instances"]}
+        assert done[vm["a1"]]["action"] == "MIGRATE" and done[vm["a1"]]["decided_by"] == "project"
+        assert done[vm["a1"]]["to_host"] == "compute3"
+        # LIVE_MIGRATE of a stopped server is done cold, and says so.
+        assert done[vm["a2"]]["action"] == "MIGRATE" and "SHUTOFF" in done[vm["a2"]]["note"]
+        assert done[vm["b1"]]["action"] == "LIVE_MIGRATE" and done[vm["b1"]]["decided_by"] == "plan"
+        assert result["counts"] == {"LIVE_MIGRATE": 1, "MIGRATE": 2, "OWN_ACTION": 0}
+        assert {cloud.servers[s].compute_host for s in (vm["a1"], vm["a2"], vm["b1"])} <= {"compute2", "compute3"}
+        # Every finished action was announced to its project, wave 0 before wave 1.
+        announced = [(path_, traits_of(body)["instance_ids"]) for path_, body in hook.bodies]
+        assert sorted(announced) == sorted([("/pa", '["%s"]' % vm["a1"]), ("/pa", '["%s"]' % vm["a2"]),
+                                            ("/pb", '["%s"]' % vm["b1"])])
+        assert announced[-1] == ("/pa", '["%s"]' % vm["a1"])
+    records = {record.instance_id: record for record in journal.instances("s1")}
+    assert all(records[vm[name]].action_done for name in ("a1", "a2", "b1"))
+    assert records[vm["a1"]].host == "compute3"
+
+
+def traits_of(body):
+    return {name: value for name, _kind, value in body["reason_data"]["event"]["traits"]}
+
+
+def test_nack_stops_before_anything_moves(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "NACK_PLANNED_MAINTENANCE")
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook)
+    assert result["failed"] and "projects pa answered NACK; nothing was moved" in result["msg"]
+    assert all(cloud.servers[vm[name]].compute_host == "compute1" for name in ("a1", "a2", "b1"))
+
+
+def test_check_mode_decides_and_moves_nothing(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, check_mode=True)
+        assert hook.bodies == []
+    assert result["changed"] and len(result["instances"]) == 3
+    assert all(item["outcome"] is None for item in result["instances"])
+    assert cloud.servers[vm["a1"]].compute_host == "compute1"
+    assert not any(record.action_done for record in journal.instances("s1"))
+
+
+def test_own_action_waits_for_the_project(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE", {vm["a1"]: "OWN_ACTION", vm["a2"]: "OWN_ACTION"})
+    journal.record_reply("s1", "pb", "NACK_PLANNED_MAINTENANCE")
+    del cloud.servers[vm["b1"]]
+    cloud.move(cloud.servers[vm["a2"]], "compute3")  # the project moved one itself; the other never goes
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, timeout=0, allow_nack=True)
+    assert result["failed"] and "did not move it off compute1 within 0s (OWN_ACTION)" in result["msg"]
+    done = {item["server_id"]: item for item in result["instances"]}
+    assert vm["a2"] not in done  # already gone: nothing to do for it
+    assert done[vm["a1"]]["outcome"] == "failed"
+
+
+def test_own_action_is_done_when_the_server_leaves(tmp_path):
+    from types import SimpleNamespace
+    from ansible_collections.fenix.maintenance.plugins.module_utils.instance_actions import (
+        InstanceActions, InstanceWork)
+    journal = Journal(str(tmp_path / "j.sqlite"))
+    journal.create_session(["compute1"], session_id="s1")
+    polls = [[SimpleNamespace(id="vm-1", compute_host="compute1")]] * 2 + [[SimpleNamespace(id="vm-1", compute_host="compute4")]]
+    announced, clock = [], [0.0]
+    actions = InstanceActions(None, journal, "s1", migrator=None, announce=announced.append, timeout=60,
+                              poll_interval=5, list_servers=lambda: polls.pop(0),
+                              clock=lambda: clock[0], sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    work = [InstanceWork("vm-1", "pa", "db", "compute1", "ACTIVE", "OWN_ACTION", None, 0, "project")]
+    actions.await_own_actions(work)
+    assert (work[0].outcome, work[0].to_host, work[0].duration) == ("done", "compute4", 10.0)
+    assert [item.server_id for item in announced] == ["vm-1"]
+    assert journal.instances("s1")[0].action_done
