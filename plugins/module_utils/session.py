@@ -117,6 +117,51 @@ def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool) -> 
     return enabled, left
 
 
+def session_summary(journal: Journal, session: Session) -> dict:
+    """The end-of-run figures: hosts done, servers moved by action, project reply latencies, total time."""
+    hosts = journal.hosts(session.session_id)
+    instances = journal.instances(session.session_id)
+    events = journal.events(session.session_id)
+    actions: dict = {}
+    for record in instances:
+        if record.action_done and record.action:
+            actions[record.action] = actions.get(record.action, 0) + 1
+    replies = {}
+    for event in events:
+        if event["kind"] == "project.reply":
+            replies.setdefault(event["project_id"], []).append(event)
+    latencies = {}
+    for project in journal.projects(session.session_id):
+        latencies[project.project_id] = {
+            "last_state": project.state,
+            "reply": project.reply,
+            "latency_seconds": _seconds_between(project.notified_at, project.replied_at),
+            "replies": len(replies.get(project.project_id, [])),
+            "decided_by_policy": sum(1 for event in replies.get(project.project_id, [])
+                                     if event["details"].get("decided_by") == "policy"),
+        }
+    return {
+        "session_id": session.session_id,
+        "state": session.state,
+        "reason": session.reason,
+        "hosts_total": len(hosts),
+        "hosts_maintained": sorted(record.host for record in hosts if record.maintained),
+        "hosts_disabled_by_session": sorted(record.host for record in hosts if record.disabled_by_session),
+        "servers_moved": actions,
+        "projects": latencies,
+        "started_at": session.created_at,
+        "updated_at": session.updated_at,
+        "total_seconds": _seconds_between(session.created_at, session.updated_at),
+    }
+
+
+def _seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float]:
+    if not start or not end:
+        return None
+    form = "%Y-%m-%dT%H:%M:%S.%fZ"
+    return round((datetime.strptime(end, form) - datetime.strptime(start, form)).total_seconds(), 3)
+
+
 def session_view(journal: Journal, session: Session, with_events: bool = False) -> dict:
     view = asdict(session)
     view["hosts"] = [asdict(record) for record in journal.hosts(session.session_id)]
@@ -125,4 +170,5 @@ def session_view(journal: Journal, session: Session, with_events: bool = False) 
     view["action_runs"] = [asdict(record) for record in journal.action_runs(session.session_id)]
     if with_events:
         view["events"] = journal.events(session.session_id)
+    view["summary"] = session_summary(journal, session)
     return view

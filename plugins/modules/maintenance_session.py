@@ -241,6 +241,9 @@ session:
       type: list
       elements: dict
       sample: []
+    summary:
+      description: Figures of the session (see M(fenix.maintenance.maintenance_session_info)).
+      type: dict
     created_at:
       description: When the session was created.
       type: str

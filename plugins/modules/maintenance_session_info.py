@@ -60,6 +60,10 @@ sessions:
       M(fenix.maintenance.maintenance_session)'s RV(fenix.maintenance.maintenance_session#module:session).
     - With O(events=true), each also has C(events), a list of C(event_id),
       C(at), C(kind), C(host), C(project_id), C(instance_id) and C(details).
+    - Each has C(summary) - C(hosts_total), C(hosts_maintained), C(hosts_disabled_by_session),
+      C(servers_moved) (count by action), C(projects) (per project its C(reply),
+      C(latency_seconds) from notification to reply, C(replies), C(decided_by_policy)),
+      C(total_seconds) from creation to the last change.
   returned: always
   type: list
   elements: dict

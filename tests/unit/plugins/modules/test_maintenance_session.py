@@ -153,3 +153,25 @@ def test_compute_service_needs_the_session_it_names(tmp_path):
     predicted = run_module(ComputeServiceModule, dict(host="compute1", session_id="s", journal=journal), cloud,
                            check_mode=True)
     assert predicted["changed"] and Journal(journal).hosts_disabled_by_session("s") == []
+
+
+def test_summary_counts_what_the_session_did(tmp_path):
+    from ansible_collections.fenix.maintenance.plugins.module_utils.session import session_summary
+    clock = iter("2026-11-22T12:00:%02d.000000Z" % second for second in range(60))
+    journal = Journal(str(tmp_path / "j.sqlite"), clock=lambda: next(clock))
+    journal.create_session(["compute1", "compute2"], session_id="s")
+    journal.notify_project("s", "pa", "PLANNED_MAINTENANCE", ["vm-1", "vm-2"], ["LIVE_MIGRATE", "MIGRATE"])
+    journal.record_reply("s", "pa", "ACK_PLANNED_MAINTENANCE", {"vm-1": "LIVE_MIGRATE", "vm-2": "MIGRATE"})
+    journal.notify_project("s", "pb", "PLANNED_MAINTENANCE", ["vm-3"], ["LIVE_MIGRATE"])
+    journal.record_policy_reply("s", "pb", "LIVE_MIGRATE", "silent_policy")
+    for server, action in (("vm-1", "LIVE_MIGRATE"), ("vm-2", "MIGRATE"), ("vm-3", "LIVE_MIGRATE")):
+        journal.set_instance("s", server, "pa" if server != "vm-3" else "pb", action=action, action_done=True)
+    journal.set_host("s", "compute1", maintained=True)
+    journal.set_session_state("s", "MAINTENANCE_DONE")
+    summary = session_summary(journal, journal.session("s"))
+    assert summary["hosts_maintained"] == ["compute1"] and summary["hosts_total"] == 2
+    assert summary["servers_moved"] == {"LIVE_MIGRATE": 2, "MIGRATE": 1}
+    # The clock ticks once per journal write: notified at :02, replied at :04.
+    assert summary["projects"]["pa"]["latency_seconds"] == 2.0 and summary["projects"]["pa"]["decided_by_policy"] == 0
+    assert summary["projects"]["pb"]["decided_by_policy"] == 1
+    assert summary["total_seconds"] > 0 and summary["state"] == "MAINTENANCE_DONE"
