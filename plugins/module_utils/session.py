@@ -91,7 +91,8 @@ def resolve_hosts(conn, hosts: List[str]) -> List[str]:
     return sorted(set(hosts))
 
 
-def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool) -> Tuple[List[str], List[str]]:
+def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool,
+                  only: Optional[List[str]] = None) -> Tuple[List[str], List[str]]:
     """Enable the hosts the session disabled; (enabled, left) with the hosts left alone.
 
     A host whose service no longer carries our reason was taken over by
@@ -99,6 +100,8 @@ def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool) -> 
     """
     enabled, left = [], []
     for host in journal.hosts_disabled_by_session(session_id):
+        if only is not None and host not in only:
+            continue
         try:
             service = find_compute_service(conn, host)
         except HostNotFound:

@@ -94,6 +94,12 @@ options:
         has disabled since are left alone), for example when a batch failed or the session is aborted.
     type: bool
     default: false
+  restore_only:
+    description:
+      - With O(restore_hosts=true), enable again only these of the session's hosts (for example the
+        one host of a batch that failed, while the others go on).
+    type: list
+    elements: str
   host_updates:
     description:
       - Record progress of hosts of the session (shown by M(fenix.maintenance.maintenance_session_info)
@@ -320,6 +326,7 @@ class MaintenanceSessionModule(OpenStackModule):
         ),
         download=dict(type="list", elements="str", default=[]),
         restore_hosts=dict(type="bool", default=False),
+        restore_only=dict(type="list", elements="str"),
         host_updates=dict(
             type="list",
             elements="dict",
@@ -375,7 +382,8 @@ class MaintenanceSessionModule(OpenStackModule):
                 if not self.check_mode:
                     journal.set_host(session.session_id, update["host"], details=update["details"], **wanted)
         if self.params["restore_hosts"]:
-            enabled, left = restore_hosts(self.conn, journal, session.session_id, self.check_mode)
+            enabled, left = restore_hosts(self.conn, journal, session.session_id, self.check_mode,
+                                          only=self.params["restore_only"])
             result.update(restored_hosts=enabled, left_disabled=left)
             result["changed"] = result["changed"] or bool(enabled)
 

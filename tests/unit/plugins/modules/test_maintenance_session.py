@@ -175,3 +175,15 @@ def test_summary_counts_what_the_session_did(tmp_path):
     assert summary["projects"]["pa"]["latency_seconds"] == 2.0 and summary["projects"]["pa"]["decided_by_policy"] == 0
     assert summary["projects"]["pb"]["decided_by_policy"] == 1
     assert summary["total_seconds"] > 0 and summary["state"] == "MAINTENANCE_DONE"
+
+
+def test_restore_only_some_hosts(tmp_path):
+    from ansible_collections.fenix.maintenance.plugins.modules.compute_service import ComputeServiceModule
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="s", hosts=["compute1", "compute2"])
+    for host in ("compute1", "compute2"):
+        run_module(ComputeServiceModule, dict(host=host, session_id="s", journal=journal), cloud)
+    one = session(cloud, journal, session_id="s", restore_hosts=True, restore_only=["compute2"])
+    assert one["restored_hosts"] == ["compute2"]
+    assert (cloud.services["compute1"].status, cloud.services["compute2"].status) == ("disabled", "enabled")
+    assert Journal(journal).hosts_disabled_by_session("s") == ["compute1"]
