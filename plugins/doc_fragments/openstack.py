@@ -163,3 +163,76 @@ attributes:
     membership:
       - fenix.maintenance.maintenance
 """
+
+    # The connection options of the inventory plugins: the same concepts as the
+    # modules' (and openstack.cloud's inventory), without the module-only ones.
+    INVENTORY = r"""
+options:
+  cloud:
+    description:
+      - Named cloud or cloud config to read.
+      - If a string, the name of a cloud in a clouds.yaml file (see O(clouds_yaml_path)).
+        Provides default values for O(auth) and O(auth_type). Not needed if O(auth)
+        is given or OpenStack E(OS_*) environment variables are set.
+      - If a dict, a complete cloud configuration like a section of clouds.yaml.
+    type: raw
+  clouds_yaml_path:
+    description:
+      - clouds.yaml files to search for O(cloud) before openstacksdk's usual
+        locations (C(./clouds.yaml), C(~/.config/openstack/clouds.yaml),
+        C(/etc/openstack/clouds.yaml)). The first file that exists is read.
+      - openstacksdk reads E(OS_CLIENT_CONFIG_FILE) before all of these when it is set.
+    type: list
+    elements: str
+  auth:
+    description:
+      - Dictionary of auth information as the cloud's auth plugin needs it. For the
+        default V(password) plugin C(auth_url), C(username), C(password),
+        C(project_name) and the domains (C(user_domain_name), C(project_domain_name)).
+      - Keep passwords out of inventory files, prefer a named O(cloud) in clouds.yaml
+        (with its password in C(secure.yaml)) or E(OS_*) environment variables.
+    type: dict
+  auth_type:
+    description:
+      - Name of the auth plugin when the cloud uses something other than password
+        authentication; O(auth) then holds that plugin's parameters.
+    type: str
+  region_name:
+    description:
+      - Name of the region.
+    type: str
+  interface:
+    description:
+      - Endpoint URL type to fetch from the service catalog. The cloud's setting
+        in clouds.yaml, or V(public), when not given.
+    type: str
+    choices: [admin, internal, public]
+  validate_certs:
+    description:
+      - Whether SSL API requests should be verified. The cloud's setting when not given.
+    type: bool
+  ca_cert:
+    description:
+      - A path to a CA Cert bundle that can be used as part of verifying SSL API requests.
+    type: str
+  client_cert:
+    description:
+      - A path to a client certificate to use as part of the SSL transaction.
+    type: str
+  client_key:
+    description:
+      - A path to a client key to use as part of the SSL transaction.
+    type: str
+  api_timeout:
+    description:
+      - How long the socket layer waits for an API call, in seconds. No limit when not given.
+    type: int
+requirements:
+  - "python >= 3.8"
+  - "openstacksdk >= 1.0.0"
+notes:
+  - Auth information is driven by openstacksdk, values come from clouds.yaml,
+    then from the standard E(OS_*) environment variables, then from the options
+    above. More at U(https://docs.openstack.org/openstacksdk/).
+  - An admin account of the cloud is needed (compute services and hypervisors are admin-only in Nova).
+"""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import version as installed_version
+from typing import List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -104,14 +105,23 @@ def connection_kwargs(params: dict) -> dict:
     )
 
 
-def connect(params: dict):
+def connect(params: dict, config_files: Optional[List[str]] = None):
     """Open an openstacksdk connection from module-style parameters.
 
     ``openstack.connect`` also reads ``OS_*`` variables and clouds.yaml from
     its usual search path, so every way openstack.cloud accepts works here.
+    ``config_files`` (the inventory's ``clouds_yaml_path``) are searched
+    before that path; openstacksdk still reads ``OS_CLIENT_CONFIG_FILE`` first.
     """
     kwargs = {key: value for key, value in connection_kwargs(params).items() if value is not None}
-    return openstack.connect(**kwargs)
+    if not config_files:
+        return openstack.connect(**kwargs)
+    # openstack.connect cannot be given clouds.yaml paths; this is what it
+    # does inside, with the search path extended as openstack.cloud's inventory does.
+    from openstack.config import loader
+
+    config = loader.OpenStackConfig(config_files=list(config_files) + list(loader.CONFIG_FILES))
+    return openstack.connection.Connection(config=config.get_one(**kwargs))
 
 
 def _version_tuple(version: str) -> tuple:

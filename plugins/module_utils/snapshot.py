@@ -117,8 +117,9 @@ def list_paginated(adapter, url: str, key: str, **kwargs) -> List[dict]:
     return items
 
 
-def list_hypervisors(conn, hostname_pattern: Optional[str] = None) -> Dict[str, dict]:
-    """Hypervisors by the host of their nova-compute service.
+def hypervisor_details(conn, hostname_pattern: Optional[str] = None) -> Dict[str, dict]:
+    """Nova's full hypervisor records (microversion 2.53: usage, running_vms,
+    host_ip) by the host of their nova-compute service.
 
     ``hostname_pattern`` narrows the listing on Nova's side (a substring of
     the hypervisor hostname) when only one host is wanted.
@@ -131,13 +132,21 @@ def list_hypervisors(conn, hostname_pattern: Optional[str] = None) -> Dict[str, 
     for hyp in hypervisors:
         host = (hyp.get("service") or {}).get("host")
         if host:
-            by_host[host] = {
-                "id": hyp["id"],
-                "hypervisor_hostname": hyp.get("hypervisor_hostname"),
-                "state": hyp.get("state"),
-                "status": hyp.get("status"),
-            }
+            by_host[host] = hyp
     return by_host
+
+
+def list_hypervisors(conn, hostname_pattern: Optional[str] = None) -> Dict[str, dict]:
+    """Hypervisors by the host of their nova-compute service (identity and state only)."""
+    return {
+        host: {
+            "id": hyp["id"],
+            "hypervisor_hostname": hyp.get("hypervisor_hostname"),
+            "state": hyp.get("state"),
+            "status": hyp.get("status"),
+        }
+        for host, hyp in hypervisor_details(conn, hostname_pattern).items()
+    }
 
 
 def read_resources(conn, provider_id: str) -> Dict[str, dict]:

@@ -58,6 +58,8 @@ class FakeCloud:
         self.identity = _Identity(self)
         self.current_project_id = "admin-project"
         self.endpoints = {}  # service type -> URL, as the catalog would give
+        self.host_aggregates = []  # what compute.aggregates() lists (add_aggregate)
+        self.hypervisor_page_size = None  # pages the hypervisor list as Nova's max_limit does
 
     def endpoint_for(self, service_type, interface=None, region_name=None):
         return self.endpoints.get(service_type)
@@ -71,6 +73,24 @@ class FakeCloud:
         )
         self.allocations[host][server_id] = {"resources": {"VCPU": vcpus}}
         return server_id
+
+    def add_aggregate(self, name, hosts, availability_zone=None):
+        self.host_aggregates.append(SimpleNamespace(
+            id=len(self.host_aggregates) + 1, name=name, hosts=list(hosts),
+            availability_zone=availability_zone, metadata={},
+        ))
+
+    def hypervisor_record(self, host, svc):
+        """A hypervisor as Nova's detail list shows it at microversion 2.53."""
+        vcpus_used = sum(a["resources"].get("VCPU", 0) for a in self.allocations.get(host, {}).values())
+        return {
+            "id": "rp-" + host, "hypervisor_hostname": host, "state": svc.state,
+            "status": svc.status, "service": {"host": host, "id": svc.id},
+            "host_ip": "192.0.2.%d" % (sorted(self.services).index(host) + 1),
+            "vcpus": 8, "vcpus_used": vcpus_used, "memory_mb": 4096, "memory_mb_used": 256 * vcpus_used,
+            "local_gb": 40, "local_gb_used": vcpus_used,
+            "running_vms": sum(1 for server in self.servers.values() if server.compute_host == host),
+        }
 
     def other_host(self, source, target=None):
         if target:
@@ -131,6 +151,10 @@ class _Compute:
             if name_or_id in (server.id, server.name):
                 return server
         return None
+
+    def aggregates(self):
+        self.cloud.calls["compute.aggregates"] += 1
+        return list(self.cloud.host_aggregates)
 
     def server_groups(self, all_projects=False):
         self.cloud.calls["compute.server_groups"] += 1
@@ -200,23 +224,36 @@ class _Compute:
     def get(self, url, microversion=None):
         self.cloud.calls["compute.get"] += 1
         assert url.startswith("/os-hypervisors/detail"), url
-        hypervisors = [
-            {"id": "rp-" + host, "hypervisor_hostname": host, "state": svc.state,
-             "status": svc.status, "service": {"host": host, "id": svc.id}}
-            for host, svc in self.cloud.services.items()
-        ]
+        hypervisors = [self.cloud.hypervisor_record(host, svc) for host, svc in self.cloud.services.items()]
         if "hypervisor_hostname_pattern=" in url:
             pattern = url.split("hypervisor_hostname_pattern=")[1]
             hypervisors = [h for h in hypervisors if pattern in h["hypervisor_hostname"]]
-        return FakeResponse({"hypervisors": hypervisors})
+        return FakeResponse(self._page(hypervisors, url))
+
+    def _page(self, hypervisors, url):
+        """One page and the next link, as Nova answers past its max_limit."""
+        size = self.cloud.hypervisor_page_size
+        if not size:
+            return {"hypervisors": hypervisors}
+        start = 0
+        if "marker=" in url:
+            marker = url.split("marker=")[1]
+            start = [h["id"] for h in hypervisors].index(marker) + 1
+        page = hypervisors[start:start + size]
+        body = {"hypervisors": page}
+        if start + size < len(hypervisors):
+            body["hypervisors_links"] = [{"rel": "next", "href": "/os-hypervisors/detail?marker=" + page[-1]["id"]}]
+        return body
 
 
 class _Placement:
     def __init__(self, cloud):
         self.cloud = cloud
 
-    def get(self, url):
+    def get(self, url, microversion=None):
         self.cloud.calls["placement.get"] += 1
+        if url.startswith("/allocation_candidates"):
+            return FakeResponse(self._candidates())
         parts = url.strip("/").split("/")
         host = parts[1][len("rp-"):]
         allocations = self.cloud.allocations[host]
@@ -231,6 +268,22 @@ class _Placement:
         if parts[2] == "allocations":
             return FakeResponse({"allocations": dict(allocations)})
         raise AssertionError(url)
+
+    def _candidates(self):
+        """GET /allocation_candidates?resources=VCPU:1: summaries of the providers with a free vCPU."""
+        summaries = {}
+        for host in self.cloud.services:
+            inventories = self.get("/resource_providers/rp-%s/inventories" % host).json()["inventories"]
+            usages = self.get("/resource_providers/rp-%s/usages" % host).json()["usages"]
+            self.cloud.calls["placement.get"] -= 2  # one request in all, counted above
+            resources = {
+                rc: {"capacity": int((inv["total"] - inv["reserved"]) * inv["allocation_ratio"]),
+                     "used": usages.get(rc, 0)}
+                for rc, inv in inventories.items()
+            }
+            if resources["VCPU"]["capacity"] - resources["VCPU"]["used"] >= 1:
+                summaries["rp-" + host] = {"resources": resources, "traits": []}
+        return {"allocation_requests": [], "provider_summaries": summaries}
 
 
 class _Identity:
