@@ -391,6 +391,17 @@ class Cloud:
                 result[server_id] = server.status if server is not None else "NOT_FOUND"
         return result
 
+    def delete_servers(self, count: int, keep: List[str], timeout: float = 120.0) -> List[str]:
+        """Delete ``count`` of our servers (the newest first, never those in ``keep``); wait until they are gone."""
+        with self.lock:
+            servers = sorted(self.conn.compute.servers(), key=lambda server: server.created_at or "", reverse=True)
+            chosen = [server for server in servers if server.id not in keep][:count]
+            for server in chosen:
+                self.conn.compute.delete_server(server)
+            for server in chosen:
+                self.conn.compute.wait_for_delete(server, wait=timeout)
+        return [server.id for server in chosen]
+
     def server_group(self, name: str) -> Dict[str, Any]:
         with self.lock:
             for group in self.conn.compute.server_groups():
@@ -450,7 +461,7 @@ class Vnfm:
 
     def __init__(self, project_id: str, policies: PolicyBook, api: MaintenanceApi, cloud, log: EventLog,
                  per_instance: bool = False, check_timeout: float = 60.0, check_interval: float = 2.0,
-                 stop: Optional[threading.Event] = None) -> None:
+                 stop: Optional[threading.Event] = None, scale_in_delete: int = 0, keep: Optional[List[str]] = None) -> None:
         self.project_id = project_id
         self.policies = policies
         self.api = api
@@ -460,6 +471,8 @@ class Vnfm:
         self.check_timeout = check_timeout
         self.check_interval = check_interval
         self.stop = stop or threading.Event()
+        self.scale_in_delete = scale_in_delete
+        self.keep = keep or []  # servers scaling in must not remove (the group members the constraints are about)
         self.seen: collections.deque = collections.deque(maxlen=1000)
         self.seen_lock = threading.Lock()
 
@@ -533,6 +546,11 @@ class Vnfm:
             return
         if decision.action == "OWN_ACTION":
             self.own_action(instances, context)
+        if state == "SCALE_IN" and decision.reply.startswith("ACK_") and self.scale_in_delete:
+            # Free capacity before saying so: the operator plans again right after our ACK.
+            deleted = self.cloud.delete_servers(self.scale_in_delete, self.keep)
+            self.scale_in_delete = 0
+            self.log.write("scaled_in", deleted=deleted, **context)
         if decision.delay and self.stop.wait(decision.delay):
             self.log.write("dropped", reason="stopping before the late answer was due", **context)
             return
@@ -755,6 +773,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--max-interruption", type=int, default=120, help="max_interruption_time per instance (s)")
     parser.add_argument("--lead-time", type=int, default=0, help="seconds of notice an instance needs")
     parser.add_argument("--resource-mitigation", action="store_true", help="the VNF may run with fewer instances")
+    parser.add_argument("--scale-in-delete", type=int, default=0, metavar="N",
+                        help="on SCALE_IN, delete N of the project's servers (newest first, not --group members)"
+                             " before answering ACK_SCALE_IN (once)")
     parser.add_argument("--log", help="JSON-lines event log (default: standard output)")
     parser.add_argument("--reply-retries", type=int, default=5, help="retries of a request to the API (default 5)")
     parser.add_argument("--check-timeout", type=float, default=60.0,
@@ -784,7 +805,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cloud = Cloud.connect(args.cloud)
     api = MaintenanceApi(cloud.token, retries=args.reply_retries)
     vnfm = Vnfm(cloud.project_id, args.policies, api, cloud, log, per_instance=args.per_instance,
-                check_timeout=args.check_timeout, stop=stop)
+                check_timeout=args.check_timeout, stop=stop, scale_in_delete=args.scale_in_delete)
 
     if args.group:
         api_url = args.api_url or cloud.endpoint("maintenance")
@@ -792,6 +813,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             log.write("error", error="--group needs the API: give --api-url, or register the service type"
                                      " maintenance in the Keystone catalog")
             return 2
+        vnfm.keep = cloud.server_group(args.group)["members"]
         vnfm.set_constraints(api_url, args.group, ConstraintOptions(
             args.max_impacted, args.recovery_time, args.max_interruption, args.lead_time, args.resource_mitigation))
 
