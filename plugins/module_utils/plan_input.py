@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""The planner's CloudModel read from the cloud with list calls only.
+
+Requests do not grow with servers, and grow with hosts only for full hosts:
+
+* one nova-compute service list (state, enabled, availability zone);
+* one hypervisor list at microversion 2.53 (the Placement provider of each host);
+* one Placement ``GET /allocation_candidates?resources=VCPU:1``, whose provider
+  summaries give every provider's capacity (reserved and allocation ratio applied)
+  and usage per resource class in a single response. A provider with no free
+  vCPU is not a candidate, so only those full hosts are read one by one
+  (inventories and usages, as compute_host_info does);
+* one server list of all projects (flavors embedded at microversion >= 2.47);
+* one server group list and one aggregate list.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Iterable, Optional
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import COMPUTE_BINARY
+from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
+    RESOURCES,
+    CloudModel,
+    HostModel,
+    ServerModel,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import (
+    list_hypervisors,
+    read_resources,
+)
+
+# 1.27: provider summaries list every resource class of a provider, not only the requested ones.
+ALLOCATION_CANDIDATES_MICROVERSION = "1.29"
+
+
+def placement_summaries(conn) -> Dict[str, dict]:
+    """Provider UUID -> {resource class: {capacity, used}} for every provider with a free vCPU."""
+    response = conn.placement.get("/allocation_candidates?resources=VCPU:1",
+                                  microversion=ALLOCATION_CANDIDATES_MICROVERSION)
+    body = response.json()
+    return {
+        provider: summary.get("resources", {})
+        for provider, summary in (body.get("provider_summaries") or {}).items()
+    }
+
+
+def host_resources(conn, provider_id: Optional[str], summaries: Dict[str, dict]) -> Dict[str, dict]:
+    """Capacity and usage of one host, from the summaries or (full host) its own Placement reads."""
+    if not provider_id:
+        return {}
+    if provider_id in summaries:
+        return summaries[provider_id]
+    return read_resources(conn, provider_id)
+
+
+def flavor_need(flavor) -> tuple:
+    """(vCPU, RAM MB, disk GB) a server holds in Placement, from its embedded flavor.
+
+    Disk counts root, ephemeral and swap (rounded up to GB), as Nova claims it
+    for a server on local disk; a volume-backed server claims less, so the
+    plan errs on the safe side.
+    """
+    if flavor is None:
+        flavor = {}
+    elif not isinstance(flavor, dict):
+        flavor = flavor.to_dict(computed=False)
+    ephemeral = flavor.get("ephemeral") or flavor.get("OS-FLV-EXT-DATA:ephemeral") or 0
+    swap = flavor.get("swap") or 0
+    swap_gb = int(math.ceil(int(swap) / 1024.0)) if swap else 0
+    return (int(flavor.get("vcpus") or 0), int(flavor.get("ram") or 0),
+            int(flavor.get("disk") or 0) + int(ephemeral) + swap_gb)
+
+
+def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iterable[dict] = ()) -> CloudModel:
+    """Every nova-compute host with capacity, every server, the server groups, and the constraints."""
+    services = {service.host: service for service in conn.compute.services(binary=COMPUTE_BINARY)}
+    hypervisors = list_hypervisors(conn)
+    summaries = placement_summaries(conn)
+    aggregates: Dict[str, list] = {}
+    for aggregate in conn.compute.aggregates():
+        for host in aggregate.hosts or []:
+            aggregates.setdefault(host, []).append(aggregate.name)
+    hosts: Dict[str, HostModel] = {}
+    for name, service in sorted(services.items()):
+        resources = host_resources(conn, (hypervisors.get(name) or {}).get("id"), summaries)
+        hosts[name] = HostModel(
+            name=name,
+            availability_zone=getattr(service, "availability_zone", None),
+            aggregates=tuple(sorted(aggregates.get(name, ()))),
+            # A host without a resource provider has no capacity: it is never a target. A class the
+            # provider has no inventory of (disk on shared storage) is left out: it does not limit.
+            capacity={rc: int(resources[rc]["capacity"]) for rc in RESOURCES if rc in resources}
+            if resources else {rc: 0 for rc in RESOURCES},
+            used={rc: int(resources.get(rc, {}).get("used", 0)) for rc in RESOURCES},
+            enabled=service.status == "enabled",
+            up=service.state == "up" and not service.is_forced_down,
+        )
+    groups, group_names = {}, {}
+    for group in conn.compute.server_groups(all_projects=True):
+        policy = group.policy or (group.policies[0] if group.policies else None)
+        group_names[group.id] = group.name
+        for member in group.member_ids or []:
+            groups[member] = (group.id, policy)
+    servers = []
+    for server in conn.compute.servers(details=True, all_projects=True):
+        if server.compute_host not in hosts:
+            continue  # not on a compute host (shelved, or never scheduled)
+        vcpus, ram, disk = flavor_need(server.flavor)
+        group_id, policy = groups.get(server.id, (None, None))
+        servers.append(ServerModel(
+            id=server.id, name=server.name, project_id=server.project_id, host=server.compute_host,
+            status=server.status, vcpus=vcpus, ram_mb=ram, disk_gb=disk, group_id=group_id, group_policy=policy,
+        ))
+    model = CloudModel(hosts=hosts, servers=servers, group_names=group_names)
+    return model.with_constraints(instance_groups, instances)

@@ -1,0 +1,875 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""The maintenance planner: batches of hosts and a target for every server to move.
+
+Pure computation over a CloudModel (no I/O). For every batch it guarantees:
+
+* no target host lacks vCPU, RAM or disk (capacity = (total - reserved) * allocation_ratio);
+* no target gets more members of a group than the group allows per host
+  (one for anti-affinity, ``max_instances_per_host`` from the group's constraints);
+* within one wave of moves no instance group has more than ``max_impacted_members``
+  members impacted (members left on a batch host count for every wave of the batch);
+* at most ``max_unavailable`` hosts of an availability zone / aggregate are down at once
+  (hosts already down count);
+* targets are never a host of the same batch, nor a disabled or down host.
+
+Batches are filled greedily in a fixed host order (empty hosts first, then the
+hosts with the fewest servers), as large as the rules and ``max_parallel_hosts``
+allow. Targets are searched first-fit in preference tiers (hosts already
+maintained, hosts outside the maintenance, hosts of later batches); each tier
+keeps a cursor past the hosts that are full, so planning stays near-linear in
+hosts + servers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+VCPU = "VCPU"
+MEMORY_MB = "MEMORY_MB"
+DISK_GB = "DISK_GB"
+RESOURCES = (VCPU, MEMORY_MB, DISK_GB)
+# A resource class a provider has no inventory of (shared storage, say) does not limit.
+UNLIMITED = 1 << 60
+
+LIVE_MIGRATE = "LIVE_MIGRATE"
+MIGRATE = "MIGRATE"
+
+# The server policy words of compute_host_drain, so both modules read the same way.
+LIVE = "live"
+COLD = "cold"
+SKIP = "skip"
+FAIL = "fail"
+DEFAULT_SERVER_POLICY = {"active": LIVE, "paused": LIVE, "shutoff": COLD, "other": FAIL}
+SERVER_POLICY_CHOICES = {
+    "active": (LIVE, COLD, SKIP, FAIL),
+    "paused": (LIVE, SKIP, FAIL),
+    "shutoff": (COLD, SKIP, FAIL),
+    "other": (SKIP, FAIL),
+}
+
+HARD_ANTI_AFFINITY = "anti-affinity"
+HARD_AFFINITY = "affinity"
+
+# Host states while planning.
+PENDING = "pending"      # to maintain, not yet in a batch
+IN_BATCH = "in_batch"    # in the batch being formed
+DONE = "done"            # maintained (before this plan or by an earlier batch)
+OUTSIDE = "outside"      # not part of the maintenance
+
+# Tiers of targets, most preferred first.
+TIER_MAINTAINED, TIER_OUTSIDE, TIER_LATER = 0, 1, 2
+
+# While a batch already has hosts, stop trying more after this many hosts that
+# cannot join it: each try costs a placement of all its servers.
+FAILED_TRIES_PER_BATCH = 16
+
+
+# ---------------------------------------------------------------------------
+# Input model
+# ---------------------------------------------------------------------------
+
+@dataclass
+class HostModel:
+    name: str
+    availability_zone: Optional[str] = None
+    aggregates: Tuple[str, ...] = ()
+    # Per resource class (VCPU, MEMORY_MB, DISK_GB): capacity = (total - reserved) * allocation_ratio.
+    capacity: Dict[str, int] = field(default_factory=dict)
+    used: Dict[str, int] = field(default_factory=dict)
+    enabled: bool = True
+    up: bool = True
+
+    def free(self) -> List[int]:
+        return [
+            (self.capacity[rc] if rc in self.capacity else UNLIMITED) - self.used.get(rc, 0)
+            for rc in RESOURCES
+        ]
+
+
+@dataclass
+class ServerModel:
+    id: str
+    name: str
+    project_id: str
+    host: str
+    status: str
+    vcpus: int = 0
+    ram_mb: int = 0
+    disk_gb: int = 0
+    group_id: Optional[str] = None
+    group_policy: Optional[str] = None
+
+    @property
+    def need(self) -> Tuple[int, int, int]:
+        return (self.vcpus, self.ram_mb, self.disk_gb)
+
+    @property
+    def label(self) -> str:
+        if self.name and self.name != self.id:
+            return "%s (%s)" % (self.name, self.id)
+        return self.id
+
+
+@dataclass
+class GroupRule:
+    """Constraints of an instance group (Fenix /v1/instance_group), keyed by the Nova server group id."""
+
+    group_id: str
+    max_impacted_members: Optional[int] = None
+    anti_affinity_group: bool = False
+    max_instances_per_host: Optional[int] = None
+    recovery_time: float = 0.0
+    group_name: Optional[str] = None
+    project_id: Optional[str] = None
+
+    @classmethod
+    def from_constraint(cls, body: dict) -> "GroupRule":
+        return cls(
+            group_id=body["group_id"],
+            max_impacted_members=_positive_or_none(body.get("max_impacted_members")),
+            anti_affinity_group=bool(body.get("anti_affinity_group")),
+            max_instances_per_host=_positive_or_none(body.get("max_instances_per_host")),
+            recovery_time=float(body.get("recovery_time") or 0),
+            group_name=body.get("group_name"),
+            project_id=body.get("project_id"),
+        )
+
+
+@dataclass
+class InstanceRule:
+    """Constraints of one instance (Fenix /v1/instance)."""
+
+    instance_id: str
+    migration_type: Optional[str] = None
+    max_interruption_time: Optional[float] = None
+    lead_time: float = 0.0
+    group_id: Optional[str] = None
+
+    @classmethod
+    def from_constraint(cls, body: dict) -> "InstanceRule":
+        return cls(
+            instance_id=body["instance_id"],
+            migration_type=body.get("migration_type"),
+            max_interruption_time=body.get("max_interruption_time"),
+            lead_time=float(body.get("lead_time") or 0),
+            group_id=body.get("group_id"),
+        )
+
+
+@dataclass
+class CloudModel:
+    hosts: Dict[str, HostModel]
+    servers: List[ServerModel]
+    groups: Dict[str, GroupRule] = field(default_factory=dict)
+    instances: Dict[str, InstanceRule] = field(default_factory=dict)
+    group_names: Dict[str, str] = field(default_factory=dict)
+
+    def with_constraints(self, instance_groups: Iterable[dict], instances: Iterable[dict]) -> "CloudModel":
+        """Add the stored constraint bodies (as Journal.constraints returns them).
+
+        An instance constraint's group_id puts a server that is in no Nova server
+        group into that instance group.
+        """
+        for body in instance_groups:
+            rule = GroupRule.from_constraint(body)
+            self.groups[rule.group_id] = rule
+            if rule.group_name:
+                self.group_names.setdefault(rule.group_id, rule.group_name)
+        for body in instances:
+            rule = InstanceRule.from_constraint(body)
+            self.instances[rule.instance_id] = rule
+        by_id = {server.id: server for server in self.servers}
+        for rule in self.instances.values():
+            server = by_id.get(rule.instance_id)
+            if server is not None and server.group_id is None and rule.group_id:
+                server.group_id = rule.group_id
+        return self
+
+
+@dataclass
+class PlanSettings:
+    max_parallel_hosts: int = 1
+    # An int, or a percentage of the zone's / aggregate's hosts as "25%" (at least 1); None: no limit.
+    max_unavailable_per_zone: Union[int, str, None] = None
+    max_unavailable_per_aggregate: Union[int, str, None] = None
+    server_policy: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVER_POLICY))
+    live_migration_seconds: float = 10.0
+    cold_migration_seconds: float = 20.0
+    host_seconds: float = 300.0
+    # Migrations running at once from one source host (Nova's max_concurrent_live_migrations).
+    migrations_per_host: int = 1
+
+    def policy(self, key: str) -> str:
+        return (self.server_policy or {}).get(key) or DEFAULT_SERVER_POLICY[key]
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Move:
+    server_id: str
+    project_id: str
+    name: str
+    from_host: str
+    to_host: str
+    kind: str
+    group_id: Optional[str] = None
+    # The target is a host of a later batch: the server will move once more.
+    moves_again: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Blocker:
+    server_id: str
+    name: str
+    project_id: str
+    host: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        label = "%s (%s)" % (self.name, self.server_id) if self.name and self.name != self.server_id else self.server_id
+        return "server %s of project %s cannot move: %s" % (label, self.project_id, self.reason)
+
+    def as_dict(self) -> dict:
+        return dict(asdict(self), message=self.message)
+
+
+@dataclass
+class Batch:
+    hosts: List[str]
+    waves: List[List[Move]] = field(default_factory=list)
+    # Servers left on the batch's hosts during their maintenance (server_policy skip).
+    skipped: List[dict] = field(default_factory=list)
+    estimated_seconds: float = 0.0
+
+    @property
+    def moves(self) -> List[Move]:
+        return [move for wave in self.waves for move in wave]
+
+    def as_dict(self) -> dict:
+        return {
+            "hosts": list(self.hosts),
+            "waves": [[move.as_dict() for move in wave] for wave in self.waves],
+            "skipped": list(self.skipped),
+            "estimated_seconds": round(self.estimated_seconds, 1),
+        }
+
+
+@dataclass
+class Plan:
+    batches: List[Batch] = field(default_factory=list)
+    blockers: List[Blocker] = field(default_factory=list)
+    # Hosts that no batch could take, each with why.
+    unplanned_hosts: Dict[str, str] = field(default_factory=dict)
+    scale_in: Optional[dict] = None
+    prepare_host: Optional[str] = None
+    projects: Dict[str, List[str]] = field(default_factory=dict)
+    estimated_seconds: float = 0.0
+    double_moves: int = 0
+
+    @property
+    def serial(self) -> List[int]:
+        return [len(batch.hosts) for batch in self.batches]
+
+    @property
+    def ok(self) -> bool:
+        return not self.blockers and not self.unplanned_hosts
+
+    def as_dict(self) -> dict:
+        return {
+            "batches": [batch.as_dict() for batch in self.batches],
+            "serial": self.serial,
+            "blockers": [blocker.as_dict() for blocker in self.blockers],
+            "unplanned_hosts": [{"host": host, "reason": reason} for host, reason in sorted(self.unplanned_hosts.items())],
+            "scale_in": self.scale_in,
+            "prepare_host": self.prepare_host,
+            "projects": [{"project_id": pid, "instance_ids": ids} for pid, ids in sorted(self.projects.items())],
+            "estimated_seconds": round(self.estimated_seconds, 1),
+            "moves": sum(len(batch.moves) for batch in self.batches),
+            "double_moves": self.double_moves,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+def _positive_or_none(value) -> Optional[int]:
+    if value is None or value == "":
+        return None
+    number = int(value)
+    return number if number > 0 else None
+
+
+def resolve_limit(value: Union[int, str, None], total: int) -> Optional[int]:
+    """max_unavailable as a host count: an int, or "N%" of ``total`` hosts (at least 1)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.endswith("%"):
+        percent = float(text[:-1])
+        return max(1, int(math.floor(total * percent / 100.0)))
+    count = int(text)
+    if count < 1:
+        raise ValueError("max_unavailable: %r would let no host go down; give at least 1 or a percentage" % value)
+    return count
+
+
+def validate_limit(name: str, value: Union[int, str, None]) -> None:
+    """ValueError naming the option when ``value`` is neither a count nor a percentage."""
+    try:
+        resolve_limit(value, 100)
+    except ValueError as exc:
+        raise ValueError("%s: %r is not a number of hosts or a percentage like '25%%'; %s" % (name, value, exc))
+
+
+def policy_key(status: str) -> str:
+    lowered = (status or "").lower()
+    return lowered if lowered in ("active", "paused", "shutoff") else "other"
+
+
+def group_host_limit(server: ServerModel, rule: Optional[GroupRule]) -> Optional[int]:
+    """How many members of the server's group one host may hold (None: no limit)."""
+    if server.group_id is None:
+        return None
+    if server.group_policy == HARD_ANTI_AFFINITY:
+        return 1  # Nova's own filter refuses a second member
+    if rule is not None and rule.anti_affinity_group:
+        return rule.max_instances_per_host or 1
+    if rule is not None:
+        return rule.max_instances_per_host
+    return None
+
+
+def move_order(server: ServerModel, limits: Dict[Optional[str], Optional[int]]) -> tuple:
+    """Most constrained first: servers of groups limited per host, then the largest flavors."""
+    return (limits.get(server.group_id) is None, -server.vcpus, -server.ram_mb, -server.disk_gb, server.name or "", server.id)
+
+
+# ---------------------------------------------------------------------------
+# Planning state
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Attempt:
+    """The tentative result of emptying one host."""
+
+    host: str
+    moves: List[Move] = field(default_factory=list)
+    skipped: List[ServerModel] = field(default_factory=list)
+    problems: List[Blocker] = field(default_factory=list)
+    short: List[int] = field(default_factory=lambda: [0, 0, 0])
+    short_servers: int = 0
+
+
+class _Tier:
+    """Hosts of one preference tier, in search order, with a cursor past the full ones."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names: List[str] = list(names)
+        self.position: Dict[str, int] = {name: index for index, name in enumerate(self.names)}
+        self.cursor = 0
+
+    def append(self, name: str) -> None:
+        self.position[name] = len(self.names)
+        self.names.append(name)
+
+    def reopen(self, name: str) -> None:
+        position = self.position.get(name)
+        if position is not None and position < self.cursor:
+            self.cursor = position
+
+
+class _State:
+    def __init__(self, model: CloudModel, targets_later: Sequence[str], maintained: Iterable[str],
+                 to_maintain: Iterable[str]) -> None:
+        self.model = model
+        self.hosts = model.hosts
+        self.free: Dict[str, List[int]] = {name: host.free() for name, host in model.hosts.items()}
+        to_maintain = set(to_maintain)
+        maintained = set(maintained) & set(model.hosts)
+        self.status: Dict[str, str] = {}
+        for name in model.hosts:
+            if name in maintained:
+                self.status[name] = DONE
+            elif name in to_maintain:
+                self.status[name] = PENDING
+            else:
+                self.status[name] = OUTSIDE
+        self.on_host: Dict[str, List[ServerModel]] = defaultdict(list)
+        for server in model.servers:
+            if server.host in model.hosts:
+                self.on_host[server.host].append(server)
+        self.limits: Dict[Optional[str], Optional[int]] = {}
+        self.members: Dict[str, Counter] = defaultdict(Counter)
+        for server in model.servers:
+            if server.group_id is not None and server.group_id not in self.limits:
+                self.limits[server.group_id] = group_host_limit(server, model.groups.get(server.group_id))
+        for server in model.servers:
+            if self.limits.get(server.group_id) is not None:
+                self.members[server.group_id][server.host] += 1
+        movable = [server for server in model.servers if policy_key(server.status) != "other"] or model.servers
+        self.smallest = [min((s.need[i] for s in movable), default=0) for i in range(3)]
+
+        def usable(name: str) -> bool:
+            host = model.hosts[name]
+            return host.enabled and host.up
+
+        self.tiers = (
+            _Tier(sorted(name for name in maintained if usable(name))),
+            _Tier(sorted(name for name, status in self.status.items() if status == OUTSIDE and usable(name))),
+            _Tier(name for name in targets_later if usable(name)),
+        )
+        self.tier_of: Dict[str, int] = {}
+        for index, tier in enumerate(self.tiers):
+            for name in tier.names:
+                self.tier_of[name] = index
+        # Tentative moves into a host during the batch being formed.
+        self.incoming: Counter = Counter()
+
+    # --- targets -----------------------------------------------------------
+    def _full(self, name: str) -> bool:
+        free, small = self.free[name], self.smallest
+        return free[0] < small[0] or free[1] < small[1] or free[2] < small[2]
+
+    def find_target(self, server: ServerModel, source: str) -> Tuple[Optional[str], str]:
+        """The first host that takes the server, by tier; else (None, why)."""
+        need = server.need
+        limit = self.limits.get(server.group_id)
+        counts = self.members.get(server.group_id) if limit is not None else None
+        blocked_by_group = False
+        for tier_index, tier in enumerate(self.tiers):
+            names, status, free = tier.names, self.status, self.free
+            index = tier.cursor
+            # Move the cursor past hosts that no server fits into any more, or that
+            # left this tier for good (a later-batch host that got maintained).
+            while index < len(names):
+                name = names[index]
+                gone = tier_index == TIER_LATER and status[name] in (DONE, IN_BATCH)
+                if not gone and not self._full(name):
+                    break
+                index += 1
+            tier.cursor = index
+            for position in range(index, len(names)):
+                name = names[position]
+                if name == source or status[name] == IN_BATCH:
+                    continue
+                if tier_index == TIER_LATER and status[name] != PENDING:
+                    continue
+                room = free[name]
+                if room[0] < need[0] or room[1] < need[1] or room[2] < need[2]:
+                    continue
+                if counts is not None and counts.get(name, 0) >= limit:
+                    blocked_by_group = True
+                    continue
+                return name, ""
+        if blocked_by_group:
+            return None, "group"
+        return None, "capacity"
+
+    def place(self, server: ServerModel, target: str) -> None:
+        room = self.free[target]
+        for index, amount in enumerate(server.need):
+            room[index] -= amount
+        if self.limits.get(server.group_id) is not None:
+            self.members[server.group_id][target] += 1
+        self.incoming[target] += 1
+
+    def unplace(self, server: ServerModel, target: str) -> None:
+        room = self.free[target]
+        for index, amount in enumerate(server.need):
+            room[index] += amount
+        if self.limits.get(server.group_id) is not None:
+            self.members[server.group_id][target] -= 1
+        self.incoming[target] -= 1
+        tier = self.tier_of.get(target)
+        if tier is not None:
+            self.tiers[tier].reopen(target)
+
+    # --- one host ----------------------------------------------------------
+    def attempt(self, name: str, settings: PlanSettings) -> _Attempt:
+        """Place every server of the host, tentatively (undo() takes the moves back)."""
+        result = _Attempt(host=name)
+        host = self.hosts[name]
+        servers = sorted(self.on_host.get(name, ()), key=lambda server: move_order(server, self.limits))
+        for server in servers:
+            kind, reason = self.kind_of(server, settings)
+            if kind == SKIP:
+                result.skipped.append(server)
+                continue
+            if reason is None and not host.up and kind is not None:
+                reason = "its host %s is down (nova-compute not up), so Nova cannot migrate it" % name
+            if reason is not None:
+                result.problems.append(Blocker(server.id, server.name, server.project_id, name, reason))
+                continue
+            target, why = self.find_target(server, name)
+            if target is None:
+                result.problems.append(Blocker(server.id, server.name, server.project_id, name,
+                                               self.no_target_reason(server, why)))
+                if why == "capacity":
+                    for index, amount in enumerate(server.need):
+                        result.short[index] += amount
+                    result.short_servers += 1
+                continue
+            self.place(server, target)
+            result.moves.append(Move(server.id, server.project_id, server.name, name, target, kind,
+                                     server.group_id, moves_again=self.status[target] == PENDING))
+        return result
+
+    def undo(self, attempt: _Attempt) -> None:
+        by_id = {server.id: server for server in self.on_host.get(attempt.host, ())}
+        for move in attempt.moves:
+            self.unplace(by_id[move.server_id], move.to_host)
+        attempt.moves = []
+
+    def kind_of(self, server: ServerModel, settings: PlanSettings) -> Tuple[Optional[str], Optional[str]]:
+        """(LIVE_MIGRATE | MIGRATE | SKIP, None), or (None, why the server cannot move)."""
+        key = policy_key(server.status)
+        action = settings.policy(key)
+        if action == SKIP:
+            return SKIP, None
+        if action == FAIL:
+            choices = [choice for choice in SERVER_POLICY_CHOICES[key] if choice != FAIL]
+            return None, "its status is %s and server_policy.%s is fail; set server_policy.%s to %s to go on" % (
+                server.status, key, key, " or ".join(choices))
+        if server.group_id is not None and server.group_policy == HARD_AFFINITY:
+            return None, ("it is in the affinity server group %s, whose members must share one host, so Nova"
+                          " cannot move it alone; ask its project to scale it in or rebuild the group"
+                          % self.group_label(server.group_id))
+        rule = self.model.instances.get(server.id)
+        if action == COLD or (rule is not None and rule.migration_type == MIGRATE and key == "active"):
+            return MIGRATE, None
+        if key == "shutoff":
+            return MIGRATE, None
+        return LIVE_MIGRATE, None
+
+    def group_label(self, group_id: str) -> str:
+        name = self.model.group_names.get(group_id)
+        return "%s (%s)" % (name, group_id) if name and name != group_id else group_id
+
+    def no_target_reason(self, server: ServerModel, why: str) -> str:
+        if why == "group":
+            limit = self.limits.get(server.group_id)
+            return ("no enabled host outside its batch has room for it without %s of group %s on it"
+                    % ("another member" if limit == 1 else "more than %d members" % limit,
+                       self.group_label(server.group_id)))
+        return ("no enabled host outside its batch has room for its flavor (%d vCPU, %d MB RAM, %d GB disk);"
+                " capacity is short: scale in or add hosts" % server.need)
+
+    # --- commit ------------------------------------------------------------
+    def commit(self, batch_hosts: List[str], attempts: Dict[str, _Attempt]) -> None:
+        for name in batch_hosts:
+            attempt = attempts[name]
+            moved = {move.server_id: move for move in attempt.moves}
+            staying = []
+            for server in self.on_host.get(name, ()):
+                move = moved.get(server.id)
+                if move is None:
+                    staying.append(server)
+                    continue
+                room = self.free[name]
+                for index, amount in enumerate(server.need):
+                    room[index] += amount
+                if self.limits.get(server.group_id) is not None:
+                    self.members[server.group_id][name] -= 1
+                self.on_host[move.to_host].append(server)
+            self.on_host[name] = staying
+            self.status[name] = DONE
+            if self.hosts[name].enabled and self.hosts[name].up:
+                # Emptied and maintained, the host is the best target from now on (a host someone
+                # else disabled stays disabled, so it is not one).
+                if self.tier_of.get(name) != TIER_MAINTAINED:
+                    self.tiers[TIER_MAINTAINED].append(name)
+                    self.tier_of[name] = TIER_MAINTAINED
+        self.incoming.clear()
+
+
+# ---------------------------------------------------------------------------
+# Batches
+# ---------------------------------------------------------------------------
+
+class _Availability:
+    """Hosts down per availability zone and aggregate, against max_unavailable."""
+
+    def __init__(self, model: CloudModel, settings: PlanSettings) -> None:
+        self.hosts = model.hosts
+        zone_sizes, aggregate_sizes = Counter(), Counter()
+        self.down_zone, self.down_aggregate = Counter(), Counter()
+        for host in model.hosts.values():
+            zone_sizes[host.availability_zone] += 1
+            for aggregate in host.aggregates:
+                aggregate_sizes[aggregate] += 1
+            if not host.up:
+                self.down_zone[host.availability_zone] += 1
+                for aggregate in host.aggregates:
+                    self.down_aggregate[aggregate] += 1
+        self.zone_limit = {zone: resolve_limit(settings.max_unavailable_per_zone, size) for zone, size in zone_sizes.items()}
+        self.aggregate_limit = {
+            aggregate: resolve_limit(settings.max_unavailable_per_aggregate, size) for aggregate, size in aggregate_sizes.items()
+        }
+        self.reset()
+
+    def reset(self) -> None:
+        self.zone = Counter(self.down_zone)
+        self.aggregate = Counter(self.down_aggregate)
+
+    def refusal(self, name: str) -> Optional[str]:
+        """Why the host may not go down with the batch so far (None: it may)."""
+        host = self.hosts[name]
+        if not host.up:
+            return None  # down already, counted
+        limit = self.zone_limit.get(host.availability_zone)
+        if limit is not None and self.zone[host.availability_zone] + 1 > limit:
+            return "availability zone %s would have more than %d hosts down (max_unavailable)" % (
+                host.availability_zone, limit)
+        for aggregate in host.aggregates:
+            limit = self.aggregate_limit.get(aggregate)
+            if limit is not None and self.aggregate[aggregate] + 1 > limit:
+                return "aggregate %s would have more than %d hosts down (max_unavailable)" % (aggregate, limit)
+        return None
+
+    def add(self, name: str) -> None:
+        host = self.hosts[name]
+        if host.up:
+            self.zone[host.availability_zone] += 1
+            for aggregate in host.aggregates:
+                self.aggregate[aggregate] += 1
+
+
+def _impact_refusal(attempts: Iterable[_Attempt], groups: Dict[str, GroupRule]) -> Optional[str]:
+    """Why these hosts together would impact too many members of a group at once.
+
+    A member left on a batch host is impacted during the whole batch, so each
+    wave may move only max_impacted_members minus those left behind.
+    """
+    staying, moving = Counter(), Counter()
+    for attempt in attempts:
+        for server in attempt.skipped:
+            if server.group_id is not None:
+                staying[server.group_id] += 1
+        for move in attempt.moves:
+            if move.group_id is not None:
+                moving[move.group_id] += 1
+    for group_id, count in staying.items():
+        rule = groups.get(group_id)
+        if rule is None or rule.max_impacted_members is None:
+            continue
+        if count > rule.max_impacted_members or (moving[group_id] and count >= rule.max_impacted_members):
+            return "group %s would have %d members staying on hosts under maintenance, max_impacted_members is %d" % (
+                group_id, count, rule.max_impacted_members)
+    return None
+
+
+def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule]) -> List[List[Move]]:
+    """Waves of moves such that no group has more than max_impacted_members impacted in one wave."""
+    waves: List[List[Move]] = []
+    seen: Counter = Counter()
+    for move in moves:
+        rule = groups.get(move.group_id) if move.group_id is not None else None
+        wave = 0
+        if rule is not None and rule.max_impacted_members is not None:
+            per_wave = max(1, rule.max_impacted_members - staying[move.group_id])
+            wave = seen[move.group_id] // per_wave
+            seen[move.group_id] += 1
+        while len(waves) <= wave:
+            waves.append([])
+        waves[wave].append(move)
+    return waves
+
+
+def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings) -> float:
+    """Seconds: notice (largest lead_time), waves one after the other, recovery between waves, host work."""
+    moves = batch.moves
+    lead = max((model.instances[move.server_id].lead_time for move in moves if move.server_id in model.instances),
+               default=0.0)
+    total = lead
+    per_host = max(1, settings.migrations_per_host)
+    for index, wave in enumerate(batch.waves):
+        by_source: Dict[str, Counter] = defaultdict(Counter)
+        for move in wave:
+            by_source[move.from_host][move.kind] += 1
+        total += max(
+            (math.ceil(kinds[LIVE_MIGRATE] / per_host) * settings.live_migration_seconds
+             + math.ceil(kinds[MIGRATE] / per_host) * settings.cold_migration_seconds
+             for kinds in by_source.values()),
+            default=0.0,
+        )
+        if index + 1 < len(batch.waves):
+            later = {move.group_id for move in batch.waves[index + 1]}
+            total += max((model.groups[move.group_id].recovery_time for move in wave
+                          if move.group_id in later and move.group_id in model.groups), default=0.0)
+    return total + settings.host_seconds
+
+
+def host_order(model: CloudModel, hosts: Iterable[str]) -> List[str]:
+    """Empty hosts first, then the fewest servers, then the most free vCPU (Fenix's choice of host to empty)."""
+    counts = Counter(server.host for server in model.servers)
+    return sorted(hosts, key=lambda name: (counts[name], -model.hosts[name].free()[0], name))
+
+
+def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt], plan: Plan,
+                  settings: PlanSettings) -> Batch:
+    staying = Counter()
+    skipped = []
+    moves: List[Move] = []
+    for name in hosts:
+        attempt = attempts[name]
+        moves.extend(attempt.moves)
+        for server in attempt.skipped:
+            if server.group_id is not None:
+                staying[server.group_id] += 1
+            skipped.append({"server_id": server.id, "name": server.name, "project_id": server.project_id,
+                            "host": name, "status": server.status,
+                            "reason": "server_policy.%s is skip" % policy_key(server.status)})
+        for server in state.on_host.get(name, ()):
+            # A dict keeps the order and drops a server seen twice (moved onto a later batch's host).
+            plan.projects.setdefault(server.project_id, {})[server.id] = None
+    batch = Batch(hosts=list(hosts), waves=split_waves(moves, staying, state.model.groups), skipped=skipped)
+    batch.estimated_seconds = estimate_batch(batch, state.model, settings)
+    plan.double_moves += sum(1 for move in moves if move.moves_again)
+    state.commit(hosts, attempts)
+    plan.batches.append(batch)
+    plan.estimated_seconds += batch.estimated_seconds
+    return batch
+
+
+def _record_failures(plan: Plan, failures: Dict[str, Tuple[str, _Attempt]]) -> None:
+    short, servers, short_hosts = [0, 0, 0], 0, []
+    for name in sorted(failures):
+        reason, attempt = failures[name]
+        plan.unplanned_hosts[name] = reason
+        if attempt is not None:
+            plan.blockers.extend(attempt.problems)
+            if attempt.short_servers:
+                short_hosts.append(name)
+                short = [max(a, b) for a, b in zip(short, attempt.short)]
+                servers = max(servers, attempt.short_servers)
+    if short_hosts:
+        plan.scale_in = {"vcpus": short[0], "memory_mb": short[1], "disk_gb": short[2],
+                         "servers": servers, "hosts": short_hosts}
+
+
+def _describe_failure(attempt: _Attempt) -> str:
+    return "%d of its servers cannot move: %s" % (len(attempt.problems), attempt.problems[0].message)
+
+
+def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
+                     maintained: Iterable[str] = ()) -> Plan:
+    """Batches for every host of ``hosts`` not in ``maintained``, in order, with a target per server."""
+    maintained = set(maintained)
+    unknown = sorted(set(hosts) - set(model.hosts))
+    if unknown:
+        raise ValueError("hosts: %s not in the cloud model; known hosts: %s"
+                         % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
+    if settings.max_parallel_hosts < 1:
+        raise ValueError("max_parallel_hosts: %d; give at least 1" % settings.max_parallel_hosts)
+    to_maintain = [name for name in set(hosts) if name not in maintained]
+    order = host_order(model, to_maintain)
+    # Targets among hosts still to maintain: the last in the order first, as they go last.
+    state = _State(model, list(reversed(order)), maintained, to_maintain)
+    availability = _Availability(model, settings)
+    plan = Plan()
+    any_empty = any(not state.on_host.get(name) for name in order)
+    failures: Dict[str, Tuple[str, Optional[_Attempt]]] = {}
+    pending = list(order)
+    while pending:
+        availability.reset()
+        batch_hosts: List[str] = []
+        attempts: Dict[str, _Attempt] = {}
+        failures = {}
+        for name in pending:
+            if len(batch_hosts) >= settings.max_parallel_hosts:
+                break
+            if batch_hosts and len(failures) >= FAILED_TRIES_PER_BATCH:
+                break
+            if state.incoming[name]:
+                continue  # already a target of this batch
+            refusal = availability.refusal(name)
+            if refusal is not None:
+                failures[name] = (refusal, None)
+                continue
+            state.status[name] = IN_BATCH
+            attempt = state.attempt(name, settings)
+            refusal = None if attempt.problems else _impact_refusal(list(attempts.values()) + [attempt], model.groups)
+            if attempt.problems or refusal:
+                state.undo(attempt)
+                state.status[name] = PENDING
+                tier = state.tier_of.get(name)
+                if tier is not None:
+                    state.tiers[tier].reopen(name)
+                failures[name] = (refusal or _describe_failure(attempt), attempt if attempt.problems else None)
+                continue
+            attempts[name] = attempt
+            availability.add(name)
+            batch_hosts.append(name)
+        if not batch_hosts:
+            # Nothing can go now, and nothing will change: every host left fails.
+            rest = {name: failures.get(name, ("not tried", None)) for name in pending}
+            _record_failures(plan, rest)
+            break
+        _finish_batch(state, batch_hosts, attempts, plan, settings)
+        done = set(batch_hosts)
+        pending = [name for name in pending if name not in done]
+    if not any_empty and plan.batches:
+        # PREPARE_MAINTENANCE: no host to maintain is empty, so the first one planned is emptied first.
+        plan.prepare_host = plan.batches[0].hosts[0]
+    return _with_project_lists(plan)
+
+
+def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
+               maintained: Iterable[str] = (), pending: Iterable[str] = ()) -> Plan:
+    """Exactly ``hosts`` as one batch, with fresh targets against the current model.
+
+    ``pending`` names the other hosts still to maintain (targets of last resort).
+    The plan has blockers (and no batch) when the rules cannot be met.
+    """
+    hosts = sorted(set(hosts))
+    unknown = sorted(set(hosts) - set(model.hosts))
+    if unknown:
+        raise ValueError("batch: %s not in the cloud model; known hosts: %s"
+                         % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
+    later = [name for name in host_order(model, set(pending) - set(hosts) - set(maintained))]
+    state = _State(model, list(reversed(later)), set(maintained) - set(hosts), list(hosts) + later)
+    availability = _Availability(model, settings)
+    plan = Plan()
+    for name in hosts:
+        state.status[name] = IN_BATCH
+    attempts: Dict[str, _Attempt] = {}
+    failures: Dict[str, Tuple[str, Optional[_Attempt]]] = {}
+    for name in hosts:
+        refusal = availability.refusal(name)
+        if refusal is not None:
+            failures[name] = (refusal, None)
+        availability.add(name)
+        attempt = state.attempt(name, settings)
+        attempts[name] = attempt
+        if attempt.problems:
+            failures[name] = (_describe_failure(attempt), attempt)
+    if not failures:
+        refusal = _impact_refusal(attempts.values(), model.groups)
+        if refusal:
+            failures = {name: (refusal, None) for name in hosts}
+    if failures:
+        _record_failures(plan, failures)
+        return _with_project_lists(plan)
+    _finish_batch(state, hosts, attempts, plan, settings)
+    return _with_project_lists(plan)
+
+
+def _with_project_lists(plan: Plan) -> Plan:
+    plan.projects = {project_id: list(ids) for project_id, ids in plan.projects.items()}
+    return plan

@@ -1,0 +1,417 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maintenance_plan
+short_description: Plan a rolling maintenance, batches of hosts and a target for every server (dry run)
+version_added: 0.1.0
+author: fenix.maintenance developers (@fenix-maintenance)
+description:
+  - Reads the cloud (compute services, hypervisors, Placement capacity and usage, servers with their
+    flavors, server groups, aggregates) with list calls only, and the instance and instance group
+    constraints the projects stored in the session journal, and plans the maintenance of the hosts.
+  - The plan is an ordered list of batches of hosts; for every server on a batch's hosts it names a
+    target host and whether it moves live (C(LIVE_MIGRATE)) or cold (C(MIGRATE)), in waves. In every
+    batch no target lacks vCPU, RAM or disk, no anti-affinity group gets two members on one host,
+    no instance group has more than its C(max_impacted_members) impacted in one wave, and at most
+    O(max_unavailable) hosts of an availability zone or aggregate are down.
+  - Hosts already empty go first. Batches are as large as these rules allow, up to O(max_parallel_hosts).
+  - Targets are chosen among hosts already maintained first, then hosts outside the maintenance, then
+    hosts of later batches (such a server moves twice; the plan counts those).
+  - Names every server that cannot move and why, how much capacity is missing when it is short
+    (Fenix C(SCALE_IN)), and the host to empty first when no host to maintain is empty (Fenix
+    C(PREPARE_MAINTENANCE)).
+  - With O(batch), plans exactly those hosts as one batch with fresh targets against the cloud as it
+    is now (a rolling play calls this once per batch), and fails naming the blockers when the rules
+    cannot be met.
+  - Read-only; nothing in the cloud or the journal changes.
+options:
+  hosts:
+    description:
+      - Compute hosts to maintain, as Nova names them.
+      - When empty, the hosts of O(session_id), or else every nova-compute host.
+    type: list
+    elements: str
+    default: []
+  session_id:
+    description:
+      - Read the hosts to maintain (unless O(hosts) is given) and the hosts already maintained from
+        this session in the journal.
+    type: str
+  batch:
+    description:
+      - Plan just these hosts, as one batch. The other hosts of O(hosts) (or of the session) that are
+        not maintained yet are used as targets only when nothing else fits.
+      - The module fails, naming the blockers, when these hosts cannot go together.
+    type: list
+    elements: str
+    default: []
+  max_parallel_hosts:
+    description:
+      - Most hosts in one batch. Ignored with O(batch).
+    type: int
+    default: 10
+  max_unavailable:
+    description:
+      - Most hosts down at once per availability zone and per aggregate, hosts already down included.
+      - A number of hosts, or a percentage of the zone's or aggregate's hosts like V(25%) (at least one host).
+      - Set a key to an empty string (V('')) for no limit.
+    type: dict
+    default: {}
+    suboptions:
+      availability_zone:
+        description: Per availability zone.
+        type: str
+        default: "25%"
+      aggregate:
+        description: Per host aggregate.
+        type: str
+        default: "25%"
+  server_policy:
+    description:
+      - What to do with a server, by its status (as M(fenix.maintenance.compute_host_drain) does).
+      - An instance constraint with C(migration_type=MIGRATE) moves an ACTIVE server cold.
+      - A skipped server stays on its host during the maintenance and counts as impacted.
+    type: dict
+    default: {}
+    suboptions:
+      active:
+        description: ACTIVE servers.
+        type: str
+        choices: [live, cold, skip, fail]
+        default: live
+      paused:
+        description: PAUSED servers.
+        type: str
+        choices: [live, skip, fail]
+        default: live
+      shutoff:
+        description: SHUTOFF servers.
+        type: str
+        choices: [cold, skip, fail]
+        default: cold
+      other:
+        description: Servers in any other status (they cannot be migrated).
+        type: str
+        choices: [skip, fail]
+        default: fail
+  estimates:
+    description:
+      - Durations for the estimate of the maintenance's length (RV(estimated_seconds)).
+    type: dict
+    default: {}
+    suboptions:
+      live_migration_seconds:
+        description: One live migration.
+        type: float
+        default: 10
+      cold_migration_seconds:
+        description: One cold migration with its confirmation.
+        type: float
+        default: 20
+      host_seconds:
+        description: The maintenance of a batch's hosts once they are empty (upgrade plugins, reboot).
+        type: float
+        default: 300
+      migrations_per_host:
+        description:
+          - Migrations at once from one host (Nova's C(max_concurrent_live_migrations)).
+        type: int
+        default: 1
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - fenix.maintenance.openstack
+  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.openstack.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+notes:
+  - Constraints are read from the journal when it exists; the journal is never created by this module.
+  - Soft anti-affinity and soft affinity server groups do not limit targets (Nova only weighs them).
+    Members of an affinity server group cannot move one by one and are named as blockers.
+  - Disk is counted as root plus ephemeral plus swap of the flavor, so volume-backed servers are
+    counted larger than they are.
+  - The O(wait) and O(timeout) options have no effect.
+"""
+
+EXAMPLES = r"""
+- name: Dry run of a maintenance of every compute host
+  fenix.maintenance.maintenance_plan:
+    cloud: admin
+    max_parallel_hosts: 20
+    max_unavailable:
+      availability_zone: "10%"
+      aggregate: 2
+  register: plan
+
+- name: Show the batches and who will be asked
+  ansible.builtin.debug:
+    msg: "{{ plan.serial }} hosts per batch, {{ plan.projects | length }} projects, about {{ plan.estimated_seconds }} s"
+
+- name: Stop when something cannot move
+  ansible.builtin.fail:
+    msg: "{{ plan.blockers | map(attribute='message') | list }}"
+  when: plan.blockers | length > 0
+
+- name: Plan the session's next batch against the cloud as it is now
+  fenix.maintenance.maintenance_plan:
+    cloud: admin
+    session_id: chg-1234
+    batch: "{{ ansible_play_batch }}"
+  register: batch_plan
+"""
+
+RETURN = r"""
+plan:
+  description:
+    - The whole plan. Besides C(batches) it holds the same C(serial), C(blockers), C(unplanned_hosts),
+      C(scale_in), C(prepare_host), C(projects) and C(estimated_seconds) as returned at the top level.
+  returned: always
+  type: dict
+  contains:
+    batches:
+      description:
+        - Batches in order, each with C(hosts), C(waves), C(skipped) and C(estimated_seconds).
+        - C(waves) is a list of lists of moves, run one after the other; each move has C(server_id),
+          C(name), C(project_id), C(from_host), C(to_host), C(kind) (C(LIVE_MIGRATE) or C(MIGRATE)),
+          C(group_id) and C(moves_again) (the target is a host of a later batch).
+        - C(skipped) lists the servers left on the hosts (server policy skip).
+      type: list
+      elements: dict
+      sample:
+        - hosts: [compute4]
+          waves:
+            - - server_id: 6842f674-1e3c-4b42-9d31-c634edbc5957
+                name: web-1
+                project_id: fc9628a8089441e9af02942f29e0072c
+                from_host: compute4
+                to_host: compute3
+                kind: LIVE_MIGRATE
+                group_id: null
+                moves_again: true
+          skipped: []
+          estimated_seconds: 310.0
+    moves:
+      description: How many migrations the plan makes.
+      type: int
+      sample: 12
+    double_moves:
+      description: How many of them put a server on a host of a later batch, which moves it again.
+      type: int
+      sample: 3
+serial:
+  description: Hosts per batch, in order, for a play's C(serial) keyword.
+  returned: always
+  type: list
+  elements: int
+  sample: [1, 2, 1]
+blockers:
+  description:
+    - Servers that cannot move, each with C(server_id), C(name), C(project_id), C(host), C(reason)
+      and C(message) (C(server <name> (<id>) of project <project> cannot move, <reason>)).
+    - Their hosts are in no batch.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+unplanned_hosts:
+  description: Hosts that no batch could take, each with C(host) and C(reason).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+scale_in:
+  description:
+    - Null when capacity suffices. Otherwise what is missing to empty the hardest host (Fenix C(SCALE_IN)),
+      with C(vcpus), C(memory_mb), C(disk_gb), C(servers) (how many servers found no room) and C(hosts).
+  returned: always
+  type: dict
+  sample: null
+prepare_host:
+  description:
+    - The host to empty first (Fenix C(PREPARE_MAINTENANCE)) when no host to maintain is empty; else null.
+  returned: always
+  type: str
+  sample: compute4
+projects:
+  description: Projects to ask, each with C(project_id) and the C(instance_ids) on the planned hosts.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - project_id: fc9628a8089441e9af02942f29e0072c
+      instance_ids: [6842f674-1e3c-4b42-9d31-c634edbc5957]
+estimated_seconds:
+  description: Estimated length of the maintenance (notice, migrations wave by wave, recovery times, host work).
+  returned: always
+  type: float
+  sample: 1260.0
+hosts:
+  description: The hosts planned (without those already maintained).
+  returned: always
+  type: list
+  elements: str
+  sample: [compute1, compute2, compute3, compute4]
+maintained:
+  description: Hosts of the session already maintained; preferred as targets.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.plan_input import read_cloud_model
+from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
+    DEFAULT_SERVER_POLICY,
+    PlanSettings,
+    plan_batch,
+    plan_maintenance,
+    validate_limit,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
+    journal_exists,
+    journal_path,
+    open_journal,
+)
+
+
+class MaintenancePlanModule(OpenStackModule):
+    argument_spec = dict(
+        journal=dict(no_log=False),
+        hosts=dict(type="list", elements="str", default=[]),
+        session_id=dict(),
+        batch=dict(type="list", elements="str", default=[]),
+        max_parallel_hosts=dict(type="int", default=10),
+        max_unavailable=dict(
+            type="dict",
+            default={},
+            options=dict(
+                availability_zone=dict(default="25%"),
+                aggregate=dict(default="25%"),
+            ),
+        ),
+        server_policy=dict(
+            type="dict",
+            default={},
+            options=dict(
+                active=dict(default="live", choices=["live", "cold", "skip", "fail"]),
+                paused=dict(default="live", choices=["live", "skip", "fail"]),
+                shutoff=dict(default="cold", choices=["cold", "skip", "fail"]),
+                other=dict(default="fail", choices=["skip", "fail"]),
+            ),
+        ),
+        estimates=dict(
+            type="dict",
+            default={},
+            options=dict(
+                live_migration_seconds=dict(type="float", default=10),
+                cold_migration_seconds=dict(type="float", default=20),
+                host_seconds=dict(type="float", default=300),
+                migrations_per_host=dict(type="int", default=1),
+            ),
+        ),
+    )
+    module_kwargs = dict(supports_check_mode=True)
+
+    def settings(self) -> PlanSettings:
+        params = self.params
+        limits = params["max_unavailable"] or {}
+        estimates = params["estimates"] or {}
+        if params["max_parallel_hosts"] < 1:
+            self.fail_json(msg="max_parallel_hosts: %d; give at least 1" % params["max_parallel_hosts"])
+        if (estimates.get("migrations_per_host") or 1) < 1:
+            self.fail_json(msg="estimates.migrations_per_host: give at least 1")
+        try:
+            for key in ("availability_zone", "aggregate"):
+                validate_limit("max_unavailable.%s" % key, limits.get(key))
+        except ValueError as exc:
+            self.fail_json(msg=str(exc))
+        return PlanSettings(
+            max_parallel_hosts=params["max_parallel_hosts"],
+            max_unavailable_per_zone=limits.get("availability_zone"),
+            max_unavailable_per_aggregate=limits.get("aggregate"),
+            server_policy=dict(DEFAULT_SERVER_POLICY, **{k: v for k, v in (params["server_policy"] or {}).items() if v}),
+            live_migration_seconds=estimates.get("live_migration_seconds", 10.0),
+            cold_migration_seconds=estimates.get("cold_migration_seconds", 20.0),
+            host_seconds=estimates.get("host_seconds", 300.0),
+            migrations_per_host=estimates.get("migrations_per_host") or 1,
+        )
+
+    def read_journal(self):
+        """(session hosts or None, maintained hosts, instance group constraints, instance constraints)."""
+        path = journal_path(self.params["journal"])
+        session_id = self.params["session_id"]
+        if not journal_exists(path):
+            # Read-only: a missing journal is never created; it just holds no constraints.
+            if session_id:
+                self.fail_json(msg="session_id: no session %s, the journal %s does not exist;"
+                               " create the session with fenix.maintenance.maintenance_session" % (session_id, path))
+            return None, [], [], []
+        journal = open_journal(path)
+        try:
+            session_hosts, maintained = None, []
+            if session_id:
+                try:
+                    records = journal.hosts(session_id)
+                except SessionNotFound:
+                    self.fail_json(msg="session_id: no session %s in the journal %s; create it with"
+                                   " fenix.maintenance.maintenance_session" % (session_id, path))
+                session_hosts = [record.host for record in records]
+                maintained = [record.host for record in records if record.maintained]
+            return (session_hosts, maintained, journal.constraints("instance_group"),
+                    journal.constraints("instance"))
+        finally:
+            journal.close()
+
+    def run(self) -> dict:
+        settings = self.settings()
+        session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
+        model = read_cloud_model(self.conn, group_constraints, instance_constraints)
+        hosts = self.params["hosts"] or session_hosts or sorted(model.hosts)
+        batch = self.params["batch"]
+        unknown = sorted((set(hosts) | set(batch)) - set(model.hosts))
+        if unknown:
+            self.fail_json(msg="hosts: no nova-compute service on %s; known hosts: %s"
+                           % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
+        planned = [host for host in sorted(set(hosts)) if host not in set(maintained)]
+        if batch:
+            pending = [host for host in planned if host not in set(batch)]
+            plan = plan_batch(model, batch, settings, maintained=maintained, pending=pending)
+        else:
+            plan = plan_maintenance(model, planned, settings, maintained=maintained)
+        view = plan.as_dict()
+        result = dict(
+            changed=False,
+            plan=view,
+            hosts=sorted(batch) if batch else planned,
+            maintained=sorted(maintained),
+            **{key: view[key] for key in ("serial", "blockers", "unplanned_hosts", "scale_in", "prepare_host",
+                                          "projects", "estimated_seconds")}
+        )
+        if batch and not plan.ok:
+            reasons = [blocker["message"] for blocker in view["blockers"]]
+            reasons += ["host %s: %s" % (item["host"], item["reason"]) for item in view["unplanned_hosts"]
+                        if not any(blocker["host"] == item["host"] for blocker in view["blockers"])]
+            self.fail_json(msg="batch: %s cannot be maintained together now: %s"
+                           % (", ".join(sorted(batch)), "; ".join(reasons)), **result)
+        return result
+
+
+def main() -> None:
+    module = MaintenancePlanModule()
+    module()
+
+
+if __name__ == "__main__":
+    main()

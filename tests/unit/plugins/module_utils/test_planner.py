@@ -1,0 +1,441 @@
+"""The planner: every rule holds for every plan of random clouds, and worked examples."""
+
+from collections import Counter, defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
+    LIVE_MIGRATE,
+    MIGRATE,
+    CloudModel,
+    GroupRule,
+    HostModel,
+    InstanceRule,
+    PlanSettings,
+    ServerModel,
+    group_host_limit,
+    plan_batch,
+    plan_maintenance,
+    resolve_limit,
+)
+
+STATUSES = ["ACTIVE", "ACTIVE", "ACTIVE", "SHUTOFF", "PAUSED", "ERROR"]
+
+
+def host(name, vcpus=8, ram=8192, disk=100, zone="nova", aggregates=(), enabled=True, up=True):
+    return HostModel(name=name, availability_zone=zone, aggregates=tuple(aggregates),
+                     capacity={"VCPU": vcpus, "MEMORY_MB": ram, "DISK_GB": disk},
+                     used={"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}, enabled=enabled, up=up)
+
+
+def cloud(hosts, servers, groups=(), instances=()):
+    """A model whose usage is the sum of the servers' flavors."""
+    by_name = {h.name: h for h in hosts}
+    for server in servers:
+        used = by_name[server.host].used
+        used["VCPU"] += server.vcpus
+        used["MEMORY_MB"] += server.ram_mb
+        used["DISK_GB"] += server.disk_gb
+    return CloudModel(hosts=by_name, servers=list(servers), groups={g.group_id: g for g in groups},
+                      instances={i.instance_id: i for i in instances})
+
+
+def vm(server_id, on, vcpus=1, ram=256, disk=1, status="ACTIVE", project="p1", group=None, policy=None):
+    return ServerModel(id=server_id, name="vm-" + server_id, project_id=project, host=on, status=status,
+                       vcpus=vcpus, ram_mb=ram, disk_gb=disk, group_id=group, group_policy=policy)
+
+
+# ---------------------------------------------------------------------------
+# The rules, checked independently of the planner's own bookkeeping
+# ---------------------------------------------------------------------------
+
+def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
+    """Replay the plan batch by batch and assert every rule of issue 4 (``later``: hosts of later batches)."""
+    location = {s.id: s.host for s in model.servers}
+    servers = {s.id: s for s in model.servers}
+    free = {name: h.free() for name, h in model.hosts.items()}
+    to_maintain = set(hosts) - set(maintained)
+    done = set(maintained)
+    zone_size, agg_size, down_zone, down_agg = Counter(), Counter(), Counter(), Counter()
+    for h in model.hosts.values():
+        zone_size[h.availability_zone] += 1
+        for agg in h.aggregates:
+            agg_size[agg] += 1
+        if not h.up:
+            down_zone[h.availability_zone] += 1
+            for agg in h.aggregates:
+                down_agg[agg] += 1
+    limits = {}
+    for s in model.servers:
+        if s.group_id is not None:
+            limits.setdefault(s.group_id, group_host_limit(s, model.groups.get(s.group_id)))
+    planned = set()
+    for batch in plan.batches:
+        batch_hosts = set(batch.hosts)
+        assert len(batch.hosts) == len(batch_hosts)
+        assert len(batch.hosts) <= plan_settings.max_parallel_hosts
+        assert batch_hosts <= to_maintain - done, "a host is planned twice or was not asked for"
+        # max_unavailable per zone / aggregate, hosts already down included
+        up_zone, up_agg = Counter(), Counter()
+        for name in batch.hosts:
+            h = model.hosts[name]
+            if h.up:
+                up_zone[h.availability_zone] += 1
+                for agg in h.aggregates:
+                    up_agg[agg] += 1
+        for zone, count in up_zone.items():
+            limit = resolve_limit(plan_settings.max_unavailable_per_zone, zone_size[zone])
+            assert limit is None or count + down_zone[zone] <= limit, (zone, count, limit)
+        for agg, count in up_agg.items():
+            limit = resolve_limit(plan_settings.max_unavailable_per_aggregate, agg_size[agg])
+            assert limit is None or count + down_agg[agg] <= limit, (agg, count, limit)
+        # every server on the batch's hosts moves once or is skipped
+        on_batch = {sid for sid, where in location.items() if where in batch_hosts}
+        moved = [m for wave in batch.waves for m in wave]
+        skipped = {item["server_id"] for item in batch.skipped}
+        assert len({m.server_id for m in moved}) == len(moved)
+        assert {m.server_id for m in moved} | skipped == on_batch
+        assert not skipped & {m.server_id for m in moved}
+        for sid in skipped:
+            key = servers[sid].status.lower() if servers[sid].status in ("ACTIVE", "PAUSED", "SHUTOFF") else "other"
+            assert plan_settings.policy(key) == "skip"
+        staying = Counter(servers[sid].group_id for sid in skipped if servers[sid].group_id)
+        for m in moved:
+            s = servers[m.server_id]
+            assert m.from_host == location[m.server_id]
+            assert m.to_host not in batch_hosts, "target in the same batch"
+            target = model.hosts[m.to_host]
+            assert target.enabled and target.up, "target disabled or down"
+            assert s.group_policy != "affinity"
+            if s.status == "SHUTOFF":
+                assert m.kind == MIGRATE
+            elif s.status == "PAUSED":
+                assert m.kind == LIVE_MIGRATE
+            else:
+                assert s.status == "ACTIVE"
+                rule = model.instances.get(s.id)
+                cold = plan_settings.policy("active") == "cold" or (rule and rule.migration_type == MIGRATE)
+                assert m.kind == (MIGRATE if cold else LIVE_MIGRATE)
+            assert m.moves_again == ((m.to_host in to_maintain or m.to_host in later) and m.to_host not in done)
+        # max_impacted_members per wave (members left on batch hosts count in every wave)
+        for wave in batch.waves:
+            assert wave, "empty wave"
+            in_wave = Counter(servers[m.server_id].group_id for m in wave if servers[m.server_id].group_id)
+            for group_id, count in in_wave.items():
+                rule = model.groups.get(group_id)
+                if rule and rule.max_impacted_members:
+                    assert count + staying[group_id] <= rule.max_impacted_members
+        for group_id, count in staying.items():
+            rule = model.groups.get(group_id)
+            if rule and rule.max_impacted_members:
+                assert count <= rule.max_impacted_members
+        # apply the batch: capacity and anti-affinity on every target
+        for m in moved:
+            s = servers[m.server_id]
+            for index, amount in enumerate((s.vcpus, s.ram_mb, s.disk_gb)):
+                free[m.from_host][index] += amount
+                free[m.to_host][index] -= amount
+            location[m.server_id] = m.to_host
+        members = defaultdict(Counter)
+        for sid, where in location.items():
+            if servers[sid].group_id is not None:
+                members[servers[sid].group_id][where] += 1
+        for m in moved:
+            assert min(free[m.to_host]) >= 0, "target %s lacks capacity: %s" % (m.to_host, free[m.to_host])
+            group_id = servers[m.server_id].group_id
+            if limits.get(group_id) is not None:
+                assert members[group_id][m.to_host] <= limits[group_id], "group %s crowded on %s" % (group_id, m.to_host)
+        done |= batch_hosts
+        planned |= batch_hosts
+    # every host is planned or named unplanned, with its blockers
+    assert planned | set(plan.unplanned_hosts) == to_maintain
+    assert not planned & set(plan.unplanned_hosts)
+    assert all(plan.unplanned_hosts.values())
+    assert {b.host for b in plan.blockers} <= set(plan.unplanned_hosts)
+    for blocker in plan.blockers:
+        assert blocker.message.startswith("server ") and " of project %s cannot move: " % blocker.project_id in blocker.message
+    if any("capacity is short" in b.reason for b in plan.blockers):
+        assert plan.scale_in is not None and plan.scale_in["servers"] > 0
+    assert plan.serial == [len(b.hosts) for b in plan.batches]
+    as_dict = plan.as_dict()
+    assert as_dict["serial"] == plan.serial
+    assert sum(len(b["waves"]) for b in as_dict["batches"]) == sum(len(b.waves) for b in plan.batches)
+
+
+# ---------------------------------------------------------------------------
+# Random clouds
+# ---------------------------------------------------------------------------
+
+@st.composite
+def random_cloud(draw, easy=False):
+    n_hosts = draw(st.integers(2, 10))
+    zones = draw(st.integers(1, 3))
+    hosts = []
+    for index in range(n_hosts):
+        aggs = draw(st.lists(st.sampled_from(["agg-a", "agg-b", "agg-c"]), max_size=2, unique=True))
+        hosts.append(host(
+            "h%02d" % index, vcpus=draw(st.integers(2, 12)), ram=draw(st.sampled_from([1024, 2048, 4096])),
+            disk=draw(st.integers(10, 60)), zone="az%d" % (index % zones), aggregates=aggs,
+            enabled=easy or draw(st.booleans()) or draw(st.booleans()),
+            up=easy or draw(st.integers(0, 6)) > 0,
+        ))
+    groups = []
+    n_groups = 0 if easy else draw(st.integers(0, 4))
+    for index in range(n_groups):
+        groups.append(GroupRule("g%d" % index, max_impacted_members=draw(st.one_of(st.none(), st.integers(1, 3))),
+                                max_instances_per_host=draw(st.one_of(st.none(), st.integers(1, 2))),
+                                recovery_time=draw(st.integers(0, 30))))
+    group_policy = {"g%d" % i: draw(st.sampled_from([None, "anti-affinity", "affinity", "soft-anti-affinity"]))
+                    for i in range(n_groups)}
+    servers = []
+    room = {h.name: [h.capacity["VCPU"], h.capacity["MEMORY_MB"], h.capacity["DISK_GB"]] for h in hosts}
+    aa_hosts = defaultdict(set)
+    for index in range(draw(st.integers(0, 30))):
+        on = draw(st.sampled_from([h.name for h in hosts]))
+        need = (draw(st.integers(1, 3)), draw(st.sampled_from([256, 512, 1024])), draw(st.integers(1, 10)))
+        if any(r < n for r, n in zip(room[on], need)):
+            continue  # Nova would not have put it there
+        group = draw(st.one_of(st.none(), st.sampled_from(["g%d" % i for i in range(n_groups)]))) if n_groups else None
+        policy = group_policy.get(group)
+        if policy == "anti-affinity":
+            if on in aa_hosts[group]:
+                continue
+            aa_hosts[group].add(on)
+        status = "ACTIVE" if easy else draw(st.sampled_from(STATUSES))
+        room[on] = [r - n for r, n in zip(room[on], need)]
+        servers.append(vm("s%03d" % index, on, *need, status=status, project="p%d" % (index % 3),
+                          group=group, policy=policy))
+    instances = []
+    for server in servers:
+        if draw(st.integers(0, 4)) == 0:
+            instances.append(InstanceRule(server.id, migration_type=draw(st.sampled_from(["MIGRATE", "LIVE_MIGRATE"])),
+                                          lead_time=draw(st.integers(0, 60))))
+    model = cloud(hosts, servers, groups, instances)
+    names = sorted(model.hosts)
+    to_maintain = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+    maintained = [] if easy else draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
+    limit = st.one_of(st.none(), st.integers(1, 3), st.sampled_from(["50%", "25%", "100%"]))
+    plan_settings = PlanSettings(
+        max_parallel_hosts=draw(st.integers(1, 6)),
+        max_unavailable_per_zone=None if easy else draw(limit),
+        max_unavailable_per_aggregate=None if easy else draw(limit),
+        server_policy={
+            "active": draw(st.sampled_from(["live", "cold"])) if easy else draw(st.sampled_from(["live", "cold", "skip"])),
+            "paused": "live",
+            "shutoff": "cold",
+            "other": draw(st.sampled_from(["skip", "fail"])),
+        },
+    )
+    return model, to_maintain, maintained, plan_settings
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_cloud())
+def test_no_plan_breaks_a_rule(case):
+    model, hosts, maintained, plan_settings = case
+    plan = plan_maintenance(model, hosts, plan_settings, maintained=maintained)
+    check_plan(model, hosts, plan_settings, plan, maintained)
+
+
+@settings(max_examples=200, deadline=None)
+@given(random_cloud(easy=True))
+def test_with_a_roomy_host_outside_every_host_is_planned(case):
+    """Plain servers, no limits, and one large host outside the maintenance: a plan always exists."""
+    model, hosts, maintained, plan_settings = case
+    model.hosts["spare"] = host("spare", vcpus=1000, ram=10 ** 6, disk=10 ** 5)
+    plan = plan_maintenance(model, hosts, plan_settings, maintained=maintained)
+    check_plan(model, hosts, plan_settings, plan, maintained)
+    assert not plan.unplanned_hosts and not plan.blockers and plan.scale_in is None
+    assert sum(plan.serial) == len(set(hosts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(random_cloud(), st.data())
+def test_batch_mode_plans_all_given_hosts_or_names_why(case, data):
+    model, hosts, maintained, plan_settings = case
+    batch = data.draw(st.lists(st.sampled_from(sorted(hosts)), min_size=1, unique=True))
+    pending = [h for h in hosts if h not in batch]
+    plan = plan_batch(model, batch, plan_settings, maintained=maintained, pending=pending)
+    if plan.batches:
+        assert plan.ok and plan.batches[0].hosts == sorted(batch)
+        check_plan(model, batch, PlanSettings(**dict(vars(plan_settings), max_parallel_hosts=len(batch))), plan,
+                   [m for m in maintained if m not in batch], later=[h for h in pending if h not in maintained])
+    else:
+        assert plan.unplanned_hosts
+
+
+# ---------------------------------------------------------------------------
+# Examples
+# ---------------------------------------------------------------------------
+
+def test_scale_in_names_what_is_missing():
+    model = cloud([host("a", vcpus=4), host("b", vcpus=4)],
+                  [vm("a1", "a"), vm("a2", "a"), vm("a3", "a"), vm("b1", "b"), vm("b2", "b"), vm("b3", "b")])
+    plan = plan_maintenance(model, ["a", "b"], PlanSettings(max_parallel_hosts=2))
+    assert plan.batches == []
+    # each host's 3 vCPU need the other host's 1 free vCPU: 2 vCPU (2 servers) short
+    assert plan.scale_in == {"vcpus": 2, "memory_mb": 512, "disk_gb": 2, "servers": 2, "hosts": ["a", "b"]}
+    assert sorted(plan.unplanned_hosts) == ["a", "b"]
+    assert "capacity is short" in plan.blockers[0].message
+
+
+def test_prepare_host_is_the_host_with_fewest_servers_when_none_is_empty():
+    model = cloud([host("a"), host("b"), host("c")],
+                  [vm("a1", "a"), vm("a2", "a"), vm("b1", "b"), vm("c1", "c"), vm("c2", "c"), vm("c3", "c")])
+    plan = plan_maintenance(model, ["a", "b", "c"], PlanSettings())
+    assert plan.prepare_host == "b"
+    assert plan.batches[0].hosts == ["b"]
+    # its server goes to the host maintained last, and will move again
+    assert plan.batches[0].moves[0].to_host == "c" and plan.batches[0].moves[0].moves_again
+    assert plan.double_moves == 1
+
+
+def test_empty_hosts_go_first_and_no_prepare_is_needed():
+    model = cloud([host("a"), host("b"), host("c")], [vm("a1", "a"), vm("b1", "b")])
+    plan = plan_maintenance(model, ["a", "b", "c"], PlanSettings(max_parallel_hosts=1))
+    assert plan.prepare_host is None
+    assert plan.batches[0].hosts == ["c"]
+    # later servers go to the maintained host first
+    assert plan.batches[1].moves[0].to_host == "c" and not plan.batches[1].moves[0].moves_again
+    assert plan.double_moves == 0
+
+
+def test_targets_prefer_maintained_then_outside_then_later_hosts():
+    model = cloud([host("old"), host("out"), host("x"), host("y")], [vm("x1", "x"), vm("x2", "x", vcpus=8)])
+    plan = plan_maintenance(model, ["old", "x", "y"], PlanSettings(), maintained=["old"])
+    targets = {m.server_id: m.to_host for m in plan.batches[-1].moves}
+    # y is empty: first batch. Then x: the big one fills y (maintained by then), the small one goes to old.
+    assert plan.serial == [1, 1] and plan.batches[0].hosts == ["y"]
+    assert targets == {"x2": "old", "x1": "old"} or set(targets.values()) <= {"old", "y"}
+    model = cloud([host("out"), host("x"), host("z")], [vm("x1", "x"), vm("z1", "z")])
+    plan = plan_maintenance(model, ["x", "z"], PlanSettings(max_parallel_hosts=2))
+    assert plan.serial == [2] and {m.to_host for m in plan.batches[0].moves} == {"out"}
+
+
+def test_blocker_wording():
+    model = cloud([host("a"), host("b")], [
+        vm("s1", "a", status="ERROR", project="p9"),
+        vm("s2", "a", group="g1", policy="affinity", project="p9"),
+    ])
+    model.group_names["g1"] = "db-pair"
+    plan = plan_maintenance(model, ["a"], PlanSettings())
+    messages = sorted(b.message for b in plan.blockers)
+    assert messages[0] == ("server vm-s1 (s1) of project p9 cannot move: its status is ERROR and server_policy.other"
+                           " is fail; set server_policy.other to skip to go on")
+    assert messages[1].startswith("server vm-s2 (s2) of project p9 cannot move: it is in the affinity server group"
+                                  " db-pair (g1)")
+    assert plan.unplanned_hosts["a"].startswith("2 of its servers cannot move")
+    assert plan.as_dict()["blockers"][0]["message"].startswith("server ")
+
+
+def test_anti_affinity_member_finds_the_one_host_without_a_member():
+    hosts = [host("c1"), host("c2"), host("c3"), host("c4")]
+    servers = [vm("aa%d" % i, "c%d" % i, group="aa", policy="anti-affinity") for i in (1, 2, 3)]
+    servers += [vm("x%d" % i, "c%d" % i) for i in (1, 2, 3, 4)]
+    model = cloud(hosts, servers)
+    plan = plan_maintenance(model, ["c1", "c2", "c3", "c4"], PlanSettings(max_parallel_hosts=4))
+    check_plan(model, ["c1", "c2", "c3", "c4"], PlanSettings(max_parallel_hosts=4), plan)
+    assert sum(plan.serial) == 4 and not plan.blockers
+    first = plan.batches[0]
+    aa_moves = [m for m in first.moves if m.group_id == "aa"]
+    assert all(m.to_host == "c4" for m in aa_moves) and len(aa_moves) <= 1
+
+
+def test_no_room_without_another_member_is_a_blocker():
+    hosts = [host("c1"), host("c2")]
+    servers = [vm("aa1", "c1", group="aa", policy="anti-affinity"), vm("aa2", "c2", group="aa", policy="anti-affinity")]
+    plan = plan_maintenance(cloud(hosts, servers), ["c1"], PlanSettings())
+    assert plan.blockers[0].reason.startswith("no enabled host outside its batch has room for it without another member")
+    assert plan.scale_in is None
+
+
+def test_batch_sizes_grow_when_rules_allow_and_max_parallel_hosts_caps_them():
+    hosts = [host("h%d" % i, vcpus=4) for i in range(8)]
+    servers = [vm("s%d-%d" % (i, j), "h%d" % i) for i in range(8) for j in range(2)]
+    model = cloud(hosts, servers)
+    names = [h.name for h in hosts]
+    one = plan_maintenance(model, names, PlanSettings(max_parallel_hosts=1))
+    many = plan_maintenance(model, names, PlanSettings(max_parallel_hosts=8))
+    check_plan(model, names, PlanSettings(max_parallel_hosts=8), many)
+    assert one.serial == [1] * 8
+    assert sum(many.serial) == 8 and len(many.serial) < 8 and max(many.serial) > 1
+    capped = plan_maintenance(cloud([host("e%d" % i) for i in range(10)], []), ["e%d" % i for i in range(10)],
+                              PlanSettings(max_parallel_hosts=3))
+    assert capped.serial == [3, 3, 3, 1]
+
+
+def test_max_unavailable_per_zone_and_aggregate():
+    hosts = [host("a%d" % i, zone="az-a") for i in range(4)] + [host("b%d" % i, zone="az-b", aggregates=["fast"])
+                                                                   for i in range(4)]
+    model = cloud(hosts, [])
+    names = sorted(model.hosts)
+    assert plan_maintenance(model, names, PlanSettings(max_parallel_hosts=8, max_unavailable_per_zone=1)).serial == [2] * 4
+    assert plan_maintenance(model, names, PlanSettings(max_parallel_hosts=8, max_unavailable_per_zone="50%")).serial == [4, 4]
+    plan = plan_maintenance(model, names, PlanSettings(max_parallel_hosts=8, max_unavailable_per_aggregate=1))
+    assert plan.serial == [5, 1, 1, 1]
+    # a zone with a host down already has no room for another
+    model.hosts["a0"].up = False
+    plan = plan_maintenance(model, names, PlanSettings(max_parallel_hosts=8, max_unavailable_per_zone=1))
+    assert sorted(plan.unplanned_hosts) == ["a1", "a2", "a3"]
+    assert "availability zone az-a would have more than 1 hosts down" in plan.unplanned_hosts["a1"]
+
+
+def test_waves_respect_max_impacted_members_and_skipped_members_count():
+    hosts = [host("c1"), host("c2")]
+    servers = [vm("m%d" % i, "c1", group="g") for i in range(3)] + [vm("n1", "c1")]
+    rule = GroupRule("g", max_impacted_members=1, recovery_time=60)
+    model = cloud(hosts, servers, [rule])
+    plan = plan_maintenance(model, ["c1"], PlanSettings(live_migration_seconds=10, host_seconds=100))
+    waves = plan.batches[0].waves
+    assert [len(w) for w in waves] == [2, 1, 1]  # n1 rides with the first member
+    # 4 live migrations one at a time from c1 (10 s each), two recoveries of 60 s, 100 s of host work
+    assert plan.estimated_seconds == 4 * 10 + 2 * 60 + 100
+    # a member left on the host (skip) takes the only impact slot: the host cannot go
+    model = cloud(hosts, [vm("m0", "c1", group="g", status="SHUTOFF"), vm("m1", "c1", group="g")], [rule])
+    plan = plan_maintenance(model, ["c1"], PlanSettings(server_policy={"shutoff": "skip"}))
+    assert "max_impacted_members is 1" in plan.unplanned_hosts["c1"]
+
+
+def test_migration_type_and_status_decide_the_kind():
+    model = cloud([host("a"), host("b")], [vm("live", "a"), vm("cold", "a"), vm("off", "a", status="SHUTOFF"),
+                                           vm("paused", "a", status="PAUSED")],
+                  instances=[InstanceRule("cold", migration_type="MIGRATE")])
+    kinds = {m.server_id: m.kind for m in plan_maintenance(model, ["a"], PlanSettings()).batches[0].moves}
+    assert kinds == {"live": LIVE_MIGRATE, "cold": MIGRATE, "off": MIGRATE, "paused": LIVE_MIGRATE}
+
+
+def test_projects_list_every_instance_on_planned_hosts():
+    model = cloud([host("a"), host("b"), host("c")], [vm("s1", "a", project="p1"), vm("s2", "a", project="p2"),
+                                                      vm("s3", "b", project="p1")])
+    plan = plan_maintenance(model, ["a", "b"], PlanSettings(max_parallel_hosts=2))
+    assert {p: sorted(ids) for p, ids in plan.projects.items()} == {"p1": ["s1", "s3"], "p2": ["s2"]}
+
+
+def test_disabled_and_down_hosts_are_never_targets():
+    model = cloud([host("a"), host("off", enabled=False), host("down", up=False), host("ok", vcpus=1)],
+                  [vm("s1", "a"), vm("s2", "a")])
+    plan = plan_maintenance(model, ["a"], PlanSettings())
+    assert plan.scale_in["vcpus"] == 1 and "a" in plan.unplanned_hosts
+
+
+def test_batch_mode_fails_with_blockers_or_plans_exactly_the_hosts():
+    hosts = [host("c1"), host("c2"), host("c3")]
+    servers = [vm("aa1", "c1", group="aa", policy="anti-affinity"), vm("aa2", "c2", group="aa", policy="anti-affinity")]
+    model = cloud(hosts, servers)
+    plan = plan_batch(model, ["c1", "c2"], PlanSettings())
+    assert not plan.batches and not plan.ok
+    assert any("another member of group aa" in b.reason for b in plan.blockers)
+    plan = plan_batch(model, ["c1"], PlanSettings(), pending=["c2", "c3"])
+    assert plan.serial == [1] and plan.batches[0].moves[0].to_host == "c3"
+
+
+@pytest.mark.parametrize("value, total, expected", [(None, 10, None), (2, 10, 2), ("25%", 10, 2), ("10%", 3, 1),
+                                                    ("100%", 4, 4)])
+def test_resolve_limit(value, total, expected):
+    assert resolve_limit(value, total) == expected
+
+
+def test_unknown_host_is_named():
+    with pytest.raises(ValueError, match="hosts: nope not in the cloud model; known hosts: a"):
+        plan_maintenance(cloud([host("a")], []), ["nope"], PlanSettings())

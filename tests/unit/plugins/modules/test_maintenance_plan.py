@@ -1,0 +1,116 @@
+import os
+from types import SimpleNamespace
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.modules.maintenance_plan import MaintenancePlanModule
+from fakes import FakeCloud
+from module_runner import run_module
+
+
+def group(group_id, policy, members):
+    return SimpleNamespace(id=group_id, name=group_id + "-name", policy=policy, policies=None, member_ids=list(members))
+
+
+def seeded(servers_per_host=2):
+    """4 hosts of 8 vCPU; an anti-affinity group with members on compute1..3, as the test cloud has."""
+    cloud = FakeCloud(hosts=("compute1", "compute2", "compute3", "compute4"))
+    members = [cloud.add_server(host, name="aa-" + host) for host in ("compute1", "compute2", "compute3")]
+    for host in cloud.services:
+        for index in range(servers_per_host):
+            cloud.add_server(host, project_id="p%d" % (index % 2 + 1))
+    cloud.groups = [group("aa", "anti-affinity", members)]
+    return cloud, members
+
+
+def test_plans_every_host_read_only(tmp_path):
+    cloud, members = seeded()
+    result = run_module(MaintenancePlanModule, {"journal": str(tmp_path / "j.sqlite"), "max_unavailable": {}}, cloud,
+                        check_mode=True)
+    assert not result["failed"] and result["changed"] is False
+    assert sum(result["serial"]) == 4 and result["serial"] == [1, 1, 1, 1]  # 25% of 4 hosts per zone
+    assert result["blockers"] == [] and result["scale_in"] is None
+    assert result["prepare_host"] == "compute4"  # fewest servers, none empty
+    assert {p["project_id"] for p in result["projects"]} == {"p1", "p2"}
+    placement = {server_id: cloud.servers[server_id].compute_host for server_id in cloud.servers}
+    for batch in result["plan"]["batches"]:
+        for wave in batch["waves"]:
+            for move in wave:
+                assert move["to_host"] not in batch["hosts"]
+                placement[move["server_id"]] = move["to_host"]
+        aa_hosts = [placement[m] for m in members]
+        assert len(aa_hosts) == len(set(aa_hosts)), "two aa members on one host"
+    # nothing moved, nothing disabled, no journal made
+    assert not cloud.calls["compute.live_migrate_server"] and not cloud.calls["compute.disable_service"]
+    assert not os.path.exists(tmp_path / "j.sqlite")
+
+
+def test_requests_do_not_grow_with_servers():
+    counts = []
+    for per_host in (1, 5):  # hosts stay below full: a full host is read alone (2 requests)
+        cloud, _members = seeded(per_host)
+        run_module(MaintenancePlanModule, {"max_parallel_hosts": 4}, cloud)
+        counts.append(sum(cloud.calls.values()))
+    # services, hypervisors, allocation candidates, aggregates, server groups, servers
+    assert counts == [6, 6]
+
+
+def test_max_parallel_hosts_and_unavailable_options():
+    cloud = FakeCloud(hosts=["h%d" % i for i in range(6)])
+    result = run_module(MaintenancePlanModule, {"max_parallel_hosts": 4, "max_unavailable": {"availability_zone": "100%",
+                                                                                             "aggregate": ""}}, cloud)
+    assert result["serial"] == [4, 2]
+    result = run_module(MaintenancePlanModule, {"max_unavailable": {"availability_zone": "lots"}}, cloud)
+    assert result["failed"] and result["msg"].startswith("max_unavailable.availability_zone: 'lots' is not a number")
+
+
+def test_session_hosts_maintained_hosts_and_constraints_from_the_journal(tmp_path):
+    cloud, members = seeded()
+    path = str(tmp_path / "journal.sqlite")
+    journal = Journal(path)
+    journal.create_session(["compute1", "compute2", "compute4"], "default", None, {}, {}, session_id="s1")
+    journal.set_host("s1", "compute4", maintained=True)
+    plain = [sid for sid, server in cloud.servers.items() if server.compute_host == "compute1" and sid not in members]
+    journal.set_constraint("instance", plain[0], "p1", {"instance_id": plain[0], "project_id": "p1", "group_id": "ig",
+                                                         "migration_type": "MIGRATE", "lead_time": 40})
+    journal.set_constraint("instance", plain[1], "p2", {"instance_id": plain[1], "project_id": "p2", "group_id": "ig"})
+    journal.set_constraint("instance_group", "ig", "p1", {"group_id": "ig", "project_id": "p1",
+                                                          "max_impacted_members": 1, "recovery_time": 5})
+    journal.close()
+    result = run_module(MaintenancePlanModule, {"journal": path, "session_id": "s1",
+                                                "max_unavailable": {"availability_zone": "100%"},
+                                                "max_parallel_hosts": 2}, cloud)
+    assert not result["failed"], result["msg"]
+    assert result["hosts"] == ["compute1", "compute2"] and result["maintained"] == ["compute4"]
+    # together, both aa members would need compute4, the one host without a member: two batches
+    assert result["serial"] == [1, 1]
+    first = result["plan"]["batches"][0]
+    assert first["hosts"] == ["compute1"]
+    kinds = {move["server_id"]: move["kind"] for wave in first["waves"] for move in wave}
+    assert kinds[plain[0]] == "MIGRATE" and kinds[plain[1]] == "LIVE_MIGRATE"
+    # the instance group (from the instance constraints) allows one impacted member per wave
+    ig_waves = [index for index, wave in enumerate(first["waves"]) for m in wave if m["server_id"] in plain]
+    assert sorted(ig_waves) == [0, 1]
+    assert [m["to_host"] for wave in first["waves"] for m in wave if m["server_id"] in members] == ["compute4"]
+    # lead time 40 s + two waves (two live migrations one at a time, then one cold) + 5 s recovery + host 300 s
+    assert first["estimated_seconds"] == 40 + 20 + 5 + 20 + 300
+
+
+def test_batch_mode_fails_naming_the_blockers(tmp_path):
+    cloud, members = seeded()
+    result = run_module(MaintenancePlanModule, {"batch": ["compute1", "compute2"],
+                                                "max_unavailable": {"availability_zone": "100%"}}, cloud)
+    assert result["failed"]
+    assert result["msg"].startswith("batch: compute1, compute2 cannot be maintained together now: server aa-compute")
+    assert "another member of group aa-name (aa)" in result["msg"]
+    ok = run_module(MaintenancePlanModule, {"batch": ["compute1"]}, cloud)
+    assert not ok["failed"] and ok["serial"] == [1]
+    assert [m["to_host"] for m in ok["plan"]["batches"][0]["waves"][0] if m["server_id"] in members] == ["compute4"]
+
+
+def test_unknown_host_and_session_are_named(tmp_path):
+    cloud, _members = seeded()
+    result = run_module(MaintenancePlanModule, {"hosts": ["nope"]}, cloud)
+    assert result["failed"] and result["msg"] == (
+        "hosts: no nova-compute service on nope; known hosts: compute1, compute2, compute3, compute4")
+    result = run_module(MaintenancePlanModule, {"session_id": "zz", "journal": str(tmp_path / "none.sqlite")}, cloud)
+    assert result["failed"] and result["msg"].startswith("session_id: no session zz")
