@@ -60,6 +60,14 @@ options:
         description: Moves of one wave run together; waves run in order.
         type: int
         default: 0
+  waves:
+    description:
+      - The planned moves as M(fenix.maintenance.maintenance_plan) gives them for a batch
+        (RV(fenix.maintenance.maintenance_plan#module:plan.batches[].waves)) - a list of waves,
+        each a list of moves with C(server_id), C(to_host) and C(kind). Other keys are ignored.
+      - Mutually exclusive with O(moves).
+    type: list
+    elements: list
   allow_nack:
     description:
       - Go on when a project answered NACK (its servers get the planned kind).
@@ -93,7 +101,7 @@ EXAMPLES = r"""
     cloud: admin
     session_id: chg-1234
     hosts: [compute1, compute2]
-    moves: "{{ batch_plan.moves }}"
+    waves: "{{ batch_plan.plan.batches[0].waves }}"
     concurrency: 4
     api_url: http://192.0.2.10:12347/v1
     webhook:
@@ -195,13 +203,14 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
             kind=dict(choices=["LIVE_MIGRATE", "MIGRATE"]),
             wave=dict(type="int", default=0),
         )),
+        waves=dict(type="list", elements="list"),
         allow_nack=dict(type="bool", default=False),
         timeout=dict(type="int", default=600),
         journal=dict(no_log=False),
         **migration_argument_spec(),
         **notify_argument_spec(),
     )
-    module_kwargs = dict(supports_check_mode=True)
+    module_kwargs = dict(supports_check_mode=True, mutually_exclusive=[("moves", "waves")])
 
     def run(self) -> dict:
         params = self.params
@@ -217,7 +226,11 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         hosts = params["hosts"]
         servers = list_servers(self.conn, hosts)
         replies = {record.project_id: record for record in journal.projects(session.session_id)}
-        moves = {move["server_id"]: move for move in params["moves"]}
+        try:
+            moves = {move["server_id"]: move for move in params["moves"] + moves_of_waves(params["waves"] or [])}
+        except (KeyError, TypeError) as exc:
+            self.fail_json(msg="waves: each move needs server_id (and to_host, kind) as maintenance_plan gives"
+                               " them (%s)" % exc)
         try:
             work = decide(servers, moves, replies, params["allow_nack"])
         except InstanceActionError as exc:
@@ -244,6 +257,12 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
             self.fail_json(msg=str(exc), **result)
         result["instances"] = [item.as_dict() for item in work]
         return result
+
+
+def moves_of_waves(waves: list) -> list:
+    """The plan's waves as moves carrying their wave number."""
+    return [{"server_id": move["server_id"], "to_host": move.get("to_host"), "kind": move.get("kind"), "wave": index}
+            for index, wave in enumerate(waves) for move in wave]
 
 
 def counts(work) -> dict:

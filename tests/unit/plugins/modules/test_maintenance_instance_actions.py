@@ -39,11 +39,12 @@ def test_projects_answers_decide_and_waves_run_in_order(tmp_path):
     cloud, path, journal, vm = setup(tmp_path)
     journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE", {vm["a1"]: "MIGRATE", vm["a2"]: "LIVE_MIGRATE"})
     journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
-    moves = [{"server_id": vm["a1"], "to_host": "compute3", "wave": 1},
-             {"server_id": vm["a2"], "to_host": "compute2", "wave": 0},
-             {"server_id": vm["b1"], "to_host": "compute2", "kind": "LIVE_MIGRATE", "wave": 0}]
+    # As maintenance_plan gives them: a list of waves (extra keys ignored).
+    waves = [[{"server_id": vm["a2"], "to_host": "compute2", "kind": "MIGRATE", "moves_again": False},
+              {"server_id": vm["b1"], "to_host": "compute2", "kind": "LIVE_MIGRATE", "group_id": None}],
+             [{"server_id": vm["a1"], "to_host": "compute3", "kind": "LIVE_MIGRATE"}]]
     with WebhookServer() as hook:
-        result = act(cloud, path, hook, moves=moves)
+        result = act(cloud, path, hook, waves=waves)
         assert not result["failed"], result["msg"]
         done = {item["server_id"]: item for item in result["instances"]}
         assert done[vm["a1"]]["action"] == "MIGRATE" and done[vm["a1"]]["decided_by"] == "project"
