@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
+import functools
 import json
 import signal
 import socket
@@ -472,6 +473,8 @@ class Vnfm:
         self.check_interval = check_interval
         self.stop = stop or threading.Event()
         self.scale_in_delete = scale_in_delete
+        self.pending_constraints: Optional[Callable[[], None]] = None  # set them before the next answer
+        self.constraints_lock = threading.Lock()
         self.keep = keep or []  # servers scaling in must not remove (the group members the constraints are about)
         self.seen: collections.deque = collections.deque(maxlen=1000)
         self.seen_lock = threading.Lock()
@@ -498,6 +501,7 @@ class Vnfm:
             self.log.write("ignored", reason=reason, **context)
             return
         try:
+            self.ensure_constraints()
             if notification.state == INSTANCE_ACTION_DONE:
                 self.check_active(self.listed_instances(payload), context)
             else:
@@ -604,6 +608,13 @@ class Vnfm:
         return all_active
 
     # constraints
+    def ensure_constraints(self) -> None:
+        """Constraints not yet accepted are set before anything is answered: the operator plans with them."""
+        with self.constraints_lock:
+            if self.pending_constraints is not None:
+                self.pending_constraints()
+                self.pending_constraints = None
+
     def set_constraints(self, api_url: str, group_name: str, options: ConstraintOptions) -> None:
         """Tell the API about our server group and each member, once at start (and again after a scale-out)."""
         group = self.cloud.server_group(group_name)
@@ -814,8 +825,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      " maintenance in the Keystone catalog")
             return 2
         vnfm.keep = cloud.server_group(args.group)["members"]
-        vnfm.set_constraints(api_url, args.group, ConstraintOptions(
-            args.max_impacted, args.recovery_time, args.max_interruption, args.lead_time, args.resource_mitigation))
+        options = ConstraintOptions(args.max_impacted, args.recovery_time, args.max_interruption, args.lead_time,
+                                    args.resource_mitigation)
+        try:
+            vnfm.set_constraints(api_url, args.group, options)
+        except RuntimeError as exc:
+            # The API may start after the VNFM (an operator's run starts it); try again before the first answer.
+            log.write("constraints_deferred", error=str(exc))
+            vnfm.pending_constraints = functools.partial(vnfm.set_constraints, api_url, args.group, options)
 
     server = consumer = None
     if args.listen:

@@ -132,6 +132,11 @@ def running(settings: ApiSettings) -> Optional[dict]:
 def start(settings: ApiSettings, timeout: float = 60.0) -> dict:
     """Start the service and wait until it answers; the state of the running service."""
     check_settings(settings)
+    if _answers(settings.url.rsplit("/v1", 1)[0] + "/"):
+        # Another process (a run killed earlier, another run dir) holds the port: ours could not
+        # bind, and the readiness check would be answered by the wrong service.
+        raise ApiProcessError("bind: something already answers on %s; stop it (maintenance_api state=stopped with"
+                              " its run_dir) or choose another port" % settings.bind)
     os.makedirs(settings.run_dir, mode=0o700, exist_ok=True)
     with open(settings.log_file, "ab") as log:
         process = subprocess.Popen(

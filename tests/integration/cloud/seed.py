@@ -158,9 +158,15 @@ def enable_computes(adm):
 
 
 def ensure_group(conn):
+    """A new, empty anti-affinity group every seed.
+
+    The scheduler caches which instances are on which host and learns of
+    deletions late; members of an old group deleted a moment ago could still
+    keep new members off their hosts, so the old group goes too.
+    """
     for g in conn.compute.server_groups():
         if g.name == GROUP:
-            return g
+            conn.compute.delete_server_group(g)
     return conn.compute.create_server_group(name=GROUP,
                                             policy='anti-affinity')
 

@@ -1,0 +1,300 @@
+"""playbooks/rolling_maintenance.yml end to end on the test cloud, with reference VNFMs answering.
+
+A watcher samples Nova (servers of every project, compute services) several
+times a second while the playbook runs; the rules are checked on those
+samples, not on what the playbook reports about itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import openstack
+import pytest
+import yaml
+
+from conftest import ADMIN_CLOUD, CLOUDCTL, CLOUDS_YAML, ROOT, ansible_env
+from vnfm_process import VnfmProcess
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+
+PLAYBOOK = os.path.join(ROOT, "playbooks", "rolling_maintenance.yml")
+ABORT = os.path.join(ROOT, "playbooks", "abort_maintenance.yml")
+HOSTS = ["compute1", "compute2", "compute3", "compute4"]
+MOVING = ("MIGRATING", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE")
+
+
+class Watcher(threading.Thread):
+    """Samples where every server is and which compute services are disabled, until stopped."""
+
+    def __init__(self, interval: float = 0.3) -> None:
+        super().__init__(daemon=True)
+        self.conn = openstack.connect(cloud=ADMIN_CLOUD)
+        self.interval = interval
+        self.samples = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            servers = {s.id: (s.compute_host, s.status, s.task_state)
+                       for s in self.conn.compute.servers(details=True, all_projects=True)}
+            disabled = sorted(s.host for s in self.conn.compute.services(binary="nova-compute") if s.status == "disabled")
+            self.samples.append({"at": time.monotonic(), "servers": servers, "disabled": disabled})
+            self.done.wait(self.interval)
+
+    def stop(self) -> list:
+        self.done.set()
+        self.join(timeout=30)
+        return self.samples
+
+
+def impacted(server_state) -> bool:
+    _host, status, task_state = server_state
+    return status in MOVING or task_state is not None
+
+
+def check_samples(samples: list, group: dict, max_impacted: int, max_disabled: int) -> None:
+    assert len(samples) > 10, "the watcher took too few samples"
+    for sample in samples:
+        members = [sample["servers"][m] for m in group["members"] if m in sample["servers"]]
+        hosts = [state[0] for state in members]
+        assert len(hosts) == len(set(hosts)), "anti-affinity broken: %s" % hosts
+        moving = [m for m in members if impacted(m)]
+        assert len(moving) <= max_impacted, "%d members of %s affected at once" % (len(moving), group["id"])
+        assert len(sample["disabled"]) <= max_disabled, "hosts disabled at once: %s" % sample["disabled"]
+
+
+class Run:
+    """One ansible-playbook run of the rolling maintenance, with its variables and inventory."""
+
+    def __init__(self, workdir, session_id: str, webhook_urls: dict, **overrides) -> None:
+        self.workdir = str(workdir)
+        self.journal = os.path.join(self.workdir, "journal.sqlite")
+        self.variables = {
+            "rolling_maintenance_session_id": session_id,
+            "rolling_maintenance_cloud": ADMIN_CLOUD,
+            "rolling_maintenance_journal": self.journal,
+            "rolling_maintenance_api_bind": "127.0.0.1:12370",
+            "rolling_maintenance_api_run_dir": os.path.join(self.workdir, "api"),
+            "rolling_maintenance_webhook": {"urls": webhook_urls, "retries": 2, "retry_delay": 0.5},
+            "rolling_maintenance_reply_timeout": 20,
+            "rolling_maintenance_renotify": 1,
+            "rolling_maintenance_silent_policy": "LIVE_MIGRATE",
+            "rolling_maintenance_max_parallel_hosts": 2,
+            "rolling_maintenance_max_unavailable": {"availability_zone": "50%", "aggregate": "50%"},
+            "rolling_maintenance_poll_interval": 1,
+            "rolling_maintenance_actions": [
+                {"plugin": "dummy", "type": "host", "metadata": {"seconds": 1}},
+                {"plugin": "dummy", "type": "post"},
+            ],
+        }
+        self.variables.update(overrides)
+        self.vars_file = os.path.join(self.workdir, "maintenance.yml")
+        with open(self.vars_file, "w") as handle:
+            yaml.safe_dump(self.variables, handle)
+        self.inventory = os.path.join(self.workdir, "inventory.ini")
+        with open(self.inventory, "w") as handle:
+            # The compute hosts run their upgrade plugins through a local connection here.
+            handle.write("[compute]\n" + "".join("%s ansible_connection=local ansible_python_interpreter=%s\n"
+                                                 % (host, sys.executable) for host in HOSTS))
+        self.count = 0
+
+    def start(self, *extra: str, playbook: str = PLAYBOOK) -> subprocess.Popen:
+        self.count += 1
+        self.log = open(os.path.join(self.workdir, "run-%d.log" % self.count), "w")
+        return subprocess.Popen(["ansible-playbook", "-i", self.inventory, playbook, "-e", "@" + self.vars_file, *extra],
+                                stdout=self.log, stderr=subprocess.STDOUT, env=ansible_env(), start_new_session=True)
+
+    def run(self, *extra: str, playbook: str = PLAYBOOK, timeout: float = 900) -> tuple:
+        process = self.start(*extra, playbook=playbook)
+        code = process.wait(timeout=timeout)
+        self.log.close()
+        with open(self.log.name) as handle:
+            output = handle.read()
+        print(output[-6000:])
+        return code, output
+
+    def session(self):
+        return Journal(self.journal).session(self.variables["rolling_maintenance_session_id"])
+
+
+@pytest.fixture(scope="module")
+def seed(test_cloud):
+    with open(os.path.join(test_cloud, "seed.json")) as handle:
+        return json.load(handle)
+
+
+@pytest.fixture
+def reseeded(test_cloud):
+    """A freshly seeded cloud (every test here moves servers), all hosts enabled."""
+    subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(test_cloud, "seed.json")) as handle:
+        return json.load(handle)
+
+
+@pytest.fixture
+def admin_conn(test_cloud):
+    return openstack.connect(cloud=ADMIN_CLOUD)
+
+
+def start_vnfms(workdir, seed, policies: dict, extra: dict = None) -> dict:
+    """One reference VNFM per tenant with the given policy; {project name: VnfmProcess}."""
+    vnfms = {}
+    for index, (name, policy) in enumerate(sorted(policies.items())):
+        options = ["--policy", policy, *(extra or {}).get(name, [])]
+        vnfms[name] = VnfmProcess(workdir, 12380 + index, *options, cloud="fenix-%s" % name)
+    return vnfms
+
+
+def webhook_urls(seed, vnfms: dict) -> dict:
+    return {seed["projects"][name]: vnfm.url for name, vnfm in vnfms.items()}
+
+
+def stop_all(vnfms: dict) -> None:
+    for vnfm in vnfms.values():
+        vnfm.stop()
+
+
+def enabled_everywhere(conn) -> bool:
+    return all(s.status == "enabled" for s in conn.compute.services(binary="nova-compute"))
+
+
+def host_plugin_runs(journal_path: str, session_id: str) -> dict:
+    runs = {}
+    for run in Journal(journal_path).action_runs(session_id):
+        if run.type == "host" and run.state == "DONE":
+            runs[run.host] = runs.get(run.host, 0) + 1
+    return runs
+
+
+def test_all_hosts_maintained_with_three_kinds_of_projects(tmp_path, reseeded, admin_conn):
+    group = {"id": reseeded["server_groups"]["aa-group"]["id"],
+             "members": [s["id"] for s in reseeded["servers"] if s["group"] == "aa-group"]}
+    vnfms = start_vnfms(tmp_path, reseeded, {"tenant-a": "live_migrate", "tenant-b": "migrate", "tenant-c": "silent"},
+                        extra={"tenant-a": ["--group", "aa-group", "--max-impacted", "1",
+                                            "--api-url", "http://127.0.0.1:12370/v1"]})
+    run = Run(tmp_path, "e2e-a", webhook_urls(reseeded, vnfms))
+    watcher = Watcher()
+    watcher.start()
+    try:
+        code, output = run.run()
+    finally:
+        samples = watcher.stop()
+        stop_all(vnfms)
+    assert code == 0, output[-3000:]
+    assert run.session().state == "MAINTENANCE_DONE"
+    journal = Journal(run.journal)
+    # Every host maintained exactly once, and all enabled at the end.
+    assert host_plugin_runs(run.journal, "e2e-a") == {host: 1 for host in HOSTS}
+    assert all(record.maintained for record in journal.hosts("e2e-a"))
+    assert enabled_everywhere(admin_conn)
+    # Every server kept its status (the seeded stopped one stays stopped).
+    now = {s.id: s for s in admin_conn.compute.servers(details=True, all_projects=True)}
+    assert sorted(now) == sorted(s["id"] for s in reseeded["servers"])
+    for server in reseeded["servers"]:
+        assert now[server["id"]].status == server["status"], server
+    # The projects' choices were applied: tenant-a live, tenant-b cold, tenant-c by the operator's policy.
+    done = [record for record in journal.instances("e2e-a") if record.action_done]
+    actions = {record.project_id: {r.action for r in done if r.project_id == record.project_id} for record in done}
+    assert actions[reseeded["projects"]["tenant-a"]] == {"LIVE_MIGRATE"}
+    assert actions[reseeded["projects"]["tenant-b"]] == {"MIGRATE"}
+    assert actions[reseeded["projects"]["tenant-c"]] <= {"LIVE_MIGRATE", "MIGRATE"}
+    policy_replies = [e for e in journal.events("e2e-a")
+                      if e["kind"] == "project.reply" and e["details"].get("decided_by") == "policy"]
+    assert {e["project_id"] for e in policy_replies} == {reseeded["projects"]["tenant-c"]}
+    # The rules held at every sample: anti-affinity, max_impacted_members 1, at most 2 hosts down.
+    # (Three anti-affinity members on four hosts leave room for one host down at a time: the plan's
+    # batches are single hosts here, which the samples confirm.)
+    check_samples(samples, group, max_impacted=1, max_disabled=1)
+    assert any(sample["disabled"] for sample in samples), "the watcher never saw a host disabled"
+    # The summary is printed at the end of the play.
+    assert "hosts_maintained" in output and "4 of 4" in output
+
+
+def test_nack_fails_cleanly(tmp_path, reseeded, admin_conn):
+    vnfms = start_vnfms(tmp_path, reseeded, {"tenant-a": "nack", "tenant-b": "migrate", "tenant-c": "migrate"},
+                        extra={"tenant-a": ["--state-policy", "MAINTENANCE=live_migrate"]})
+    run = Run(tmp_path, "e2e-b", webhook_urls(reseeded, vnfms))
+    try:
+        code, output = run.run()
+    finally:
+        stop_all(vnfms)
+    assert code != 0
+    session = run.session()
+    assert session.state == "MAINTENANCE_FAILED" and "NACK" in session.reason
+    assert enabled_everywhere(admin_conn)
+    assert Journal(run.journal).hosts_disabled_by_session("e2e-b") == []
+    now = {s.id: s.compute_host for s in admin_conn.compute.servers(details=True, all_projects=True)}
+    assert now == {s["id"]: s["host"] for s in reseeded["servers"]}, "a server moved although a project said NACK"
+
+
+def test_killed_run_resumes_without_redoing_hosts(tmp_path, reseeded, admin_conn):
+    vnfms = start_vnfms(tmp_path, reseeded, {"tenant-a": "live_migrate", "tenant-b": "migrate", "tenant-c": "migrate"})
+    actions = [{"plugin": "dummy", "type": "host", "metadata": {"seconds": 4}}]
+    run = Run(tmp_path, "e2e-c", webhook_urls(reseeded, vnfms), rolling_maintenance_actions=actions)
+    try:
+        process = run.start()
+        deadline = time.monotonic() + 600
+        # Kill it in the middle of a batch: while a host's upgrade plugin runs.
+        while time.monotonic() < deadline:
+            if os.path.exists(run.journal) and any(
+                    r.state == "RUNNING" for r in Journal(run.journal).action_runs("e2e-c")):
+                break
+            assert process.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        assert run.session().state != "MAINTENANCE_DONE"
+        maintained_before = [r.host for r in Journal(run.journal).hosts("e2e-c") if r.maintained]
+        code, output = run.run()
+    finally:
+        stop_all(vnfms)
+        if run.session().state != "MAINTENANCE_DONE":
+            run.run(playbook=ABORT)  # leave no host disabled for the tests after this one
+    assert code == 0, output[-3000:]
+    assert run.session().state == "MAINTENANCE_DONE"
+    assert host_plugin_runs(run.journal, "e2e-c") == {host: 1 for host in HOSTS}
+    assert len(maintained_before) < len(HOSTS)
+    assert enabled_everywhere(admin_conn)
+
+
+def test_check_mode_changes_nothing_and_prints_the_plan(tmp_path, seed, admin_conn):
+    before = {s.id: s.compute_host for s in admin_conn.compute.servers(details=True, all_projects=True)}
+    run = Run(tmp_path, "e2e-e", {})
+    code, output = run.run("--check")
+    assert code == 0, output[-3000:]
+    assert "batches" in output and "serial" in output
+    assert not os.path.exists(run.journal)
+    assert {s.id: s.compute_host for s in admin_conn.compute.servers(details=True, all_projects=True)} == before
+    assert enabled_everywhere(admin_conn)
+
+
+def test_capacity_short_asks_to_scale_in_then_goes_on(tmp_path, test_cloud, admin_conn):
+    env = dict(os.environ, FENIX_SEED_SERVERS_PER_HOST="7")
+    subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL, env=env)
+    try:
+        with open(os.path.join(test_cloud, "seed.json")) as handle:
+            full = json.load(handle)
+        vnfms = start_vnfms(tmp_path, full, {"tenant-a": "live_migrate", "tenant-b": "live_migrate",
+                                             "tenant-c": "live_migrate"},
+                            extra={"tenant-c": ["--scale-in-delete", "4"]})
+        run = Run(tmp_path, "e2e-d", webhook_urls(full, vnfms), rolling_maintenance_actions=[])
+        try:
+            code, output = run.run()
+        finally:
+            stop_all(vnfms)
+        assert code == 0, output[-3000:]
+        journal = Journal(run.journal)
+        states = [e["details"]["to"] for e in journal.events("e2e-d") if e["kind"] == "session.state"]
+        assert "SCALE_IN" in states and states[-1] == "MAINTENANCE_DONE"
+        remaining = list(admin_conn.compute.servers(details=True, all_projects=True))
+        assert len(remaining) == len(full["servers"]) - 4
+        assert enabled_everywhere(admin_conn)
+    finally:
+        subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
