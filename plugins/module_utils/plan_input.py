@@ -24,7 +24,10 @@ from __future__ import annotations
 import math
 from typing import Dict, Iterable, Optional
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import COMPUTE_BINARY
+from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+    COMPUTE_BINARY,
+    is_managed_reason,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
     RESOURCES,
     CloudModel,
@@ -101,6 +104,7 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
             used={rc: int(resources.get(rc, {}).get("used", 0)) for rc in RESOURCES},
             enabled=service.status == "enabled",
             up=service.state == "up" and not service.is_forced_down,
+            disabled_by_us=service.status == "disabled" and is_managed_reason(service.disabled_reason),
         )
     groups, group_names = {}, {}
     for group in conn.compute.server_groups(all_projects=True):

@@ -86,6 +86,8 @@ class HostModel:
     used: Dict[str, int] = field(default_factory=dict)
     enabled: bool = True
     up: bool = True
+    # Disabled by this collection (for a maintenance under way): enabled again when its batch ends.
+    disabled_by_us: bool = False
 
     def free(self) -> List[int]:
         return [

@@ -389,6 +389,11 @@ class MaintenancePlanModule(OpenStackModule):
             pending = [host for host in planned if host not in set(batch)]
             plan = plan_batch(model, batch, settings, maintained=maintained, pending=pending)
         else:
+            # A host this collection disabled for the maintenance (a run stopped in the middle of its
+            # batch) will be enabled again at the end of its batch, so later batches may use it.
+            for host in planned:
+                if model.hosts[host].disabled_by_us:
+                    model.hosts[host].enabled = True
             plan = plan_maintenance(model, planned, settings, maintained=maintained)
         view = plan.as_dict()
         result = dict(

@@ -22,7 +22,7 @@ import yaml
 from conftest import ADMIN_CLOUD, CLOUDCTL, CLOUDS_YAML, ROOT, ansible_env
 from vnfm_process import VnfmProcess
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, SessionNotFound
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "rolling_maintenance.yml")
 ABORT = os.path.join(ROOT, "playbooks", "abort_maintenance.yml")
@@ -165,6 +165,15 @@ def enabled_everywhere(conn) -> bool:
     return all(s.status == "enabled" for s in conn.compute.services(binary="nova-compute"))
 
 
+def plugin_running(journal_path: str, session_id: str) -> bool:
+    if not os.path.exists(journal_path):
+        return False
+    try:
+        return any(r.state == "RUNNING" for r in Journal(journal_path).action_runs(session_id))
+    except SessionNotFound:
+        return False  # the journal is there (the API made it) before the session
+
+
 def host_plugin_runs(journal_path: str, session_id: str) -> dict:
     runs = {}
     for run in Journal(journal_path).action_runs(session_id):
@@ -243,8 +252,7 @@ def test_killed_run_resumes_without_redoing_hosts(tmp_path, reseeded, admin_conn
         deadline = time.monotonic() + 600
         # Kill it in the middle of a batch: while a host's upgrade plugin runs.
         while time.monotonic() < deadline:
-            if os.path.exists(run.journal) and any(
-                    r.state == "RUNNING" for r in Journal(run.journal).action_runs("e2e-c")):
+            if plugin_running(run.journal, "e2e-c"):
                 break
             assert process.poll() is None, "the run ended before it could be killed"
             time.sleep(0.2)

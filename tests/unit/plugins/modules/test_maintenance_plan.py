@@ -114,3 +114,23 @@ def test_unknown_host_and_session_are_named(tmp_path):
         "hosts: no nova-compute service on nope; known hosts: compute1, compute2, compute3, compute4")
     result = run_module(MaintenancePlanModule, {"session_id": "zz", "journal": str(tmp_path / "none.sqlite")}, cloud)
     assert result["failed"] and result["msg"].startswith("session_id: no session zz")
+
+
+def test_a_host_our_stopped_run_left_disabled_is_a_target_after_its_batch():
+    # A run killed in compute1's batch: compute1 is empty but still disabled by us.
+    cloud, members = seeded()
+    for server in [s for s in cloud.servers.values() if s.compute_host == "compute1"]:
+        cloud.move(server, "compute4")
+    cloud.groups = [group("aa", "anti-affinity", members)]
+    cloud.services["compute1"].status = "disabled"
+    cloud.services["compute1"].disabled_reason = "fenix.maintenance: session s1"
+    result = run_module(MaintenancePlanModule, {"max_unavailable": {}}, cloud)
+    assert result["blockers"] == [] and sum(result["serial"]) == 4, result
+    assert result["plan"]["batches"][0]["hosts"] == ["compute1"]  # empty: first
+    targets = {move["to_host"] for batch in result["plan"]["batches"] for wave in batch["waves"] for move in wave}
+    assert "compute1" in targets
+    # Someone else's disable stays a disable: never a target.
+    cloud.services["compute1"].disabled_reason = "RMA"
+    other = run_module(MaintenancePlanModule, {"max_unavailable": {}, "hosts": ["compute2", "compute3", "compute4"]}, cloud)
+    assert "compute1" not in {move["to_host"] for batch in other["plan"]["batches"] for wave in batch["waves"]
+                              for move in wave}
