@@ -844,7 +844,7 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
     if unknown:
         raise ValueError("batch: %s not in the cloud model; known hosts: %s"
                          % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
-    later = [name for name in host_order(model, set(pending) - set(hosts) - set(maintained))]
+    later = list(host_order(model, set(pending) - set(hosts) - set(maintained)))
     state = _State(model, list(reversed(later)), set(maintained) - set(hosts), list(hosts) + later)
     availability = _Availability(model, settings)
     plan = Plan()

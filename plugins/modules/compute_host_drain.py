@@ -83,6 +83,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.MIGRATION
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: Reports whether the host would be disabled and which server would move how.

@@ -42,6 +42,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: The module only reads.

@@ -65,6 +65,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
   diff_mode:
@@ -228,7 +231,6 @@ class ComputeServiceModule(OpenStackModule):
         if self.diff_mode:
             result["diff"] = dict(before=diff_view(current), after=diff_view(after))
         return result
-
 
     def session_journal(self):
         """The journal when a session is named (checked before anything changes), else None."""

@@ -39,6 +39,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: Reads the host once and reports whether it is empty, without waiting or failing.

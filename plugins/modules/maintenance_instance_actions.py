@@ -86,6 +86,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: Decides every server's action and reports it; moves, records and sends nothing.

@@ -133,6 +133,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
   diff_mode:

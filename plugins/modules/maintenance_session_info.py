@@ -32,6 +32,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: The module only reads.
@@ -61,9 +64,9 @@ sessions:
     - With O(events=true), each also has C(events), a list of C(event_id),
       C(at), C(kind), C(host), C(project_id), C(instance_id) and C(details).
     - Each has C(summary) - C(hosts_total), C(hosts_maintained), C(hosts_disabled_by_session),
-      C(servers_moved) (count by action), C(projects) (per project its C(reply),
-      C(latency_seconds) from notification to reply, C(replies), C(decided_by_policy)),
-      C(total_seconds) from creation to the last change.
+      C(moves) (finished instance actions by action), C(projects) (per project C(replies),
+      C(decided_by_policy), C(last_reply), C(median_reply_seconds) and C(max_reply_seconds) from
+      each notification to its answer), C(total_seconds) from creation to the last change.
   returned: always
   type: list
   elements: dict

@@ -96,6 +96,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: Records and sends nothing; returns the notifications that would be sent.

@@ -73,6 +73,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.JOURNAL
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: Reads the answers once, without waiting, reminding or answering for anyone.

@@ -69,6 +69,9 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.MIGRATION
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
+  platform:
+    support: full
+    platforms: all
   check_mode:
     support: full
     details: Reports which servers would move; nothing is migrated.

@@ -19,7 +19,7 @@ import openstack
 import pytest
 import yaml
 
-from conftest import ADMIN_CLOUD, CLOUDCTL, CLOUDS_YAML, ROOT, ansible_env
+from conftest import ADMIN_CLOUD, CLOUDCTL, ROOT, ansible_env
 from vnfm_process import VnfmProcess
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, SessionNotFound

@@ -366,8 +366,9 @@ def test_batch_sizes_grow_when_rules_allow_and_max_parallel_hosts_caps_them():
 
 
 def test_max_unavailable_per_zone_and_aggregate():
-    hosts = [host("a%d" % i, zone="az-a") for i in range(4)] + [host("b%d" % i, zone="az-b", aggregates=["fast"])
-                                                                   for i in range(4)]
+    zone_a = [host("a%d" % i, zone="az-a") for i in range(4)]
+    zone_b = [host("b%d" % i, zone="az-b", aggregates=["fast"]) for i in range(4)]
+    hosts = zone_a + zone_b
     model = cloud(hosts, [])
     names = sorted(model.hosts)
     assert plan_maintenance(model, names, PlanSettings(max_parallel_hosts=8, max_unavailable_per_zone=1)).serial == [2] * 4

@@ -70,8 +70,8 @@ def test_session_hosts_maintained_hosts_and_constraints_from_the_journal(tmp_pat
     journal.create_session(["compute1", "compute2", "compute4"], "default", None, {}, {}, session_id="s1")
     journal.set_host("s1", "compute4", maintained=True)
     plain = [sid for sid, server in cloud.servers.items() if server.compute_host == "compute1" and sid not in members]
-    journal.set_constraint("instance", plain[0], "p1", {"instance_id": plain[0], "project_id": "p1", "group_id": "ig",
-                                                         "migration_type": "MIGRATE", "lead_time": 40})
+    journal.set_constraint("instance", plain[0], "p1", {
+        "instance_id": plain[0], "project_id": "p1", "group_id": "ig", "migration_type": "MIGRATE", "lead_time": 40})
     journal.set_constraint("instance", plain[1], "p2", {"instance_id": plain[1], "project_id": "p2", "group_id": "ig"})
     journal.set_constraint("instance_group", "ig", "p1", {"group_id": "ig", "project_id": "p1",
                                                           "max_impacted_members": 1, "recovery_time": 5})
