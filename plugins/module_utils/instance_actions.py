@@ -110,8 +110,10 @@ class InstanceActions:
         for wave in sorted({item.wave for item in work}):
             batch = [item for item in work if item.wave == wave]
             for item in batch:
+                # action_done back to false: a server moved again (its host is maintained later) is not done yet.
                 self.journal.set_instance(self.session_id, item.server_id, item.project_id, host=item.from_host,
-                                          action=item.action, details={"target_host": item.target_host})
+                                          action=item.action, action_done=False,
+                                          details={"target_host": item.target_host})
             self.migrate([item for item in batch if item.action in MIGRATION_KIND])
             self.await_own_actions([item for item in batch if item.action == OWN_ACTION])
             failed = [item for item in batch if item.outcome != "done"]

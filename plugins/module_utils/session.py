@@ -121,28 +121,31 @@ def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool,
 
 
 def session_summary(journal: Journal, session: Session) -> dict:
-    """The end-of-run figures: hosts done, servers moved by action, project reply latencies, total time."""
+    """The end-of-run figures: hosts done, moves by action, project reply latencies, total time."""
     hosts = journal.hosts(session.session_id)
-    instances = journal.instances(session.session_id)
     events = journal.events(session.session_id)
-    actions: dict = {}
-    for record in instances:
-        if record.action_done and record.action:
-            actions[record.action] = actions.get(record.action, 0) + 1
-    replies = {}
+    moves: dict = {}
+    asked_at: dict = {}
+    projects: dict = {}
     for event in events:
-        if event["kind"] == "project.reply":
-            replies.setdefault(event["project_id"], []).append(event)
-    latencies = {}
-    for project in journal.projects(session.session_id):
-        latencies[project.project_id] = {
-            "last_state": project.state,
-            "reply": project.reply,
-            "latency_seconds": _seconds_between(project.notified_at, project.replied_at),
-            "replies": len(replies.get(project.project_id, [])),
-            "decided_by_policy": sum(1 for event in replies.get(project.project_id, [])
-                                     if event["details"].get("decided_by") == "policy"),
-        }
+        project_id = event["project_id"]
+        if event["kind"] == "instance.action_done":
+            action = event["details"].get("action") or "unknown"
+            moves[action] = moves.get(action, 0) + 1
+        elif event["kind"] == "project.notified" and project_id and not event["details"].get("reminder"):
+            asked_at[project_id] = event["at"]
+        elif event["kind"] == "project.reply":
+            entry = projects.setdefault(project_id, {"replies": 0, "decided_by_policy": 0, "latencies": []})
+            entry["replies"] += 1
+            entry["decided_by_policy"] += event["details"].get("decided_by") == "policy"
+            entry["last_reply"] = event["details"].get("reply")
+            latency = _seconds_between(asked_at.get(project_id), event["at"])
+            if latency is not None:
+                entry["latencies"].append(latency)
+    for entry in projects.values():
+        latencies = sorted(entry.pop("latencies"))
+        entry["median_reply_seconds"] = latencies[len(latencies) // 2] if latencies else None
+        entry["max_reply_seconds"] = latencies[-1] if latencies else None
     return {
         "session_id": session.session_id,
         "state": session.state,
@@ -150,8 +153,8 @@ def session_summary(journal: Journal, session: Session) -> dict:
         "hosts_total": len(hosts),
         "hosts_maintained": sorted(record.host for record in hosts if record.maintained),
         "hosts_disabled_by_session": sorted(record.host for record in hosts if record.disabled_by_session),
-        "servers_moved": actions,
-        "projects": latencies,
+        "moves": moves,
+        "projects": projects,
         "started_at": session.created_at,
         "updated_at": session.updated_at,
         "total_seconds": _seconds_between(session.created_at, session.updated_at),

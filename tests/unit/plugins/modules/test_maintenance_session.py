@@ -170,9 +170,10 @@ def test_summary_counts_what_the_session_did(tmp_path):
     journal.set_session_state("s", "MAINTENANCE_DONE")
     summary = session_summary(journal, journal.session("s"))
     assert summary["hosts_maintained"] == ["compute1"] and summary["hosts_total"] == 2
-    assert summary["servers_moved"] == {"LIVE_MIGRATE": 2, "MIGRATE": 1}
-    # The clock ticks once per journal write: notified at :02, replied at :04.
-    assert summary["projects"]["pa"]["latency_seconds"] == 2.0 and summary["projects"]["pa"]["decided_by_policy"] == 0
+    assert summary["moves"] == {"LIVE_MIGRATE": 2, "MIGRATE": 1}
+    # The clock ticks once per journal write: pa was asked at :02 and answered at :04.
+    assert summary["projects"]["pa"] == {"replies": 1, "decided_by_policy": 0, "last_reply": "ACK_PLANNED_MAINTENANCE",
+                                         "median_reply_seconds": 2.0, "max_reply_seconds": 2.0}
     assert summary["projects"]["pb"]["decided_by_policy"] == 1
     assert summary["total_seconds"] > 0 and summary["state"] == "MAINTENANCE_DONE"
 
