@@ -236,3 +236,36 @@ notes:
     above. More at U(https://docs.openstack.org/openstacksdk/).
   - An admin account of the cloud is needed (compute services and hypervisors are admin-only in Nova).
 """
+
+    # The server_policy option of the modules that move servers off hosts.
+    SERVER_POLICY = r"""
+options:
+  server_policy:
+    description:
+      - What to do with a server, by its status.
+    type: dict
+    default: {}
+    suboptions:
+      active:
+        description: ACTIVE servers.
+        type: str
+        choices: [live, cold, skip, fail]
+        default: live
+      paused:
+        description: PAUSED servers.
+        type: str
+        choices: [live, skip, fail]
+        default: live
+      shutoff:
+        description: SHUTOFF servers.
+        type: str
+        choices: [cold, skip, fail]
+        default: cold
+      other:
+        description:
+          - Servers in any other status (ERROR, SUSPENDED, ...), which Nova cannot migrate.
+          - V(skip) leaves them on the host, which then never becomes empty.
+        type: str
+        choices: [skip, fail]
+        default: fail
+"""

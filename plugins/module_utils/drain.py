@@ -45,8 +45,14 @@ class DrainPlan:
     blockers: List[dict] = field(default_factory=list)
 
 
+def server_policy_argument_spec() -> dict:
+    """The server_policy option (documented in the SERVER_POLICY doc fragment), from POLICY_CHOICES."""
+    return dict(type="dict", default={}, options={
+        key: dict(default=DEFAULT_POLICY[key], choices=list(choices)) for key, choices in POLICY_CHOICES.items()})
+
+
 def policy_key(status: str) -> str:
-    lowered = status.lower()
+    lowered = (status or "").lower()
     return lowered if lowered in ("active", "paused", "shutoff") else "other"
 
 

@@ -32,6 +32,15 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
+    DEFAULT_POLICY,
+    FAIL,
+    POLICY_CHOICES,
+    SKIP,
+    policy_key,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.migration import COLD
+
 VCPU = "VCPU"
 MEMORY_MB = "MEMORY_MB"
 DISK_GB = "DISK_GB"
@@ -42,18 +51,9 @@ UNLIMITED = 1 << 60
 LIVE_MIGRATE = "LIVE_MIGRATE"
 MIGRATE = "MIGRATE"
 
-# The server policy words of compute_host_drain, so both modules read the same way.
-LIVE = "live"
-COLD = "cold"
-SKIP = "skip"
-FAIL = "fail"
-DEFAULT_SERVER_POLICY = {"active": LIVE, "paused": LIVE, "shutoff": COLD, "other": FAIL}
-SERVER_POLICY_CHOICES = {
-    "active": (LIVE, COLD, SKIP, FAIL),
-    "paused": (LIVE, SKIP, FAIL),
-    "shutoff": (COLD, SKIP, FAIL),
-    "other": (SKIP, FAIL),
-}
+# The server policy of compute_host_drain, so both modules read the same way.
+DEFAULT_SERVER_POLICY = DEFAULT_POLICY
+SERVER_POLICY_CHOICES = POLICY_CHOICES
 
 HARD_ANTI_AFFINITY = "anti-affinity"
 HARD_AFFINITY = "affinity"
@@ -337,11 +337,6 @@ def validate_limit(name: str, value: Union[int, str, None]) -> None:
         resolve_limit(value, 100)
     except ValueError as exc:
         raise ValueError("%s: %r is not a number of hosts or a percentage like '25%%'; %s" % (name, value, exc))
-
-
-def policy_key(status: str) -> str:
-    lowered = (status or "").lower()
-    return lowered if lowered in ("active", "paused", "shutoff") else "other"
 
 
 def group_host_limit(server: ServerModel, rule: Optional[GroupRule]) -> Optional[int]:

@@ -32,35 +32,6 @@ options:
       - Why the host is disabled, stored in Nova prefixed with C(fenix.maintenance:).
     type: str
     default: maintenance
-  server_policy:
-    description:
-      - What to do with a server, by its status.
-    type: dict
-    default: {}
-    suboptions:
-      active:
-        description: ACTIVE servers.
-        type: str
-        choices: [live, cold, skip, fail]
-        default: live
-      paused:
-        description: PAUSED servers.
-        type: str
-        choices: [live, skip, fail]
-        default: live
-      shutoff:
-        description: SHUTOFF servers.
-        type: str
-        choices: [cold, skip, fail]
-        default: cold
-      other:
-        description:
-          - Servers in any other status (ERROR, SUSPENDED, ...), which Nova cannot migrate.
-          - V(skip) leaves them on the host; the host then never becomes empty, so
-            the module does not wait for it and reports them in RV(skipped).
-        type: str
-        choices: [skip, fail]
-        default: fail
   migration_timeout:
     description:
       - Seconds to wait for one server's migration to finish.
@@ -78,6 +49,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - fenix.maintenance.openstack.SERVER_POLICY
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.MIGRATION
@@ -195,6 +167,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
     HostNotEmpty,
     plan_drain,
     read_host_contents,
+    server_policy_argument_spec,
     wait_host_empty,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
@@ -218,16 +191,7 @@ class ComputeHostDrainModule(OpenStackModule):
     argument_spec = dict(
         host=dict(required=True),
         reason=dict(default="maintenance"),
-        server_policy=dict(
-            type="dict",
-            default={},
-            options=dict(
-                active=dict(default="live", choices=["live", "cold", "skip", "fail"]),
-                paused=dict(default="live", choices=["live", "skip", "fail"]),
-                shutoff=dict(default="cold", choices=["cold", "skip", "fail"]),
-                other=dict(default="fail", choices=["skip", "fail"]),
-            ),
-        ),
+        server_policy=server_policy_argument_spec(),
         **migration_argument_spec(),
         migration_timeout=dict(default=600, type="int"),
         timeout=dict(default=300, type="int"),

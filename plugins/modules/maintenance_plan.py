@@ -73,34 +73,6 @@ options:
         description: Per host aggregate.
         type: str
         default: "25%"
-  server_policy:
-    description:
-      - What to do with a server, by its status (as M(fenix.maintenance.compute_host_drain) does).
-      - An instance constraint with C(migration_type=MIGRATE) moves an ACTIVE server cold.
-      - A skipped server stays on its host during the maintenance and counts as impacted.
-    type: dict
-    default: {}
-    suboptions:
-      active:
-        description: ACTIVE servers.
-        type: str
-        choices: [live, cold, skip, fail]
-        default: live
-      paused:
-        description: PAUSED servers.
-        type: str
-        choices: [live, skip, fail]
-        default: live
-      shutoff:
-        description: SHUTOFF servers.
-        type: str
-        choices: [cold, skip, fail]
-        default: cold
-      other:
-        description: Servers in any other status (they cannot be migrated).
-        type: str
-        choices: [skip, fail]
-        default: fail
   estimates:
     description:
       - Durations for the estimate of the maintenance's length (RV(estimated_seconds)).
@@ -125,6 +97,7 @@ options:
         type: int
         default: 1
 extends_documentation_fragment:
+  - fenix.maintenance.openstack.SERVER_POLICY
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.JOURNAL
@@ -272,6 +245,7 @@ maintained:
   sample: []
 """
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.drain import server_policy_argument_spec
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.plan_input import read_cloud_model
@@ -304,16 +278,7 @@ class MaintenancePlanModule(OpenStackModule):
                 aggregate=dict(default="25%"),
             ),
         ),
-        server_policy=dict(
-            type="dict",
-            default={},
-            options=dict(
-                active=dict(default="live", choices=["live", "cold", "skip", "fail"]),
-                paused=dict(default="live", choices=["live", "skip", "fail"]),
-                shutoff=dict(default="cold", choices=["cold", "skip", "fail"]),
-                other=dict(default="fail", choices=["skip", "fail"]),
-            ),
-        ),
+        server_policy=server_policy_argument_spec(),
         estimates=dict(
             type="dict",
             default={},
