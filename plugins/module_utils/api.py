@@ -57,6 +57,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
     resolve_hosts,
     restore_hosts,
     session_view,
+    state_before_failure,
 )
 
 LOG = logging.getLogger("fenix.maintenance.api")
@@ -189,9 +190,7 @@ class Service:
         if session.state != "MAINTENANCE_FAILED":
             raise ApiError(409, "state: missing; session %s is %s, not failed, so give the state to move it to"
                            % (session_id, session.state))
-        failures = [event["details"]["from"] for event in self.journal.events(session_id)
-                    if event["kind"] == "session.state" and event["details"].get("to") == "MAINTENANCE_FAILED"]
-        return failures[-1] if failures else "MAINTENANCE"
+        return state_before_failure(self.journal, session_id)
 
     def delete_session(self, call: Call) -> dict:
         session_id = call.params["session_id"]

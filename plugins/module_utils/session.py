@@ -120,6 +120,15 @@ def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool,
     return enabled, left
 
 
+def state_before_failure(journal: Journal, session_id: str) -> str:
+    """The state a failed session failed in, where resuming it takes it back to."""
+    failures = [event["details"]["from"] for event in journal.events(session_id)
+                if event["kind"] == "session.state" and event["details"].get("to") == "MAINTENANCE_FAILED"]
+    # A session that failed more than once fails from its own resumed state: the first failure counts.
+    states = [state for state in failures if state != "MAINTENANCE_FAILED"]
+    return states[-1] if states else "MAINTENANCE"
+
+
 def session_summary(journal: Journal, session: Session) -> dict:
     """The end-of-run figures: hosts done, moves by action, project reply latencies, total time."""
     hosts = journal.hosts(session.session_id)

@@ -88,6 +88,13 @@ options:
         description: Passed to the plugin.
         type: dict
         default: {}
+  resume_failed:
+    description:
+      - When the session is C(MAINTENANCE_FAILED), move it back to the state it failed in
+        (as the API's C(PUT /v1/maintenance/{session_id}) without a state does), so that a
+        resumed run carries on from there. Ignored for a session that has not failed.
+    type: bool
+    default: false
   restore_hosts:
     description:
       - With O(state=present), enable again every host the session disabled (hosts someone else
@@ -302,6 +309,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
     resolve_hosts,
     restore_hosts,
     session_view,
+    state_before_failure,
     validate_actions,
 )
 
@@ -328,6 +336,7 @@ class MaintenanceSessionModule(OpenStackModule):
             ),
         ),
         download=dict(type="list", elements="str", default=[]),
+        resume_failed=dict(type="bool", default=False),
         restore_hosts=dict(type="bool", default=False),
         restore_only=dict(type="list", elements="str"),
         host_updates=dict(
@@ -407,6 +416,8 @@ class MaintenanceSessionModule(OpenStackModule):
 
     def update_state(self, journal, session, result):
         wanted = self.params["session_state"]
+        if self.params["resume_failed"] and session is not None and session.state == "MAINTENANCE_FAILED":
+            wanted = state_before_failure(journal, session.session_id)
         before = session.state if session else None
         if session is not None and wanted and (wanted, self.params["reason"]) != (session.state, session.reason):
             result["changed"] = True

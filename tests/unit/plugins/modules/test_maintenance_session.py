@@ -188,3 +188,18 @@ def test_restore_only_some_hosts(tmp_path):
     assert one["restored_hosts"] == ["compute2"]
     assert (cloud.services["compute1"].status, cloud.services["compute2"].status) == ("disabled", "enabled")
     assert Journal(journal).hosts_disabled_by_session("s") == ["compute1"]
+
+
+def test_resume_failed_goes_back_to_the_state_it_failed_in(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="s", hosts=["compute1"])
+    record = Journal(journal)
+    record.set_session_state("s", "PLANNED_MAINTENANCE")
+    record.set_session_state("s", "MAINTENANCE_FAILED", "compute1: NACK")
+    resumed = session(cloud, journal, session_id="s", resume_failed=True, reason="resumed")
+    assert resumed["changed"] and resumed["session"]["state"] == "PLANNED_MAINTENANCE"
+    # Not failed: nothing to resume.
+    assert not session(cloud, journal, session_id="s", resume_failed=True, reason="resumed")["changed"]
+    record.set_session_state("s", "MAINTENANCE")
+    record.set_session_state("s", "MAINTENANCE_FAILED", "a NACK")
+    assert session(cloud, journal, session_id="s", resume_failed=True)["session"]["state"] == "MAINTENANCE"
