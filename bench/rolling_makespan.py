@@ -1,0 +1,113 @@
+"""Makespan of the rolling maintenance: the planner's parallel batches against one host at a time.
+
+Runs playbooks/rolling_maintenance.yml twice on the running test cloud, each
+time on a freshly seeded cloud (same hosts, same servers, same anti-affinity
+group), with three reference VNFMs answering (tenant-a LIVE_MIGRATE with its
+group's constraints, tenant-b MIGRATE, tenant-c LIVE_MIGRATE):
+
+- baseline: max_parallel_hosts 1, one host at a time (what Fenix does);
+- planner: batches as large as the rules allow, up to --parallel hosts.
+
+Prints each run's wall time, the session's own total time, the batches,
+and the ratio planner / baseline.
+
+The seeded anti-affinity group has 3 members on compute1..3: with 4 computes
+no two of those hosts may be down together, so batches stay single hosts.
+Start the cloud with more computes to let the planner show what it does:
+
+    FENIX_CLOUD_COMPUTES=6 tests/integration/cloud/cloudctl start
+    . scripts/env.sh && python bench/rolling_makespan.py --parallel 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+import openstack  # noqa: E402
+from vnfm_process import VnfmProcess  # noqa: E402  (tests/integration: a reference VNFM as a process)
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.session import session_summary  # noqa: E402
+
+CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
+CLOUDCTL = os.path.join(ROOT, "tests", "integration", "cloud", "cloudctl")
+POLICIES = {"tenant-a": ["--policy", "live_migrate", "--group", "aa-group", "--max-impacted", "1"],
+            "tenant-b": ["--policy", "migrate"], "tenant-c": ["--policy", "live_migrate"]}
+
+
+def run_once(label: str, parallel: int, workdir: str, computes: int) -> dict:
+    subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(CLOUD_DIR, "seed.json")) as handle:
+        seed = json.load(handle)
+    api_url = "http://127.0.0.1:12371/v1"
+    vnfms = {name: VnfmProcess(workdir, 12390 + index, *options, "--api-url", api_url, cloud="fenix-" + name)
+             for index, (name, options) in enumerate(sorted(POLICIES.items()))}
+    session_id = "bench-%s-%d" % (label, int(time.time()))
+    journal = os.path.join(workdir, "journal.sqlite")
+    settings = {
+        "rolling_maintenance_session_id": session_id,
+        "rolling_maintenance_cloud": "fenix-admin",
+        "rolling_maintenance_journal": journal,
+        "rolling_maintenance_api_bind": "127.0.0.1:12371",
+        "rolling_maintenance_api_run_dir": os.path.join(workdir, "api"),
+        "rolling_maintenance_webhook": {"urls": {seed["projects"][name]: vnfm.url for name, vnfm in vnfms.items()}},
+        "rolling_maintenance_reply_timeout": 30,
+        "rolling_maintenance_max_parallel_hosts": parallel,
+        "rolling_maintenance_max_unavailable": {"availability_zone": "50%", "aggregate": "50%"},
+        "rolling_maintenance_actions": [{"plugin": "dummy", "type": "host", "metadata": {"seconds": 5}}],
+    }
+    settings_file = os.path.join(workdir, "%s.json" % label)
+    with open(settings_file, "w") as handle:
+        json.dump(settings, handle)
+    inventory = os.path.join(workdir, "inventory.ini")
+    with open(inventory, "w") as handle:
+        handle.write("".join("compute%d ansible_connection=local ansible_python_interpreter=%s\n"
+                             % (index, sys.executable) for index in range(1, computes + 1)))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".work", "collections"),
+               OS_CLIENT_CONFIG_FILE=os.path.join(CLOUD_DIR, "clouds.yaml"))
+    started = time.monotonic()
+    try:
+        with open(os.path.join(workdir, "%s.log" % label), "w") as log:
+            code = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(ROOT, "playbooks", "rolling_maintenance.yml"),
+                                   "-e", "@" + settings_file], stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    finally:
+        for vnfm in vnfms.values():
+            vnfm.stop()
+    wall = time.monotonic() - started
+    if code != 0:
+        raise SystemExit("%s run failed (rc %d); see %s/%s.log" % (label, code, workdir, label))
+    record = Journal(journal)
+    summary = session_summary(record, record.session(session_id))
+    return {"label": label, "wall": wall, "session": summary["total_seconds"], "moves": summary["moves"],
+            "hosts": summary["hosts_maintained"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--parallel", type=int, default=3, help="max_parallel_hosts of the planner run (default 3)")
+    args = parser.parse_args()
+    os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
+    computes = len(list(openstack.connect(cloud="fenix-admin").compute.services(binary="nova-compute")))
+    workdir = tempfile.mkdtemp(prefix="fenix-bench-makespan-")
+    baseline = run_once("one-at-a-time", 1, workdir, computes)
+    planner = run_once("planner", args.parallel, workdir, computes)
+    print("\nrolling maintenance of %d computes, %s (logs in %s)" % (computes, "same seed for both", workdir))
+    print("%-14s %9s %11s  %s" % ("run", "wall s", "session s", "moves"))
+    for row in (baseline, planner):
+        print("%-14s %9.1f %11.1f  %s" % (row["label"], row["wall"], row["session"], row["moves"]))
+    print("planner / one at a time: wall %.2f, session %.2f" % (planner["wall"] / baseline["wall"],
+                                                                planner["session"] / baseline["session"]))
+
+
+if __name__ == "__main__":
+    main()
