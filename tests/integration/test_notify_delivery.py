@@ -17,16 +17,14 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import sys
 
 import kombu
 import pytest
 
 from conftest import CLOUD_DIR, CLOUDCTL, ROOT, servers_on
 
-sys.path.insert(0, ROOT + "/.work/collections")
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal  # noqa: E402
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import host_id  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify import host_id
 
 LISTENER = os.path.join(ROOT, "tests", "integration", "oslo_listener.py")
 CLOUD_PYTHON = os.path.join(CLOUD_DIR, "venv", "bin", "python")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from conftest import ROOT, compute_service
+from conftest import compute_service
 
-sys.path.insert(0, ROOT + "/.work/collections")
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
 
 pytestmark = pytest.mark.usefixtures("enabled_hosts")
 
