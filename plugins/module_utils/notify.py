@@ -680,6 +680,14 @@ class Notifier:
         self.record_deliveries(session.session_id, sent)
         return sent
 
+    def announce_instance_done(self, session_id: str, project_id: str, instance_id: str, check_mode: bool = False,
+                               api_url: Optional[str] = None) -> List[dict]:
+        """Tell the project that the action on its instance is done (INSTANCE_ACTION_DONE)."""
+        payload = scheduled_payload(api_url or self.api_url(), session_id, project_id, INSTANCE_ACTION_DONE,
+                                    instance_id=instance_id)
+        notification = Notification(SCHEDULED, payload, timestamp=self.now())
+        return self.announce(session_id, notification, check_mode, instance_id=instance_id)
+
     def announce(self, session_id: str, notification: Notification, check_mode: bool = False,
                  **event_fields) -> List[dict]:
         """Record and send a notification that asks nothing (INSTANCE_ACTION_DONE, maintenance.host)."""

@@ -182,12 +182,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.migration import
     migration_settings,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
-    INSTANCE_ACTION_DONE,
-    Notification,
     Notifier,
     NotifyError,
     notify_argument_spec,
-    scheduled_payload,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.session import open_journal
@@ -244,11 +241,7 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         api_url = notifier.api_url()
 
         def announce(item) -> None:
-            payload = scheduled_payload(api_url, session.session_id, item.project_id, INSTANCE_ACTION_DONE,
-                                        instance_id=item.server_id)
-            notifier.announce(session.session_id, Notification("maintenance.scheduled", payload,
-                                                               timestamp=notifier.now()),
-                              instance_id=item.server_id)
+            notifier.announce_instance_done(session.session_id, item.project_id, item.server_id, api_url=api_url)
 
         migrator = Migrator(self.conn, migration_settings(params, params["timeout"]))
         actions = InstanceActions(self.conn, journal, session.session_id, migrator, announce, params["timeout"],

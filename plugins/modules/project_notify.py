@@ -227,7 +227,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
     host_payload,
     notify_argument_spec,
     parse_time,
-    scheduled_payload,
     undelivered,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
@@ -325,10 +324,7 @@ class ProjectNotifyModule(OpenStackModule):
     def notify_instance_done(self, notifier, journal, session) -> list:
         instance_id = self.params["instance_id"]
         project_id = self.project_of(journal, session.session_id, instance_id)
-        payload = scheduled_payload(notifier.api_url(), session.session_id, project_id, INSTANCE_ACTION_DONE,
-                                    instance_id=instance_id)
-        notification = Notification("maintenance.scheduled", payload, timestamp=notifier.now())
-        return notifier.announce(session.session_id, notification, self.check_mode, instance_id=instance_id)
+        return notifier.announce_instance_done(session.session_id, project_id, instance_id, self.check_mode)
 
     def project_of(self, journal, session_id, instance_id) -> str:
         """The instance's project: from the journal, the projects option, or Nova."""
