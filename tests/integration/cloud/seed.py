@@ -148,6 +148,11 @@ def delete_all_servers(adm):
 def enable_computes(adm):
     hosts = []
     for s in adm.compute.services(binary='nova-compute'):
+        if s.state == 'down' and not s.is_forced_down:
+            # A compute of an earlier start with more computes: registered,
+            # not running, so nothing can be booted onto it.
+            log('skipping nova-compute on %s: down' % s.host)
+            continue
         if s.is_forced_down:
             adm.compute.update_service_forced_down(s, forced=False)
         if s.status != 'enabled':
