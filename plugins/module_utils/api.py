@@ -28,6 +28,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import quote
 
 try:
     import falcon
@@ -50,6 +51,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
     ProjectNotFound,
     SessionNotFound,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.report import EXTENSIONS, build_report, render
 from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
     journal_path,
     normalize_maintenance_at,
@@ -97,6 +99,26 @@ class ServiceConfig:
         if self.auth == "keystone" and not self.cloud:
             raise ValueError("FENIX_API_CLOUD: missing; name the clouds.yaml entry of the service user"
                              " that validates Keystone tokens (or set FENIX_API_AUTH=none in a lab)")
+
+
+@dataclass
+class Document:
+    """An answer that is not JSON: one of the run report's documents."""
+    content_type: str
+    text: str
+
+
+# The report's documents as served: format -> media type.
+REPORT_MEDIA_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8",
+                      "svg": "image/svg+xml; charset=utf-8", "markdown": "text/markdown; charset=utf-8"}
+# The report names servers and projects chosen by tenants: escaped, and no script may run even so.
+REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+
+
+def report_links(base_url: str, session_id: str) -> Dict[str, str]:
+    """The URLs of a session's run report, by format."""
+    prefix = "%s/v1/maintenance/%s/report." % (base_url, quote(session_id, safe=""))
+    return {name: prefix + EXTENSIONS[name] for name in REPORT_MEDIA_TYPES}
 
 
 @dataclass
@@ -209,7 +231,28 @@ class Service:
 
     def get_session_detail(self, call: Call) -> dict:
         journal = self.journal
-        return session_view(journal, journal.session(call.params["session_id"]), with_events=True)
+        view = session_view(journal, journal.session(call.params["session_id"]), with_events=True)
+        view["report"] = report_links(call.base_url, call.params["session_id"])
+        return view
+
+    # admin: the run report, made from the journal at each request
+    def get_report_json(self, call: Call) -> dict:
+        return build_report(self.journal, call.params["session_id"])
+
+    def get_report_html(self, call: Call) -> Document:
+        return self._report_document(call, "html")
+
+    def get_report_svg(self, call: Call) -> Document:
+        return self._report_document(call, "svg")
+
+    def get_report_markdown(self, call: Call) -> Document:
+        return self._report_document(call, "markdown")
+
+    def _report_document(self, call: Call, name: str) -> Document:
+        session_id = call.params["session_id"]
+        # The Markdown's picture is the SVG served beside it.
+        documents = render(build_report(self.journal, session_id), (name,), svg_name="report.svg")
+        return Document(REPORT_MEDIA_TYPES[name], documents[name])
 
     # project: notifications and replies
     def get_project(self, call: Call) -> dict:
@@ -370,9 +413,16 @@ class Operation:
         body = parse_body(req.bounded_stream.read(), schema) if schema is not None else {}
         call = Call(caller=caller, params=params, body=body, base_url=req.forwarded_prefix)
         try:
-            resp.media = getattr(self.service, operation)(call)
+            answer = getattr(self.service, operation)(call)
         except JournalError as exc:
             raise ApiError(status_of(exc), str(exc))
+        if isinstance(answer, Document):
+            resp.content_type = answer.content_type
+            resp.set_header("Content-Security-Policy", REPORT_POLICY)
+            resp.set_header("X-Content-Type-Options", "nosniff")
+            resp.text = answer.text
+        else:
+            resp.media = answer
 
     def _caller(self, req) -> Caller:
         try:

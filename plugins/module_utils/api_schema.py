@@ -116,7 +116,8 @@ _STATE = {"type": "object", "properties": {"state": {"type": "string"}}}
 _INSTANCE_IDS = {"type": "object", "properties": {"instance_ids": {"type": "array", "items": {"type": "string"}}}}
 
 # (method, path, operation, who, request schema, response schema); who is
-# "public", "admin" or "project" (the project in the path, or an admin).
+# "public", "admin" or "project" (the project in the path, or an admin). A
+# response that is not JSON is given by its media type (the run report's documents).
 ROUTES = (
     ("get", "/", "versions", "public", None, _OBJECT),
     ("get", "/v1/openapi.json", "openapi", "public", None, _OBJECT),
@@ -127,6 +128,10 @@ ROUTES = (
     ("put", "/v1/maintenance/{session_id}", "update_session", "admin", UPDATE_SESSION, _STATE),
     ("delete", "/v1/maintenance/{session_id}", "delete_session", "admin", None, _OBJECT),
     ("get", "/v1/maintenance/{session_id}/detail", "get_session_detail", "admin", None, _OBJECT),
+    ("get", "/v1/maintenance/{session_id}/report.json", "get_report_json", "admin", None, _OBJECT),
+    ("get", "/v1/maintenance/{session_id}/report.html", "get_report_html", "admin", None, "text/html"),
+    ("get", "/v1/maintenance/{session_id}/report.svg", "get_report_svg", "admin", None, "image/svg+xml"),
+    ("get", "/v1/maintenance/{session_id}/report.md", "get_report_markdown", "admin", None, "text/markdown"),
     ("get", "/v1/maintenance/{session_id}/{project_id}", "get_project", "project", None, _INSTANCE_IDS),
     ("put", "/v1/maintenance/{session_id}/{project_id}", "reply_project", "project", PROJECT_REPLY, _OBJECT),
     ("put", "/v1/maintenance/{session_id}/{project_id}/{instance_id}", "reply_instance", "project",
@@ -176,7 +181,11 @@ def openapi_document(server_url: str = "/") -> Dict:
 
 
 def _operation(path: str, operation: str, who: str, request, response) -> Dict:
-    responses = {"200": {"description": "OK", "content": {"application/json": {"schema": response}}}}
+    if isinstance(response, str):
+        content = {response: {"schema": {"type": "string"}}}
+    else:
+        content = {"application/json": {"schema": response}}
+    responses = {"200": {"description": "OK", "content": content}}
     errors = dict(_ERRORS_BY_WHO[who])
     if "{" in path:
         errors["404"] = "Unknown session, project, instance or group"

@@ -16,6 +16,7 @@ marked done and announced to its project (INSTANCE_ACTION_DONE).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional
@@ -125,7 +126,21 @@ class InstanceActions:
 
     def migrate(self, items: List[InstanceWork]) -> None:
         requests = [MigrationRequest(item.server_id, MIGRATION_KIND[item.action], item.target_host) for item in items]
-        for item, outcome in zip(items, self.migrator.migrate_all(requests)):
+        by_server = {item.server_id: item for item in items}
+        # Migrations run in threads that share one journal connection: one writer at a time.
+        journal_lock = threading.Lock()
+
+        def journaled(request: MigrationRequest):
+            item = by_server[request.server_id]
+            with journal_lock:
+                move_id = self.journal.start_move(self.session_id, item.server_id, item.project_id, item.action,
+                                                  item.from_host, item.target_host)
+            outcome = self.migrator.migrate(request)
+            with journal_lock:
+                self.journal.finish_move(move_id, outcome.ok, outcome.destination, outcome.error)
+            return outcome
+
+        for item, outcome in zip(items, self.migrator.migrate_all(requests, each=journaled)):
             item.duration = outcome.duration
             if outcome.ok:
                 self.finish(item, outcome.destination)
@@ -138,12 +153,16 @@ class InstanceActions:
             return
         started = self.clock()
         waiting = {item.server_id: item for item in items}
+        move_ids = {item.server_id: self.journal.start_move(self.session_id, item.server_id, item.project_id,
+                                                            item.action, item.from_host, item.target_host)
+                    for item in items}
         while waiting:
             where = {server.id: server.compute_host for server in self.list_servers()}
             for server_id in list(waiting):
                 item = waiting[server_id]
                 if where.get(server_id) != item.from_host:
                     item.duration = round(self.clock() - started, 3)
+                    self.journal.finish_move(move_ids[server_id], True, where.get(server_id))
                     self.finish(item, where.get(server_id))
                     del waiting[server_id]
             if not waiting:
@@ -153,6 +172,7 @@ class InstanceActions:
                     item.outcome = "failed"
                     item.error = "the project did not move it off %s within %ss (OWN_ACTION)" % (
                         item.from_host, self.timeout)
+                    self.journal.finish_move(move_ids[item.server_id], False, None, item.error)
                 return
             self.sleep(self.poll_interval)
 

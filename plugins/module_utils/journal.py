@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The Fenix session states, in the order a session goes through them.
 SESSION_STATES = (
@@ -134,7 +134,27 @@ _SCHEMA_V3 = (
         updated_at TEXT NOT NULL)""",
 )
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+# Each move of an instance, with its start and end: an instance may move more
+# than once in a session (off one host, later off the host it went to), and
+# the run report draws each move where it started.
+_SCHEMA_V4 = (
+    """CREATE TABLE moves (
+        move_id {serial},
+        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+        instance_id TEXT NOT NULL,
+        project_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        from_host TEXT,
+        target_host TEXT,
+        to_host TEXT,
+        state TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        error TEXT)""",
+    "CREATE INDEX moves_by_session ON moves (session_id, move_id)",
+)
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 # The instance actions a project may choose, and the states whose
 # notifications offer them (Fenix offers none in the other states).
@@ -214,6 +234,22 @@ class ActionRun:
     started_at: str
     ended_at: Optional[str]
     result: Dict[str, Any]
+
+
+@dataclass
+class MoveRecord:
+    """One move of an instance off a host: MIGRATE, LIVE_MIGRATE or OWN_ACTION (the project moves it)."""
+    move_id: int
+    instance_id: str
+    project_id: str
+    action: str
+    from_host: Optional[str]
+    target_host: Optional[str]
+    to_host: Optional[str]
+    state: str
+    started_at: str
+    ended_at: Optional[str]
+    error: Optional[str]
 
 
 class ProjectNotFound(JournalError, LookupError):
@@ -702,6 +738,38 @@ class Journal:
         rows = self._run("SELECT * FROM action_runs WHERE session_id = ? ORDER BY run_id",
                          (session_id,)).fetchall()
         return [_record(ActionRun, row) for row in rows]
+
+    # moves of instances
+    def start_move(self, session_id: str, instance_id: str, project_id: str, action: str,
+                   from_host: Optional[str], target_host: Optional[str] = None) -> int:
+        """Record that a move begins (before it is asked of Nova); its move_id."""
+        with self.transaction():
+            self.session(session_id)
+            move_id = self._run(
+                "INSERT INTO moves (session_id, instance_id, project_id, action, from_host, target_host, state,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?) RETURNING move_id",
+                (session_id, instance_id, project_id, action, from_host, target_host, self.clock()),
+            ).fetchone()["move_id"]
+            self._event(session_id, "instance.move_started", host=from_host, project_id=project_id,
+                        instance_id=instance_id, details={"action": action, "target_host": target_host})
+            return move_id
+
+    def finish_move(self, move_id: int, ok: bool, to_host: Optional[str] = None,
+                    error: Optional[str] = None) -> MoveRecord:
+        with self.transaction():
+            if self._run("SELECT 1 FROM moves WHERE move_id = ?", (move_id,)).fetchone() is None:
+                raise JournalError("move_id: no move %s in the journal" % move_id)
+            self._run("UPDATE moves SET state = ?, to_host = ?, ended_at = ?, error = ? WHERE move_id = ?",
+                      ("DONE" if ok else "FAILED", to_host, self.clock(), error, move_id))
+        return self.move(move_id)
+
+    def move(self, move_id: int) -> MoveRecord:
+        return _record(MoveRecord, self._run("SELECT * FROM moves WHERE move_id = ?", (move_id,)).fetchone())
+
+    def moves(self, session_id: str) -> List[MoveRecord]:
+        self.session(session_id)
+        rows = self._run("SELECT * FROM moves WHERE session_id = ? ORDER BY move_id", (session_id,)).fetchall()
+        return [_record(MoveRecord, row) for row in rows]
 
     # constraints (kept across sessions)
     def set_constraint(self, kind: str, key: str, project_id: str, body: dict) -> dict:

@@ -151,12 +151,18 @@ class Migrator:
         self.clock = clock
         self.sleep = sleep
 
-    def migrate_all(self, requests: List[MigrationRequest]) -> List[MigrationOutcome]:
-        """Migrate every request, at most ``concurrency`` at a time; order kept."""
+    def migrate_all(self, requests: List[MigrationRequest],
+                    each: Optional[Callable[[MigrationRequest], MigrationOutcome]] = None) -> List[MigrationOutcome]:
+        """Migrate every request, at most ``concurrency`` at a time; order kept.
+
+        ``each`` replaces ``migrate`` for one request (a caller wraps it to
+        record when each migration really starts and ends, queue time aside).
+        """
+        each = each or self.migrate
         if self.settings.concurrency <= 1 or len(requests) <= 1:
-            return [self.migrate(request) for request in requests]
+            return [each(request) for request in requests]
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
-            return list(pool.map(self.migrate, requests))
+            return list(pool.map(each, requests))
 
     def migrate(self, request: MigrationRequest) -> MigrationOutcome:
         started = self.clock()

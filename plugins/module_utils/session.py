@@ -183,6 +183,7 @@ def session_view(journal: Journal, session: Session, with_events: bool = False) 
     view["projects"] = [asdict(record) for record in journal.projects(session.session_id)]
     view["instances"] = [asdict(record) for record in journal.instances(session.session_id)]
     view["action_runs"] = [asdict(record) for record in journal.action_runs(session.session_id)]
+    view["moves"] = [asdict(record) for record in journal.moves(session.session_id)]
     if with_events:
         view["events"] = journal.events(session.session_id)
     view["summary"] = session_summary(journal, session)

@@ -63,7 +63,7 @@ options:
   waves:
     description:
       - The planned moves as M(fenix.maintenance.maintenance_plan) gives them for a batch
-        (RV(fenix.maintenance.maintenance_plan#module:plan.batches[].waves)) - a list of waves,
+        (the C(waves) of a batch in RV(fenix.maintenance.maintenance_plan#module:plan.batches)) - a list of waves,
         each a list of moves with C(server_id), C(to_host) and C(kind). Other keys are ignored.
       - Mutually exclusive with O(moves).
     type: list

@@ -16,6 +16,10 @@ description:
   - Returns one session or all sessions of the session journal, each with
     its hosts and, on request, its event log.
   - Reads only the journal; the cloud is not contacted.
+  - With O(report=true), also writes the run report of the session - JSON,
+    Markdown, a self-contained HTML page and an SVG timeline (one row per host
+    with its phases and moves, one row per project with its notifications and
+    replies) - and returns the paths. This is the only thing the module writes.
 options:
   session_id:
     description:
@@ -26,6 +30,28 @@ options:
       - Whether to return each session's event log.
     type: bool
     default: false
+  report:
+    description:
+      - Whether to write the run report of the session named by O(session_id).
+      - Files are replaced atomically, and only when their content differs, so
+        writing the report of an unchanged session again reports C(changed=false).
+    type: bool
+    default: false
+  report_dir:
+    description:
+      - The directory the report files go to, as C(<session_id>.json), C(.md),
+        C(.html) and C(.svg) (characters of the session ID other than letters,
+        digits, C(.), C(_) and C(-) become C(_)).
+      - Defaults to C(reports/) beside a SQLite journal. Required with a PostgreSQL journal.
+    type: path
+  report_formats:
+    description:
+      - Which documents of the report to write. C(markdown) shows the SVG timeline
+        by a relative link when C(svg) is written too; C(html) always inlines it.
+    type: list
+    elements: str
+    choices: [json, markdown, html, svg]
+    default: [json, markdown, html, svg]
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
@@ -37,7 +63,10 @@ attributes:
     platforms: all
   check_mode:
     support: full
-    details: The module only reads.
+    details: >-
+      Without O(report) the module only reads. With O(report=true) in check mode it writes
+      nothing and returns the paths the report would have, and C(changed) says whether any
+      file would change.
   diff_mode:
     support: none
 notes:
@@ -54,6 +83,18 @@ EXAMPLES = r"""
   fenix.maintenance.maintenance_session_info:
     session_id: chg-1234
     events: true
+
+- name: The run report of a session, as HTML and the SVG timeline
+  fenix.maintenance.maintenance_session_info:
+    session_id: chg-1234
+    report: true
+    report_dir: /var/www/maintenance-reports
+    report_formats: [html, svg]
+  register: session_report
+
+- name: Where it is
+  ansible.builtin.debug:
+    msg: "{{ session_report.report.html }}"
 """
 
 RETURN = r"""
@@ -61,6 +102,9 @@ sessions:
   description:
     - The sessions, oldest first, each with the keys of
       M(fenix.maintenance.maintenance_session)'s RV(fenix.maintenance.maintenance_session#module:session).
+    - Each also has C(moves), every move of an instance off a host in the session - C(move_id),
+      C(instance_id), C(project_id), C(action), C(from_host), C(target_host), C(to_host),
+      C(state) (C(RUNNING), C(DONE) or C(FAILED)), C(started_at), C(ended_at) and C(error).
     - With O(events=true), each also has C(events), a list of C(event_id),
       C(at), C(kind), C(host), C(project_id), C(instance_id) and C(details).
     - Each has C(summary) - C(hosts_total), C(hosts_maintained), C(hosts_disabled_by_session),
@@ -83,8 +127,21 @@ sessions:
       projects: []
       instances: []
       action_runs: []
+      moves: []
       created_at: "2026-11-22T12:00:00.000000Z"
       updated_at: "2026-11-22T12:05:00.000000Z"
+report:
+  description:
+    - The report files by format (C(json), C(markdown), C(html), C(svg)), each an absolute path;
+      only the formats of O(report_formats).
+    - In check mode, the paths the files would have.
+  returned: when O(report=true)
+  type: dict
+  sample:
+    json: /root/.local/state/fenix.maintenance/reports/chg-1234.json
+    markdown: /root/.local/state/fenix.maintenance/reports/chg-1234.md
+    html: /root/.local/state/fenix.maintenance/reports/chg-1234.html
+    svg: /root/.local/state/fenix.maintenance/reports/chg-1234.svg
 journal:
   description: The journal, a file path or a PostgreSQL DSN without its password.
   returned: always
@@ -94,6 +151,12 @@ journal:
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.report import (
+    FORMATS,
+    ReportError,
+    report_directory,
+    write_report,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
     journal_exists,
     journal_path,
@@ -107,12 +170,26 @@ class MaintenanceSessionInfoModule(OpenStackModule):
         journal=dict(no_log=False),
         session_id=dict(),
         events=dict(default=False, type="bool"),
+        report=dict(default=False, type="bool"),
+        report_dir=dict(type="path"),
+        report_formats=dict(type="list", elements="str", choices=list(FORMATS), default=list(FORMATS)),
     )
     module_kwargs = dict(supports_check_mode=True)
 
     def run(self) -> dict:
         path = journal_path(self.params["journal"])
+        directory = None
+        if self.params["report"]:
+            if not self.params["session_id"]:
+                self.fail_json(msg="session_id: missing; report=true writes the report of one session, name it")
+            try:
+                directory = report_directory(path, self.params["report_dir"])
+            except ReportError as exc:
+                self.fail_json(msg=str(exc))
         if not journal_exists(path):
+            if self.params["report"]:
+                self.fail_json(msg="session_id: no journal at %s, so no session %s to report on; give the journal"
+                                   " option the run's journal" % (path, self.params["session_id"]))
             return dict(changed=False, sessions=[], journal=path)
         journal = open_journal(path)
         if self.params["session_id"]:
@@ -122,11 +199,26 @@ class MaintenanceSessionInfoModule(OpenStackModule):
                 sessions = []
         else:
             sessions = journal.sessions()
-        return dict(
+        result = dict(
             changed=False,
             sessions=[session_view(journal, session, self.params["events"]) for session in sessions],
             journal=journal.path,
         )
+        if self.params["report"]:
+            result["report"], result["changed"] = self.write_report(journal, directory, sessions)
+        return result
+
+    def write_report(self, journal, directory: str, sessions: list):
+        if not sessions:
+            self.fail_json(msg="session_id: %s is not in the journal %s; nothing to report on"
+                               % (self.params["session_id"], journal.path))
+        try:
+            return write_report(journal, sessions[0].session_id, directory,
+                                tuple(dict.fromkeys(self.params["report_formats"])), check_mode=self.check_mode)
+        except ReportError as exc:
+            self.fail_json(msg=str(exc))
+        except OSError as exc:
+            self.fail_json(msg="report_dir: cannot write the report there (%s); give a directory you may write to" % exc)
 
 
 def main() -> None:

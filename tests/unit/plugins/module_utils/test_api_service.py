@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 from falcon import testing
@@ -287,3 +288,33 @@ def test_shipped_openapi_document_is_current():
     shipped = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "openapi.json")
     with open(shipped) as handle:
         assert json.load(handle) == openapi_document("http://127.0.0.1:12347")
+
+
+def test_session_detail_links_the_run_report_served_from_the_journal(api, cloud):
+    sid, vm1, _vm2 = asked_session(api, cloud)
+    api.journal.set_host(sid, "compute1", state="DISABLED", disabled_by_session=True)
+    api.journal.finish_move(api.journal.start_move(sid, vm1, "pa", "LIVE_MIGRATE", "compute1"), True, "compute2")
+    urls = call(api, "GET", "/v1/maintenance/%s/detail" % sid).json["report"]
+    # Absolute URLs under the API's own address (the test client's is falcon's).
+    assert urls == {name: "http://falconframework.org/v1/maintenance/%s/report.%s" % (sid, ext)
+                    for name, ext in (("json", "json"), ("html", "html"), ("svg", "svg"), ("markdown", "md"))}
+    links = {name: urlsplit(url).path for name, url in urls.items()}
+    report = call(api, "GET", links["json"]).json
+    assert [host["host"] for host in report["hosts"]] == ["compute1"] and len(report["moves"]) == 1
+    for name, media_type in (("html", "text/html"), ("svg", "image/svg+xml"), ("markdown", "text/markdown")):
+        answer = call(api, "GET", links[name])
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith(media_type)
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+        assert "compute1" in answer.text
+    assert 'data-host="compute1"' in call(api, "GET", links["svg"]).text
+    assert "](report.svg)" in call(api, "GET", links["markdown"]).text
+
+
+def test_run_report_needs_an_admin_and_a_known_session(api, cloud):
+    sid, _vm1, _vm2 = asked_session(api, cloud)
+    assert call(api, "GET", "/v1/maintenance/%s/report.html" % sid, token=None).status_code == 401
+    assert call(api, "GET", "/v1/maintenance/%s/report.html" % sid, token="a-token").status_code == 403
+    missing = call(api, "GET", "/v1/maintenance/nope/report.svg")
+    assert missing.status_code == 404 and "nope" in missing.json["error"]["message"]
+    # A project named like a report document is still a project (its GET answers project tokens).
+    assert call(api, "GET", "/v1/maintenance/%s/pa" % sid, token="a-token").status_code == 200

@@ -133,7 +133,7 @@ def test_version_1_journal_is_migrated_with_its_data(path):
     db.execute("INSERT INTO sessions VALUES ('old', 'PLANNED_MAINTENANCE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
     db.commit()
     journal = Journal(path)
-    assert journal.schema_version == SCHEMA_VERSION == 3
+    assert journal.schema_version == SCHEMA_VERSION == 4
     assert journal.session("old").state == "PLANNED_MAINTENANCE"
     assert journal.projects("old") == []
 
@@ -266,6 +266,41 @@ def test_upgrade_plugin_runs_are_recorded(location):
     assert [e["kind"] for e in journal.events(sid)][-2:] == ["action.started", "action.failed"]
     with pytest.raises(JournalError, match="run_id: no upgrade plugin run 99"):
         journal.finish_action(99, ok=True)
+
+
+def test_moves_are_recorded_with_start_and_end(location):
+    journal = Journal(location, clock=Ticks())
+    sid = journal.create_session(["compute1"]).session_id
+    move = journal.start_move(sid, "vm1", "pa", "LIVE_MIGRATE", "compute1", "compute2")
+    assert journal.move(move).state == "RUNNING" and journal.move(move).ended_at is None
+    done = journal.finish_move(move, True, "compute2")
+    failed = journal.finish_move(journal.start_move(sid, "vm2", "pa", "MIGRATE", "compute1"), False, None, "refused")
+    assert (done.state, done.to_host, done.started_at < done.ended_at) == ("DONE", "compute2", True)
+    assert (failed.state, failed.error, failed.target_host) == ("FAILED", "refused", None)
+    assert [m.instance_id for m in journal.moves(sid)] == ["vm1", "vm2"]
+    started = [e for e in journal.events(sid) if e["kind"] == "instance.move_started"]
+    assert [(e["host"], e["instance_id"], e["details"]["action"]) for e in started] == [
+        ("compute1", "vm1", "LIVE_MIGRATE"), ("compute1", "vm2", "MIGRATE")]
+    with pytest.raises(JournalError, match="move_id: no move 999"):
+        journal.finish_move(999, True)
+
+
+def test_version_3_journal_gains_the_moves_table(path):
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import MIGRATIONS, SQLiteBackend
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version in (1, 2, 3):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement.replace("{serial}", SQLiteBackend.serial))
+        db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+    db.execute("INSERT INTO sessions VALUES ('old', 'MAINTENANCE_DONE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
+    db.commit()
+    journal = Journal(path)
+    assert journal.schema_version == 4
+    assert journal.moves("old") == []
+    journal.start_move("old", "vm1", "pa", "MIGRATE", "compute1")
+    assert len(journal.moves("old")) == 1
 
 
 def test_processes_opening_a_new_journal_together_create_it_once(location):

@@ -1,0 +1,217 @@
+"""The run report from journal data written through the journal's own API (a SQLite file per test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ElementTree
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+
+import pytest
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.report import (
+    PHASES,
+    ReportError,
+    build_report,
+    render,
+    render_html,
+    render_markdown,
+    render_svg,
+    report_directory,
+    write_report,
+)
+SVG = "{http://www.w3.org/2000/svg}"
+HOSTILE = 'evil"><script>alert(1)</script>&'
+
+
+class Clock:
+    """One second later at every journal write, so every time in the report is known."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> str:
+        self.now += timedelta(seconds=1)
+        return self.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.fixture
+def journal(tmp_path):
+    return Journal(str(tmp_path / "journal.sqlite"), clock=Clock())
+
+
+def maintain(journal, session_id, host, servers, plugins=("dummy",)):
+    """A host's way through a batch, as the role records it: disable, move off, empty, plugins, enable."""
+    journal.set_host(session_id, host, state="DISABLED", disabled_by_session=True)
+    for server, project, action in servers:
+        move = journal.start_move(session_id, server, project, action, host, "compute9")
+        journal.finish_move(move, True, "compute9")
+        journal.set_instance(session_id, server, project, host="compute9", action=action, action_done=True)
+    journal.set_host(session_id, host, state="IN_MAINTENANCE")
+    for plugin in plugins:
+        journal.finish_action(journal.start_action(session_id, plugin, "host", host), True, {"changed": True})
+    journal.set_host(session_id, host, disabled_by_session=False)
+    journal.set_host(session_id, host, state="MAINTAINED", maintained=True)
+
+
+def done_session(journal, hosts=("compute1", "compute2")):
+    journal.create_session(list(hosts), session_id="s1")
+    journal.notify_project("s1", "pa", "MAINTENANCE")
+    journal.notify_project("s1", "pb", "MAINTENANCE")
+    journal.record_reply("s1", "pa", "ACK_MAINTENANCE")
+    journal.renotify_project("s1", "pb", None)
+    journal.record_policy_reply("s1", "pb", None, "silent_policy=LIVE_MIGRATE")
+    journal.set_session_state("s1", "PLANNED_MAINTENANCE")
+    maintain(journal, "s1", hosts[0], [("vm1", "pa", "LIVE_MIGRATE"), ("vm2", "pb", "MIGRATE")])
+    maintain(journal, "s1", hosts[1], [("vm3", "pa", "LIVE_MIGRATE")])
+    journal.set_session_state("s1", "MAINTENANCE_DONE")
+    return "s1"
+
+
+def svg_rows(svg: str, kind: str) -> dict:
+    root = ElementTree.fromstring(svg)
+    return {group.get("data-" + kind): group for group in root.iter(SVG + "g")
+            if (group.get("class") or "").split()[:2] == ["row", kind]}
+
+
+def test_one_row_per_host_and_project_with_phases_in_order(journal):
+    done_session(journal)
+    report = build_report(journal, "s1")
+    svg = render_svg(report)
+    hosts, projects = svg_rows(svg, "host"), svg_rows(svg, "project")
+    assert sorted(hosts) == ["compute1", "compute2"]
+    assert sorted(projects) == ["pa", "pb"]
+    for name, row in hosts.items():
+        phases = [rect.get("data-phase") for rect in row.iter(SVG + "rect") if rect.get("data-phase")]
+        assert phases == list(PHASES), name
+        assert row.get("data-state") == "MAINTAINED"
+    phases = report["hosts"][0]["phases"]
+    assert [phase["phase"] for phase in phases] == list(PHASES)
+    # Each phase ends before (or when) the next begins; only "enabled" runs to the end.
+    for before, after in zip(phases, phases[1:]):
+        assert before["end"] is not None and before["end"] <= after["start"]
+    assert phases[-1]["end"] is None
+    # The phases begin and end at the journal's own events for the host.
+    events = [event for event in journal.events("s1") if event["host"] == "compute1"]
+    first = {}
+    for event in events:
+        first.setdefault((event["kind"], event["details"].get("state")), event["at"])
+    assert phases[0]["start"] == first[("host.state", "DISABLED")]
+    assert phases[1]["start"] == phases[0]["end"] == first[("instance.move_started", None)]
+    assert phases[1]["end"] == first[("host.state", "IN_MAINTENANCE")]
+    assert phases[2]["start"] == first[("action.started", None)]
+    assert phases[2]["end"] == first[("action.done", None)]
+    assert phases[3]["start"] == first[("host.flags", None)]
+    assert all(phase["seconds"] > 0 for phase in phases[:3])
+
+
+def test_a_tick_per_move_on_the_host_it_left(journal):
+    done_session(journal)
+    report = build_report(journal, "s1")
+    hosts = svg_rows(render_svg(report), "host")
+    ticks = {name: [group for group in row.iter(SVG + "g") if "move" in (group.get("class") or "").split()]
+             for name, row in hosts.items()}
+    assert {name: len(groups) for name, groups in ticks.items()} == {"compute1": 2, "compute2": 1}
+    tip = ticks["compute1"][0].find(SVG + "title").text
+    move = report["moves"][0]
+    assert move["instance_id"] == "vm1" and move["seconds"] > 0
+    assert "vm1" in tip and "LIVE_MIGRATE" in tip and "compute9" in tip and "%.1f s" % move["seconds"] in tip
+    assert len(report["moves"]) == 3 and all(move["state"] == "DONE" for move in report["moves"])
+
+
+def test_projects_notifications_and_replies(journal):
+    done_session(journal)
+    projects = {item["project_id"]: item for item in build_report(journal, "s1")["projects"]}
+    assert [item["reminder"] for item in projects["pb"]["notifications"]] == [False, True]
+    assert projects["pb"]["replies"][0]["decided_by"] == "policy"
+    assert projects["pa"]["replies"][0]["decided_by"] == "project"
+    asked, replied = (next(event["at"] for event in journal.events("s1")
+                           if event["project_id"] == "pa" and event["kind"] == kind)
+                      for kind in ("project.notified", "project.reply"))
+    assert projects["pa"]["replies"][0]["seconds"] == (
+        datetime.strptime(replied, "%Y-%m-%dT%H:%M:%S.%fZ") - datetime.strptime(asked, "%Y-%m-%dT%H:%M:%S.%fZ")).total_seconds()
+    row = svg_rows(render_svg(build_report(journal, "s1")), "project")["pb"]
+    assert len([path for path in row.iter(SVG + "path") if "notification" in path.get("class")]) == 2
+    assert [circle.get("data-decided-by") for circle in row.iter(SVG + "circle")] == ["policy"]
+
+
+def test_hostile_names_are_escaped_everywhere(journal):
+    done_session(journal, hosts=("compute1", HOSTILE))
+    journal.notify_project("s1", HOSTILE, "MAINTENANCE_COMPLETE")
+    report = build_report(journal, "s1")
+    documents = render(report, svg_name="s1.svg")
+    assert "<script>" not in documents["svg"] and "<script>" not in documents["html"]
+    assert "<script>" not in documents["markdown"]
+    # Still well-formed, and the name is there as data.
+    assert HOSTILE in svg_rows(documents["svg"], "host")
+    assert HOSTILE in svg_rows(documents["svg"], "project")
+    assert json.loads(documents["json"])["hosts"][1]["host"] == HOSTILE
+
+    class Rows(HTMLParser):
+        hosts = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr" and dict(attrs).get("data-host"):
+                self.hosts.append(dict(attrs)["data-host"])
+    parser = Rows()
+    parser.feed(documents["html"])
+    assert parser.hosts == ["compute1", HOSTILE]
+    # A pipe in a name does not break the Markdown table.
+    assert all(line.count(" | ") in (0, 1, 6) for line in documents["markdown"].splitlines() if "compute" in line)
+
+
+def test_empty_session(journal):
+    journal.create_session([], session_id="empty")
+    report = build_report(journal, "empty")
+    assert report["hosts"] == [] and report["projects"] == [] and report["moves"] == []
+    svg = render_svg(report)
+    assert svg_rows(svg, "host") == {} and svg_rows(svg, "project") == {}
+    assert "Maintenance session empty" in render_html(report)
+    assert "## Hosts" in render_markdown(report)
+
+
+def test_failed_session_shows_the_failure(journal):
+    journal.create_session(["compute1"], session_id="bad")
+    journal.notify_project("bad", "pa", "MAINTENANCE")
+    journal.record_reply("bad", "pa", "NACK_MAINTENANCE")
+    journal.set_host("bad", "compute1", state="DISABLED", disabled_by_session=True)
+    move = journal.start_move("bad", "vm1", "pa", "LIVE_MIGRATE", "compute1")
+    journal.finish_move(move, False, None, "No valid host was found")
+    journal.set_session_state("bad", "MAINTENANCE_FAILED", "compute1: NACK from pa")
+    journal.set_host("bad", "compute1", state="FAILED")
+    journal.set_host("bad", "compute1", disabled_by_session=False)
+    report = build_report(journal, "bad")
+    host = report["hosts"][0]
+    assert [phase["phase"] for phase in host["phases"]] == ["disabled", "emptying", "enabled"]
+    assert host["failed_at"] is not None and host["state"] == "FAILED"
+    assert report["moves"][0]["state"] == "FAILED" and report["moves"][0]["error"] == "No valid host was found"
+    svg = render_svg(report)
+    row = svg_rows(svg, "host")["compute1"]
+    assert any((group.get("class") or "") == "move failed" for group in row.iter(SVG + "g"))
+    assert any((group.get("class") or "") == "failure" for group in row.iter(SVG + "g"))
+    html = render_html(report)
+    assert 'data-state="MAINTENANCE_FAILED"' in html and "NACK from pa" in html
+    assert report["projects"][0]["replies"][0]["reply"] == "NACK_MAINTENANCE"
+
+
+def test_files_are_written_beside_the_journal_and_only_when_changed(journal, tmp_path):
+    done_session(journal)
+    directory = report_directory(journal.path, None)
+    assert directory == str(tmp_path / "reports")
+    paths, changed = write_report(journal, "s1", directory)
+    assert changed and sorted(os.path.basename(path) for path in paths.values()) == [
+        "s1.html", "s1.json", "s1.md", "s1.svg"]
+    assert "](s1.svg)" in open(paths["markdown"]).read()
+    assert write_report(journal, "s1", directory) == (paths, False)
+    journal.record_event("s1", "note")
+    _paths, changed = write_report(journal, "s1", directory, check_mode=True)
+    assert changed and json.load(open(paths["json"]))["timeline"]["end"] < journal.events("s1")[-1]["at"]
+    assert not [name for name in os.listdir(directory) if name.startswith(".")], "a temporary file was left"
+
+
+def test_postgresql_journal_needs_report_dir():
+    with pytest.raises(ReportError, match="report_dir"):
+        report_directory("postgresql://fenix@db.example/fenix", None)
+    assert report_directory("postgresql://fenix@db.example/fenix", "/srv/reports") == "/srv/reports"
