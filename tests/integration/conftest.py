@@ -102,6 +102,15 @@ class Playbook:
         return [results["step_%d" % i] for i in range(len(tasks))]
 
 
+def build_collection(output_dir: str) -> str:
+    """ansible-galaxy collection build of this checkout into output_dir; the tarball's path."""
+    subprocess.run(["ansible-galaxy", "collection", "build", "--force", "--output-path", str(output_dir), ROOT],
+                   check=True, capture_output=True, text=True, env=ansible_env())
+    tarballs = [name for name in os.listdir(output_dir) if name.startswith("fenix-maintenance-") and name.endswith(".tar.gz")]
+    assert len(tarballs) == 1, tarballs
+    return os.path.join(str(output_dir), tarballs[0])
+
+
 def ansible_env() -> dict:
     env = dict(os.environ)
     env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".work", "collections")

@@ -8,7 +8,7 @@ import subprocess
 
 import yaml
 
-from conftest import ROOT, ansible_env
+from conftest import ROOT, ansible_env, build_collection
 
 
 def test_build_install_and_document(tmp_path):
@@ -16,11 +16,8 @@ def test_build_install_and_document(tmp_path):
     installed = tmp_path / "installed"
     # Only the fresh install may be visible, not the development link.
     env = dict(ansible_env(), ANSIBLE_COLLECTIONS_PATH=str(installed))
-    subprocess.run(["ansible-galaxy", "collection", "build", "--output-path", str(build), ROOT],
-                   check=True, capture_output=True, text=True, env=env)
-    tarballs = glob.glob(str(build / "fenix-maintenance-*.tar.gz"))
-    assert len(tarballs) == 1
-    subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(installed), tarballs[0]],
+    tarball = build_collection(str(build))
+    subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(installed), tarball],
                    check=True, capture_output=True, text=True, env=env)
     assert os.path.isfile(installed / "ansible_collections" / "fenix" / "maintenance" / "MANIFEST.json")
     assert not os.path.exists(installed / "ansible_collections" / "fenix" / "maintenance" / "tests" / "integration" / "cloud")
