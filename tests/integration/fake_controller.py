@@ -340,7 +340,7 @@ class Handler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization", "")
         if not header.startswith("Basic "):
             return False
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        user, dummy, password = base64.b64decode(header[6:]).decode().partition(":")
         return (user, password) == (self.store.user, self.store.password)
 
     def bearer_ok(self) -> bool:
@@ -467,6 +467,7 @@ class Handler(BaseHTTPRequestHandler):
         for key in list(either) + list(plain):
             if key not in DEFAULTS[kind] and key not in ("id", "name"):
                 raise ApiError(400, {"detail": "invalid filter field %s" % key})
+
         def matches(item: Dict[str, Any], key: str, value: str) -> bool:
             return str(item.get(key)) == value if item.get(key) is not None else value in ("", "None")
         items = [i for i in items if all(matches(i, k, v) for k, v in plain.items())]

@@ -232,7 +232,7 @@ def test_maintenance_job_through_ansible_runner(tmp_path, tarball, reseeded):
     nova_moves = moves_in_nova(conn, since)
     assert sorted(m.server_id for m in nova_moves) == on_hosts
     assert sum(summary["moves"].values()) == len(nova_moves)
-    assert {action for action in summary["moves"]} <= {"LIVE_MIGRATE", "MIGRATE"}
+    assert set(summary["moves"]) <= {"LIVE_MIGRATE", "MIGRATE"}
 
     # The cloud, read independently: both hosts enabled, every server in its seeded status.
     services = {s.host: s for s in conn.compute.services(binary="nova-compute")}

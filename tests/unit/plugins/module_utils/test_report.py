@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
