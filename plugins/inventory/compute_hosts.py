@@ -76,6 +76,7 @@ EXAMPLES = r"""
 plugin: fenix.maintenance.compute_hosts
 cloud: admin
 
+---
 # production.compute_hosts.yml: only some hosts, reachable by the address Nova
 # knows, with more groups and a cache kept for ten minutes
 plugin: fenix.maintenance.compute_hosts

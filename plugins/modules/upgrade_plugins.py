@@ -132,22 +132,29 @@ EXAMPLES = r"""
           - plugins/upgrade
 
 - name: Upgrade packages and reboot, whatever the session says
-  fenix.maintenance.upgrade_plugins:
-    session_id: chg-1234
-    type: compute
-    actions:
-      - plugin: package_upgrade
-        metadata: {names: "*", update_cache: true}
-      - plugin: reboot
-        metadata: {reboot_timeout: 900}
+  hosts: maintenance_batch
+  serial: 1
+  tasks:
+    - name: Run these compute actions instead of the session's
+      fenix.maintenance.upgrade_plugins:
+        session_id: chg-1234
+        type: compute
+        actions:
+          - plugin: package_upgrade
+            metadata: {names: "*", update_cache: true}
+          - plugin: reboot
+            metadata: {reboot_timeout: 900}
 
-- name: A plugin from another collection
-  fenix.maintenance.upgrade_plugins:
-    session_id: chg-1234
-    type: post
-    actions:
-      - plugin: example.ops.notify_cmdb
-        metadata: {change: CHG-1234}
+- name: Post actions, once, on the controller
+  hosts: localhost
+  tasks:
+    - name: A plugin from another collection
+      fenix.maintenance.upgrade_plugins:
+        session_id: chg-1234
+        type: post
+        actions:
+          - plugin: example.ops.notify_cmdb
+            metadata: {change: CHG-1234}
 """
 
 RETURN = r"""
