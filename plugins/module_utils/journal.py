@@ -267,8 +267,24 @@ _CONSTRAINT_TABLES = {
 }
 
 
+# How the journal writes times (UTC, microseconds).
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+
+
+def parse_time(value: str) -> datetime:
+    """A time the journal wrote, as an aware UTC datetime."""
+    return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float]:
+    """Seconds from one journal time to another (None when either is missing)."""
+    if not start or not end:
+        return None
+    return round((parse_time(end) - parse_time(start)).total_seconds(), 3)
 
 
 class SQLiteBackend:

@@ -27,11 +27,10 @@ import os
 import re
 import tempfile
 from dataclasses import asdict
-from datetime import datetime, timezone
 from html import escape
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, is_dsn
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, is_dsn, parse_time, seconds_between
 from ansible_collections.fenix.maintenance.plugins.module_utils.session import session_summary
 
 FORMATS = ("json", "markdown", "html", "svg")
@@ -44,7 +43,6 @@ PHASE_TEXT = {
     "plugins": "upgrade plugins running",
     "enabled": "enabled again",
 }
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Short names for the session row, where the states stand close together.
 STATE_LABELS = {"SCALE_IN": "scale in", "PREPARE_MAINTENANCE": "prepare", "START_MAINTENANCE": "start",
                 "PLANNED_MAINTENANCE": "planned", "MAINTENANCE_COMPLETE": "complete", "MAINTENANCE_DONE": "done",
@@ -177,16 +175,6 @@ def _run_view(run: Dict[str, Any]) -> Dict[str, Any]:
     return {"plugin": run["plugin"], "type": run["type"], "host": run["host"], "state": run["state"],
             "started_at": run["started_at"], "ended_at": run["ended_at"],
             "seconds": seconds_between(run["started_at"], run["ended_at"])}
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=timezone.utc)
-
-
-def seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float]:
-    if not start or not end:
-        return None
-    return round((parse_time(end) - parse_time(start)).total_seconds(), 3)
 
 
 # ---------------------------------------------------------------- the picture

@@ -21,7 +21,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service 
     find_compute_service,
     service_state,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, Session, is_dsn
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, Session, is_dsn, seconds_between
 
 ACTION_TYPES = ("pre", "host", "compute", "controller", "post")
 # Fenix's own format (UTC), and ISO 8601 as other clients send it.
@@ -148,7 +148,7 @@ def session_summary(journal: Journal, session: Session) -> dict:
             entry["replies"] += 1
             entry["decided_by_policy"] += event["details"].get("decided_by") == "policy"
             entry["last_reply"] = event["details"].get("reply")
-            latency = _seconds_between(asked_at.get(project_id), event["at"])
+            latency = seconds_between(asked_at.get(project_id), event["at"])
             if latency is not None:
                 entry["latencies"].append(latency)
     for entry in projects.values():
@@ -166,15 +166,8 @@ def session_summary(journal: Journal, session: Session) -> dict:
         "projects": projects,
         "started_at": session.created_at,
         "updated_at": session.updated_at,
-        "total_seconds": _seconds_between(session.created_at, session.updated_at),
+        "total_seconds": seconds_between(session.created_at, session.updated_at),
     }
-
-
-def _seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float]:
-    if not start or not end:
-        return None
-    form = "%Y-%m-%dT%H:%M:%S.%fZ"
-    return round((datetime.strptime(end, form) - datetime.strptime(start, form)).total_seconds(), 3)
 
 
 def session_view(journal: Journal, session: Session, with_events: bool = False) -> dict:
