@@ -39,8 +39,8 @@ import requests
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import ApiSettings, start, stop  # noqa: E402
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import ApiSettings, start, stop  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal  # noqa: E402
 
 CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
 STATE = "PLANNED_MAINTENANCE"

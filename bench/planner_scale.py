@@ -27,7 +27,7 @@ import tracemalloc
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (  # noqa: E402
     CloudModel,
     GroupRule,
     HostModel,

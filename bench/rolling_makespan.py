@@ -36,8 +36,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import openstack  # noqa: E402
 from vnfm_process import VnfmProcess  # noqa: E402  (tests/integration: a reference VNFM as a process)
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal  # noqa: E402
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import session_summary  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import session_summary  # noqa: E402
 
 CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
 CLOUDCTL = os.path.join(ROOT, "tests", "integration", "cloud", "cloudctl")

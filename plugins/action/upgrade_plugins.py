@@ -22,20 +22,20 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
-    ActionRun,
-    Journal,
-    JournalError,
-    SessionNotFound,
-    utc_now,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import openstack_full_argument_spec
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
-    ACTION_TYPES,
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import utc_now
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection import openstack_full_argument_spec
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
     journal_exists,
     journal_path,
     open_journal,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
+    ActionRun,
+    JournalError,
+    SessionNotFound,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import PLUGIN_TYPES
 from ansible_collections.fenix.maintenance.plugins.plugin_utils.upgrade import (
     PluginNotFound,
     UpgradePluginError,
@@ -55,7 +55,7 @@ SESSION_HOST_TYPES = ("host", "compute")
 ARGUMENT_SPEC = openstack_full_argument_spec(
     session_id=dict(type="str", required=True),
     journal=dict(type="str", no_log=False),
-    type=dict(type="str", required=True, choices=list(ACTION_TYPES)),
+    type=dict(type="str", required=True, choices=list(PLUGIN_TYPES)),
     host=dict(type="str"),
     plugin_dirs=dict(type="list", elements="path", default=[]),
     rerun=dict(type="bool", default=False),
@@ -234,8 +234,8 @@ def actions_of_type(actions: Any, action_type: str, where: str) -> List[PlannedA
             raise AnsibleActionFail("%s[%d]: %r is not a dict {plugin, type, metadata}" % (where, index, action))
         # An override list may leave type out: it then is the task's type.
         kind = action.get("type") or (action_type if where == "actions" else None)
-        if kind not in ACTION_TYPES:
-            raise AnsibleActionFail("%s[%d].type: %r is not one of %s" % (where, index, kind, ", ".join(ACTION_TYPES)))
+        if kind not in PLUGIN_TYPES:
+            raise AnsibleActionFail("%s[%d].type: %r is not one of %s" % (where, index, kind, ", ".join(PLUGIN_TYPES)))
         if not action.get("plugin") or not isinstance(action["plugin"], str):
             raise AnsibleActionFail("%s[%d].plugin: missing; name the upgrade plugin to run" % (where, index))
         metadata = action.get("metadata") or {}

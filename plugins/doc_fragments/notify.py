@@ -9,7 +9,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
 
-    # The options of the modules that send notifications to projects (plugins/module_utils/notify.py).
+    # The options of the modules that send notifications to projects (plugins/module_utils/notify/notifier.py).
     DOCUMENTATION = r"""
 options:
   api_url:

@@ -108,7 +108,13 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_inventory import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection import (
+    HAS_SDK,
+    connect,
+    openstack,
+    sdk_exceptions,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.inventory import (
     DISABLED_GROUP,
     DOWN_GROUP,
     ENABLED_GROUP,
@@ -117,12 +123,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.compute_inventor
     group_names,
     read_compute_hosts,
     select_hosts,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import (
-    HAS_SDK,
-    connect,
-    openstack,
-    sdk_exceptions,
 )
 
 try:

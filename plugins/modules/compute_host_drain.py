@@ -151,7 +151,8 @@ restored:
   sample: false
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     HostNotFound,
     apply_service,
     desired_service,
@@ -162,7 +163,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service 
     service_state,
     validate_reason,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     DEFAULT_POLICY,
     HostNotEmpty,
     plan_drain,
@@ -170,7 +171,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
     server_policy_argument_spec,
     wait_host_empty,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     MIGRATION_COUNTS,
     MIGRATION_DELAYS,
     Migrator,
@@ -179,8 +180,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.migration import
     migration_settings,
     unmoved_outcome,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import provider_id_of
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import provider_id_of
 
 
 class DrainFailed(Exception):

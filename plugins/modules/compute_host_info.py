@@ -143,8 +143,8 @@ hosts:
               server_group: {id: 7c1e..., name: web, policy: anti-affinity}
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import project_names, read_hosts
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import project_names, read_hosts
 
 
 class ComputeHostInfoModule(OpenStackModule):

@@ -159,7 +159,8 @@ owned_by_other:
   sample: false
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     HostNotFound,
     NotOurs,
     apply_service,
@@ -171,9 +172,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service 
     service_state,
     validate_reason,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import open_journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import open_journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 
 
 class ComputeServiceModule(OpenStackModule):

@@ -89,17 +89,17 @@ remaining:
 
 import time
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     HostNotFound,
     find_compute_service,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     HostNotEmpty,
     read_host_contents,
     wait_host_empty,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import provider_id_of
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import provider_id_of
 
 
 class HostWaitEmptyModule(OpenStackModule):

@@ -155,7 +155,7 @@ auth_mode:
 import json
 import os
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import (
     ApiProcessError,
     ApiSettings,
     catalog_changes,
@@ -167,8 +167,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api_process impo
     stop,
     stop_pid,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule, connection_kwargs
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import journal_path
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection import connection_kwargs
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import journal_path
 
 SERVICE_CLOUD = "fenix-api"
 

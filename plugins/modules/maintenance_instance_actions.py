@@ -167,13 +167,8 @@ counts:
   sample: {LIVE_MIGRATE: 3, MIGRATE: 1, OWN_ACTION: 0}
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.instance_actions import (
-    InstanceActionError,
-    InstanceActions,
-    decide,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
-from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     MIGRATION_COUNTS,
     MIGRATION_DELAYS,
     Migrator,
@@ -181,14 +176,19 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.migration import
     migration_argument_spec,
     migration_settings,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import open_journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     Notifier,
     NotifyError,
     notify_argument_spec,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import open_journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import list_servers
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
+    InstanceActionError,
+    InstanceActions,
+    decide,
+)
 
 ACTION_NAMES = ("LIVE_MIGRATE", "MIGRATE", "OWN_ACTION")
 

@@ -245,21 +245,21 @@ maintained:
   sample: []
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.drain import server_policy_argument_spec
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.plan_input import read_cloud_model
-from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import server_policy_argument_spec
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
+    journal_exists,
+    journal_path,
+    open_journal,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import read_cloud_model
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
     DEFAULT_SERVER_POLICY,
     PlanSettings,
     plan_batch,
     plan_maintenance,
     validate_limit,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
-    journal_exists,
-    journal_path,
-    open_journal,
 )
 
 

@@ -295,17 +295,17 @@ journal:
   sample: /root/.local/state/fenix.maintenance/journal.sqlite
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
-    SESSION_STATES,
-    SessionNotFound,
-    redact_dsn,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
     journal_exists,
     journal_path,
-    normalize_maintenance_at,
     open_journal,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import SESSION_STATES
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import (
+    normalize_maintenance_at,
     resolve_hosts,
     restore_hosts,
     session_view,

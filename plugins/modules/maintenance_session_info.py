@@ -149,20 +149,20 @@ journal:
   sample: /root/.local/state/fenix.maintenance/journal.sqlite
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.report import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
+    journal_exists,
+    journal_path,
+    open_journal,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import (
     FORMATS,
     ReportError,
     report_directory,
     write_report,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
-    journal_exists,
-    journal_path,
-    open_journal,
-    session_view,
-)
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import session_view
 
 
 class MaintenanceSessionInfoModule(OpenStackModule):

@@ -210,12 +210,18 @@ journal:
 
 from dataclasses import asdict
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound, redact_dsn
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
+    journal_exists,
+    journal_path,
+    open_journal,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     HOST_EVENT,
-    HOST_STATES,
-    INSTANCE_ACTION_DONE,
-    PROJECT_STATES,
     Notification,
     Notifier,
     NotifyError,
@@ -223,19 +229,15 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
     asks_from_servers,
     default_actions_at,
     delivery_failure_message,
-    fenix_time,
     host_payload,
     notify_argument_spec,
-    parse_time,
     undelivered,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
-    journal_exists,
-    journal_path,
-    open_journal,
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    HOST_STATES,
+    INSTANCE_ACTION_DONE,
+    PROJECT_STATES,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import list_servers
 
 
 class ProjectNotifyModule(OpenStackModule):

@@ -175,26 +175,29 @@ journal:
   type: str
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import SessionNotFound, redact_dsn
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
-    INSTANCE_ACTION_DONE,
-    PROJECT_STATES,
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
+    journal_exists,
+    journal_path,
+    open_journal,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     Notifier,
     NotifyError,
     notify_argument_spec,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.replies import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import (
     FAIL,
     SILENT_POLICIES,
     ReplyWaiter,
     WaitSettings,
     project_view,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
-    journal_exists,
-    journal_path,
-    open_journal,
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    INSTANCE_ACTION_DONE,
+    PROJECT_STATES,
 )
 
 ANSWERABLE_STATES = [state for state in PROJECT_STATES if state != INSTANCE_ACTION_DONE]

@@ -162,7 +162,8 @@ failed_servers:
   sample: []
 """
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     MIGRATION_COUNTS,
     MIGRATION_DELAYS,
     MigrationOutcome,
@@ -174,7 +175,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.migration import
     unmigratable_reason,
     unmoved_outcome,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.openstack import OpenStackModule
 
 
 def block_migration_value(text: str):

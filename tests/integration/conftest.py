@@ -138,7 +138,7 @@ class ApiService:
     """The maintenance API run by gunicorn in the background, as the maintenance_api module runs it."""
 
     def __init__(self, run_dir: str, journal: str, auth: str = "keystone", port: int = 12347) -> None:
-        from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import ApiSettings
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import ApiSettings
         self.settings = ApiSettings(
             collections_path=os.path.join(ROOT, ".work", "collections"), run_dir=run_dir, journal=journal,
             bind="127.0.0.1:%d" % port, auth=auth, cloud=ADMIN_CLOUD if auth == "keystone" else None,
@@ -147,7 +147,7 @@ class ApiService:
         self.journal = journal
 
     def start(self) -> "ApiService":
-        from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import start
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import start
         self.pid = start(self.settings, timeout=60)["pid"]
         return self
 
@@ -158,7 +158,7 @@ class ApiService:
         os.waitpid(self.pid, 0)
 
     def stop(self) -> None:
-        from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import stop
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import stop
         stop(self.settings)
 
 

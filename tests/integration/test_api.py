@@ -10,7 +10,7 @@ import urllib.request
 import openstack
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 from conftest import ApiService, ROOT
 
@@ -209,7 +209,7 @@ def test_module_registers_the_catalog_endpoint(playbook, tmp_path, admin):
 
 
 def test_start_refuses_a_port_another_service_holds(api_service, tmp_path):
-    from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import ApiProcessError
+    from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import ApiProcessError
     other = ApiService(str(tmp_path / "run"), str(tmp_path / "journal.sqlite"))  # the port api_service holds
     with pytest.raises(ApiProcessError, match="bind: something already answers on 127.0.0.1:12347"):
         other.start()

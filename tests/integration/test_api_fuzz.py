@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api_schema import openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import openapi_document
 
 from conftest import ApiService
 

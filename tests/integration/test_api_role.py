@@ -61,7 +61,7 @@ def test_systemd_mode_installs_a_service_that_runs(playbook, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **environment}
     process = subprocess.Popen(command, env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        from ansible_collections.fenix.maintenance.plugins.module_utils.api_process import wait_ready
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import wait_ready
         wait_ready("http://127.0.0.1:12354/v1", 60, process)
         request = urllib.request.Request("http://127.0.0.1:12354/v1/maintenance")
         with pytest.raises(urllib.error.HTTPError) as refused:

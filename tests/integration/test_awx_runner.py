@@ -28,7 +28,7 @@ import yaml
 from conftest import ADMIN_CLOUD, CLOUDCTL, CLOUDS_YAML, ROOT, ansible_env, build_collection
 from test_rolling_maintenance import enabled_everywhere, start_vnfms, stop_all, webhook_urls
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 PROJECT = os.path.join(ROOT, "examples", "awx_project")
 INVENTORY_SOURCE = os.path.join("inventory", "openstack.compute_hosts.yml")

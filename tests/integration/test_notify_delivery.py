@@ -23,8 +23,8 @@ import pytest
 
 from conftest import CLOUD_DIR, CLOUDCTL, ROOT, servers_on
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import host_id
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import host_id
 
 LISTENER = os.path.join(ROOT, "tests", "integration", "oslo_listener.py")
 CLOUD_PYTHON = os.path.join(CLOUD_DIR, "venv", "bin", "python")

@@ -24,9 +24,8 @@ import pytest
 from conftest import CLOUDCTL, ROOT, ApiService
 from vnfm_process import VnfmProcess
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
-    INSTANCE_ACTION_DONE,
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     SCHEDULED,
     Notification,
     Notifier,
@@ -34,6 +33,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
     allowed_actions_for,
     scheduled_payload,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import INSTANCE_ACTION_DONE
 
 API_PORT = 12351  # an API of this module's own, so that test_api.py may run beside it on 12347
 HOST = "compute1"

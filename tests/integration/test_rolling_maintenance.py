@@ -22,7 +22,8 @@ import yaml
 from conftest import ADMIN_CLOUD, CLOUDCTL, ROOT, ansible_env
 from vnfm_process import VnfmProcess
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "rolling_maintenance.yml")
 ABORT = os.path.join(ROOT, "playbooks", "abort_maintenance.yml")

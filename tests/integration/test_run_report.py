@@ -24,8 +24,8 @@ import pytest
 from conftest import CLOUDCTL
 from test_rolling_maintenance import Run, start_vnfms, stop_all, webhook_urls
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.report import PHASE_COLOURS, build_report, render
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import PHASE_COLOURS, build_report, render
 
 SESSION = "e2e-report"
 HOSTS = ["compute1", "compute2"]

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import compute_service
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 pytestmark = pytest.mark.usefixtures("enabled_hosts")
 

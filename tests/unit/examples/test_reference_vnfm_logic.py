@@ -18,7 +18,7 @@ from urllib.error import HTTPError, URLError
 
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils import notify
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify import notifier as notify
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 _SPEC = importlib.util.spec_from_file_location("reference_vnfm", os.path.join(ROOT, "examples", "reference_vnfm", "vnfm.py"))

@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.fenix.maintenance.plugins.action import upgrade_plugins
 from ansible_collections.fenix.maintenance.plugins.action.upgrade_plugins import ActionModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.plugin_utils.upgrade import (
     PluginNotFound,
     UpgradePluginError,

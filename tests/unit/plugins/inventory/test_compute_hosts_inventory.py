@@ -19,7 +19,7 @@ from ansible.plugins.loader import init_plugin_loader, inventory_loader
 from ansible.template import Templar
 from openstack import exceptions
 
-from ansible_collections.fenix.maintenance.plugins.module_utils import openstack as openstack_utils
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud import connection as openstack_utils
 from fakes import FakeCloud
 
 try:

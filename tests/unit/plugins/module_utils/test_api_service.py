@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 import pytest
 from falcon import testing
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api import ServiceConfig, build
-from ansible_collections.fenix.maintenance.plugins.module_utils.api_auth import KeystoneTokens, Unauthorized
-from ansible_collections.fenix.maintenance.plugins.module_utils.api_schema import ROUTES, openapi_document
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import KeystoneTokens, Unauthorized
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 from fakes import FakeCloud, FakeResponse
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     NotOurs,
     ServiceState,
     apply_service,

@@ -1,12 +1,12 @@
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     DEFAULT_POLICY,
     HostNotEmpty,
     plan_drain,
     wait_host_empty,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import ServerView
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import ServerView
 from fakes import FakeCloud
 
 

@@ -2,12 +2,12 @@ import sqlite3
 
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
-    SCHEMA_VERSION,
-    Journal,
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
     JournalError,
     SessionNotFound,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.schema import SCHEMA_VERSION
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 
 class Ticks:
@@ -123,7 +123,8 @@ def test_newer_schema_is_refused(path):
 
 
 def test_version_1_journal_is_migrated_with_its_data(path):
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import MIGRATIONS, SQLiteBackend
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import SQLiteBackend
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.schema import MIGRATIONS
 
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
@@ -149,7 +150,7 @@ def test_project_reply_must_answer_the_state_asked(location):
         journal.record_reply(sid, "p1", "ACK_MAINTENANCE")
     with pytest.raises(JournalError, match="instance_actions: vm-2 not instances of project p1"):
         journal.record_reply(sid, "p1", "ACK_PLANNED_MAINTENANCE", {"vm-2": "MIGRATE"})
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import ProjectNotFound
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectNotFound
     with pytest.raises(ProjectNotFound, match="p2 is not part of session"):
         journal.record_reply(sid, "p2", "ACK_PLANNED_MAINTENANCE")
     with pytest.raises(JournalError, match="'OWN_ACTION' is not allowed in state PLANNED_MAINTENANCE;"
@@ -202,7 +203,7 @@ def test_instance_replies_make_the_project_reply(location):
 
 
 def test_constraints_are_stored_replaced_and_deleted(location):
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import ConstraintNotFound
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
     journal = Journal(location)
     group = {"group_id": "g1", "project_id": "p1", "max_impacted_members": 1}
     assert journal.set_constraint("instance_group", "g1", "p1", group) == group
@@ -286,7 +287,8 @@ def test_moves_are_recorded_with_start_and_end(location):
 
 
 def test_version_3_journal_gains_the_moves_table(path):
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import MIGRATIONS, SQLiteBackend
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import SQLiteBackend
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.schema import MIGRATIONS
 
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
@@ -314,7 +316,7 @@ def test_processes_opening_a_new_journal_together_create_it_once(location):
 
 
 def test_dsn_password_is_never_shown():
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import redact_dsn
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
 
     assert redact_dsn("postgresql://fenix:s3cret@db.example:5432/journal") == "postgresql://fenix:***@db.example:5432/journal"
     assert redact_dsn("postgresql://fenix@db/journal") == "postgresql://fenix@db/journal"

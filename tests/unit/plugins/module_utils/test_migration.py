@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     COLD,
     LIVE,
     MigrationRequest,

@@ -6,8 +6,8 @@ from urllib.error import URLError
 import kombu
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils import notify
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify import notifier as notify
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     BusTransport,
     Notification,
     NotifyError,
@@ -62,9 +62,7 @@ def test_admin_host_payload():
         notify.host_payload("s1", "compute1", "DOWN", "admin")
 
 
-def test_times_are_fenix_form_and_actions_at_defaults():
-    assert notify.fenix_time(WHEN) == "2026-12-01 02:00:00"
-    assert notify.parse_time("2026-12-01T02:00:00Z") == WHEN.replace(microsecond=0)
+def test_actions_at_defaults():
     assert notify.default_actions_at("MAINTENANCE", "2026-12-01T02:00:00Z", "2026-11-30 23:00:00") == \
         "2026-12-01 02:00:00"
     # maintenance_at already passed: act at the reply deadline
@@ -73,7 +71,7 @@ def test_times_are_fenix_form_and_actions_at_defaults():
     assert notify.default_actions_at("PLANNED_MAINTENANCE", "2026-12-01T02:00:00Z", "2026-11-30 23:00:00") == \
         "2026-11-30 23:00:00"
     with pytest.raises(NotifyError, match="'tomorrow' is not a time"):
-        notify.parse_time("tomorrow")
+        notify.default_actions_at("MAINTENANCE", "tomorrow", "2026-11-30 23:00:00")
 
 
 def test_oslo_envelope_is_the_messagingv2_format():

@@ -5,9 +5,7 @@ from collections import Counter, defaultdict
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
-    LIVE_MIGRATE,
-    MIGRATE,
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
     CloudModel,
     GroupRule,
     HostModel,
@@ -19,6 +17,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
     plan_maintenance,
     resolve_limit,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
 
 STATUSES = ["ACTIVE", "ACTIVE", "ACTIVE", "SHUTOFF", "PAUSED", "ERROR"]
 

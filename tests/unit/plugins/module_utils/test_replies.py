@@ -1,8 +1,9 @@
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, JournalError
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import allowed_actions_for
-from ansible_collections.fenix.maintenance.plugins.module_utils.replies import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import JournalError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import allowed_actions_for
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import (
     ReplyWaiter,
     WaitSettings,
     latency,
@@ -143,7 +144,7 @@ def test_a_nack_ends_the_wait_at_once(tmp_path):
 
 
 def test_latency_is_from_notification_to_answer():
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import ProjectRecord
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import ProjectRecord
 
     record = ProjectRecord("p1", "MAINTENANCE", "ACK_MAINTENANCE", {}, "2026-12-01T01:00:00.000000Z", 1,
                            "2026-12-01T01:00:04.500000Z")

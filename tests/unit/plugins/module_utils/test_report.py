@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.report import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import (
     PHASES,
     ReportError,
     build_report,

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import read_hosts, resources_from_placement
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import read_hosts, resources_from_placement
 from fakes import FakeCloud
 
 

@@ -6,7 +6,7 @@ from unittest import mock
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.fenix.maintenance.plugins.module_utils import openstack as openstack_utils
+from ansible_collections.fenix.maintenance.plugins.module_utils import base as openstack_utils
 
 
 class ModuleExit(Exception):

@@ -1,6 +1,6 @@
 """maintenance_instance_actions with a faked cloud: answers decide, waves order, journal first, announcements."""
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_instance_actions import (
     MaintenanceInstanceActionsModule,
 )
@@ -104,7 +104,7 @@ def test_own_action_waits_for_the_project(tmp_path):
 
 def test_own_action_is_done_when_the_server_leaves(tmp_path):
     from types import SimpleNamespace
-    from ansible_collections.fenix.maintenance.plugins.module_utils.instance_actions import (
+    from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
         InstanceActions, InstanceWork)
     journal = Journal(str(tmp_path / "j.sqlite"))
     journal.create_session(["compute1"], session_id="s1")

@@ -1,7 +1,7 @@
 import os
 from types import SimpleNamespace
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_plan import MaintenancePlanModule
 from fakes import FakeCloud
 from module_runner import run_module

@@ -1,6 +1,6 @@
 import os
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session import MaintenanceSessionModule
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session_info import (
     MaintenanceSessionInfoModule,
@@ -156,7 +156,7 @@ def test_compute_service_needs_the_session_it_names(tmp_path):
 
 
 def test_summary_counts_what_the_session_did(tmp_path):
-    from ansible_collections.fenix.maintenance.plugins.module_utils.session import session_summary
+    from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import session_summary
     clock = iter("2026-11-22T12:00:%02d.000000Z" % second for second in range(60))
     journal = Journal(str(tmp_path / "j.sqlite"), clock=lambda: next(clock))
     journal.create_session(["compute1", "compute2"], session_id="s")

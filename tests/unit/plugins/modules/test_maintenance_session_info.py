@@ -2,7 +2,7 @@
 
 import os
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session_info import MaintenanceSessionInfoModule
 from fakes import FakeCloud
 from module_runner import run_module

@@ -3,8 +3,8 @@ from unittest import mock
 
 import kombu
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import BusTransport
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import BusTransport
 from ansible_collections.fenix.maintenance.plugins.modules.project_notify import ProjectNotifyModule
 from fakes import FakeCloud
 from module_runner import run_module

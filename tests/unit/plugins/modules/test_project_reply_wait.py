@@ -1,8 +1,8 @@
 import threading
 import time
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import allowed_actions_for
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import allowed_actions_for
 from ansible_collections.fenix.maintenance.plugins.modules.project_reply_wait import ProjectReplyWaitModule
 from fakes import FakeCloud
 from module_runner import run_module

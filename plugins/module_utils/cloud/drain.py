@@ -12,18 +12,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     COLD,
     LIVE,
     MigrationRequest,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import (
     ServerView,
     host_allocations,
     provider_id_of,
     server_groups_by_member,
     server_view,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 
 SKIP = "skip"
 FAIL = "fail"
@@ -144,7 +145,7 @@ def read_host_contents(conn, host: str, provider_id: Optional[str], with_groups:
     return HostContents(servers=servers, allocations=allocations)
 
 
-class HostNotEmpty(Exception):
+class HostNotEmpty(MaintenanceError):
     def __init__(self, host: str, contents: HostContents, waited: float) -> None:
         self.host = host
         self.contents = contents

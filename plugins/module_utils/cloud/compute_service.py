@@ -16,17 +16,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Optional
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+
 MANAGED_REASON_PREFIX = "fenix.maintenance"
 # Nova stores disabled_reason in a 255 character column.
 MAX_REASON_LENGTH = 255
 COMPUTE_BINARY = "nova-compute"
 
 
-class HostNotFound(LookupError):
+class HostNotFound(MaintenanceError, LookupError):
     """No nova-compute service runs on the named host."""
 
 
-class NotOurs(RuntimeError):
+class NotOurs(MaintenanceError, RuntimeError):
     """The service was disabled by someone else and ``force`` was not set."""
 
 

@@ -17,11 +17,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, ProjectRecord
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify import parse_time
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
 
 FAIL = "fail"
-SILENT_POLICIES = (FAIL, "LIVE_MIGRATE", "MIGRATE")
+SILENT_POLICIES = (FAIL, LIVE_MIGRATE, MIGRATE)
 
 REPLIED = "replied"
 POLICY = "policy"
@@ -57,9 +59,7 @@ def is_nack(project: ProjectRecord) -> bool:
 
 def latency(project: ProjectRecord) -> Optional[float]:
     """Seconds from the (first, when reminded) notification to the answer."""
-    if not project.replied_at:
-        return None
-    return round((parse_time(project.replied_at) - parse_time(project.notified_at)).total_seconds(), 3)
+    return seconds_between(project.notified_at, project.replied_at)
 
 
 def project_view(project: ProjectRecord, decided_by: Optional[str]) -> dict:

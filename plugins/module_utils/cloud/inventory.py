@@ -18,11 +18,11 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Dict, Iterable, List, Optional
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
     service_state,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import hypervisor_details
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import hypervisor_details
 
 # The hypervisor fields reported as usage: name -> (used field, total field).
 USAGE_FIELDS = {

@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import List, Optional, Tuple
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
     HostNotFound,
     apply_service,
@@ -21,38 +21,12 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service 
     find_compute_service,
     service_state,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, Session, is_dsn, seconds_between
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import Session
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import PLUGIN_TYPES
 
-ACTION_TYPES = ("pre", "host", "compute", "controller", "post")
 # Fenix's own format (UTC), and ISO 8601 as other clients send it.
 MAINTENANCE_AT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
-
-
-def default_journal_path() -> str:
-    """FENIX_JOURNAL, or a file in the user's state directory (the embedded default)."""
-    state_home = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.environ.get("FENIX_JOURNAL") or os.path.join(state_home, "fenix.maintenance", "journal.sqlite")
-
-
-def journal_path(location: Optional[str]) -> str:
-    """A PostgreSQL DSN as given, or the absolute path of the SQLite file."""
-    location = location or default_journal_path()
-    if is_dsn(location):
-        return location
-    return os.path.abspath(os.path.expanduser(location))
-
-
-def journal_exists(location: str) -> bool:
-    """Whether reading needs no new file; a database server always counts as there."""
-    return is_dsn(location) or os.path.exists(location)
-
-
-def open_journal(location: Optional[str]) -> Journal:
-    """The journal at ``location`` (or the default); a SQLite file is created with its directory."""
-    location = journal_path(location)
-    if not is_dsn(location):
-        os.makedirs(os.path.dirname(location), exist_ok=True)
-    return Journal(location)
 
 
 def normalize_maintenance_at(value: Optional[str]) -> Optional[str]:
@@ -75,8 +49,8 @@ def validate_actions(actions: List[dict]) -> None:
     for index, action in enumerate(actions):
         if not action.get("plugin"):
             raise ValueError("actions[%d].plugin: missing; name the upgrade plugin to run" % index)
-        if action.get("type") not in ACTION_TYPES:
-            raise ValueError("actions[%d].type: %r is not one of %s" % (index, action.get("type"), ", ".join(ACTION_TYPES)))
+        if action.get("type") not in PLUGIN_TYPES:
+            raise ValueError("actions[%d].type: %r is not one of %s" % (index, action.get("type"), ", ".join(PLUGIN_TYPES)))
 
 
 def resolve_hosts(conn, hosts: List[str]) -> List[str]:
@@ -124,7 +98,7 @@ def state_before_failure(journal: Journal, session_id: str) -> str:
     """The state a failed session failed in, where resuming it takes it back to."""
     failures = [event["details"]["from"] for event in journal.events(session_id)
                 if event["kind"] == "session.state" and event["details"].get("to") == "MAINTENANCE_FAILED"]
-    # A session that failed more than once fails from its own resumed state: the first failure counts.
+    # A session that failed more than once was last resumed into the state of its latest real failure: that one counts.
     states = [state for state in failures if state != "MAINTENANCE_FAILED"]
     return states[-1] if states else "MAINTENANCE"
 

@@ -21,19 +21,21 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, ProjectRecord
-from ansible_collections.fenix.maintenance.plugins.module_utils.migration import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     COLD,
     LIVE,
     MigrationRequest,
     Migrator,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE, OWN_ACTION
 
-LIVE_MIGRATE, MIGRATE, OWN_ACTION = "LIVE_MIGRATE", "MIGRATE", "OWN_ACTION"
 MIGRATION_KIND = {LIVE_MIGRATE: LIVE, MIGRATE: COLD}
 
 
-class InstanceActionError(Exception):
+class InstanceActionError(MaintenanceError):
     pass
 
 

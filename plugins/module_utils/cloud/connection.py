@@ -4,7 +4,7 @@
 # option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-"""Connection to the cloud and the module contract shared by every module.
+"""The connection to the cloud: openstack.cloud's options, clouds.yaml and ``OS_*`` variables.
 
 The options and their behaviour match openstack.cloud's ``OpenStackModule`` so
 that playbooks, ``module_defaults`` and clouds.yaml files written for
@@ -13,13 +13,8 @@ openstack.cloud work unchanged.
 
 from __future__ import annotations
 
-import logging
-from importlib.metadata import version as installed_version
 from typing import List, Optional
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-MINIMUM_SDK_VERSION = "1.0.0"
 
 try:
     import openstack
@@ -124,89 +119,3 @@ def connect(params: dict, config_files: Optional[List[str]] = None):
     return openstack.connection.Connection(config=config.get_one(**kwargs))
 
 
-def _version_tuple(version: str) -> tuple:
-    parts = []
-    for piece in version.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
-
-
-class OpenStackModule:
-    """Base of every module: options, connection, errors.
-
-    A subclass sets ``argument_spec`` (its own options), ``module_kwargs``
-    (AnsibleModule keyword arguments) and implements ``run()``, which returns
-    the result dict. ``main()`` is ``XModule()()``.
-    """
-
-    argument_spec: dict = {}
-    module_kwargs: dict = {}
-
-    def __init__(self) -> None:
-        self.ansible = AnsibleModule(
-            openstack_full_argument_spec(**self.argument_spec), **self.module_kwargs
-        )
-        self.params = self.ansible.params
-        self.check_mode = self.ansible.check_mode
-        self.diff_mode = self.ansible._diff
-        self.exit_json = self.ansible.exit_json
-        self.fail_json = self.ansible.fail_json
-        self.warn = self.ansible.warn
-        self._conn = None
-
-    @property
-    def conn(self):
-        """The cloud connection, opened on first use (a module that only reads
-        the journal never needs one)."""
-        if self._conn is None:
-            self._require_sdk()
-            self._setup_sdk_logging()
-            self._conn = self.openstack_cloud_from_module()
-        return self._conn
-
-    def _require_sdk(self) -> None:
-        if not HAS_SDK:
-            self.fail_json(msg=missing_required_lib("openstacksdk"), exception=str(SDK_IMPORT_ERROR))
-        version = installed_version("openstacksdk")
-        if _version_tuple(version) < _version_tuple(MINIMUM_SDK_VERSION):
-            self.fail_json(
-                msg="openstacksdk %s is too old: this collection needs >= %s; upgrade it with pip"
-                % (version, MINIMUM_SDK_VERSION)
-            )
-
-    def _setup_sdk_logging(self) -> None:
-        if self.params["sdk_log_path"]:
-            openstack.enable_logging(
-                debug=self.params["sdk_log_level"] == "DEBUG",
-                path=self.params["sdk_log_path"],
-            )
-        else:
-            logging.getLogger("openstack").addHandler(logging.NullHandler())
-
-    def openstack_cloud_from_module(self):
-        try:
-            return connect(self.params)
-        except ValueError as exc:
-            self.fail_json(msg=str(exc))
-        except sdk_exceptions.SDKException as exc:
-            self.fail_json(msg="cannot connect to the cloud: %s" % exc)
-
-    def run(self) -> dict:
-        raise NotImplementedError
-
-    def __call__(self) -> None:
-        try:
-            result = self.run()
-        except sdk_exceptions.HttpException as exc:
-            self.fail_json(
-                msg=str(exc),
-                extra_data={
-                    "url": getattr(exc, "url", None),
-                    "http_status": getattr(exc, "status_code", None),
-                    "details": getattr(exc, "details", None),
-                },
-            )
-        except sdk_exceptions.SDKException as exc:
-            self.fail_json(msg=str(exc))
-        self.exit_json(**result)

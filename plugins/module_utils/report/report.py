@@ -30,8 +30,12 @@ from dataclasses import asdict
 from html import escape
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import Journal, is_dsn, parse_time, seconds_between
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import session_summary
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import parse_time, seconds_between
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import is_dsn
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import INSTANCE_ACTION_DONE
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import session_summary
 
 FORMATS = ("json", "markdown", "html", "svg")
 EXTENSIONS = {"json": "json", "markdown": "md", "html": "html", "svg": "svg"}
@@ -48,10 +52,9 @@ STATE_LABELS = {"SCALE_IN": "scale in", "PREPARE_MAINTENANCE": "prepare", "START
                 "PLANNED_MAINTENANCE": "planned", "MAINTENANCE_COMPLETE": "complete", "MAINTENANCE_DONE": "done",
                 "MAINTENANCE_FAILED": "FAILED", "MAINTENANCE": "maintenance"}
 # Where the notification that an instance's action is done sits among a project's notifications.
-INSTANCE_ACTION_DONE = "INSTANCE_ACTION_DONE"
 
 
-class ReportError(Exception):
+class ReportError(MaintenanceError):
     """The report cannot be written as asked."""
 
 

@@ -32,14 +32,15 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.drain import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     DEFAULT_POLICY,
     FAIL,
     POLICY_CHOICES,
     SKIP,
     policy_key,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.migration import COLD
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import COLD
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
 
 VCPU = "VCPU"
 MEMORY_MB = "MEMORY_MB"
@@ -47,9 +48,6 @@ DISK_GB = "DISK_GB"
 RESOURCES = (VCPU, MEMORY_MB, DISK_GB)
 # A resource class a provider has no inventory of (shared storage, say) does not limit.
 UNLIMITED = 1 << 60
-
-LIVE_MIGRATE = "LIVE_MIGRATE"
-MIGRATE = "MIGRATE"
 
 # The server policy of compute_host_drain, so both modules read the same way.
 DEFAULT_SERVER_POLICY = DEFAULT_POLICY

@@ -37,25 +37,27 @@ try:
 except ImportError:
     HAS_API_LIBS = False
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api_auth import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import (
     NOBODY_CHECKED,
     Caller,
     KeystoneTokens,
     Unauthorized,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.api_schema import ROUTES, openapi_document
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
+    journal_path,
+    open_journal,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
     ConstraintNotFound,
-    Journal,
     JournalError,
     ProjectNotFound,
     SessionNotFound,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.report import EXTENSIONS, build_report, render
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import (
-    journal_path,
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import EXTENSIONS, build_report, render
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import (
     normalize_maintenance_at,
-    open_journal,
     resolve_hosts,
     restore_hosts,
     session_view,

@@ -24,240 +24,35 @@ versioned; a journal written by a newer release is refused rather than misread.
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, Optional
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import replace
+from typing import Callable, Dict, Iterator, List, Optional
 
-SCHEMA_VERSION = 4
-
-# The Fenix session states, in the order a session goes through them.
-SESSION_STATES = (
-    "MAINTENANCE",
-    "SCALE_IN",
-    "PREPARE_MAINTENANCE",
-    "START_MAINTENANCE",
-    "PLANNED_MAINTENANCE",
-    "MAINTENANCE_COMPLETE",
-    "MAINTENANCE_DONE",
-    "MAINTENANCE_FAILED",
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import utc_now
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import (
+    PostgreSQLBackend,
+    SQLiteBackend,
+    is_dsn,
 )
-
-_SCHEMA_V1 = (
-    """CREATE TABLE sessions (
-        session_id TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        workflow TEXT NOT NULL,
-        maintenance_at TEXT,
-        metadata TEXT NOT NULL,
-        request TEXT NOT NULL,
-        reason TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
-    """CREATE TABLE hosts (
-        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
-        host TEXT NOT NULL,
-        state TEXT NOT NULL,
-        disabled_by_session INTEGER NOT NULL DEFAULT 0,
-        maintained INTEGER NOT NULL DEFAULT 0,
-        details TEXT NOT NULL DEFAULT '{}',
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (session_id, host))""",
-    """CREATE TABLE events (
-        event_id {serial},
-        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        host TEXT,
-        project_id TEXT,
-        instance_id TEXT,
-        details TEXT NOT NULL DEFAULT '{}')""",
-    "CREATE INDEX events_by_session ON events (session_id, event_id)",
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
+    ActionRun,
+    ConstraintNotFound,
+    HostRecord,
+    InstanceRecord,
+    JournalError,
+    MoveRecord,
+    ProjectNotFound,
+    ProjectRecord,
+    Session,
+    SessionNotFound,
+    record_from_row,
 )
-
-_SCHEMA_V2 = (
-    """CREATE TABLE projects (
-        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
-        project_id TEXT NOT NULL,
-        state TEXT NOT NULL,
-        reply TEXT,
-        instance_actions TEXT NOT NULL DEFAULT '{}',
-        notified_at TEXT NOT NULL,
-        notify_count INTEGER NOT NULL DEFAULT 1,
-        replied_at TEXT,
-        PRIMARY KEY (session_id, project_id))""",
-    """CREATE TABLE instances (
-        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
-        instance_id TEXT NOT NULL,
-        project_id TEXT NOT NULL,
-        host TEXT,
-        state TEXT,
-        action TEXT,
-        action_done INTEGER NOT NULL DEFAULT 0,
-        details TEXT NOT NULL DEFAULT '{}',
-        PRIMARY KEY (session_id, instance_id))""",
-    """CREATE TABLE action_runs (
-        run_id {serial},
-        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
-        plugin TEXT NOT NULL,
-        type TEXT NOT NULL,
-        host TEXT,
-        state TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        result TEXT NOT NULL DEFAULT '{}')""",
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.schema import MIGRATIONS, SCHEMA_VERSION
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    INSTANCE_ACTIONS,
+    SESSION_STATES,
 )
-
-# What a project was asked (for GET /v1/maintenance/{sid}/{pid} and reply
-# checks), and the constraints projects set for the planner. Constraints
-# outlive sessions: a VNFM sets them once for its instances.
-_SCHEMA_V3 = (
-    "ALTER TABLE projects ADD COLUMN instance_ids TEXT NOT NULL DEFAULT '[]'",
-    "ALTER TABLE projects ADD COLUMN allowed_actions TEXT NOT NULL DEFAULT '[]'",
-    "ALTER TABLE projects ADD COLUMN actions_at TEXT",
-    "ALTER TABLE projects ADD COLUMN reply_at TEXT",
-    "ALTER TABLE instances ADD COLUMN reply TEXT",
-    """CREATE TABLE instance_groups (
-        group_id TEXT PRIMARY KEY,
-        project_id TEXT NOT NULL,
-        body TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
-    """CREATE TABLE instance_constraints (
-        instance_id TEXT PRIMARY KEY,
-        project_id TEXT NOT NULL,
-        group_id TEXT,
-        body TEXT NOT NULL,
-        updated_at TEXT NOT NULL)""",
-)
-
-# Each move of an instance, with its start and end: an instance may move more
-# than once in a session (off one host, later off the host it went to), and
-# the run report draws each move where it started.
-_SCHEMA_V4 = (
-    """CREATE TABLE moves (
-        move_id {serial},
-        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
-        instance_id TEXT NOT NULL,
-        project_id TEXT NOT NULL,
-        action TEXT NOT NULL,
-        from_host TEXT,
-        target_host TEXT,
-        to_host TEXT,
-        state TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        error TEXT)""",
-    "CREATE INDEX moves_by_session ON moves (session_id, move_id)",
-)
-
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
-
-# The instance actions a project may choose, and the states whose
-# notifications offer them (Fenix offers none in the other states).
-INSTANCE_ACTIONS = ("MIGRATE", "LIVE_MIGRATE", "OWN_ACTION")
-STATES_WITH_ACTIONS = ("PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE")
-
-
-class JournalError(Exception):
-    """The journal cannot be used as asked."""
-
-
-class SessionNotFound(JournalError, LookupError):
-    pass
-
-
-@dataclass
-class Session:
-    session_id: str
-    state: str
-    workflow: str
-    maintenance_at: Optional[str]
-    metadata: Dict[str, Any]
-    request: Dict[str, Any]
-    reason: Optional[str]
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class HostRecord:
-    host: str
-    state: str
-    disabled_by_session: bool
-    maintained: bool
-    details: Dict[str, Any] = field(default_factory=dict)
-    updated_at: Optional[str] = None
-
-
-@dataclass
-class ProjectRecord:
-    project_id: str
-    state: str
-    reply: Optional[str]
-    instance_actions: Dict[str, str]
-    notified_at: str
-    notify_count: int
-    replied_at: Optional[str]
-    instance_ids: List[str] = field(default_factory=list)
-    allowed_actions: List[str] = field(default_factory=list)
-    actions_at: Optional[str] = None
-    reply_at: Optional[str] = None
-
-    @property
-    def answered(self) -> bool:
-        return self.reply is not None
-
-
-@dataclass
-class InstanceRecord:
-    instance_id: str
-    project_id: str
-    host: Optional[str]
-    state: Optional[str]
-    action: Optional[str]
-    action_done: bool
-    details: Dict[str, Any] = field(default_factory=dict)
-    reply: Optional[str] = None
-
-
-@dataclass
-class ActionRun:
-    run_id: int
-    plugin: str
-    type: str
-    host: Optional[str]
-    state: str
-    started_at: str
-    ended_at: Optional[str]
-    result: Dict[str, Any]
-
-
-@dataclass
-class MoveRecord:
-    """One move of an instance off a host: MIGRATE, LIVE_MIGRATE or OWN_ACTION (the project moves it)."""
-    move_id: int
-    instance_id: str
-    project_id: str
-    action: str
-    from_host: Optional[str]
-    target_host: Optional[str]
-    to_host: Optional[str]
-    state: str
-    started_at: str
-    ended_at: Optional[str]
-    error: Optional[str]
-
-
-class ProjectNotFound(JournalError, LookupError):
-    pass
-
-
-class ConstraintNotFound(JournalError, LookupError):
-    pass
 
 
 # kind -> (table, key column); the kinds are the API's /v1/instance_group and /v1/instance.
@@ -265,98 +60,6 @@ _CONSTRAINT_TABLES = {
     "instance_group": ("instance_groups", "group_id"),
     "instance": ("instance_constraints", "instance_id"),
 }
-
-
-# How the journal writes times (UTC, microseconds).
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
-
-
-def parse_time(value: str) -> datetime:
-    """A time the journal wrote, as an aware UTC datetime."""
-    return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=timezone.utc)
-
-
-def seconds_between(start: Optional[str], end: Optional[str]) -> Optional[float]:
-    """Seconds from one journal time to another (None when either is missing)."""
-    if not start or not end:
-        return None
-    return round((parse_time(end) - parse_time(start)).total_seconds(), 3)
-
-
-class SQLiteBackend:
-    placeholder = "?"
-    serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
-    begin = "BEGIN IMMEDIATE"  # take the write lock now, not at the first write
-
-    def __init__(self, path: str) -> None:
-        self.display = path
-        # isolation_level=None: transactions are begun explicitly, so a write
-        # is on disk when the method that made it returns.
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self._use_wal()
-        self.db.execute("PRAGMA synchronous = FULL")
-
-    def _use_wal(self, patience: float = 30.0) -> None:
-        """Switch the file to WAL (it stays so), waiting out other openers.
-
-        The switch needs the file to itself and SQLite does not apply the
-        busy timeout to it, so processes opening a new journal together retry.
-        """
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                self.db.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def lock_schema(self) -> None:
-        """BEGIN IMMEDIATE already serialises migrations."""
-
-
-class PostgreSQLBackend:
-    placeholder = "%s"
-    serial = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
-    begin = "BEGIN"
-
-    def __init__(self, dsn: str) -> None:
-        try:
-            import psycopg
-            from psycopg.rows import dict_row
-        except ImportError as exc:
-            raise JournalError(
-                "journal: a PostgreSQL journal needs psycopg 3; pip install 'psycopg[binary]'"
-            ) from exc
-        self.display = redact_dsn(dsn)
-        try:
-            self.db = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
-        except psycopg.Error as exc:
-            raise JournalError("journal: cannot connect to %s: %s" % (self.display, exc)) from exc
-
-    def lock_schema(self) -> None:
-        # Two processes opening a new database must not both create the tables.
-        self.db.execute("SELECT pg_advisory_xact_lock(hashtext('fenix.maintenance journal schema'))")
-
-
-def redact_dsn(dsn: str) -> str:
-    """The DSN without its password, for messages and results."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(":%s@" % parts.password, ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def is_dsn(location: str) -> bool:
-    return location.startswith(("postgresql://", "postgres://"))
 
 
 class Journal:
@@ -447,11 +150,11 @@ class Journal:
         row = self._run("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
         if row is None:
             raise SessionNotFound("session %s is not in the journal %s" % (session_id, self.path))
-        return _record(Session, row)
+        return record_from_row(Session, row)
 
     def sessions(self) -> List[Session]:
         rows = self._run("SELECT * FROM sessions ORDER BY created_at, session_id").fetchall()
-        return [_record(Session, row) for row in rows]
+        return [record_from_row(Session, row) for row in rows]
 
     def set_session_state(self, session_id: str, state: str, reason: Optional[str] = None) -> Session:
         if state not in SESSION_STATES:
@@ -485,7 +188,7 @@ class Journal:
         with self.transaction():
             self.session(session_id)
             row = self._run("SELECT * FROM hosts WHERE session_id = ? AND host = ?", (session_id, host)).fetchone()
-            current = _record(HostRecord, row) if row else HostRecord(host, "PENDING", False, False)
+            current = record_from_row(HostRecord, row) if row else HostRecord(host, "PENDING", False, False)
             new = _merge(current, details, state=state, disabled_by_session=disabled_by_session,
                          maintained=maintained, updated_at=self.clock())
             self._run(
@@ -505,7 +208,7 @@ class Journal:
     def hosts(self, session_id: str) -> List[HostRecord]:
         self.session(session_id)
         rows = self._run("SELECT * FROM hosts WHERE session_id = ? ORDER BY host", (session_id,)).fetchall()
-        return [_record(HostRecord, row) for row in rows]
+        return [record_from_row(HostRecord, row) for row in rows]
 
     def hosts_disabled_by_session(self, session_id: str) -> List[str]:
         return [record.host for record in self.hosts(session_id) if record.disabled_by_session]
@@ -673,13 +376,13 @@ class Journal:
                         (session_id, project_id)).fetchone()
         if row is None:
             raise ProjectNotFound("project %s is not part of session %s" % (project_id, session_id))
-        return _record(ProjectRecord, row)
+        return record_from_row(ProjectRecord, row)
 
     def projects(self, session_id: str) -> List[ProjectRecord]:
         self.session(session_id)
         rows = self._run("SELECT * FROM projects WHERE session_id = ? ORDER BY project_id",
                          (session_id,)).fetchall()
-        return [_record(ProjectRecord, row) for row in rows]
+        return [record_from_row(ProjectRecord, row) for row in rows]
 
     # instances
     def set_instance(
@@ -698,7 +401,7 @@ class Journal:
             self.session(session_id)
             row = self._run("SELECT * FROM instances WHERE session_id = ? AND instance_id = ?",
                             (session_id, instance_id)).fetchone()
-            current = _record(InstanceRecord, row) if row else InstanceRecord(instance_id, project_id, None, None, None, False)
+            current = record_from_row(InstanceRecord, row) if row else InstanceRecord(instance_id, project_id, None, None, None, False)
             new = _merge(current, details, project_id=project_id, host=host, state=state,
                          action=action, action_done=action_done)
             self._run(
@@ -720,7 +423,7 @@ class Journal:
         if project_id is not None:
             query, args = query + " AND project_id = ?", args + [project_id]
         rows = self._run(query + " ORDER BY instance_id", tuple(args)).fetchall()
-        return [_record(InstanceRecord, row) for row in rows]
+        return [record_from_row(InstanceRecord, row) for row in rows]
 
     # upgrade plugin runs
     def start_action(self, session_id: str, plugin: str, action_type: str, host: Optional[str] = None) -> int:
@@ -747,13 +450,13 @@ class Journal:
         return self.action_run(run_id)
 
     def action_run(self, run_id: int) -> ActionRun:
-        return _record(ActionRun, self._run("SELECT * FROM action_runs WHERE run_id = ?", (run_id,)).fetchone())
+        return record_from_row(ActionRun, self._run("SELECT * FROM action_runs WHERE run_id = ?", (run_id,)).fetchone())
 
     def action_runs(self, session_id: str) -> List[ActionRun]:
         self.session(session_id)
         rows = self._run("SELECT * FROM action_runs WHERE session_id = ? ORDER BY run_id",
                          (session_id,)).fetchall()
-        return [_record(ActionRun, row) for row in rows]
+        return [record_from_row(ActionRun, row) for row in rows]
 
     # moves of instances
     def start_move(self, session_id: str, instance_id: str, project_id: str, action: str,
@@ -780,12 +483,12 @@ class Journal:
         return self.move(move_id)
 
     def move(self, move_id: int) -> MoveRecord:
-        return _record(MoveRecord, self._run("SELECT * FROM moves WHERE move_id = ?", (move_id,)).fetchone())
+        return record_from_row(MoveRecord, self._run("SELECT * FROM moves WHERE move_id = ?", (move_id,)).fetchone())
 
     def moves(self, session_id: str) -> List[MoveRecord]:
         self.session(session_id)
         rows = self._run("SELECT * FROM moves WHERE session_id = ? ORDER BY move_id", (session_id,)).fetchall()
-        return [_record(MoveRecord, row) for row in rows]
+        return [record_from_row(MoveRecord, row) for row in rows]
 
     # constraints (kept across sessions)
     def set_constraint(self, kind: str, key: str, project_id: str, body: dict) -> dict:
@@ -861,20 +564,3 @@ def _dump_list(value: Optional[List[str]]) -> str:
     return json.dumps(list(value or []))
 
 
-# Columns kept as JSON text, and integer columns that are flags.
-JSON_COLUMNS = frozenset(("metadata", "request", "details", "instance_actions", "result", "instance_ids",
-                          "allowed_actions"))
-FLAG_COLUMNS = frozenset(("disabled_by_session", "maintained", "action_done"))
-
-
-def _record(cls, row):
-    """A record dataclass from a row: its fields are named like the columns."""
-    values = {}
-    for item in fields(cls):
-        value = row[item.name]
-        if item.name in JSON_COLUMNS:
-            value = json.loads(value)
-        elif item.name in FLAG_COLUMNS:
-            value = bool(value)
-        values[item.name] = value
-    return cls(**values)

@@ -26,10 +26,13 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-APP = "ansible_collections.fenix.maintenance.plugins.module_utils.api:create_app()"
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import DEFAULT_API_BIND
+
+APP = "ansible_collections.fenix.maintenance.plugins.module_utils.api.app:create_app()"
 
 
-class ApiProcessError(Exception):
+class ApiProcessError(MaintenanceError):
     pass
 
 
@@ -38,7 +41,7 @@ class ApiSettings:
     collections_path: str
     run_dir: str
     journal: str
-    bind: str = "127.0.0.1:12347"
+    bind: str = DEFAULT_API_BIND
     auth: str = "keystone"
     cloud: Optional[str] = None
     clouds_yaml: Optional[str] = None

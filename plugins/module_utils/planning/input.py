@@ -24,19 +24,19 @@ from __future__ import annotations
 import math
 from typing import Dict, Iterable, Optional
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
     is_managed_reason,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.planner import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import (
+    list_hypervisors,
+    read_resources,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
     RESOURCES,
     CloudModel,
     HostModel,
     ServerModel,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.snapshot import (
-    list_hypervisors,
-    read_resources,
 )
 
 # 1.27: provider summaries list every resource class of a provider, not only the requested ones.

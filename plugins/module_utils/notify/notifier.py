@@ -35,10 +35,16 @@ from typing import Callable, Dict, List, Optional, Tuple
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import parse_qs, urlsplit
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time, utc_datetime
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    HOST_STATES,
+    INSTANCE_ACTION_DONE,
     INSTANCE_ACTIONS,
+    MAINTENANCE,
+    PROJECT_STATES,
     STATES_WITH_ACTIONS,
-    Journal,
 )
 
 try:
@@ -55,16 +61,7 @@ SERVICE = "fenix"
 PUBLISHER_ID = "fenix"
 SCHEDULED = "maintenance.scheduled"
 HOST_EVENT = "maintenance.host"
-EVENT_TYPES = (SCHEDULED, HOST_EVENT)
 
-# The states a project is told about; INSTANCE_ACTION_DONE follows each admin action on an instance.
-INSTANCE_ACTION_DONE = "INSTANCE_ACTION_DONE"
-PROJECT_STATES = ("MAINTENANCE", "SCALE_IN", "PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE",
-                  "MAINTENANCE_COMPLETE", INSTANCE_ACTION_DONE)
-HOST_STATES = ("IN_MAINTENANCE", "MAINTENANCE_COMPLETE")
-
-# Fenix writes times in UTC without a zone, and VNFMs parse exactly this.
-FENIX_TIME = "%Y-%m-%d %H:%M:%S"
 # Ceilometer's event definitions for Fenix declare these traits as datetimes.
 DATETIME_TRAITS = ("actions_at", "reply_at")
 
@@ -73,7 +70,7 @@ DEFAULT_TOPIC = "notifications"
 PRIORITY = "INFO"
 
 
-class NotifyError(Exception):
+class NotifyError(MaintenanceError):
     """A notification cannot be built or sent as asked; the message names the option."""
 
 
@@ -84,30 +81,6 @@ def host_id(project_id: str, host: Optional[str]) -> str:
     if not host:
         return ""
     return hashlib.sha224((project_id + host).encode("utf-8")).hexdigest()
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def fenix_time(moment: Optional[datetime]) -> Optional[str]:
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime(FENIX_TIME)
-
-
-def parse_time(value: Optional[str]) -> Optional[datetime]:
-    """A time in Fenix's form or ISO 8601 (the journal's), as an aware UTC datetime."""
-    if not value:
-        return None
-    for form in (FENIX_TIME, "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            return datetime.strptime(value, form).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    raise NotifyError("%r is not a time; write it in UTC as 'YYYY-MM-DD HH:MM:SS'" % value)
 
 
 def project_url(api_url: str, session_id: str, project_id: str) -> str:
@@ -163,7 +136,7 @@ class Notification:
     event_type: str
     payload: dict
     message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    timestamp: datetime = field(default_factory=utc_now)
+    timestamp: datetime = field(default_factory=utc_datetime)
 
     @property
     def project_id(self) -> str:
@@ -555,7 +528,7 @@ class Notifier:
     """
 
     def __init__(self, journal: Optional[Journal], params: dict, conn_factory: Callable[[], object],
-                 now: Callable[[], datetime] = utc_now, post=http_post_json, sleep=time.sleep,
+                 now: Callable[[], datetime] = utc_datetime, post=http_post_json, sleep=time.sleep,
                  bus_connection=None) -> None:
         self.journal = journal
         self.params = params
@@ -748,8 +721,11 @@ def asks_from_list(projects: List[dict], state: str, actions_at: Optional[str],
 
 def default_actions_at(state: str, maintenance_at: Optional[str], reply_at: str) -> str:
     """When actions start: the session's maintenance_at for MAINTENANCE (if later), else the reply deadline."""
-    if state == "MAINTENANCE" and maintenance_at:
-        start = parse_time(maintenance_at)
-        if start > parse_time(reply_at):
+    if state == MAINTENANCE and maintenance_at:
+        try:
+            start, deadline = parse_time(maintenance_at), parse_time(reply_at)
+        except ValueError as exc:
+            raise NotifyError(str(exc)) from exc
+        if start > deadline:
             return fenix_time(start)
     return reply_at

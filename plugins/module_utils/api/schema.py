@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal import INSTANCE_ACTIONS, SESSION_STATES
-from ansible_collections.fenix.maintenance.plugins.module_utils.session import ACTION_TYPES
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import INSTANCE_ACTIONS, PLUGIN_TYPES, SESSION_STATES
 
 API_VERSION = "v1"
-DEFAULT_PORT = 12347  # Fenix's port, which VNFM configurations already name
 
 _STATE_NAMES = "|".join(SESSION_STATES)
 REPLY_PATTERN = "^(ACK|NACK)_(%s)$" % _STATE_NAMES
@@ -44,7 +42,7 @@ CREATE_SESSION = {
                 "required": ["plugin", "type"],
                 "properties": {
                     "plugin": _ID,
-                    "type": {"type": "string", "enum": list(ACTION_TYPES)},
+                    "type": {"type": "string", "enum": list(PLUGIN_TYPES)},
                     "metadata": {"type": "object"},
                 },
             },

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional
 from urllib.parse import urlencode
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.compute_service import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
     ServiceState,
     service_state,

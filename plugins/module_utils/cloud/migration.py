@@ -21,9 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional, Union
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+
 LIVE = "live"
 COLD = "cold"
-MIGRATION_KINDS = (LIVE, COLD)
 
 # Server states the migrations leave a server in when they are done.
 SETTLED_STATUSES = ("ACTIVE", "SHUTOFF", "PAUSED", "VERIFY_RESIZE", "ERROR")
@@ -33,7 +34,7 @@ TRANSIENT_MESSAGES = ("no valid host", "novalidhost")
 MIGRATABLE_STATUSES = {LIVE: ("ACTIVE", "PAUSED"), COLD: ("ACTIVE", "SHUTOFF")}
 
 
-class MigrationError(Exception):
+class MigrationError(MaintenanceError):
     """A migration that failed; ``transient`` refusals may succeed later."""
 
     def __init__(self, message: str, transient: bool = False) -> None:

@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""The words of the Fenix protocol and of this collection, each written once.
+
+Session states, the states projects and the admin are told about, the actions
+an instance can be given, the types of upgrade plugins and the defaults that
+several parts share (the API's port). Every other module imports them from here.
+"""
+
+from __future__ import annotations
+
+# The Fenix session states, in the order a session goes through them.
+MAINTENANCE = "MAINTENANCE"
+SCALE_IN = "SCALE_IN"
+PREPARE_MAINTENANCE = "PREPARE_MAINTENANCE"
+START_MAINTENANCE = "START_MAINTENANCE"
+PLANNED_MAINTENANCE = "PLANNED_MAINTENANCE"
+MAINTENANCE_COMPLETE = "MAINTENANCE_COMPLETE"
+MAINTENANCE_DONE = "MAINTENANCE_DONE"
+MAINTENANCE_FAILED = "MAINTENANCE_FAILED"
+SESSION_STATES = (
+    MAINTENANCE,
+    SCALE_IN,
+    PREPARE_MAINTENANCE,
+    START_MAINTENANCE,
+    PLANNED_MAINTENANCE,
+    MAINTENANCE_COMPLETE,
+    MAINTENANCE_DONE,
+    MAINTENANCE_FAILED,
+)
+
+# What a project is told; INSTANCE_ACTION_DONE follows each admin action on one of its instances.
+INSTANCE_ACTION_DONE = "INSTANCE_ACTION_DONE"
+PROJECT_STATES = (MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, PLANNED_MAINTENANCE,
+                  MAINTENANCE_COMPLETE, INSTANCE_ACTION_DONE)
+# The states in which a project answers with an action for each of its instances.
+STATES_WITH_ACTIONS = (PREPARE_MAINTENANCE, PLANNED_MAINTENANCE)
+# What the admin (monitoring) is told about a host.
+IN_MAINTENANCE = "IN_MAINTENANCE"
+HOST_STATES = (IN_MAINTENANCE, MAINTENANCE_COMPLETE)
+
+# What may be done with an instance: moved by the admin (live or cold), or by its project itself.
+LIVE_MIGRATE = "LIVE_MIGRATE"
+MIGRATE = "MIGRATE"
+OWN_ACTION = "OWN_ACTION"
+INSTANCE_ACTIONS = (MIGRATE, LIVE_MIGRATE, OWN_ACTION)
+ADMIN_ACTIONS = (LIVE_MIGRATE, MIGRATE)
+
+# Where the upgrade plugins of a session run, in the order a batch runs them.
+PLUGIN_TYPES = ("pre", "host", "compute", "controller", "post")
+
+# Fenix's port, which VNFM configurations already name.
+DEFAULT_API_PORT = 12347
+DEFAULT_API_BIND = "127.0.0.1:%d" % DEFAULT_API_PORT
