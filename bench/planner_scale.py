@@ -27,14 +27,14 @@ import tracemalloc
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (  # noqa: E402
     CloudModel,
     GroupRule,
     HostModel,
     PlanSettings,
     ServerModel,
-    plan_maintenance,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_maintenance  # noqa: E402
 
 FLAVORS = [(1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160)]
 FLAVOR_WEIGHTS = [50, 30, 15, 5]

@@ -246,7 +246,10 @@ maintained:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import server_policy_argument_spec
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
+    DEFAULT_POLICY,
+    server_policy_argument_spec,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
     journal_exists,
     journal_path,
@@ -254,13 +257,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import read_cloud_model
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
-    DEFAULT_SERVER_POLICY,
-    PlanSettings,
-    plan_batch,
-    plan_maintenance,
-    validate_limit,
-)
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import PlanSettings, validate_limit
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
 
 
 class MaintenancePlanModule(OpenStackModule):
@@ -309,7 +307,7 @@ class MaintenancePlanModule(OpenStackModule):
             max_parallel_hosts=params["max_parallel_hosts"],
             max_unavailable_per_zone=limits.get("availability_zone"),
             max_unavailable_per_aggregate=limits.get("aggregate"),
-            server_policy=dict(DEFAULT_SERVER_POLICY, **{k: v for k, v in (params["server_policy"] or {}).items() if v}),
+            server_policy=dict(DEFAULT_POLICY, **{k: v for k, v in (params["server_policy"] or {}).items() if v}),
             live_migration_seconds=estimates.get("live_migration_seconds", 10.0),
             cold_migration_seconds=estimates.get("cold_migration_seconds", 20.0),
             host_seconds=estimates.get("host_seconds", 300.0),

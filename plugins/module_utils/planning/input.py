@@ -32,7 +32,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot i
     list_hypervisors,
     read_resources,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
     RESOURCES,
     CloudModel,
     HostModel,

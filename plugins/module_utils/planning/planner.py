@@ -23,38 +23,37 @@ allow. Targets are searched first-fit in preference tiers (hosts already
 maintained, hosts outside the maintenance, hosts of later batches); each tier
 keeps a cursor past the hosts that are full, so planning stays near-linear in
 hosts + servers.
+
+It reads a CloudModel and PlanSettings (planning/model.py) and returns a Plan
+(planning/plan.py); plan_maintenance plans every host, plan_batch re-plans one batch.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
-    DEFAULT_POLICY,
     FAIL,
     POLICY_CHOICES,
     SKIP,
     policy_key,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import COLD
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
+    HARD_AFFINITY,
+    HARD_ANTI_AFFINITY,
+    CloudModel,
+    GroupRule,
+    PlanSettings,
+    ServerModel,
+    label_of,
+    resolve_limit,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Batch, Blocker, Move, Plan
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
-
-VCPU = "VCPU"
-MEMORY_MB = "MEMORY_MB"
-DISK_GB = "DISK_GB"
-RESOURCES = (VCPU, MEMORY_MB, DISK_GB)
-# A resource class a provider has no inventory of (shared storage, say) does not limit.
-UNLIMITED = 1 << 60
-
-# The server policy of compute_host_drain, so both modules read the same way.
-DEFAULT_SERVER_POLICY = DEFAULT_POLICY
-SERVER_POLICY_CHOICES = POLICY_CHOICES
-
-HARD_ANTI_AFFINITY = "anti-affinity"
-HARD_AFFINITY = "affinity"
 
 # Host states while planning.
 PENDING = "pending"      # to maintain, not yet in a batch
@@ -68,273 +67,6 @@ TIER_MAINTAINED, TIER_OUTSIDE, TIER_LATER = 0, 1, 2
 # While a batch already has hosts, stop trying more after this many hosts that
 # cannot join it: each try costs a placement of all its servers.
 FAILED_TRIES_PER_BATCH = 16
-
-
-# ---------------------------------------------------------------------------
-# Input model
-# ---------------------------------------------------------------------------
-
-@dataclass
-class HostModel:
-    name: str
-    availability_zone: Optional[str] = None
-    aggregates: Tuple[str, ...] = ()
-    # Per resource class (VCPU, MEMORY_MB, DISK_GB): capacity = (total - reserved) * allocation_ratio.
-    capacity: Dict[str, int] = field(default_factory=dict)
-    used: Dict[str, int] = field(default_factory=dict)
-    enabled: bool = True
-    up: bool = True
-    # Disabled by this collection (for a maintenance under way): enabled again when its batch ends.
-    disabled_by_us: bool = False
-
-    def free(self) -> List[int]:
-        return [
-            (self.capacity[rc] if rc in self.capacity else UNLIMITED) - self.used.get(rc, 0)
-            for rc in RESOURCES
-        ]
-
-
-@dataclass
-class ServerModel:
-    id: str
-    name: str
-    project_id: str
-    host: str
-    status: str
-    vcpus: int = 0
-    ram_mb: int = 0
-    disk_gb: int = 0
-    group_id: Optional[str] = None
-    group_policy: Optional[str] = None
-
-    @property
-    def need(self) -> Tuple[int, int, int]:
-        return (self.vcpus, self.ram_mb, self.disk_gb)
-
-    @property
-    def label(self) -> str:
-        if self.name and self.name != self.id:
-            return "%s (%s)" % (self.name, self.id)
-        return self.id
-
-
-@dataclass
-class GroupRule:
-    """Constraints of an instance group (Fenix /v1/instance_group), keyed by the Nova server group id."""
-
-    group_id: str
-    max_impacted_members: Optional[int] = None
-    anti_affinity_group: bool = False
-    max_instances_per_host: Optional[int] = None
-    recovery_time: float = 0.0
-    group_name: Optional[str] = None
-    project_id: Optional[str] = None
-
-    @classmethod
-    def from_constraint(cls, body: dict) -> "GroupRule":
-        return cls(
-            group_id=body["group_id"],
-            max_impacted_members=_positive_or_none(body.get("max_impacted_members")),
-            anti_affinity_group=bool(body.get("anti_affinity_group")),
-            max_instances_per_host=_positive_or_none(body.get("max_instances_per_host")),
-            recovery_time=float(body.get("recovery_time") or 0),
-            group_name=body.get("group_name"),
-            project_id=body.get("project_id"),
-        )
-
-
-@dataclass
-class InstanceRule:
-    """Constraints of one instance (Fenix /v1/instance)."""
-
-    instance_id: str
-    migration_type: Optional[str] = None
-    max_interruption_time: Optional[float] = None
-    lead_time: float = 0.0
-    group_id: Optional[str] = None
-
-    @classmethod
-    def from_constraint(cls, body: dict) -> "InstanceRule":
-        return cls(
-            instance_id=body["instance_id"],
-            migration_type=body.get("migration_type"),
-            max_interruption_time=body.get("max_interruption_time"),
-            lead_time=float(body.get("lead_time") or 0),
-            group_id=body.get("group_id"),
-        )
-
-
-@dataclass
-class CloudModel:
-    hosts: Dict[str, HostModel]
-    servers: List[ServerModel]
-    groups: Dict[str, GroupRule] = field(default_factory=dict)
-    instances: Dict[str, InstanceRule] = field(default_factory=dict)
-    group_names: Dict[str, str] = field(default_factory=dict)
-
-    def with_constraints(self, instance_groups: Iterable[dict], instances: Iterable[dict]) -> "CloudModel":
-        """Add the stored constraint bodies (as Journal.constraints returns them).
-
-        An instance constraint's group_id puts a server that is in no Nova server
-        group into that instance group.
-        """
-        for body in instance_groups:
-            rule = GroupRule.from_constraint(body)
-            self.groups[rule.group_id] = rule
-            if rule.group_name:
-                self.group_names.setdefault(rule.group_id, rule.group_name)
-        for body in instances:
-            rule = InstanceRule.from_constraint(body)
-            self.instances[rule.instance_id] = rule
-        by_id = {server.id: server for server in self.servers}
-        for rule in self.instances.values():
-            server = by_id.get(rule.instance_id)
-            if server is not None and server.group_id is None and rule.group_id:
-                server.group_id = rule.group_id
-        return self
-
-
-@dataclass
-class PlanSettings:
-    max_parallel_hosts: int = 1
-    # An int, or a percentage of the zone's / aggregate's hosts as "25%" (at least 1); None: no limit.
-    max_unavailable_per_zone: Union[int, str, None] = None
-    max_unavailable_per_aggregate: Union[int, str, None] = None
-    server_policy: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVER_POLICY))
-    live_migration_seconds: float = 10.0
-    cold_migration_seconds: float = 20.0
-    host_seconds: float = 300.0
-    # Migrations running at once from one source host (Nova's max_concurrent_live_migrations).
-    migrations_per_host: int = 1
-
-    def policy(self, key: str) -> str:
-        return (self.server_policy or {}).get(key) or DEFAULT_SERVER_POLICY[key]
-
-
-# ---------------------------------------------------------------------------
-# Output
-# ---------------------------------------------------------------------------
-
-@dataclass
-class Move:
-    server_id: str
-    project_id: str
-    name: str
-    from_host: str
-    to_host: str
-    kind: str
-    group_id: Optional[str] = None
-    # The target is a host of a later batch: the server will move once more.
-    moves_again: bool = False
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Blocker:
-    server_id: str
-    name: str
-    project_id: str
-    host: str
-    reason: str
-
-    @property
-    def message(self) -> str:
-        label = "%s (%s)" % (self.name, self.server_id) if self.name and self.name != self.server_id else self.server_id
-        return "server %s of project %s cannot move: %s" % (label, self.project_id, self.reason)
-
-    def as_dict(self) -> dict:
-        return dict(asdict(self), message=self.message)
-
-
-@dataclass
-class Batch:
-    hosts: List[str]
-    waves: List[List[Move]] = field(default_factory=list)
-    # Servers left on the batch's hosts during their maintenance (server_policy skip).
-    skipped: List[dict] = field(default_factory=list)
-    estimated_seconds: float = 0.0
-
-    @property
-    def moves(self) -> List[Move]:
-        return [move for wave in self.waves for move in wave]
-
-    def as_dict(self) -> dict:
-        return {
-            "hosts": list(self.hosts),
-            "waves": [[move.as_dict() for move in wave] for wave in self.waves],
-            "skipped": list(self.skipped),
-            "estimated_seconds": round(self.estimated_seconds, 1),
-        }
-
-
-@dataclass
-class Plan:
-    batches: List[Batch] = field(default_factory=list)
-    blockers: List[Blocker] = field(default_factory=list)
-    # Hosts that no batch could take, each with why.
-    unplanned_hosts: Dict[str, str] = field(default_factory=dict)
-    scale_in: Optional[dict] = None
-    prepare_host: Optional[str] = None
-    projects: Dict[str, List[str]] = field(default_factory=dict)
-    estimated_seconds: float = 0.0
-    double_moves: int = 0
-
-    @property
-    def serial(self) -> List[int]:
-        return [len(batch.hosts) for batch in self.batches]
-
-    @property
-    def ok(self) -> bool:
-        return not self.blockers and not self.unplanned_hosts
-
-    def as_dict(self) -> dict:
-        return {
-            "batches": [batch.as_dict() for batch in self.batches],
-            "serial": self.serial,
-            "blockers": [blocker.as_dict() for blocker in self.blockers],
-            "unplanned_hosts": [{"host": host, "reason": reason} for host, reason in sorted(self.unplanned_hosts.items())],
-            "scale_in": self.scale_in,
-            "prepare_host": self.prepare_host,
-            "projects": [{"project_id": pid, "instance_ids": ids} for pid, ids in sorted(self.projects.items())],
-            "estimated_seconds": round(self.estimated_seconds, 1),
-            "moves": sum(len(batch.moves) for batch in self.batches),
-            "double_moves": self.double_moves,
-        }
-
-
-# ---------------------------------------------------------------------------
-# Small helpers
-# ---------------------------------------------------------------------------
-
-def _positive_or_none(value) -> Optional[int]:
-    if value is None or value == "":
-        return None
-    number = int(value)
-    return number if number > 0 else None
-
-
-def resolve_limit(value: Union[int, str, None], total: int) -> Optional[int]:
-    """max_unavailable as a host count: an int, or "N%" of ``total`` hosts (at least 1)."""
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    if text.endswith("%"):
-        percent = float(text[:-1])
-        return max(1, int(math.floor(total * percent / 100.0)))
-    count = int(text)
-    if count < 1:
-        raise ValueError("max_unavailable: %r would let no host go down; give at least 1 or a percentage" % value)
-    return count
-
-
-def validate_limit(name: str, value: Union[int, str, None]) -> None:
-    """ValueError naming the option when ``value`` is neither a count nor a percentage."""
-    try:
-        resolve_limit(value, 100)
-    except ValueError as exc:
-        raise ValueError("%s: %r is not a number of hosts or a percentage like '25%%'; %s" % (name, value, exc))
 
 
 def group_host_limit(server: ServerModel, rule: Optional[GroupRule]) -> Optional[int]:
@@ -538,7 +270,7 @@ class _State:
         if action == SKIP:
             return SKIP, None
         if action == FAIL:
-            choices = [choice for choice in SERVER_POLICY_CHOICES[key] if choice != FAIL]
+            choices = [choice for choice in POLICY_CHOICES[key] if choice != FAIL]
             return None, "its status is %s and server_policy.%s is fail; set server_policy.%s to %s to go on" % (
                 server.status, key, key, " or ".join(choices))
         if server.group_id is not None and server.group_policy == HARD_AFFINITY:
@@ -553,8 +285,7 @@ class _State:
         return LIVE_MIGRATE, None
 
     def group_label(self, group_id: str) -> str:
-        name = self.model.group_names.get(group_id)
-        return "%s (%s)" % (name, group_id) if name and name != group_id else group_id
+        return label_of(self.model.group_names.get(group_id), group_id)
 
     def no_target_reason(self, server: ServerModel, why: str) -> str:
         if why == "group":

@@ -5,17 +5,19 @@ from collections import Counter, defaultdict
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
     CloudModel,
     GroupRule,
     HostModel,
     InstanceRule,
     PlanSettings,
     ServerModel,
+    resolve_limit,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
     group_host_limit,
     plan_batch,
     plan_maintenance,
-    resolve_limit,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
 

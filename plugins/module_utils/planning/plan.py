@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""What the planner returns: batches of hosts, the moves of their servers in waves, and blockers.
+
+A Plan lists its Batches in the order to run them; each Batch has the hosts
+that go down together and its Moves in waves (one wave after the other);
+a Blocker is a server that cannot move, with why. ``as_dict`` gives each as
+the plain data the modules return and the journal stores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import label_of
+
+
+@dataclass
+class Move:
+    server_id: str
+    project_id: str
+    name: str
+    from_host: str
+    to_host: str
+    kind: str
+    group_id: Optional[str] = None
+    # The target is a host of a later batch: the server will move once more.
+    moves_again: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Blocker:
+    server_id: str
+    name: str
+    project_id: str
+    host: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return "server %s of project %s cannot move: %s" % (
+            label_of(self.name, self.server_id), self.project_id, self.reason)
+
+    def as_dict(self) -> dict:
+        return dict(asdict(self), message=self.message)
+
+
+@dataclass
+class Batch:
+    hosts: List[str]
+    waves: List[List[Move]] = field(default_factory=list)
+    # Servers left on the batch's hosts during their maintenance (server_policy skip).
+    skipped: List[dict] = field(default_factory=list)
+    estimated_seconds: float = 0.0
+
+    @property
+    def moves(self) -> List[Move]:
+        return [move for wave in self.waves for move in wave]
+
+    def as_dict(self) -> dict:
+        return {
+            "hosts": list(self.hosts),
+            "waves": [[move.as_dict() for move in wave] for wave in self.waves],
+            "skipped": list(self.skipped),
+            "estimated_seconds": round(self.estimated_seconds, 1),
+        }
+
+
+@dataclass
+class Plan:
+    batches: List[Batch] = field(default_factory=list)
+    blockers: List[Blocker] = field(default_factory=list)
+    # Hosts that no batch could take, each with why.
+    unplanned_hosts: Dict[str, str] = field(default_factory=dict)
+    scale_in: Optional[dict] = None
+    prepare_host: Optional[str] = None
+    projects: Dict[str, List[str]] = field(default_factory=dict)
+    estimated_seconds: float = 0.0
+    double_moves: int = 0
+
+    @property
+    def serial(self) -> List[int]:
+        return [len(batch.hosts) for batch in self.batches]
+
+    @property
+    def ok(self) -> bool:
+        return not self.blockers and not self.unplanned_hosts
+
+    def as_dict(self) -> dict:
+        return {
+            "batches": [batch.as_dict() for batch in self.batches],
+            "serial": self.serial,
+            "blockers": [blocker.as_dict() for blocker in self.blockers],
+            "unplanned_hosts": [{"host": host, "reason": reason} for host, reason in sorted(self.unplanned_hosts.items())],
+            "scale_in": self.scale_in,
+            "prepare_host": self.prepare_host,
+            "projects": [{"project_id": pid, "instance_ids": ids} for pid, ids in sorted(self.projects.items())],
+            "estimated_seconds": round(self.estimated_seconds, 1),
+            "moves": sum(len(batch.moves) for batch in self.batches),
+            "double_moves": self.double_moves,
+        }
