@@ -25,7 +25,9 @@ from conftest import CLOUDCTL
 from test_rolling_maintenance import Run, start_vnfms, stop_all, webhook_urls
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import PHASE_COLOURS, build_report, render
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import build_report
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.render import PHASE_COLOURS
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import render
 
 SESSION = "e2e-report"
 HOSTS = ["compute1", "compute2"]

@@ -36,6 +36,7 @@ from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time, utc_datetime
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import project_names
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
@@ -518,6 +519,7 @@ class ProjectAsk:
     actions_at: Optional[str]
     reply_at: Optional[str]
     hosts: Dict[str, Optional[str]] = field(default_factory=dict)  # instance -> host, when known
+    names: Dict[str, str] = field(default_factory=dict)  # instance -> server name, when known
 
 
 class Notifier:
@@ -565,13 +567,32 @@ class Notifier:
         return Notification(SCHEDULED, payload, timestamp=self.now())
 
     # recording
-    def record(self, session_id: str, asks: List[ProjectAsk]) -> None:
-        """Instances first, then the ask: a project never appears asked about instances the journal lacks."""
+    def record(self, session_id: str, asks: List[ProjectAsk], names: Optional[Dict[str, str]] = None) -> None:
+        """Instances first, then the ask: a project never appears asked about instances the journal lacks.
+
+        ``names`` (project id -> name) and the asks' server names are kept for the run report.
+        """
         for ask in asks:
             for instance_id in ask.instance_ids:
-                self.journal.set_instance(session_id, instance_id, ask.project_id, host=ask.hosts.get(instance_id))
+                name = ask.names.get(instance_id)
+                self.journal.set_instance(session_id, instance_id, ask.project_id, host=ask.hosts.get(instance_id),
+                                          details={"name": name} if name else None)
             self.journal.notify_project(session_id, ask.project_id, ask.state, ask.instance_ids,
                                         ask.allowed_actions, ask.actions_at, ask.reply_at)
+            if (names or {}).get(ask.project_id):
+                self.journal.record_event(session_id, "project.named", project_id=ask.project_id,
+                                          details={"project_name": names[ask.project_id]})
+
+    def project_names(self, asks: List[ProjectAsk]) -> Dict[str, str]:
+        """Project id -> name, from one Keystone list, for asks made from the cloud's servers.
+
+        Asks about projects the operator named need no cloud connection, so they
+        get no names. A cloud that hides its projects from this user gives none
+        either; the report then shows the ids alone.
+        """
+        if not any(ask.hosts for ask in asks):
+            return {}
+        return project_names(self.conn_factory())
 
     # sending
     def transports(self, notifications: List[Notification]) -> list:
@@ -631,7 +652,7 @@ class Notifier:
         notifications = [self.project_notification(session, ask, api_url) for ask in asks]
         if check_mode:
             return [preview(n) for n in notifications]
-        self.record(session.session_id, asks)
+        self.record(session.session_id, asks, self.project_names(asks))
         sent = self.send(notifications)
         self.record_deliveries(session.session_id, sent)
         return sent
@@ -706,6 +727,8 @@ def asks_from_servers(servers, hosts: List[str], state: str, actions_at: Optiona
             server.project_id, state, [], allowed_actions_for(state), actions_at, reply_at))
         ask.instance_ids.append(server.id)
         ask.hosts[server.id] = server.compute_host
+        if server.name:
+            ask.names[server.id] = server.name
     for ask in by_project.values():
         ask.instance_ids.sort()
     return [by_project[project_id] for project_id in sorted(by_project)]

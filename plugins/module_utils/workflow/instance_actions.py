@@ -116,7 +116,7 @@ class InstanceActions:
                 # action_done back to false: a server moved again (its host is maintained later) is not done yet.
                 self.journal.set_instance(self.session_id, item.server_id, item.project_id, host=item.from_host,
                                           action=item.action, action_done=False,
-                                          details={"target_host": item.target_host})
+                                          details={"target_host": item.target_host, "name": item.name})
             self.migrate([item for item in batch if item.action in MIGRATION_KIND])
             self.await_own_actions([item for item in batch if item.action == OWN_ACTION])
             failed = [item for item in batch if item.outcome != "done"]

@@ -14,6 +14,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier 
     WebhookTarget,
     WebhookTransport,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from webhook_server import WebhookServer
 
 API = "http://127.0.0.1:12347/v1"
 WHEN = datetime(2026, 12, 1, 2, 0, 0, 123456, tzinfo=timezone.utc)
@@ -274,13 +276,71 @@ def test_aodh_discovery_without_alarming_service_says_so():
         notify.list_event_alarms(FakeConn({}))
 
 
+SERVERS = [SimpleNamespace(id=i, name=n, project_id=p, compute_host=h) for i, n, p, h in (
+    ("s3", "web-3", "p1", "compute1"), ("s1", "web-1", "p1", "compute2"), ("s2", "", "p2", "compute1"),
+    ("s4", "db", "p3", "compute3"))]
+
+
 def test_asks_from_servers_group_by_project_on_the_hosts():
-    servers = [SimpleNamespace(id=i, project_id=p, compute_host=h) for i, p, h in (
-        ("s3", "p1", "compute1"), ("s1", "p1", "compute2"), ("s2", "p2", "compute1"), ("s4", "p3", "compute3"))]
-    asks = notify.asks_from_servers(servers, ["compute1", "compute2"], "PLANNED_MAINTENANCE", "a", "r")
+    asks = notify.asks_from_servers(SERVERS, ["compute1", "compute2"], "PLANNED_MAINTENANCE", "a", "r")
     assert [(a.project_id, a.instance_ids, a.hosts) for a in asks] == [
         ("p1", ["s1", "s3"], {"s3": "compute1", "s1": "compute2"}), ("p2", ["s2"], {"s2": "compute1"})]
     assert asks[0].allowed_actions == ["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION"]
+    assert [a.names for a in asks] == [{"s3": "web-3", "s1": "web-1"}, {}]  # Nova allows a server no name
+
+
+class Keystone:
+    """A connection whose project list answers, or refuses as Keystone does a user who may not list projects."""
+
+    def __init__(self, refuse=False):
+        self.listed = 0
+        self.refuse = refuse
+        self.identity = self
+
+    def projects(self):
+        self.listed += 1
+        if self.refuse:
+            raise RuntimeError("ForbiddenException: 403: You are not authorized to perform the requested action")
+        return [SimpleNamespace(id="p1", name="tenant-a"), SimpleNamespace(id="p9", name="elsewhere")]
+
+
+def ask_through_journal(tmp_path, hook, conn, asks):
+    journal = Journal(str(tmp_path / "journal.sqlite"))
+    session = journal.create_session(["compute1", "compute2"], session_id="s1")
+    params = {"api_url": API, "webhook": {"urls": {"p1": hook.url("/p1"), "p2": hook.url("/p2")},
+                                          "discover_from_aodh": False, "retries": 0, "retry_delay": 0, "timeout": 5}}
+    sent = notify.Notifier(journal, params, lambda: conn).ask_and_send(session, asks)
+    assert all(item["delivered"] for item in sent)
+    return journal
+
+
+def test_the_journal_keeps_server_and_project_names_for_the_report(tmp_path):
+    conn = Keystone()
+    with WebhookServer() as hook:
+        journal = ask_through_journal(tmp_path, hook, conn, notify.asks_from_servers(
+            SERVERS, ["compute1", "compute2"], "MAINTENANCE", None, None))
+    assert conn.listed == 1  # one Keystone list for all the projects
+    assert {i.instance_id: i.details.get("name") for i in journal.instances("s1")} == {
+        "s1": "web-1", "s2": None, "s3": "web-3"}
+    named = [(e["project_id"], e["details"]) for e in journal.events("s1") if e["kind"] == "project.named"]
+    assert named == [("p1", {"project_name": "tenant-a"})]  # p2 has no name in Keystone
+
+
+def test_names_are_optional_a_refused_project_list_leaves_the_ids(tmp_path):
+    conn = Keystone(refuse=True)
+    with WebhookServer() as hook:
+        journal = ask_through_journal(tmp_path, hook, conn, notify.asks_from_servers(
+            SERVERS, ["compute1"], "MAINTENANCE", None, None))
+    assert conn.listed == 1 and [p.project_id for p in journal.projects("s1")] == ["p1", "p2"]
+    assert not [e for e in journal.events("s1") if e["kind"] == "project.named"]
+
+
+def test_projects_the_operator_named_need_no_cloud_for_names(tmp_path):
+    conn = Keystone()
+    with WebhookServer() as hook:
+        journal = ask_through_journal(tmp_path, hook, conn, notify.asks_from_list(
+            [{"project_id": "p1", "instance_ids": ["s1"]}], "MAINTENANCE", None, None))
+    assert conn.listed == 0 and journal.instances("s1")[0].details == {}
 
 
 def test_real_post_to_a_closed_port_is_retried_then_reported():

@@ -11,14 +11,14 @@ from html.parser import HTMLParser
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import (
-    PHASES,
-    ReportError,
-    build_report,
-    render,
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import PHASES, ReportError, build_report
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.render import (
     render_html,
     render_markdown,
     render_svg,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import (
+    render,
     report_directory,
     write_report,
 )
@@ -215,3 +215,58 @@ def test_postgresql_journal_needs_report_dir():
     with pytest.raises(ReportError, match="report_dir"):
         report_directory("postgresql://fenix@db.example/fenix", None)
     assert report_directory("postgresql://fenix@db.example/fenix", "/srv/reports") == "/srv/reports"
+
+
+def test_names_beside_ids_when_the_run_recorded_them(journal):
+    done_session(journal)
+    journal.set_instance("s1", "vm1", "pa", details={"name": "web-1"})
+    journal.record_event("s1", "project.named", project_id="pa", details={"project_name": "tenant-a"})
+    report = build_report(journal, "s1")
+    moves = {move["instance_id"]: move for move in report["moves"]}
+    assert (moves["vm1"]["instance_name"], moves["vm1"]["project_name"]) == ("web-1", "tenant-a")
+    assert (moves["vm2"]["instance_name"], moves["vm2"]["project_name"]) == (None, None)
+    assert [(p["project_id"], p["project_name"]) for p in report["projects"]] == [("pa", "tenant-a"), ("pb", None)]
+    documents = render(report)
+    # The picture: rows keep their ids as data, the label shows the name, the tooltip both.
+    projects = svg_rows(documents["svg"], "project")
+    label = projects["pa"].find(SVG + "text")
+    assert label.text == "tenant-a" and label.find(SVG + "title").text == "tenant-a (pa)"
+    assert projects["pb"].find(SVG + "text").text == "pb"
+    ticks = {group.get("data-instance"): group.find(SVG + "title").text
+             for group in svg_rows(documents["svg"], "host")["compute1"].iter(SVG + "g") if group.get("data-instance")}
+    assert ticks["vm1"].startswith("web-1 (vm1) (LIVE_MIGRATE) of project tenant-a (pa): compute1 to compute9")
+    assert ticks["vm2"].startswith("vm2 (MIGRATE) of project pb: compute1 to compute9")
+
+    class Cells(HTMLParser):
+        rows, key = {}, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.key = dict(attrs).get("data-instance") or dict(attrs).get("data-project")
+                self.rows.setdefault(self.key, [])
+
+        def handle_data(self, data):
+            if self.key and data.strip():
+                self.rows[self.key].append(data)
+    parser = Cells()
+    parser.feed(documents["html"])
+    assert parser.rows["vm1"][:2] == ["web-1 (vm1)", "tenant-a (pa)"] and parser.rows["vm2"][:2] == ["vm2", "pb"]
+    assert parser.rows["pa"][0] == "tenant-a (pa)" and parser.rows["pb"][0] == "pb"
+    assert "| web-1 (vm1) | tenant-a (pa) | LIVE_MIGRATE |" in documents["markdown"]
+    assert "| vm2 | pb | MIGRATE |" in documents["markdown"] and "| tenant-a (pa) | 1 | 0 | 1 |" in documents["markdown"]
+
+
+def test_a_hostile_name_is_escaped_like_any_other(journal):
+    done_session(journal)
+    journal.set_instance("s1", "vm1", "pa", details={"name": HOSTILE})
+    journal.record_event("s1", "project.named", project_id="pb", details={"project_name": HOSTILE})
+    documents = render(build_report(journal, "s1"), svg_name="s1.svg")
+    assert all("<script>" not in documents[name] for name in ("svg", "html", "markdown"))
+    projects = svg_rows(documents["svg"], "project")
+    assert projects["pb"].find(SVG + "text").find(SVG + "title").text == HOSTILE + " (pb)"
+
+
+def test_the_same_journal_renders_the_same_bytes(journal):
+    done_session(journal)
+    first = render(build_report(journal, "s1"), svg_name="s1.svg")
+    assert render(build_report(journal, "s1"), svg_name="s1.svg") == first

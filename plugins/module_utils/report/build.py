@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""The run report's data: what a session did, from its journal (the JSON report).
+
+Every time comes from the journal, nothing is estimated. A host's phases:
+
+- disabled: from the session disabling its compute service to the first move
+  off it (waiting for the projects' answers and the batch's other hosts);
+- emptying: from the first move off it to the host recorded empty;
+- plugins: from the first upgrade plugin run on it to the end of the last;
+- enabled: from the session enabling it again to the end of the session.
+
+Servers and projects carry their names when the run recorded them (an
+instance's ``name`` detail, an event's ``project_name`` detail); a name is
+None when it was not known. The data is the same for the same journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import INSTANCE_ACTION_DONE
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import session_summary
+
+PHASES = ("disabled", "emptying", "plugins", "enabled")
+
+
+class ReportError(MaintenanceError):
+    """The report cannot be made or written as asked."""
+
+
+def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
+    """The report of one session as plain data (the JSON report)."""
+    session = journal.session(session_id)
+    events = journal.events(session_id)
+    server_names = {record.instance_id: record.details.get("name") or None
+                    for record in journal.instances(session_id)}
+    project_names = recorded_project_names(events)
+    moves = [_move_view(asdict(move), server_names, project_names) for move in journal.moves(session_id)]
+    runs = [asdict(run) for run in journal.action_runs(session_id)]
+    host_records = journal.hosts(session_id)
+    times = [session.created_at, session.updated_at] + [event["at"] for event in events]
+    times += [move["ended_at"] for move in moves if move["ended_at"]]
+    start, end = session.created_at, max(times)
+    hosts = []
+    for record in host_records:
+        hosts.append({
+            "host": record.host,
+            "state": record.state,
+            "maintained": record.maintained,
+            "disabled_by_session": record.disabled_by_session,
+            "phases": host_phases(record.host, events),
+            "failed_at": next((event["at"] for event in events if event["host"] == record.host
+                               and event["kind"] == "host.state" and event["details"].get("state") == "FAILED"), None),
+            "moves": sum(1 for move in moves if move["from_host"] == record.host),
+            "plugin_runs": [_run_view(run) for run in runs if run["host"] == record.host],
+        })
+    projects = [dict(project_timeline(record.project_id, events), project_name=project_names.get(record.project_id))
+                for record in journal.projects(session_id)]
+    return {
+        "report_version": 1,
+        "session": {
+            "session_id": session.session_id,
+            "state": session.state,
+            "reason": session.reason,
+            "workflow": session.workflow,
+            "maintenance_at": session.maintenance_at,
+            "metadata": session.metadata,
+            "created_at": session.created_at,
+            "updated_at": session.updated_at,
+        },
+        "timeline": {"start": start, "end": end, "seconds": seconds_between(start, end) or 0.0},
+        "session_states": [{"at": event["at"], "state": event["details"].get("to"),
+                            "reason": event["details"].get("reason")}
+                           for event in events if event["kind"] == "session.state"],
+        "hosts": hosts,
+        "moves": moves,
+        "controller_plugin_runs": [_run_view(run) for run in runs if run["host"] is None],
+        "projects": projects,
+        "summary": session_summary(journal, session),
+    }
+
+
+def recorded_project_names(events: List[dict]) -> Dict[str, str]:
+    """Project id -> the last name the journal recorded for it (a project renamed mid-run shows its new name)."""
+    names = {}
+    for event in events:
+        name = event["details"].get("project_name")
+        if event["project_id"] and name:
+            names[event["project_id"]] = name
+    return names
+
+
+def host_phases(host: str, events: List[dict]) -> List[Dict[str, Any]]:
+    """The host's phases in the order they happened; a phase still going on has ``end`` None."""
+    phases: List[Dict[str, Any]] = []
+    current: Optional[Dict[str, Any]] = None
+
+    def begin(name: str, at: str) -> Dict[str, Any]:
+        close(at)
+        phase = {"phase": name, "start": at, "end": None}
+        phases.append(phase)
+        return phase
+
+    def close(at: str) -> None:
+        if current is not None and current["end"] is None:
+            current["end"] = at
+
+    for event in events:
+        if event["host"] != host:
+            continue
+        kind, details, at = event["kind"], event["details"], event["at"]
+        if kind == "host.state" and details.get("state") == "DISABLED":
+            current = begin("disabled", at)
+        elif kind == "instance.move_started" and (current is None or current["phase"] == "disabled"):
+            current = begin("emptying", at)
+        elif kind == "host.state" and details.get("state") in ("IN_MAINTENANCE", "FAILED"):
+            if current is not None and current["phase"] in ("disabled", "emptying"):
+                close(at)
+                current = None
+        elif kind == "action.started" and (current is None or current["phase"] != "plugins"):
+            current = begin("plugins", at)
+        elif kind in ("action.done", "action.failed") and current is not None and current["phase"] == "plugins":
+            current["end"] = at  # the last run's end; later runs move it on
+        elif kind.startswith("host.") and details.get("disabled_by_session") is False:
+            if current is not None and current["phase"] == "plugins" and current["end"] is not None:
+                current = None  # its end is its last run's end
+            close(at)
+            current = begin("enabled", at)
+    for phase in phases:
+        phase["seconds"] = seconds_between(phase["start"], phase["end"])
+    return phases
+
+
+def project_timeline(project_id: str, events: List[dict]) -> Dict[str, Any]:
+    """When the project was asked (and reminded), when it answered, when it was told its instances were done."""
+    notifications, replies, done = [], [], []
+    for event in events:
+        if event["project_id"] != project_id:
+            continue
+        details = event["details"]
+        if event["kind"] == "project.notified" and details.get("state") == INSTANCE_ACTION_DONE:
+            done.append({"at": event["at"], "instance_id": event["instance_id"]})
+        elif event["kind"] == "project.notified":
+            notifications.append({"at": event["at"], "state": details.get("state"),
+                                  "reminder": bool(details.get("reminder")), "count": details.get("count")})
+        elif event["kind"] == "project.reply":
+            asked = [item["at"] for item in notifications if not item["reminder"]]
+            replies.append({"at": event["at"], "reply": details.get("reply"),
+                            "decided_by": details.get("decided_by") or "project",
+                            "seconds": seconds_between(asked[-1], event["at"]) if asked else None})
+    return {"project_id": project_id, "notifications": notifications, "replies": replies,
+            "instance_action_done": done}
+
+
+def _move_view(move: Dict[str, Any], server_names: Dict[str, Optional[str]],
+               project_names: Dict[str, str]) -> Dict[str, Any]:
+    return dict(move, seconds=seconds_between(move["started_at"], move["ended_at"]),
+                instance_name=server_names.get(move["instance_id"]), project_name=project_names.get(move["project_id"]))
+
+
+def _run_view(run: Dict[str, Any]) -> Dict[str, Any]:
+    return {"plugin": run["plugin"], "type": run["type"], "host": run["host"], "state": run["state"],
+            "started_at": run["started_at"], "ended_at": run["ended_at"],
+            "seconds": seconds_between(run["started_at"], run["ended_at"])}
