@@ -32,7 +32,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Dict, List, Optional, Tuple
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time, utc_datetime
@@ -57,6 +56,17 @@ except ImportError as exc:  # reported when the bus is used, not at import time
     kombu = None
     HAS_KOMBU = False
     KOMBU_IMPORT_ERROR = exc
+
+try:
+    # urllib3 comes with openstacksdk (through requests); it retries with backoff, so the webhook need not.
+    import urllib3
+    from urllib3.util.retry import Retry
+
+    URLLIB3_IMPORT_ERROR = None
+except ImportError as exc:  # reported when a webhook is used, not at import time
+    urllib3 = None
+    Retry = object
+    URLLIB3_IMPORT_ERROR = exc
 
 SERVICE = "fenix"
 PUBLISHER_ID = "fenix"
@@ -198,6 +208,12 @@ def kombu_url(transport_url: str) -> Tuple[str, bool]:
     vhost = parts.path or "/"
     urls = ["amqp://%s%s" % (host, vhost) for host in parts.netloc.split(",")]
     return ";".join(urls), use_ssl
+
+
+def require_urllib3() -> None:
+    if urllib3 is None:
+        raise NotifyError("webhook: posting to webhooks needs the Python package urllib3"
+                          " (pip install urllib3; openstacksdk installs it): %s" % URLLIB3_IMPORT_ERROR)
 
 
 def require_kombu() -> None:
@@ -353,53 +369,82 @@ def aodh_body(notification: Notification, target: WebhookTarget) -> dict:
     }
 
 
-def http_post_json(url: str, body: dict, timeout: float) -> int:
-    """POST ``body`` as JSON; the HTTP status (an error status is returned, not raised).
+# Network errors, timeouts, 5xx, 408 and 429 may pass later; other answers will not.
+RETRIED_STATUSES = frozenset([408, 429] + list(range(500, 600)))
 
-    http.client rather than ansible's open_url keeps the engine free of
-    Ansible; HTTPS verifies the certificate with the system's CAs.
+
+class WebhookRetry(Retry):
+    """urllib3's Retry with the webhook's backoff: ``retry_delay``, then twice as long at each retry.
+
+    urllib3 waits nothing before the first retry and caps the wait; the
+    webhook always waited from the first retry on, uncapped. ``pause`` is
+    the transport's sleep, carried to each retry's new Retry.
     """
+
+    pause: Callable[[float], None] = staticmethod(time.sleep)
+
+    def new(self, **kwargs) -> "WebhookRetry":
+        retry = super().new(**kwargs)
+        retry.pause = self.pause
+        return retry
+
+    def get_backoff_time(self) -> float:
+        return self.backoff_factor * 2 ** (len(self.history) - 1) if self.history else 0.0
+
+    def sleep(self, response=None) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.pause(backoff)
+
+
+def webhook_retry(retries: int, retry_delay: float, sleep: Callable[[float], None] = time.sleep) -> "WebhookRetry":
+    """Up to ``retries`` more attempts on any error or a retried status; redirects are answers, not followed."""
+    require_urllib3()
+    retry = WebhookRetry(total=retries, redirect=False, status_forcelist=RETRIED_STATUSES, allowed_methods=None,
+                         backoff_factor=retry_delay, raise_on_status=False, respect_retry_after_header=False)
+    retry.pause = sleep
+    return retry
+
+
+def http_post_json(url: str, body: dict, timeout: float, retry: Optional["WebhookRetry"] = None, pool=None):
+    """POST ``body`` as JSON, retried as ``retry`` says (once if None); the last answer, an error status included.
+
+    Raises urllib3's MaxRetryError when no attempt got an answer. HTTPS
+    verifies the certificate with the system's CAs, as urllib3 does by default.
+    """
+    require_urllib3()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NotifyError("webhook: %r is not an http or https URL" % url)
-    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    try:
-        connection.request("POST", path, body=json.dumps(body).encode("utf-8"), headers={
-            "Content-Type": "application/json",
-            "x-openstack-request-id": "req-%s" % uuid.uuid4(),
-        })
-        return connection.getresponse().status
-    finally:
-        connection.close()
-
-
-def worth_retrying(status: Optional[int]) -> bool:
-    """Network errors, timeouts, 5xx, 408 and 429 may pass later; other 4xx will not."""
-    return status is None or status >= 500 or status in (408, 429)
+    response = (pool or urllib3.PoolManager(cert_reqs="CERT_REQUIRED")).request(
+        "POST", url, body=json.dumps(body).encode("utf-8"),
+        headers={"Content-Type": "application/json", "x-openstack-request-id": "req-%s" % uuid.uuid4()},
+        retries=retry if retry is not None else webhook_retry(0, 0.0), redirect=False, timeout=timeout,
+        preload_content=False)
+    response.drain_conn()  # only the status counts
+    return response
 
 
 class WebhookTransport:
-    """POSTs each notification to its project's URLs, with retries and exponential backoff."""
+    """POSTs each notification to its project's URLs, with retries and exponential backoff (urllib3's Retry)."""
 
     name = "webhook"
 
     def __init__(self, targets: Dict[str, List[WebhookTarget]], retries: int = 3, retry_delay: float = 1.0,
-                 timeout: float = 10.0, post: Callable[[str, dict, float], int] = http_post_json,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.targets = targets
         self.retries = retries
         self.retry_delay = retry_delay
         self.timeout = timeout
-        self.post = post
         self.sleep = sleep
 
     def publish(self, notifications: List[Notification]) -> Dict[str, dict]:
+        require_urllib3()
         results = {}
+        pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED")  # one connection per URL for all the notifications
         for notification in notifications:
             targets = self.targets.get(notification.project_id, [])
-            posts = [self.post_one(target, aodh_body(notification, target)) for target in targets]
+            posts = [self.post_one(target, aodh_body(notification, target), pool) for target in targets]
             error = None
             if not targets:
                 error = ("no webhook URL for project %s; add it to webhook.urls or let the project create"
@@ -407,22 +452,21 @@ class WebhookTransport:
             elif not any(item["ok"] for item in posts):
                 error = "; ".join("%s: %s" % (item["url"], item["error"]) for item in posts)
             results[notification.message_id] = {"ok": error is None, "error": error, "posts": posts}
+        pool.clear()
         return results
 
-    def post_one(self, target: WebhookTarget, body: dict) -> dict:
-        attempt, status, error = 0, None, None
-        while True:
-            attempt += 1
-            try:
-                status = self.post(target.url, body, self.timeout)
-                error = None if 200 <= status < 300 else "HTTP %d" % status
-            except (OSError, HTTPException) as exc:  # refused, unreachable, timed out, cut off
-                status, error = None, str(getattr(exc, "reason", None) or exc) or type(exc).__name__
-            if error is None or not worth_retrying(status) or attempt > self.retries:
-                break
-            self.sleep(self.retry_delay * (2 ** (attempt - 1)))
+    def post_one(self, target: WebhookTarget, body: dict, pool=None) -> dict:
+        try:
+            response = http_post_json(target.url, body, self.timeout,
+                                      webhook_retry(self.retries, self.retry_delay, self.sleep), pool)
+            status, attempts = response.status, len(response.retries.history) + 1
+            error = None if 200 <= status < 300 else "HTTP %d" % status
+        except urllib3.exceptions.MaxRetryError as exc:  # refused, unreachable, timed out, cut off: each time
+            status, attempts, error = None, self.retries + 1, str(exc.reason or exc)
+        except urllib3.exceptions.HTTPError as exc:  # raised before any request went out (a URL urllib3 refuses)
+            status, attempts, error = None, 1, str(exc) or type(exc).__name__
         return {"url": target.url, "alarm_id": target.alarm_id, "ok": error is None, "status": status,
-                "attempts": attempt, "error": error}
+                "attempts": attempts, "error": error}
 
 
 def url_list(value) -> List[str]:
@@ -530,13 +574,12 @@ class Notifier:
     """
 
     def __init__(self, journal: Optional[Journal], params: dict, conn_factory: Callable[[], object],
-                 now: Callable[[], datetime] = utc_datetime, post=http_post_json, sleep=time.sleep,
+                 now: Callable[[], datetime] = utc_datetime, sleep=time.sleep,
                  bus_connection=None) -> None:
         self.journal = journal
         self.params = params
         self.conn_factory = conn_factory
         self.now = now
-        self.post = post
         self.sleep = sleep
         self.bus_connection = bus_connection
         if not params.get("bus") and not params.get("webhook"):
@@ -604,7 +647,7 @@ class Notifier:
         webhook = self.params.get("webhook")
         if webhook:
             transports.append(WebhookTransport(self.webhook_targets(notifications), webhook["retries"],
-                                               webhook["retry_delay"], webhook["timeout"], self.post, self.sleep))
+                                               webhook["retry_delay"], webhook["timeout"], self.sleep))
         return transports
 
     def webhook_targets(self, notifications: List[Notification]) -> Dict[str, List[WebhookTarget]]:

@@ -1,10 +1,14 @@
+import ipaddress
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from urllib.error import URLError
 
 import kombu
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify import notifier as notify
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
@@ -15,7 +19,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier 
     WebhookTransport,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
-from webhook_server import WebhookServer
+from webhook_server import HANG_UP, WebhookServer
 
 API = "http://127.0.0.1:12347/v1"
 WHEN = datetime(2026, 12, 1, 2, 0, 0, 123456, tzinfo=timezone.utc)
@@ -159,24 +163,13 @@ def test_aodh_body_shape():
     assert ["project_id", 1, "p1"] in event["traits"] and event["message_signature"]
 
 
-class Poster:
-    def __init__(self, *outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def __call__(self, url, body, timeout):
-        self.calls.append((url, body, timeout))
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-
-def webhook(poster, targets=None, retries=3):
+def webhook(targets=None, retries=3, timeout=4):
     sleeps = []
-    targets = targets if targets is not None else {"p1": [WebhookTarget("http://vnfm/p1", "a", "n")]}
-    return WebhookTransport(targets, retries=retries, retry_delay=1.0, timeout=4, post=poster,
-                            sleep=sleeps.append), sleeps
+    return WebhookTransport(targets, retries=retries, retry_delay=1.0, timeout=timeout, sleep=sleeps.append), sleeps
+
+
+def to(hook, project_id="p1"):
+    return {project_id: [WebhookTarget(hook.url("/" + project_id), "a", "n")]}
 
 
 def note(project_id="p1"):
@@ -184,26 +177,75 @@ def note(project_id="p1"):
 
 
 def test_webhook_retries_with_backoff_until_it_passes():
-    poster = Poster(503, URLError("connection refused"), 200)
-    transport, sleeps = webhook(poster)
-    result = transport.publish([note()])["m"]
+    with WebhookServer([503, HANG_UP, 200]) as hook:
+        transport, sleeps = webhook(to(hook))
+        result = transport.publish([note()])["m"]
     assert result["ok"] and result["posts"][0]["attempts"] == 3 and result["posts"][0]["status"] == 200
     assert sleeps == [1.0, 2.0]
-    assert poster.calls[0][2] == 4 and poster.calls[0][1]["reason_data"]["event"]["event_type"] == "maintenance.scheduled"
+    assert [path for path, body in hook.bodies] == ["/p1"] * 3
+    assert all(body["reason_data"]["event"]["event_type"] == "maintenance.scheduled" for path, body in hook.bodies)
 
 
 def test_webhook_gives_up_after_retries_and_on_client_errors():
-    transport, sleeps = webhook(Poster(500, 502, 503), retries=2)
-    result = transport.publish([note()])["m"]
+    with WebhookServer([500, 502, 503]) as hook:
+        transport, sleeps = webhook(to(hook), retries=2)
+        result = transport.publish([note()])["m"]
     assert not result["ok"] and result["posts"][0]["attempts"] == 3 and "HTTP 503" in result["error"]
-    assert sleeps == [1.0, 2.0]
-    transport, sleeps = webhook(Poster(404))
-    result = transport.publish([note()])["m"]
-    assert not result["ok"] and result["posts"][0]["attempts"] == 1 and sleeps == []
+    assert result["posts"][0]["status"] == 503 and sleeps == [1.0, 2.0] and len(hook.bodies) == 3
+    for status in (404, 302):  # a redirect is an answer, as before: not followed, not retried
+        with WebhookServer([status]) as hook:
+            transport, sleeps = webhook(to(hook))
+            result = transport.publish([note()])["m"]
+        assert not result["ok"] and result["posts"][0]["attempts"] == 1 and sleeps == [] and len(hook.bodies) == 1
+        assert result["posts"][0]["error"] == "HTTP %d" % status
+
+
+def test_webhook_retries_request_timeout_and_too_many_requests():
+    with WebhookServer([408, 429]) as hook:
+        transport, sleeps = webhook(to(hook))
+        result = transport.publish([note()])["m"]
+    assert result["ok"] and result["posts"][0]["attempts"] == 3 and sleeps == [1.0, 2.0]
+
+
+def test_webhook_timeout_is_an_error_that_is_retried():
+    with WebhookServer(delay=0.6) as hook:
+        transport, sleeps = webhook(to(hook), retries=1, timeout=0.2)
+        result = transport.publish([note()])["m"]
+    post = result["posts"][0]
+    assert not result["ok"] and post["status"] is None and post["attempts"] == 2 and sleeps == [1.0]
+    assert "timed out" in post["error"] and len(hook.bodies) == 2
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    """A certificate for 127.0.0.1 that no CA signed: (certificate file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+                   .not_valid_after(now + timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key_file = directory / "cert.pem", directory / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert), str(key_file)
+
+
+def test_webhook_verifies_https_certificates(self_signed):
+    with WebhookServer(tls=self_signed) as hook:
+        transport, sleeps = webhook(to(hook), retries=1)
+        result = transport.publish([note()])["m"]
+    assert not result["ok"] and result["posts"][0]["attempts"] == 2 and sleeps == [1.0]
+    assert "CERTIFICATE_VERIFY_FAILED" in result["error"] and hook.bodies == []
 
 
 def test_webhook_without_url_names_the_project_and_the_fix():
-    transport = webhook(Poster(), targets={})[0]
+    transport = webhook(targets={})[0]
     result = transport.publish([note("p9")])["m"]
     assert not result["ok"] and "no webhook URL for project p9" in result["error"] and "webhook.urls" in result["error"]
 
