@@ -22,6 +22,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import journal_argument_spec
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import utc_now
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection import openstack_full_argument_spec
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
@@ -36,10 +37,14 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import PLUGIN_TYPES
+from ansible_collections.fenix.maintenance.plugins.modules.upgrade_plugins import DOCUMENTATION
 from ansible_collections.fenix.maintenance.plugins.plugin_utils.upgrade import (
     PluginNotFound,
     UpgradePluginError,
+    argument_spec,
+    check_metadata,
     load_plugin,
+    plugin_documentation,
     shadowed_in,
 )
 
@@ -52,15 +57,10 @@ HOST_TYPES = ("host", "compute", "controller")
 # Nova's name). Controllers are not session hosts, so they are not checked.
 SESSION_HOST_TYPES = ("host", "compute")
 
-ARGUMENT_SPEC = openstack_full_argument_spec(
-    session_id=dict(type="str", required=True),
-    journal=dict(type="str", no_log=False),
-    type=dict(type="str", required=True, choices=list(PLUGIN_TYPES)),
-    host=dict(type="str"),
-    plugin_dirs=dict(type="list", elements="path", default=[]),
-    rerun=dict(type="bool", default=False),
-    actions=dict(type="list", elements="dict"),
-)
+# The task's options are the doc-only module's (its DOCUMENTATION is their one
+# source) and those of its doc fragments, which document the connection and
+# journal options every module takes.
+ARGUMENT_SPEC = openstack_full_argument_spec(**argument_spec(DOCUMENTATION), **journal_argument_spec())
 
 
 @dataclass
@@ -68,6 +68,7 @@ class PlannedAction:
     plugin: str
     action_type: str
     metadata: Dict[str, Any]
+    origin: str  # where the task gave it, e.g. "session actions[2]", for messages
     instance: Any = None  # the loaded UpgradePlugin object
     done_run: Optional[ActionRun] = None  # an earlier DONE run of it, when it is skipped
 
@@ -174,12 +175,18 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("session_id: %s; create it first with fenix.maintenance.maintenance_session" % exc) from exc
 
     def _load(self, planned: List[PlannedAction], plugin_dirs: List[str], task_vars: Dict[str, Any]) -> None:
-        """Load and check every plugin of the type before the first one runs."""
+        """Load every plugin of the type and check its metadata before the first one runs.
+
+        A plugin that documents its options gets its metadata coerced to them.
+        """
         problems = []
         for action in planned:
             try:
                 loaded = load_plugin(action.plugin, plugin_dirs)
                 action.instance = loaded.plugin_class(self, task_vars)
+                documentation = plugin_documentation(loaded.plugin_class)
+                if documentation is not None:
+                    action.metadata = check_metadata(documentation, action.metadata, action.origin + ".metadata")
                 validate = getattr(action.instance, "validate", None)
                 if callable(validate):
                     validate(action.metadata)
@@ -242,7 +249,7 @@ def actions_of_type(actions: Any, action_type: str, where: str) -> List[PlannedA
         if not isinstance(metadata, dict):
             raise AnsibleActionFail("%s[%d].metadata: %r is not a dict" % (where, index, metadata))
         if kind == action_type:
-            planned.append(PlannedAction(action["plugin"], kind, metadata))
+            planned.append(PlannedAction(action["plugin"], kind, metadata, "%s[%d]" % (where, index)))
     return sorted(planned, key=lambda action: action.plugin)
 
 

@@ -12,6 +12,13 @@ plugin ``fenix.maintenance.upgrade_plugins`` makes one per session action,
 ``run(metadata, host, check_mode)``, which returns a result dict
 (``changed``, ``msg``, anything else) or raises ``UpgradePluginError``.
 
+A plugin module may document its metadata in a ``DOCUMENTATION`` string, the
+YAML of a module's (``short_description``, ``description``, ``options``): its
+options are then the metadata's keys, with their types (coerced as Ansible
+coerces a module's options), ``required``, ``default`` and ``choices``.
+Without one, the plugin checks its metadata itself (``metadata_keys``,
+``validate``), as before.
+
 Names resolve like this (docs/upgrade_plugins.md):
 
 - ``NAMESPACE.COLLECTION.NAME``: ``plugins/sub_plugins/upgrade/NAME.py`` of that
@@ -31,9 +38,16 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, List, Optional
 
+import yaml
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 OWN_COLLECTION = "fenix.maintenance"
 SUB_PLUGIN_PACKAGE = "plugins.sub_plugins.upgrade"
 CLASS_NAME = "UpgradePlugin"
+
+# The keys of a documented option that mean the same in an argument spec
+# (as ansible.utils' argspec_validate takes them from a DOCUMENTATION).
+SPEC_KEYS = ("type", "required", "default", "choices", "elements", "aliases", "no_log")
 
 # A plugin name part is a Python identifier: it becomes a module name, and
 # nothing like "../" can reach outside the directories searched.
@@ -57,6 +71,57 @@ class PluginNotFound(LookupError):
     """No upgrade plugin of that name; the message lists where it was looked for."""
 
 
+def argument_spec(documentation: str) -> Dict[str, Dict[str, Any]]:
+    """The argument spec that the ``options`` of a DOCUMENTATION YAML describe."""
+    return _spec_of(yaml.safe_load(documentation).get("options") or {})
+
+
+def _spec_of(options: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    spec = {}
+    for name, option in options.items():
+        spec[name] = {key: option[key] for key in SPEC_KEYS if key in option}
+        if "suboptions" in option:
+            spec[name]["options"] = _spec_of(option["suboptions"])
+    return spec
+
+
+def plugin_documentation(plugin_class: type) -> Optional[str]:
+    """The DOCUMENTATION of the module that defines ``plugin_class``, if it has one."""
+    return getattr(sys.modules.get(plugin_class.__module__), "DOCUMENTATION", None)
+
+
+def check_metadata(documentation: str, metadata: Dict[str, Any], where: str = "metadata",
+                   coerce: bool = True) -> Dict[str, Any]:
+    """``metadata`` checked against the options ``documentation`` describes; the given options, coerced.
+
+    Each option is validated on its own by Ansible's ArgumentSpecValidator, so
+    every problem names its option (``<where>.<option>``). With ``coerce``
+    false, a value that coercion would change (``"yes"`` for a bool) is refused.
+    """
+    spec = argument_spec(documentation)
+    problems = []
+    unknown = sorted(set(metadata) - set(spec))
+    if unknown:
+        named = "" if where == "metadata" else " (%s)" % ", ".join("%s.%s" % (where, key) for key in unknown)
+        problems.append("metadata: unknown key(s) %s%s; this plugin takes %s"
+                        % (", ".join(unknown), named, ", ".join(sorted(spec)) or "none"))
+    problems += ["%s.%s: required; this plugin needs it" % (where, name)
+                 for name, option in sorted(spec.items()) if option.get("required") and name not in metadata]
+    checked = {}
+    for name in sorted(set(metadata) & set(spec)):
+        result = ArgumentSpecValidator({name: spec[name]}).validate({name: metadata[name]})
+        value = result.validated_parameters[name]
+        if result.error_messages:
+            problems += ["%s.%s: %s" % (where, name, message) for message in result.error_messages]
+        elif not coerce and value != metadata[name]:
+            problems.append("%s.%s: %r is not of type %s" % (where, name, metadata[name], spec[name].get("type", "str")))
+        else:
+            checked[name] = value
+    if problems:
+        raise UpgradePluginError("; ".join(problems))
+    return checked
+
+
 class UpgradePluginBase:
     """Base class for upgrade plugins (they may also be plain classes with the same methods).
 
@@ -65,8 +130,8 @@ class UpgradePluginBase:
     it act on the task's host (the compute host for host-type actions).
     """
 
-    # The metadata keys the plugin understands; None accepts any. Checked
-    # before any plugin of the type runs, so a typo fails early.
+    # The metadata keys an undocumented plugin understands; None accepts any.
+    # A plugin with a DOCUMENTATION takes the options it documents instead.
     metadata_keys: Optional[FrozenSet[str]] = None
 
     def __init__(self, action: Any, task_vars: Dict[str, Any]) -> None:
@@ -74,13 +139,29 @@ class UpgradePluginBase:
         self.task_vars = task_vars
 
     def validate(self, metadata: Dict[str, Any]) -> None:
-        """Raise UpgradePluginError when ``metadata`` cannot work; nothing has run yet."""
+        """Raise UpgradePluginError when ``metadata`` cannot work; nothing has run yet.
+
+        The action plugin passes the metadata already coerced to the documented
+        types; called directly, a value not already of its type is refused.
+        """
+        documentation = plugin_documentation(type(self))
+        if documentation is not None:
+            check_metadata(documentation, metadata, coerce=False)
+            return
         if self.metadata_keys is None:
             return
         unknown = sorted(set(metadata) - set(self.metadata_keys))
         if unknown:
             raise UpgradePluginError("metadata: unknown key(s) %s; this plugin takes %s"
                                      % (", ".join(unknown), ", ".join(sorted(self.metadata_keys)) or "none"))
+
+    def options(self, metadata: Dict[str, Any]) -> Dict[str, Any]:
+        """``metadata`` coerced to the documented types, with the documented defaults of the options not given."""
+        documentation = plugin_documentation(type(self))
+        if documentation is None:
+            return dict(metadata)
+        defaults = {name: option["default"] for name, option in argument_spec(documentation).items() if "default" in option}
+        return dict(defaults, **check_metadata(documentation, metadata))
 
     def run(self, metadata: Dict[str, Any], host: Optional[str], check_mode: bool) -> Dict[str, Any]:
         raise NotImplementedError("upgrade plugins implement run(metadata, host, check_mode)")

@@ -4,21 +4,41 @@
 # option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-"""Upgrade plugin ``command``: runs a command on the task's host with ansible.builtin.command.
-
-Metadata (one of ``cmd`` and ``argv``):
-
-- ``cmd`` (str): the command line, split like ansible.builtin.command splits it (no shell);
-- ``argv`` (list of str): the command as a list, no splitting;
-- ``creates`` / ``removes`` (path): skip the command when this exists / does not exist,
-  as ansible.builtin.command does (that is also what makes check mode meaningful);
-- ``chdir`` (path): run it in this directory;
-- ``stdin`` (str): given to the command on its standard input.
-
-A non-zero exit fails the plugin with the exit code and standard error.
-"""
+"""Upgrade plugin ``command``: runs a command on the task's host with ansible.builtin.command."""
 
 from __future__ import annotations
+
+# The paths are str, not path: they are the host's, and a path would be
+# expanded (~, $HOME) on the controller, where the metadata are checked.
+DOCUMENTATION = r"""
+name: command
+short_description: Runs a command on the host with ansible.builtin.command
+description:
+  - Runs a command on the task's host with C(ansible.builtin.command) (no shell).
+  - Give one of O(cmd) and O(argv).
+  - A non-zero exit fails the plugin with the exit code and standard error.
+  - In check mode the command does not run; O(creates) and O(removes) tell whether it would.
+options:
+  cmd:
+    description: The command line, split like C(ansible.builtin.command) splits it (no shell).
+    type: str
+  argv:
+    description: The command as a list, not split.
+    type: list
+    elements: str
+  creates:
+    description: A path on the host; when it exists, the command does not run.
+    type: str
+  removes:
+    description: A path on the host; when it does not exist, the command does not run.
+    type: str
+  chdir:
+    description: The directory on the host to run the command in.
+    type: str
+  stdin:
+    description: Given to the command on its standard input.
+    type: str
+"""
 
 from typing import Any, Dict, Optional
 
@@ -28,17 +48,14 @@ PASSED_ON = ("creates", "removes", "chdir", "stdin")
 
 
 class UpgradePlugin(UpgradePluginBase):
-    metadata_keys = frozenset(("cmd", "argv") + PASSED_ON)
-
     def validate(self, metadata: Dict[str, Any]) -> None:
         super().validate(metadata)
         if ("cmd" in metadata) == ("argv" in metadata):
             raise UpgradePluginError("metadata: give one of cmd (a command line) and argv (a list)")
-        if "cmd" in metadata and not (isinstance(metadata["cmd"], str) and metadata["cmd"].strip()):
+        if "cmd" in metadata and not (metadata["cmd"] or "").strip():
             raise UpgradePluginError("metadata.cmd: %r is not a command line" % (metadata["cmd"],))
-        argv = metadata.get("argv")
-        if "argv" in metadata and not (isinstance(argv, list) and argv and all(isinstance(arg, str) for arg in argv)):
-            raise UpgradePluginError("metadata.argv: %r is not a non-empty list of strings" % (argv,))
+        if "argv" in metadata and not metadata["argv"]:
+            raise UpgradePluginError("metadata.argv: %r is not a non-empty list of strings" % (metadata["argv"],))
 
     def run(self, metadata: Dict[str, Any], host: Optional[str], check_mode: bool) -> Dict[str, Any]:
         args = {key: metadata[key] for key in PASSED_ON if key in metadata}

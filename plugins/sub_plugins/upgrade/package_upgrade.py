@@ -4,21 +4,34 @@
 # option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-"""Upgrade plugin ``package_upgrade``: brings packages on the task's host to their latest version.
-
-It runs the ansible.builtin.package action (apt, dnf, ... as the host has) with
-``state: latest``. Metadata:
-
-- ``names`` (str or list of str, default ``*``): the packages; ``*`` upgrades every
-  installed package;
-- ``update_cache`` (bool, default false): refresh the package lists first;
-- ``manager`` (str, default auto): the package manager module to use (the package action's ``use``).
-
-In check mode the package manager only simulates (apt-get --simulate, dnf's
-check mode) and reports what would change.
-"""
+"""Upgrade plugin ``package_upgrade``: brings packages on the task's host to their latest version."""
 
 from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: package_upgrade
+short_description: Brings packages on the host to their latest version
+description:
+  - Runs the C(ansible.builtin.package) action (apt, dnf, ... as the host has) with C(state=latest).
+  - In check mode the package manager only simulates (apt-get --simulate, dnf's check mode)
+    and reports what would change.
+options:
+  names:
+    description:
+      - The packages; V(*) upgrades every installed package.
+      - A single name may be given as a string.
+    type: list
+    elements: str
+    default: ['*']
+  update_cache:
+    description: Refresh the package lists first.
+    type: bool
+    default: false
+  manager:
+    description: The package manager module to use (the C(use) option of C(ansible.builtin.package)).
+    type: str
+    default: auto
+"""
 
 from typing import Any, Dict, Optional
 
@@ -30,21 +43,20 @@ OUTPUT_KEPT = 4000
 
 
 class UpgradePlugin(UpgradePluginBase):
-    metadata_keys = frozenset(("names", "update_cache", "manager"))
-
     def validate(self, metadata: Dict[str, Any]) -> None:
+        if isinstance(metadata.get("names"), str):
+            # The one shorthand taken as is: a single name for the list.
+            metadata = dict(metadata, names=[metadata["names"]])
         super().validate(metadata)
-        names = metadata.get("names", "*")
-        if not (isinstance(names, str) or (isinstance(names, list) and names and all(isinstance(n, str) for n in names))):
-            raise UpgradePluginError("metadata.names: %r is not a package name or a list of them ('*' for all)" % (names,))
-        if not isinstance(metadata.get("update_cache", False), bool):
-            raise UpgradePluginError("metadata.update_cache: %r is not true or false" % (metadata["update_cache"],))
+        if "names" in metadata and not metadata["names"]:
+            raise UpgradePluginError("metadata.names: %r is not a package name or a list of them ('*' for all)"
+                                     % (metadata["names"],))
 
     def run(self, metadata: Dict[str, Any], host: Optional[str], check_mode: bool) -> Dict[str, Any]:
-        names = metadata.get("names", "*")
-        names = [names] if isinstance(names, str) else list(names)
-        args: Dict[str, Any] = dict(name=names, state="latest", use=metadata.get("manager", "auto"))
-        if metadata.get("update_cache"):
+        options = self.options(metadata)
+        names = options["names"]
+        args: Dict[str, Any] = dict(name=names, state="latest", use=options["manager"])
+        if options["update_cache"]:
             # Only when asked: not every package manager module takes the option.
             args["update_cache"] = True
         result = self.raise_if_failed(self.run_action("ansible.builtin.package", args),

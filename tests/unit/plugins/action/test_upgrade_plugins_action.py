@@ -8,6 +8,10 @@ modules and action plugins they run replaced by recorders.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from types import SimpleNamespace
 from unittest import mock
@@ -17,6 +21,7 @@ import pytest
 from ansible_collections.fenix.maintenance.plugins.action import upgrade_plugins
 from ansible_collections.fenix.maintenance.plugins.action.upgrade_plugins import ActionModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import PLUGIN_TYPES
 from ansible_collections.fenix.maintenance.plugins.plugin_utils.upgrade import (
     PluginNotFound,
     UpgradePluginError,
@@ -413,3 +418,119 @@ def test_execute_action_runs_the_named_action_plugin_with_a_copy_of_the_task():
     assert shared.action_loader.get.call_args[1]["task"] is copy and copy.args == {"reboot_timeout": 5}
     assert task.args == {"session_id": SESSION}
     assert shared.action_loader.get.return_value.run.call_args == mock.call(task_vars={"x": 1})
+
+
+# The task's options come from the doc-only module's DOCUMENTATION
+
+def documented_options():
+    """The options ansible-doc shows for the module, its doc fragments included."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(root, ".work", "collections"))
+    ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+    done = subprocess.run([ansible_doc, "-j", "fenix.maintenance.upgrade_plugins"], env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)["fenix.maintenance.upgrade_plugins"]["doc"]["options"]
+
+
+def test_the_argument_spec_is_what_the_documentation_says():
+    def sorted_or_none(values):
+        return sorted(values) if values else None
+
+    documented = documented_options()
+    spec = upgrade_plugins.ARGUMENT_SPEC
+    assert sorted(spec) == sorted(documented)
+    for name, doc in documented.items():
+        option = spec[name]
+        assert (option.get("type", "str"), option.get("elements"), bool(option.get("required")), option.get("default"),
+                sorted_or_none(option.get("choices")), sorted_or_none(option.get("aliases"))) == (
+            doc.get("type", "str"), doc.get("elements"), bool(doc.get("required")), doc.get("default"),
+            sorted_or_none(doc.get("choices")), sorted_or_none(doc.get("aliases"))), name
+    # The action types are the vocabulary's, in its order.
+    assert spec["type"]["choices"] == list(PLUGIN_TYPES)
+
+
+def test_bad_options_fail_naming_the_option_and_good_ones_are_coerced(tmp_path, plugin_dir):
+    location = str(tmp_path / "journal.sqlite")
+    make_journal(location, [{"plugin": "alpha", "type": "host"}])
+    args = dict(session_id=SESSION, journal=location, type="host", plugin_dirs=[plugin_dir])
+
+    result = result_of(dict(args, rerun="perhaps"))
+    assert result["failed"] is True and "argument 'rerun' is of type str and we were unable to convert to bool" in result["msg"]
+    result = result_of(dict(args, plugin_dir=[plugin_dir]))
+    assert result["failed"] is True
+    assert "module: plugin_dir. Supported parameters include: actions," in result["msg"]
+    result = result_of(dict(type="host", journal=location))
+    assert result["failed"] is True and result["msg"] == "missing required arguments: session_id"
+
+    journal = Journal(location)
+    journal.finish_action(journal.start_action(SESSION, "alpha", "host", "compute1"), True, {"changed": True})
+    result, seen = run_action(dict(args, rerun="yes"))
+    assert not result.get("failed"), result["msg"]
+    assert [call[0] for call in seen["calls"]] == ["alpha"] and result["runs"][0]["state"] == "DONE"
+
+
+# Metadata of plugins that document their options
+
+DOCUMENTED = textwrap.dedent('''
+    DOCUMENTATION = """
+    name: documented
+    short_description: Records its metadata
+    description: A third-party plugin that documents its options.
+    options:
+      count:
+        description: How many.
+        type: int
+        required: true
+      mode:
+        description: Which way.
+        type: str
+        choices: [fast, slow]
+        default: slow
+    """
+
+    from ansible_collections.fenix.maintenance.plugins.plugin_utils.upgrade import UpgradePluginBase
+
+
+    class UpgradePlugin(UpgradePluginBase):
+        def run(self, metadata, host, check_mode):
+            self.task_vars.setdefault("calls", []).append(("documented", metadata, self.options(metadata)))
+            return {"changed": False, "msg": "documented ran"}
+''')
+
+
+def test_documented_metadata_is_coerced_before_the_plugin_sees_it(tmp_path, plugin_dir):
+    (tmp_path / "upgrade_plugins" / "documented.py").write_text(DOCUMENTED)
+    location = str(tmp_path / "journal.sqlite")
+    make_journal(location, [{"plugin": "documented", "type": "host", "metadata": {"count": "3"}},
+                            {"plugin": "dummy", "type": "host", "metadata": {"seconds": "0", "changed": "yes"}}])
+    result, seen = run_action(dict(session_id=SESSION, journal=location, type="host", plugin_dirs=[plugin_dir]))
+    assert not result.get("failed"), result["msg"]
+    assert seen["calls"] == [("documented", {"count": 3}, {"count": 3, "mode": "slow"})]
+    assert result["runs"][1]["result"]["metadata"] == {"seconds": 0.0, "changed": True}
+    assert result["changed"] is True
+
+
+def test_bad_documented_metadata_fails_naming_the_action_and_option_before_any_plugin_runs(tmp_path, plugin_dir):
+    (tmp_path / "upgrade_plugins" / "documented.py").write_text(DOCUMENTED)
+    location = str(tmp_path / "journal.sqlite")
+    journal = make_journal(location, [
+        {"plugin": "alpha", "type": "host"},
+        {"plugin": "documented", "type": "host", "metadata": {"mode": "quick"}},
+        {"plugin": "package_upgrade", "type": "host", "metadata": {"update_cache": "maybe", "name": "x"}},
+        {"plugin": "dummy", "type": "host", "metadata": {"seconds": -1}},
+    ])
+    result, seen = run_action(dict(session_id=SESSION, journal=location, type="host", plugin_dirs=[plugin_dir]))
+    assert result["failed"] is True and not seen.get("calls") and states(journal) == []
+    problems = result["msg"]
+    assert problems.startswith("nothing was run: ")
+    assert ("upgrade plugin documented: session actions[1].metadata.count: required; this plugin needs it;"
+            " session actions[1].metadata.mode: value of mode must be one of: fast, slow, got: quick") in problems
+    assert ("upgrade plugin package_upgrade: metadata: unknown key(s) name (session actions[2].metadata.name);"
+            " this plugin takes manager, names, update_cache;"
+            " session actions[2].metadata.update_cache: argument 'update_cache' is of type str") in problems
+    assert "upgrade plugin dummy: metadata.seconds: -1.0 is not a number of seconds >= 0" in problems
+
+    # An override list names its own positions.
+    result = result_of(dict(session_id=SESSION, journal=location, type="host",
+                            actions=[{"plugin": "dummy", "metadata": {"changed": "maybe"}}]))
+    assert result["failed"] is True and "upgrade plugin dummy: actions[0].metadata.changed: argument 'changed'" in result["msg"]
