@@ -4,12 +4,12 @@
 # option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-"""What the journal holds, as records, and the errors it raises."""
+"""What the journal holds, as records, how a record meets a row (JSON and flag columns), and the errors it raises."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
@@ -132,3 +132,18 @@ def record_from_row(cls, row):
             value = bool(value)
         values[item.name] = value
     return cls(**values)
+
+
+def merge_record(record, details: Optional[dict], **given):
+    """The record with each given field that is not None, and ``details`` added to its own."""
+    changes = {name: value for name, value in given.items() if value is not None}
+    return replace(record, details=dict(record.details, **(details or {})), **changes)
+
+
+def dump_json(value: Optional[dict]) -> str:
+    """A JSON column's text (sorted keys, so equal values are equal text)."""
+    return json.dumps(value or {}, sort_keys=True)
+
+
+def dump_json_list(value: Optional[List[str]]) -> str:
+    return json.dumps(list(value or []))

@@ -8,7 +8,8 @@
 
 Replies reach the journal through the API service (or anything else that
 writes it); this side only reads the journal, so the API and a playbook run
-need no other channel between them.
+need no other channel between them. Whether a reply fits the ask is decided
+by reply_rules.py, which the journal applies as it stores each reply.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Callable, List, Optional
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.reply_rules import is_nack_reply
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
 
 FAIL = "fail"
@@ -54,7 +56,7 @@ class WaitOutcome:
 
 
 def is_nack(project: ProjectRecord) -> bool:
-    return bool(project.reply) and project.reply.startswith("NACK_")
+    return is_nack_reply(project.reply)
 
 
 def latency(project: ProjectRecord) -> Optional[float]:

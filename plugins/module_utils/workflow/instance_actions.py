@@ -16,7 +16,6 @@ marked done and announced to its project (INSTANCE_ACTION_DONE).
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional
@@ -129,17 +128,14 @@ class InstanceActions:
     def migrate(self, items: List[InstanceWork]) -> None:
         requests = [MigrationRequest(item.server_id, MIGRATION_KIND[item.action], item.target_host) for item in items]
         by_server = {item.server_id: item for item in items}
-        # Migrations run in threads that share one journal connection: one writer at a time.
-        journal_lock = threading.Lock()
 
+        # Migrations run in threads sharing one journal: the journal serialises their writes.
         def journaled(request: MigrationRequest):
             item = by_server[request.server_id]
-            with journal_lock:
-                move_id = self.journal.start_move(self.session_id, item.server_id, item.project_id, item.action,
-                                                  item.from_host, item.target_host)
+            move_id = self.journal.start_move(self.session_id, item.server_id, item.project_id, item.action,
+                                              item.from_host, item.target_host)
             outcome = self.migrator.migrate(request)
-            with journal_lock:
-                self.journal.finish_move(move_id, outcome.ok, outcome.destination, outcome.error)
+            self.journal.finish_move(move_id, outcome.ok, outcome.destination, outcome.error)
             return outcome
 
         for item, outcome in zip(items, self.migrator.migrate_all(requests, each=journaled)):

@@ -144,7 +144,7 @@ def test_a_nack_ends_the_wait_at_once(tmp_path):
 
 
 def test_latency_is_from_notification_to_answer():
-    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import ProjectRecord
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
 
     record = ProjectRecord("p1", "MAINTENANCE", "ACK_MAINTENANCE", {}, "2026-12-01T01:00:00.000000Z", 1,
                            "2026-12-01T01:00:04.500000Z")

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: fenix.maintenance contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your
+# option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+"""The journal's sessions: one row per maintenance session, with its state and the request that made it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import List, Optional
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
+    JournalError,
+    Session,
+    SessionNotFound,
+    dump_json,
+    record_from_row,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import SESSION_STATES
+
+
+class SessionsMixin(JournalCore):
+    """The sessions table (part of Journal, which supplies ``_event``)."""
+
+    def create_session(
+        self,
+        hosts: List[str],
+        workflow: str = "default",
+        maintenance_at: Optional[str] = None,
+        metadata: Optional[dict] = None,
+        request: Optional[dict] = None,
+        session_id: Optional[str] = None,
+    ) -> Session:
+        """A new session in state MAINTENANCE, with each of its hosts PENDING."""
+        session_id = session_id or str(uuid.uuid4())
+        now = self.clock()
+        with self.transaction():
+            if self._run("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
+                raise JournalError("session_id: %s exists already; resume it or choose another" % session_id)
+            self._run(
+                "INSERT INTO sessions VALUES (?, 'MAINTENANCE', ?, ?, ?, ?, NULL, ?, ?)",
+                (session_id, workflow, maintenance_at, dump_json(metadata), dump_json(request), now, now),
+            )
+            for host in hosts:
+                self._run(
+                    "INSERT INTO hosts (session_id, host, state, updated_at) VALUES (?, ?, 'PENDING', ?)",
+                    (session_id, host, now),
+                )
+            self._event(session_id, "session.created", details={"hosts": list(hosts)})
+        return self.session(session_id)
+
+    def session(self, session_id: str) -> Session:
+        row = self._run("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFound("session %s is not in the journal %s" % (session_id, self.path))
+        return record_from_row(Session, row)
+
+    def sessions(self) -> List[Session]:
+        rows = self._run("SELECT * FROM sessions ORDER BY created_at, session_id").fetchall()
+        return [record_from_row(Session, row) for row in rows]
+
+    def set_session_state(self, session_id: str, state: str, reason: Optional[str] = None) -> Session:
+        if state not in SESSION_STATES:
+            raise JournalError("state: %r is not a session state; use one of %s" % (state, ", ".join(SESSION_STATES)))
+        with self.transaction():
+            previous = self.session(session_id)
+            self._run(
+                "UPDATE sessions SET state = ?, reason = ?, updated_at = ? WHERE session_id = ?",
+                (state, reason, self.clock(), session_id),
+            )
+            self._event(session_id, "session.state",
+                        details={"from": previous.state, "to": state, "reason": reason})
+        return self.session(session_id)
+
+    def delete_session(self, session_id: str) -> None:
+        with self.transaction():
+            self.session(session_id)
+            self._run("DELETE FROM sessions WHERE session_id = ?", (session_id,))
