@@ -1,25 +1,139 @@
-"""Unit tests import the collection as ansible_collections.fenix.maintenance."""
+"""Unit tests import the collection as ansible_collections.fenix.maintenance.
+
+The repo root is the collection root. Python finds it through a link
+``ansible_collections/fenix/maintenance`` in a temporary directory outside the
+repo, made when pytest configures (before any test module is imported) and
+removed when it ends: a unit test run writes nothing into the tree, so it runs
+from a fresh clone where scripts/bootstrap has not made ``.work/`` yet. No
+bytecode is written (no __pycache__ in the tree) and Hypothesis' example
+database goes to that temporary directory too.
+
+At the end of the session, untracked files that git does not ignore, that were
+not there at the start and that this pytest process wrote (an audit hook sees
+its writes) fail the run: a test must write into tmp_path, never into the
+repo. Other new untracked files are named in a warning only: a subprocess of a
+test may have written them, or someone editing the tree meanwhile.
+"""
 
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-COLLECTIONS = os.path.join(ROOT, ".work", "collections")
-LINK = os.path.join(COLLECTIONS, "ansible_collections", "fenix", "maintenance")
-
-if not os.path.exists(LINK):
-    os.makedirs(os.path.dirname(LINK), exist_ok=True)
-    os.symlink(ROOT, LINK)
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
+HERE = os.path.dirname(os.path.abspath(__file__))
+COLLECTION = ("ansible_collections", "fenix", "maintenance")
 
 # The shared fakes live beside this file.
-HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+
+_session = {}
+_REAL_ROOT = os.path.realpath(ROOT)
+_written = set()  # paths in the repo this process opened for writing or created
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_CREATE_EVENTS = {"os.mkdir": 0, "os.symlink": 1, "os.link": 1, "os.rename": 1, "os.replace": 1,
+                  "shutil.copyfile": 1, "shutil.move": 1}  # event -> the index of the created path
+
+
+def _audit(event, args):
+    """Record the repo paths this process writes (sys.addaudithook: it sees every open and mkdir)."""
+    if not _session:
+        return
+    if event == "open":
+        path, mode, flags = args
+        if not (mode and any(letter in mode for letter in "wax+")) and not (flags or 0) & _WRITE_FLAGS:
+            return
+    elif event in _CREATE_EVENTS:
+        path = args[_CREATE_EVENTS[event]]
+    else:
+        return
+    if isinstance(path, int) or path is None:
+        return
+    real = os.path.realpath(os.fsdecode(path))
+    if real.startswith(_REAL_ROOT + os.sep):
+        _written.add(os.path.relpath(real, _REAL_ROOT))
+
+
+sys.addaudithook(_audit)
+
+
+def untracked_files(root):
+    """Untracked, not ignored files under ``root`` (None when it is not a git work tree)."""
+    try:
+        done = subprocess.run(["git", "-C", root, "status", "--porcelain=v1", "-z", "--untracked-files=all"],
+                              capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    entries = done.stdout.decode(errors="replace").split("\0")
+    return {entry[3:] for entry in entries if entry.startswith("?? ")}
+
+
+def pytest_configure(config):
+    scratch = tempfile.mkdtemp(prefix="fenix-unit-")
+    collections = os.path.join(scratch, "collections")
+    link = os.path.join(collections, *COLLECTION)
+    os.makedirs(os.path.dirname(link))
+    os.symlink(ROOT, link)
+    sys.path.insert(0, collections)
+    _session.update(
+        scratch=scratch, collections=collections, link=link, untracked=untracked_files(ROOT),
+        dont_write_bytecode=sys.dont_write_bytecode, environ_bytecode=os.environ.get("PYTHONDONTWRITEBYTECODE"),
+    )
+    # No __pycache__ in the tree, from this process or the Pythons the tests start. (A pycache_prefix
+    # would also hide the installed libraries' bytecode: every import compiled again, much slower.)
+    sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:
+        return
+    # Its example database would be .hypothesis/ in the current directory: the repo root.
+    set_hypothesis_home_dir(os.path.join(scratch, "hypothesis"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = _session.get("untracked")
+    after = untracked_files(ROOT)
+    if before is None or after is None:
+        return
+    new = after - before
+    ours = sorted(path for path in new if path in _written)
+    others = sorted(new - set(ours))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if others:
+        _say(reporter, "WARNING: %d new untracked file(s) in the repo during the run, not written by this process"
+             " (a test's subprocess, or someone editing the tree?): %s" % (len(others), ", ".join(others)), False)
+    if ours:
+        _say(reporter, "ERROR: the test run left %d untracked file(s) in the repo (%s): %s; a test writes into"
+             " tmp_path, never into the tree" % (len(ours), ROOT, ", ".join(ours)), True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _say(reporter, message, error):
+    if reporter is None:
+        sys.stderr.write(message + "\n")
+    else:
+        reporter.write_line(message, red=error, yellow=not error, bold=error)
+
+
+def pytest_unconfigure(config):
+    if not _session:
+        return
+    if _session["collections"] in sys.path:
+        sys.path.remove(_session["collections"])
+    sys.dont_write_bytecode = _session["dont_write_bytecode"]
+    if _session["environ_bytecode"] is None:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = _session["environ_bytecode"]
+    os.unlink(_session["link"])  # the link first: removing the tree must never follow it into the repo
+    shutil.rmtree(_session["scratch"], ignore_errors=True)
+    _session.clear()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

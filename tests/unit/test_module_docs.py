@@ -3,6 +3,7 @@
 import filecmp
 import os
 import subprocess
+import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SHIPPED = os.path.join(ROOT, "docs", "modules")
@@ -22,7 +23,10 @@ def differences(left: str, right: str) -> list:
 def test_module_docs_are_current(tmp_path):
     """Run scripts/docs (no argument) to regenerate docs/modules/ when this fails."""
     fresh = tmp_path / "modules"
-    done = subprocess.run([os.path.join(ROOT, "scripts", "docs"), str(fresh)], capture_output=True, text=True, check=False)
+    # antsibull-docs of the Python running the tests (a fresh clone has no .venv of its own).
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    done = subprocess.run([os.path.join(ROOT, "scripts", "docs"), str(fresh)], capture_output=True, text=True,
+                          check=False, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(os.listdir(fresh)), "antsibull-docs wrote nothing"
     assert differences(SHIPPED, str(fresh)) == []

@@ -28,7 +28,8 @@ except ImportError:  # ansible-core < 2.19 trusts every template given to it
     def trust_as_template(text):
         return text
 
-COLLECTIONS = next(path for path in sys.path if path.endswith(os.path.join(".work", "collections")))
+COLLECTIONS = next(path for path in sys.path  # tests/unit/conftest.py puts it there
+                   if os.path.isdir(os.path.join(path, "ansible_collections", "fenix", "maintenance")))
 PLUGIN = "fenix.maintenance.compute_hosts"
 COLLECTION_PACKAGE = "ansible_collections.fenix.maintenance"
 HOSTS = ("compute1", "compute2", "compute3", "compute4")
