@@ -289,10 +289,41 @@ class _Placement:
 class _Identity:
     def __init__(self, cloud):
         self.cloud = cloud
+        # The catalog, as Keystone keeps it: services and their endpoints.
+        self.catalog_services = []
+        self.catalog_endpoints = []
+        self._catalog_ids = itertools.count(1)
 
     def projects(self):
         self.cloud.calls["identity.projects"] += 1
         return [SimpleNamespace(id="p1", name="tenant-a"), SimpleNamespace(id="p2", name="tenant-b")]
+
+    def services(self, type=None):  # noqa: A002 (openstacksdk's keyword)
+        self.cloud.calls["identity.services"] += 1
+        return [service for service in self.catalog_services if type in (None, service.type)]
+
+    def create_service(self, name=None, type=None):  # noqa: A002
+        self.cloud.calls["identity.create_service"] += 1
+        service = SimpleNamespace(id="service-%d" % next(self._catalog_ids), name=name, type=type)
+        self.catalog_services.append(service)
+        return service
+
+    def endpoints(self, service_id=None, interface=None):
+        self.cloud.calls["identity.endpoints"] += 1
+        return [endpoint for endpoint in self.catalog_endpoints
+                if service_id in (None, endpoint.service_id) and interface in (None, endpoint.interface)]
+
+    def create_endpoint(self, service_id=None, interface=None, url=None, region_id=None):
+        self.cloud.calls["identity.create_endpoint"] += 1
+        endpoint = SimpleNamespace(id="endpoint-%d" % next(self._catalog_ids), service_id=service_id,
+                                   interface=interface, url=url, region_id=region_id)
+        self.catalog_endpoints.append(endpoint)
+        return endpoint
+
+    def delete_endpoint(self, endpoint):
+        self.cloud.calls["identity.delete_endpoint"] += 1
+        endpoint_id = getattr(endpoint, "id", endpoint)
+        self.catalog_endpoints = [kept for kept in self.catalog_endpoints if kept.id != endpoint_id]
 
 
 def http_error(status_code, message):

@@ -133,8 +133,19 @@ def running(settings: ApiSettings) -> Optional[dict]:
 
 
 def start(settings: ApiSettings, timeout: float = 60.0) -> dict:
-    """Start the service and wait until it answers; the state of the running service."""
+    """Start the service and wait until it answers; the state of the running service.
+
+    When this run directory's service already runs with the same settings, its
+    state, and nothing changes; with other settings, refused: starting another
+    one would leave the first running with no state file to stop it by.
+    """
     check_settings(settings)
+    current = running(settings)
+    if current is not None:
+        if current.get("fingerprint") == settings.fingerprint:
+            return current
+        raise ApiProcessError("run_dir: %s has an API service running (pid %s) with other settings; stop it"
+                              " first (maintenance_api state=stopped)" % (settings.run_dir, current["pid"]))
     if _answers(settings.url.rsplit("/v1", 1)[0] + "/"):
         # Another process (a run killed earlier, another run dir) holds the port: ours could not
         # bind, and the readiness check would be answered by the wrong service.
