@@ -336,19 +336,76 @@ def check_run_by(block: Block) -> None:
     assert not missing, "%s line %d: run-by %s, but %s does not run %s" % (block.doc, block.line, path, path, missing)
 
 
+SHELL_FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})\s*shell(?:\s.*)?$")
+# Info strings of blocks that look like commands but that this test would never run.
+UNRUN_SHELLS = {"sh", "bash", "zsh", "console", "shell-session", "sh-session"}
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:\.?[\w-]+/)+[\w.-]+\.?\w*)")
+
+
 def test_inventory() -> None:
-    """How many blocks and commands the docs have, and which are run elsewhere or not at all."""
+    """Every ```shell block is found and listed with its file, and every docs-test marker holds.
+
+    A block the parser misses, or one written as ```bash, would never run; a
+    marker with a wrong value would fail only on the cloud, or not at all. So:
+    the parser finds each ``shell`` fence a plain line match finds; no block
+    holds commands under another shell info string; each marker is well formed
+    (cwd repo|scratch, seed bare, expect-failure TEXT on a single command,
+    background PORT unique, unchanged PATH of an existing file, timeout
+    SECONDS); run-by PATH runs every command of its block; not-runnable gives a
+    reason naming the existing file that covers the block instead, and stays
+    rare (one block in ten at most).
+    """
     assert BLOCKS, "no ```shell block found in README.md and docs/"
+    for doc in documents():
+        with open(os.path.join(ROOT, doc), encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+        fences = [number for number, line in enumerate(lines, 1) if SHELL_FENCE.match(line)]
+        parsed = [block.line for block in BLOCKS if block.doc == doc]
+        assert parsed == fences, "%s: ```shell fences on lines %s, but the blocks found start on %s" % (
+            doc, fences, parsed)
+        infos = [(number, FENCE.match(line).group(3)) for number, line in enumerate(lines, 1) if FENCE.match(line)]
+        unrun = [(number, info) for number, info in infos if info in UNRUN_SHELLS]
+        assert not unrun, "%s: commands in blocks this test never runs (mark them ```shell): %s" % (doc, unrun)
+    ports = [block.markers["background"] for block in BLOCKS if "background" in block.markers]
+    assert len(ports) == len(set(ports)), "background ports used twice: %s" % sorted(ports)
+    for block in BLOCKS:
+        where = "%s line %d" % (block.doc, block.line)
+        markers = block.markers
+        assert typed_lines(block.text) >= 1, "%s: an empty ```shell block" % where
+        assert markers["cwd"] in ("repo", "scratch"), "%s: cwd %r is not repo or scratch" % (where, markers["cwd"])
+        assert markers.get("seed", "") == "", "%s: seed takes no value: %r" % (where, markers["seed"])
+        if "expect-failure" in markers:
+            assert markers["expect-failure"], "%s: expect-failure needs the TEXT of the failure" % where
+            assert len(commands(block.text)) == 1, "%s: an expect-failure block holds one command" % where
+        if "background" in markers:
+            assert markers["background"].isdigit() and 1024 <= int(markers["background"]) <= 65535, (
+                "%s: background %r is not a port" % (where, markers["background"]))
+        if "unchanged" in markers:
+            assert os.path.isfile(os.path.join(ROOT, markers["unchanged"])), "%s: unchanged %r is not a file" % (
+                where, markers["unchanged"])
+        if "timeout" in markers:
+            assert markers["timeout"].isdigit() and int(markers["timeout"]) > 0, "%s: timeout %r is not seconds" % (
+                where, markers["timeout"])
+        if "run-by" in markers:
+            check_run_by(block)
+        if "not-runnable" in markers:
+            reason = markers["not-runnable"]
+            covering = [path for path in REPO_PATH.findall(reason) if os.path.exists(os.path.join(ROOT, path))]
+            assert covering, "%s: not-runnable %r names no existing file that covers the block instead" % (
+                where, reason)
     run_by = [block for block in BLOCKS if "run-by" in block.markers]
     not_runnable = [block for block in BLOCKS if "not-runnable" in block.markers]
+    assert len(not_runnable) * 10 <= len(BLOCKS), "%d of %d blocks are not runnable: they should stay rare" % (
+        len(not_runnable), len(BLOCKS))
     count = sum(typed_lines(block.text) for block in BLOCKS)
     print("docs: %d files with shell blocks, %d blocks, %d commands (heredoc bodies not counted); %d run here, %d run by another test, "
           "%d not runnable" % (len({b.doc for b in BLOCKS}), len(BLOCKS), count,
                                len(BLOCKS) - len(run_by) - len(not_runnable), len(run_by), len(not_runnable)))
-    for block in run_by:
-        print("  run-by %s: %s" % (block.markers["run-by"], block.test_id))
-    for block in not_runnable:
-        print("  NOT RUNNABLE (%s): %s" % (block.markers["not-runnable"], block.test_id))
+    for block in BLOCKS:
+        how = {"run-by": "run by %s" % block.markers.get("run-by"),
+               "not-runnable": "NOT RUNNABLE (%s)" % block.markers.get("not-runnable")}
+        status = next((how[key] for key in how if key in block.markers), "run here")
+        print("  %s:%d %s: %s" % (block.doc, block.line, block.test_id, status))
 
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
