@@ -424,8 +424,9 @@ def test_execute_action_runs_the_named_action_plugin_with_a_copy_of_the_task():
 
 def documented_options():
     """The options ansible-doc shows for the module, its doc fragments included."""
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(root, ".work", "collections"))
+    collections = next(path for path in sys.path  # tests/unit/conftest.py puts it there
+                       if os.path.isdir(os.path.join(path, "ansible_collections", "fenix", "maintenance")))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
     ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
     done = subprocess.run([ansible_doc, "-j", "fenix.maintenance.upgrade_plugins"], env=env,
                           capture_output=True, text=True, check=True)
