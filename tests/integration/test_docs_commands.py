@@ -26,9 +26,11 @@ HTML comments on the lines right above a block change how it runs:
   to the repo root) byte for byte as it was (a regeneration command whose
   output is committed).
 - ``<!-- docs-test: timeout SECONDS -->``: longer than the default 900 s.
-- ``<!-- docs-test: run-by PATH -->``: not run here because PATH (a test or a
-  script) runs it; every command line of the block must appear verbatim in
-  PATH, so the claim cannot rot silently.
+- ``<!-- docs-test: run-by PATH [PATH...] -->``: not run here because PATH (a
+  test or a script) runs it; every command line of the block must appear
+  verbatim in a PATH, or be a ``python -m pytest`` of test files of the suite
+  that are among the PATHs (scripts/test runs them whole), so the claim cannot
+  rot silently.
 - ``<!-- docs-test: not-runnable REASON -->``: skipped, and listed with the
   count by ``test_inventory``. Should stay rare.
 
@@ -45,6 +47,7 @@ import fcntl
 import glob
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -327,13 +330,42 @@ def test_doc_block(block: Block, test_cloud) -> None:
 
 
 def check_run_by(block: Block) -> None:
-    path = block.markers["run-by"]
-    assert path and os.path.isfile(os.path.join(ROOT, path)), "%s line %d: run-by %r is not a file" % (
-        block.doc, block.line, path)
-    with open(os.path.join(ROOT, path), encoding="utf-8") as handle:
-        runner = "\n".join(commands(handle.read()))
-    missing = [command for command in commands(block.text) if command not in runner]
-    assert not missing, "%s line %d: run-by %s, but %s does not run %s" % (block.doc, block.line, path, path, missing)
+    """Each command of the block is run by one of the run-by PATHs (space-separated).
+
+    A command counts as run when it stands verbatim in a PATH that is a script,
+    or when it only runs pytest on PATHs that are tests of the suite
+    (tests/unit, tests/integration): scripts/test runs those files whole, so
+    running them again from the docs would only repeat the same scenario.
+    """
+    paths = block.markers["run-by"].split()
+    assert paths, "%s line %d: run-by names no file" % (block.doc, block.line)
+    runners = []
+    for path in paths:
+        assert os.path.isfile(os.path.join(ROOT, path)), "%s line %d: run-by %r is not a file" % (
+            block.doc, block.line, path)
+        with open(os.path.join(ROOT, path), encoding="utf-8") as handle:
+            runners.append("\n".join(commands(handle.read())))
+    missing = [command for command in commands(block.text)
+               if not any(command in runner for runner in runners) and not runs_suite_tests(command, paths)]
+    assert not missing, "%s line %d: run-by %s, but %s does not run %s" % (
+        block.doc, block.line, " ".join(paths), " ".join(paths), missing)
+
+
+def pytest_targets(command: str) -> Optional[List[str]]:
+    """The test files a ``python -m pytest`` command runs (None for any other command)."""
+    words = shlex.split(command.split("&&")[-1])
+    for index, word in enumerate(words[:-1]):
+        if word == "-m" and words[index + 1] == "pytest":
+            return [word.split("::")[0] for word in words[index + 2:] if word.split("::")[0].endswith(".py")]
+    return None
+
+
+def runs_suite_tests(command: str, paths: List[str]) -> bool:
+    """Whether the command only runs pytest on test files of the suite that are among ``paths``."""
+    targets = pytest_targets(command)
+    in_suite = [path for path in paths if path.startswith(("tests/unit/", "tests/integration/"))
+                and os.path.basename(path).startswith("test_")]
+    return bool(targets) and all(target in in_suite for target in targets)
 
 
 SHELL_FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})\s*shell(?:\s.*)?$")

@@ -84,7 +84,7 @@ class Run:
             "rolling_maintenance_api_bind": "127.0.0.1:12370",
             "rolling_maintenance_api_run_dir": os.path.join(self.workdir, "api"),
             "rolling_maintenance_webhook": {"urls": webhook_urls, "retries": 2, "retry_delay": 0.5},
-            "rolling_maintenance_reply_timeout": 20,
+            "rolling_maintenance_reply_timeout": 10,  # the silent tenant-c costs this at every state
             "rolling_maintenance_renotify": 1,
             "rolling_maintenance_silent_policy": "LIVE_MIGRATE",
             "rolling_maintenance_max_parallel_hosts": 2,
