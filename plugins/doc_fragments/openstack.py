@@ -141,19 +141,6 @@ options:
     default: 2
 """
 
-    # The journal option of the session modules.
-    JOURNAL = r"""
-options:
-  journal:
-    description:
-      - The session journal. A file path keeps it in SQLite (the embedded default);
-        a PostgreSQL DSN (C(postgresql://user@host:5432/db)) keeps it in a database
-        shared by several machines, and needs the Python package psycopg 3.
-      - Defaults to E(FENIX_JOURNAL), or C(~/.local/state/fenix.maintenance/journal.sqlite).
-      - Put a database password in C(~/.pgpass) or E(PGPASSWORD) rather than in the DSN.
-    type: str
-"""
-
     # Module attributes: check mode, diff mode and the action group.
     ATTRIBUTES = r"""
 attributes:

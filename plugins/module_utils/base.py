@@ -62,7 +62,9 @@ class OpenStackModule:
     A subclass sets ``argument_spec`` (its own options), ``module_kwargs``
     (AnsibleModule keyword arguments), ``uses_journal`` when it reads or
     writes sessions, and implements ``run()``, which returns the result dict.
-    ``main()`` is ``XModule()()``.
+    An engine error raised in ``run()`` fails the module with its message and
+    ``partial_result``, which a module that builds its result before the step
+    that may fail sets to that dict. ``main()`` is ``XModule()()``.
     """
 
     argument_spec: dict = {}
@@ -82,6 +84,7 @@ class OpenStackModule:
         self.warn = self.ansible.warn
         self._conn = None
         self._journal: Optional[Journal] = None
+        self.partial_result: dict = {}
 
     @property
     def conn(self):
@@ -120,7 +123,7 @@ class OpenStackModule:
         try:
             return self.journal.session(session_id)
         except SessionNotFound as exc:
-            self.fail_json(msg="%s: %s; create the session first (maintenance_session)" % (option, exc))
+            self.fail("%s: %s; create the session first (maintenance_session)" % (option, exc))
             raise  # fail_json exits; this keeps the return type honest
 
     def find_session(self, session_id: Optional[str]) -> Optional[Session]:
@@ -165,6 +168,10 @@ class OpenStackModule:
             self._journal.close()
             self._journal = None
 
+    def fail(self, msg: str, **extra) -> None:
+        """fail_json with the result so far (``partial_result``) and ``extra``."""
+        self.fail_json(msg=msg, **dict(self.partial_result, **extra))
+
     def run(self) -> dict:
         raise NotImplementedError
 
@@ -173,10 +180,10 @@ class OpenStackModule:
             result = self.run()
         except (MaintenanceError, ValueError) as exc:
             # The engine's errors name the option and the fix: they are the message.
-            self.fail_json(msg=str(exc))
+            self.fail(str(exc))
         except sdk_exceptions.HttpException as exc:
-            self.fail_json(
-                msg=str(exc),
+            self.fail(
+                str(exc),
                 extra_data={
                     "url": getattr(exc, "url", None),
                     "http_status": getattr(exc, "status_code", None),
@@ -184,7 +191,7 @@ class OpenStackModule:
                 },
             )
         except sdk_exceptions.SDKException as exc:
-            self.fail_json(msg=str(exc))
+            self.fail(str(exc))
         finally:
             self.close()
         self.exit_json(**result)

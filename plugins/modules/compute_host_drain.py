@@ -152,39 +152,23 @@ restored:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
-    HostNotFound,
-    apply_service,
-    desired_service,
-    diff_view,
-    find_compute_service,
-    needs_change,
-    predicted_state,
-    service_state,
-    validate_reason,
-)
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     DEFAULT_POLICY,
-    HostNotEmpty,
-    plan_drain,
-    read_host_contents,
     server_policy_argument_spec,
-    wait_host_empty,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     MIGRATION_COUNTS,
     MIGRATION_DELAYS,
-    Migrator,
     invalid_number,
     migration_argument_spec,
     migration_settings,
-    unmoved_outcome,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import provider_id_of
-
-
-class DrainFailed(Exception):
-    pass
+from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.drain_host import (
+    DrainReport,
+    DrainSettings,
+    DrainStopped,
+    drain_host,
+)
 
 
 class ComputeHostDrainModule(OpenStackModule):
@@ -199,104 +183,32 @@ class ComputeHostDrainModule(OpenStackModule):
     )
     module_kwargs = dict(supports_check_mode=True)
 
-    def validate(self) -> None:
+    def run(self) -> dict:
         error = invalid_number(self.params, MIGRATION_COUNTS + ("migration_timeout",), MIGRATION_DELAYS + ("timeout",))
         if error:
             self.fail_json(msg=error)
+        settings = self.settings()
         try:
-            validate_reason(self.params["reason"])
-        except ValueError as exc:
-            self.fail_json(msg=str(exc))
+            report = drain_host(self.conn, self.params["host"], settings, self.check_mode)
+        except DrainStopped as exc:
+            # The failure's result says what moved, what blocks and whether the host was enabled again.
+            self.fail_json(msg=str(exc), **self.result(exc.report))
+        return self.result(report)
 
-    def run(self) -> dict:
-        self.validate()
-        host = self.params["host"]
-        try:
-            service = find_compute_service(self.conn, host)
-        except HostNotFound as exc:
-            self.fail_json(msg=str(exc))
-        before = service_state(service)
-        desired = desired_service(before, "disabled", self.params["reason"], False, None)
-        will_disable = needs_change(before, desired)
-        provider_id = provider_id_of(self.conn, host)
-        contents = read_host_contents(self.conn, host, provider_id, with_groups=True)
-        policy = dict(DEFAULT_POLICY, **(self.params["server_policy"] or {}))
-        plan = plan_drain(contents.servers, policy)
-        result = dict(
-            changed=will_disable or bool(plan.moves),
-            disabled=False,
-            moved=[],
-            skipped=plan.skipped,
-            blockers=plan.blockers,
-            empty=contents.empty,
-            restored=False,
+    def settings(self) -> DrainSettings:
+        return DrainSettings(
+            reason=self.params["reason"],
+            policy=dict(DEFAULT_POLICY, **(self.params["server_policy"] or {})),
+            migration=migration_settings(self.params, self.params["migration_timeout"]),
+            timeout=self.params["timeout"],
+            restore_on_failure=self.params["restore_on_failure"],
         )
+
+    def result(self, report: DrainReport) -> dict:
+        result = report.as_result()
         if self.diff_mode:
-            result["diff"] = dict(
-                before=dict(diff_view(before), servers=sorted(server.name for server in contents.servers)),
-                after=dict(
-                    diff_view(predicted_state(before, desired)),
-                    servers=sorted(item["name"] for item in plan.skipped),
-                ),
-            )
-        if plan.blockers:
-            # Nothing has changed yet: the host is not even disabled.
-            result["changed"] = False
-            self.fail_json(msg=blockers_message(host, plan.blockers), service=before.as_dict(), **result)
-        if self.check_mode:
-            result["service"] = predicted_state(before, desired).as_dict()
-            servers = {server.id: server for server in contents.servers}
-            result["moved"] = [
-                unmoved_outcome(request.server_id, servers[request.server_id].name,
-                                servers[request.server_id].project_id, request.kind, host,
-                                "would_migrate").as_dict()
-                for request in plan.moves
-            ]
-            return result
-        after = apply_service(self.conn, service, desired) if will_disable else before
-        result["disabled"] = will_disable
-        try:
-            result["empty"] = self.move_and_wait(plan, provider_id, result)
-        except DrainFailed as exc:
-            if will_disable and self.params["restore_on_failure"]:
-                after = apply_service(self.conn, find_compute_service(self.conn, host),
-                                      desired_service(after, "enabled", "", False, None))
-                result["restored"] = True
-            self.fail_json(msg="%s%s" % (exc, restore_note(result["restored"], will_disable)),
-                           service=after.as_dict(), **result)
-        result["service"] = after.as_dict()
+            result["diff"] = report.diff()
         return result
-
-    def move_and_wait(self, plan, provider_id, result: dict) -> bool:
-        settings = migration_settings(self.params, self.params["migration_timeout"])
-        outcomes = Migrator(self.conn, settings).migrate_all(plan.moves)
-        result["moved"] = [outcome.as_dict() for outcome in outcomes]
-        failed = [outcome for outcome in outcomes if not outcome.ok]
-        if failed:
-            raise DrainFailed("drain of %s failed: %s" % (self.params["host"], "; ".join(
-                "%s (%s) of project %s: %s" % (o.name, o.server_id, o.project_id, o.error) for o in failed)))
-        if not self.params["wait"] or plan.skipped:
-            return read_host_contents(self.conn, self.params["host"], provider_id).empty
-        try:
-            wait_host_empty(self.conn, self.params["host"], self.params["timeout"],
-                            self.params["poll_interval"], provider_id)
-        except HostNotEmpty as exc:
-            raise DrainFailed(str(exc)) from exc
-        return True
-
-
-def blockers_message(host: str, blockers: list) -> str:
-    return "cannot drain %s, nothing was changed: %s" % (host, "; ".join(
-        "server %s (%s) of project %s is %s: %s" % (b["name"], b["id"], b["project_id"], b["status"], b["reason"])
-        for b in blockers))
-
-
-def restore_note(restored: bool, disabled_by_run: bool) -> str:
-    if restored:
-        return "; the host was enabled again"
-    if disabled_by_run:
-        return "; the host stays disabled (restore_on_failure is false)"
-    return ""
 
 
 def main() -> None:

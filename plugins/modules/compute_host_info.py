@@ -156,15 +156,12 @@ class ComputeHostInfoModule(OpenStackModule):
     module_kwargs = dict(supports_check_mode=True)
 
     def run(self) -> dict:
-        try:
-            views = read_hosts(
-                self.conn,
-                hosts=self.params["hosts"],
-                with_servers=self.params["servers"],
-                with_resources=self.params["resources"],
-            )
-        except LookupError as exc:
-            self.fail_json(msg=str(exc))
+        views = read_hosts(
+            self.conn,
+            hosts=self.params["hosts"],
+            with_servers=self.params["servers"],
+            with_resources=self.params["resources"],
+        )
         names = project_names(self.conn) if self.params["servers"] else {}
         return dict(changed=False, hosts=[view.as_dict(names) for view in views])
 

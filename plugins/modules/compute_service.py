@@ -62,7 +62,7 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -161,8 +161,8 @@ owned_by_other:
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
-    HostNotFound,
-    NotOurs,
+    DesiredService,
+    ServiceState,
     apply_service,
     desired_service,
     diff_view,
@@ -172,8 +172,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     service_state,
     validate_reason,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import open_journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 
 
 class ComputeServiceModule(OpenStackModule):
@@ -184,22 +182,16 @@ class ComputeServiceModule(OpenStackModule):
         force=dict(default=False, type="bool"),
         forced_down=dict(type="bool"),
         session_id=dict(),
-        journal=dict(no_log=False),
     )
     module_kwargs = dict(supports_check_mode=True)
+    uses_journal = True
 
     def run(self) -> dict:
         params = self.params
-        try:
-            validate_reason(params["reason"])
-            service = find_compute_service(self.conn, params["host"])
-            current = service_state(service)
-            desired = desired_service(
-                current, params["state"], params["reason"], params["force"], params["forced_down"]
-            )
-        except (ValueError, HostNotFound, NotOurs) as exc:
-            self.fail_json(msg=str(exc))
-        changed = needs_change(current, desired)
+        validate_reason(params["reason"])
+        service = find_compute_service(self.conn, params["host"])
+        current = service_state(service)
+        desired = desired_service(current, params["state"], params["reason"], params["force"], params["forced_down"])
         owned_by_other = params["state"] == "disabled" and current.status == "disabled" and not (
             current.disabled_by_us or params["force"]
         )
@@ -208,22 +200,11 @@ class ComputeServiceModule(OpenStackModule):
                 "host %s was already disabled by someone else (%r); left as it is"
                 % (current.host, current.disabled_reason)
             )
-        journal = self.session_journal()
-        # Disabling, or taking over someone else's disable with force: the session owns it from now on.
-        disabling = changed and params["state"] == "disabled" and not (current.status == "disabled" and current.disabled_by_us)
-        if not changed:
-            after = current
-        elif self.check_mode:
-            after = predicted_state(current, desired)
-        else:
-            if journal and disabling:
-                # Written first: a run killed right after the disable still knows to enable the host.
-                journal.set_host(params["session_id"], current.host, state="DISABLED", disabled_by_session=True)
-            after = apply_service(self.conn, service, desired)
-        if journal and not self.check_mode and params["state"] == "enabled" and after.status == "enabled":
-            journal.set_host(params["session_id"], current.host, disabled_by_session=False)
+        if params["session_id"]:
+            self.session(params["session_id"])  # checked before anything changes
+        after = self.apply(service, current, desired)
         result = dict(
-            changed=changed,
+            changed=needs_change(current, desired),
             service=after.as_dict(),
             previous=current.as_dict(),
             owned_by_other=owned_by_other,
@@ -232,16 +213,22 @@ class ComputeServiceModule(OpenStackModule):
             result["diff"] = dict(before=diff_view(current), after=diff_view(after))
         return result
 
-    def session_journal(self):
-        """The journal when a session is named (checked before anything changes), else None."""
-        if not self.params["session_id"]:
-            return None
-        journal = open_journal(self.params["journal"])
-        try:
-            journal.session(self.params["session_id"])
-        except SessionNotFound as exc:
-            self.fail_json(msg="session_id: %s; create the session first" % exc)
-        return journal
+    def apply(self, service, current: ServiceState, desired: DesiredService) -> ServiceState:
+        """The service brought to ``desired`` (predicted in check mode); the named session records it."""
+        changed = needs_change(current, desired)
+        if self.check_mode:
+            return predicted_state(current, desired) if changed else current
+        session_id = self.params["session_id"]
+        after = current
+        if changed:
+            # Disabling, or taking over someone else's disable with force: the session owns it from now on.
+            if session_id and self.params["state"] == "disabled" and not current.disabled_by_us:
+                # Written first: a run killed right after the disable still knows to enable the host.
+                self.journal.set_host(session_id, current.host, state="DISABLED", disabled_by_session=True)
+            after = apply_service(self.conn, service, desired)
+        if session_id and self.params["state"] == "enabled" and after.status == "enabled":
+            self.journal.set_host(session_id, current.host, disabled_by_session=False)
+        return after
 
 
 def main() -> None:

@@ -90,10 +90,7 @@ remaining:
 import time
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
-    HostNotFound,
-    find_compute_service,
-)
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import find_compute_service
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     HostNotEmpty,
     read_host_contents,
@@ -114,10 +111,7 @@ class HostWaitEmptyModule(OpenStackModule):
         host = self.params["host"]
         if self.params["timeout"] < 0 or self.params["poll_interval"] <= 0:
             self.fail_json(msg="timeout must be >= 0 and poll_interval > 0")
-        try:
-            find_compute_service(self.conn, host)
-        except HostNotFound as exc:
-            self.fail_json(msg=str(exc))
+        find_compute_service(self.conn, host)
         started = time.monotonic()
         if self.check_mode or not self.params["wait"]:
             contents = read_host_contents(self.conn, host, provider_id_of(self.conn, host))
@@ -127,6 +121,7 @@ class HostWaitEmptyModule(OpenStackModule):
                     self.conn, host, self.params["timeout"], self.params["poll_interval"]
                 )
             except HostNotEmpty as exc:
+                # The failure's result names what is left on the host.
                 self.fail_json(
                     msg=str(exc),
                     empty=False,

@@ -91,7 +91,7 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -169,7 +169,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.process impo
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection import connection_kwargs
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import journal_path
 
 SERVICE_CLOUD = "fenix-api"
 
@@ -186,12 +185,12 @@ class MaintenanceApiModule(OpenStackModule):
         threads=dict(type="int", default=8),
         python=dict(type="path"),
         catalog_url=dict(),
-        journal=dict(no_log=False),
     )
     module_kwargs = dict(
         supports_check_mode=True,
         required_if=[("state", "started", ["collections_path"])],
     )
+    uses_journal = True  # the service's journal; the module itself never opens it
 
     def run(self) -> dict:
         result = self.run_service()
@@ -213,17 +212,14 @@ class MaintenanceApiModule(OpenStackModule):
             if current and not self.check_mode:
                 try:
                     stop(settings, params["timeout"])
-                except OSError as exc:
+                except OSError as exc:  # not an engine error: the message names the process
                     self.fail_json(msg="cannot stop the API service (pid %s): %s" % (current["pid"], exc))
             return dict(changed=current is not None, url=settings.url, pid=None,
                         log_file=settings.log_file, auth_mode=params["auth_mode"])
         for name in ("workers", "threads", "token_ttl"):
             if params[name] < 1:
                 self.fail_json(msg="%s: %d is too small; give 1 or more" % (name, params[name]))
-        try:
-            check_settings(settings)
-        except ApiProcessError as exc:
-            self.fail_json(msg=str(exc))
+        check_settings(settings)
         if current and current.get("fingerprint") == settings.fingerprint:
             return dict(changed=False, url=settings.url, pid=current["pid"], log_file=settings.log_file,
                         auth_mode=params["auth_mode"])
@@ -234,6 +230,7 @@ class MaintenanceApiModule(OpenStackModule):
         try:
             state = start(settings, params["timeout"])
         except ApiProcessError as exc:
+            # Why it did not start is in the service's log: the failure shows its end.
             self.fail_json(msg="%s\n%s" % (exc, log_tail(settings)), log_file=settings.log_file)
         return dict(changed=True, url=settings.url, pid=state["pid"], log_file=settings.log_file,
                     auth_mode=params["auth_mode"])
@@ -247,7 +244,7 @@ class MaintenanceApiModule(OpenStackModule):
         settings = ApiSettings(
             collections_path=params["collections_path"] or "",
             run_dir=run_dir,
-            journal=journal_path(params["journal"]),
+            journal=self.journal_location,
             bind=params["bind"],
             auth=params["auth_mode"],
             cloud=cloud,
@@ -263,10 +260,7 @@ class MaintenanceApiModule(OpenStackModule):
     def service_credentials(self, run_dir: str):
         """(cloud name, clouds.yaml path or None) for the service's own user."""
         params = self.params
-        try:
-            kwargs = connection_kwargs(params)
-        except ValueError as exc:
-            self.fail_json(msg=str(exc))
+        kwargs = connection_kwargs(params)
         cloud = kwargs.pop("cloud", None)
         explicit = {key: value for key, value in kwargs.items()
                     if value is not None and key != "interface"}

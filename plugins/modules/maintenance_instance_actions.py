@@ -83,7 +83,7 @@ extends_documentation_fragment:
   - fenix.maintenance.notify
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.MIGRATION
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -177,15 +177,11 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     migration_settings,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import open_journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     Notifier,
-    NotifyError,
     notify_argument_spec,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
-    InstanceActionError,
     InstanceActions,
     decide,
 )
@@ -206,35 +202,28 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         waves=dict(type="list", elements="list"),
         allow_nack=dict(type="bool", default=False),
         timeout=dict(type="int", default=600),
-        journal=dict(no_log=False),
         **migration_argument_spec(),
         **notify_argument_spec(),
     )
     module_kwargs = dict(supports_check_mode=True, mutually_exclusive=[("moves", "waves")])
+    uses_journal = True
 
     def run(self) -> dict:
         params = self.params
         problem = invalid_number(params, at_least_one=MIGRATION_COUNTS, not_negative=MIGRATION_DELAYS)
         if problem:
             self.fail_json(msg=problem)
-        journal = open_journal(params["journal"])
-        try:
-            session = journal.session(params["session_id"])
-            notifier = Notifier(journal, params, lambda: self.conn)
-        except (SessionNotFound, NotifyError, ValueError) as exc:
-            self.fail_json(msg=str(exc))
+        session = self.session(params["session_id"])
+        notifier = Notifier(self.journal, params, lambda: self.conn)
         hosts = params["hosts"]
         servers = list_servers(self.conn, hosts)
-        replies = {record.project_id: record for record in journal.projects(session.session_id)}
+        replies = {record.project_id: record for record in self.journal.projects(session.session_id)}
         try:
             moves = {move["server_id"]: move for move in params["moves"] + moves_of_waves(params["waves"] or [])}
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:  # a malformed waves option: say what a move needs
             self.fail_json(msg="waves: each move needs server_id (and to_host, kind) as maintenance_plan gives"
                                " them (%s)" % exc)
-        try:
-            work = decide(servers, moves, replies, params["allow_nack"])
-        except InstanceActionError as exc:
-            self.fail_json(msg=str(exc))
+        work = decide(servers, moves, replies, params["allow_nack"])
         result = dict(changed=bool(work), instances=[item.as_dict() for item in work], counts=counts(work))
         if self.check_mode or not work:
             return result
@@ -244,14 +233,13 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
             notifier.announce_instance_done(session.session_id, item.project_id, item.server_id, api_url=api_url)
 
         migrator = Migrator(self.conn, migration_settings(params, params["timeout"]))
-        actions = InstanceActions(self.conn, journal, session.session_id, migrator, announce, params["timeout"],
+        actions = InstanceActions(self.conn, self.journal, session.session_id, migrator, announce, params["timeout"],
                                   params["poll_interval"], lambda: list_servers(self.conn, hosts))
+        self.partial_result = result  # a failed action reports each instance as the failure left it
         try:
             actions.run(work)
-        except InstanceActionError as exc:
+        finally:
             result["instances"] = [item.as_dict() for item in work]
-            self.fail_json(msg=str(exc), **result)
-        result["instances"] = [item.as_dict() for item in work]
         return result
 
 

@@ -100,7 +100,7 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack.SERVER_POLICY
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -250,12 +250,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain impo
     DEFAULT_POLICY,
     server_policy_argument_spec,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
-    journal_exists,
-    journal_path,
-    open_journal,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import read_cloud_model
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import PlanSettings, validate_limit
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
@@ -263,7 +257,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner
 
 class MaintenancePlanModule(OpenStackModule):
     argument_spec = dict(
-        journal=dict(no_log=False),
         hosts=dict(type="list", elements="str", default=[]),
         session_id=dict(),
         batch=dict(type="list", elements="str", default=[]),
@@ -289,6 +282,7 @@ class MaintenancePlanModule(OpenStackModule):
         ),
     )
     module_kwargs = dict(supports_check_mode=True)
+    uses_journal = True
 
     def settings(self) -> PlanSettings:
         params = self.params
@@ -298,11 +292,8 @@ class MaintenancePlanModule(OpenStackModule):
             self.fail_json(msg="max_parallel_hosts: %d; give at least 1" % params["max_parallel_hosts"])
         if (estimates.get("migrations_per_host") or 1) < 1:
             self.fail_json(msg="estimates.migrations_per_host: give at least 1")
-        try:
-            for key in ("availability_zone", "aggregate"):
-                validate_limit("max_unavailable.%s" % key, limits.get(key))
-        except ValueError as exc:
-            self.fail_json(msg=str(exc))
+        for key in ("availability_zone", "aggregate"):
+            validate_limit("max_unavailable.%s" % key, limits.get(key))
         return PlanSettings(
             max_parallel_hosts=params["max_parallel_hosts"],
             max_unavailable_per_zone=limits.get("availability_zone"),
@@ -316,29 +307,24 @@ class MaintenancePlanModule(OpenStackModule):
 
     def read_journal(self):
         """(session hosts or None, maintained hosts, instance group constraints, instance constraints)."""
-        path = journal_path(self.params["journal"])
         session_id = self.params["session_id"]
-        if not journal_exists(path):
+        if not self.journal_exists:
             # Read-only: a missing journal is never created; it just holds no constraints.
             if session_id:
                 self.fail_json(msg="session_id: no session %s, the journal %s does not exist;"
-                               " create the session with fenix.maintenance.maintenance_session" % (session_id, path))
+                               " create the session with fenix.maintenance.maintenance_session"
+                               % (session_id, self.journal_shown))
             return None, [], [], []
-        journal = open_journal(path)
-        try:
-            session_hosts, maintained = None, []
-            if session_id:
-                try:
-                    records = journal.hosts(session_id)
-                except SessionNotFound:
-                    self.fail_json(msg="session_id: no session %s in the journal %s; create it with"
-                                   " fenix.maintenance.maintenance_session" % (session_id, path))
-                session_hosts = [record.host for record in records]
-                maintained = [record.host for record in records if record.maintained]
-            return (session_hosts, maintained, journal.constraints("instance_group"),
-                    journal.constraints("instance"))
-        finally:
-            journal.close()
+        session_hosts, maintained = None, []
+        if session_id:
+            if self.find_session(session_id) is None:
+                self.fail_json(msg="session_id: no session %s in the journal %s; create it with"
+                               " fenix.maintenance.maintenance_session" % (session_id, self.journal_shown))
+            records = self.journal.hosts(session_id)
+            session_hosts = [record.host for record in records]
+            maintained = [record.host for record in records if record.maintained]
+        return (session_hosts, maintained, self.journal.constraints("instance_group"),
+                self.journal.constraints("instance"))
 
     def run(self) -> dict:
         settings = self.settings()
@@ -351,16 +337,7 @@ class MaintenancePlanModule(OpenStackModule):
             self.fail_json(msg="hosts: no nova-compute service on %s; known hosts: %s"
                            % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
         planned = [host for host in sorted(set(hosts)) if host not in set(maintained)]
-        if batch:
-            pending = [host for host in planned if host not in set(batch)]
-            plan = plan_batch(model, batch, settings, maintained=maintained, pending=pending)
-        else:
-            # A host this collection disabled for the maintenance (a run stopped in the middle of its
-            # batch) will be enabled again at the end of its batch, so later batches may use it.
-            for host in planned:
-                if model.hosts[host].disabled_by_us:
-                    model.hosts[host].enabled = True
-            plan = plan_maintenance(model, planned, settings, maintained=maintained)
+        plan = self.plan(model, planned, batch, maintained, settings)
         view = plan.as_dict()
         result = dict(
             changed=False,
@@ -377,6 +354,19 @@ class MaintenancePlanModule(OpenStackModule):
             self.fail_json(msg="batch: %s cannot be maintained together now: %s"
                            % (", ".join(sorted(batch)), "; ".join(reasons)), **result)
         return result
+
+    @staticmethod
+    def plan(model, planned: list, batch: list, maintained: list, settings: PlanSettings):
+        """The plan of the named batch, or of every batch of the planned hosts."""
+        if batch:
+            pending = [host for host in planned if host not in set(batch)]
+            return plan_batch(model, batch, settings, maintained=maintained, pending=pending)
+        # A host this collection disabled for the maintenance (a run stopped in the middle of its
+        # batch) will be enabled again at the end of its batch, so later batches may use it.
+        for host in planned:
+            if model.hosts[host].disabled_by_us:
+                model.hosts[host].enabled = True
+        return plan_maintenance(model, planned, settings, maintained=maintained)
 
 
 def main() -> None:

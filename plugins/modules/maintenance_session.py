@@ -137,7 +137,7 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -296,13 +296,6 @@ journal:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
-    journal_exists,
-    journal_path,
-    open_journal,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import SESSION_STATES
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import (
     normalize_maintenance_at,
@@ -316,7 +309,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session
 
 class MaintenanceSessionModule(OpenStackModule):
     argument_spec = dict(
-        journal=dict(no_log=False),
         session_id=dict(),
         state=dict(default="present", choices=["present", "absent"]),
         session_state=dict(choices=list(SESSION_STATES)),
@@ -355,33 +347,29 @@ class MaintenanceSessionModule(OpenStackModule):
         supports_check_mode=True,
         required_if=[("state", "absent", ["session_id"])],
     )
+    uses_journal = True
 
     def run(self) -> dict:
-        path = journal_path(self.params["journal"])
         result = dict(changed=False, created=False, resumed=False, restored_hosts=[], left_disabled=[],
-                      session=None, journal=redact_dsn(path))
-        if self.check_mode and not journal_exists(path):
+                      session=None, journal=self.journal_shown)
+        if self.check_mode and not self.journal_exists:
             # Check mode must not even create the journal file.
             if self.params["state"] == "present":
-                self.create(None, result)
+                self.create(result)
             return result
-        journal = open_journal(path)
-        try:
-            existing = journal.session(self.params["session_id"]) if self.params["session_id"] else None
-        except SessionNotFound:
-            existing = None
+        existing = self.find_session(self.params["session_id"])
         if self.params["state"] == "absent":
-            return self.delete(journal, existing, result)
+            return self.delete(existing, result)
         if existing is None:
-            existing = self.create(journal, result)
+            existing = self.create(result)
         else:
             result["resumed"] = True
         if existing is not None:
-            self.update_hosts(journal, existing, result)
-        return self.update_state(journal, existing, result)
+            self.update_hosts(existing, result)
+        return self.update_state(existing, result)
 
-    def update_hosts(self, journal, session, result) -> None:
-        known = {record.host: record for record in journal.hosts(session.session_id)}
+    def update_hosts(self, session, result) -> None:
+        known = {record.host: record for record in self.journal.hosts(session.session_id)}
         for update in self.params["host_updates"]:
             if update["host"] not in known:
                 self.fail_json(msg="host_updates: %s is not a host of session %s; its hosts are %s"
@@ -392,47 +380,44 @@ class MaintenanceSessionModule(OpenStackModule):
             if any(getattr(record, key) != value for key, value in wanted.items()) or update["details"]:
                 result["changed"] = True
                 if not self.check_mode:
-                    journal.set_host(session.session_id, update["host"], details=update["details"], **wanted)
+                    self.journal.set_host(session.session_id, update["host"], details=update["details"], **wanted)
         if self.params["restore_hosts"]:
-            enabled, left = restore_hosts(self.conn, journal, session.session_id, self.check_mode,
+            enabled, left = restore_hosts(self.conn, self.journal, session.session_id, self.check_mode,
                                           only=self.params["restore_only"])
             result.update(restored_hosts=enabled, left_disabled=left)
             result["changed"] = result["changed"] or bool(enabled)
 
-    def create(self, journal, result):
+    def create(self, result):
         params = self.params
-        try:
-            maintenance_at = normalize_maintenance_at(params["maintenance_at"])
-            validate_actions(params["actions"])
-            hosts = resolve_hosts(self.conn, params["hosts"])
-        except ValueError as exc:
-            self.fail_json(msg=str(exc))
+        maintenance_at = normalize_maintenance_at(params["maintenance_at"])
+        validate_actions(params["actions"])
+        hosts = resolve_hosts(self.conn, params["hosts"])
         request = {key: params[key] for key in ("hosts", "maintenance_at", "workflow", "metadata", "actions", "download")}
         result.update(changed=True, created=True)
         if self.check_mode:
             return None
-        return journal.create_session(hosts, params["workflow"], maintenance_at, params["metadata"],
-                                      request, session_id=params["session_id"])
+        return self.journal.create_session(hosts, params["workflow"], maintenance_at, params["metadata"],
+                                           request, session_id=params["session_id"])
 
-    def update_state(self, journal, session, result):
+    def update_state(self, session, result):
         wanted = self.params["session_state"]
         if self.params["resume_failed"] and session is not None and session.state == "MAINTENANCE_FAILED":
-            wanted = state_before_failure(journal, session.session_id)
+            wanted = state_before_failure(self.journal, session.session_id)
         before = session.state if session else None
         if session is not None and wanted and (wanted, self.params["reason"]) != (session.state, session.reason):
             result["changed"] = True
             if not self.check_mode:
-                session = journal.set_session_state(session.session_id, wanted, self.params["reason"])
+                session = self.journal.set_session_state(session.session_id, wanted, self.params["reason"])
         if session is not None:
-            result["session"] = session_view(journal, session)
+            result["session"] = session_view(self.journal, session)
         if self.diff_mode:
             result["diff"] = dict(before={"state": before}, after={"state": wanted or before or "MAINTENANCE"})
         return result
 
-    def delete(self, journal, session, result):
+    def delete(self, session, result):
         if session is None:
             return result
-        enabled, left = restore_hosts(self.conn, journal, session.session_id, self.check_mode)
+        enabled, left = restore_hosts(self.conn, self.journal, session.session_id, self.check_mode)
         result.update(changed=True, restored_hosts=enabled, left_disabled=left)
         if left:
             self.warn("hosts %s were disabled by this session but someone else has disabled them since;"
@@ -440,7 +425,7 @@ class MaintenanceSessionModule(OpenStackModule):
         if self.diff_mode:
             result["diff"] = dict(before={"state": session.state}, after={"state": None})
         if not self.check_mode:
-            journal.delete_session(session.session_id)
+            self.journal.delete_session(session.session_id)
         return result
 
 

@@ -55,7 +55,7 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -150,15 +150,8 @@ journal:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
-    journal_exists,
-    journal_path,
-    open_journal,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import (
     FORMATS,
-    ReportError,
     report_directory,
     write_report,
 )
@@ -167,7 +160,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session
 
 class MaintenanceSessionInfoModule(OpenStackModule):
     argument_spec = dict(
-        journal=dict(no_log=False),
         session_id=dict(),
         events=dict(default=False, type="bool"),
         report=dict(default=False, type="bool"),
@@ -175,49 +167,41 @@ class MaintenanceSessionInfoModule(OpenStackModule):
         report_formats=dict(type="list", elements="str", choices=list(FORMATS), default=list(FORMATS)),
     )
     module_kwargs = dict(supports_check_mode=True)
+    uses_journal = True
 
     def run(self) -> dict:
-        path = journal_path(self.params["journal"])
         directory = None
         if self.params["report"]:
             if not self.params["session_id"]:
                 self.fail_json(msg="session_id: missing; report=true writes the report of one session, name it")
-            try:
-                directory = report_directory(path, self.params["report_dir"])
-            except ReportError as exc:
-                self.fail_json(msg=str(exc))
-        if not journal_exists(path):
+            directory = report_directory(self.journal_location, self.params["report_dir"])
+        if not self.journal_exists:
             if self.params["report"]:
                 self.fail_json(msg="session_id: no journal at %s, so no session %s to report on; give the journal"
-                                   " option the run's journal" % (path, self.params["session_id"]))
-            return dict(changed=False, sessions=[], journal=path)
-        journal = open_journal(path)
+                                   " option the run's journal" % (self.journal_shown, self.params["session_id"]))
+            return dict(changed=False, sessions=[], journal=self.journal_shown)
         if self.params["session_id"]:
-            try:
-                sessions = [journal.session(self.params["session_id"])]
-            except SessionNotFound:
-                sessions = []
+            found = self.find_session(self.params["session_id"])
+            sessions = [found] if found else []
         else:
-            sessions = journal.sessions()
+            sessions = self.journal.sessions()
         result = dict(
             changed=False,
-            sessions=[session_view(journal, session, self.params["events"]) for session in sessions],
-            journal=journal.path,
+            sessions=[session_view(self.journal, session, self.params["events"]) for session in sessions],
+            journal=self.journal.path,
         )
         if self.params["report"]:
-            result["report"], result["changed"] = self.write_report(journal, directory, sessions)
+            result["report"], result["changed"] = self.write_report(directory, sessions)
         return result
 
-    def write_report(self, journal, directory: str, sessions: list):
+    def write_report(self, directory: str, sessions: list):
         if not sessions:
             self.fail_json(msg="session_id: %s is not in the journal %s; nothing to report on"
-                               % (self.params["session_id"], journal.path))
+                               % (self.params["session_id"], self.journal.path))
         try:
-            return write_report(journal, sessions[0].session_id, directory,
+            return write_report(self.journal, sessions[0].session_id, directory,
                                 tuple(dict.fromkeys(self.params["report_formats"])), check_mode=self.check_mode)
-        except ReportError as exc:
-            self.fail_json(msg=str(exc))
-        except OSError as exc:
+        except OSError as exc:  # not an engine error: say which option to change
             self.fail_json(msg="report_dir: cannot write the report there (%s); give a directory you may write to" % exc)
 
 

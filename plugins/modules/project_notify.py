@@ -93,7 +93,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -213,18 +213,10 @@ from dataclasses import asdict
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
-    journal_exists,
-    journal_path,
-    open_journal,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     HOST_EVENT,
     Notification,
     Notifier,
-    NotifyError,
     asks_from_list,
     asks_from_servers,
     default_actions_at,
@@ -243,7 +235,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary impor
 class ProjectNotifyModule(OpenStackModule):
     argument_spec = dict(
         notify_argument_spec(),
-        journal=dict(no_log=False),
         session_id=dict(required=True),
         event_type=dict(default="maintenance.scheduled", choices=["maintenance.scheduled", HOST_EVENT]),
         state=dict(choices=list(PROJECT_STATES)),
@@ -266,30 +257,26 @@ class ProjectNotifyModule(OpenStackModule):
         ],
         mutually_exclusive=[("projects", "hosts")],
     )
+    uses_journal = True
 
     def run(self) -> dict:
-        path = journal_path(self.params["journal"])
-        result = dict(changed=False, notifications=[], projects=[], journal=redact_dsn(path))
+        result = self.partial_result = dict(changed=False, notifications=[], projects=[], journal=self.journal_shown)
         session_id = self.params["session_id"]
-        if not journal_exists(path):
-            self.fail_json(msg="session_id: no journal at %s, so no session %s; create the session with"
-                               " fenix.maintenance.maintenance_session first" % (path, session_id), **result)
-        journal = open_journal(path)
-        try:
-            session = journal.session(session_id)
-            notifier = Notifier(journal, self.params, lambda: self.conn)
-            if self.params["event_type"] == HOST_EVENT:
-                sent = self.notify_admin(notifier, session)
-            elif self.state(session) == INSTANCE_ACTION_DONE:
-                sent = self.notify_instance_done(notifier, journal, session)
-            else:
-                sent = self.notify_projects(notifier, journal, session, result)
-        except (SessionNotFound, NotifyError, ValueError) as exc:
-            self.fail_json(msg=str(exc), **result)
+        if not self.journal_exists:
+            self.fail("session_id: no journal at %s, so no session %s; create the session with"
+                      " fenix.maintenance.maintenance_session first" % (self.journal_shown, session_id))
+        session = self.session(session_id)
+        notifier = Notifier(self.journal, self.params, lambda: self.conn)
+        if self.params["event_type"] == HOST_EVENT:
+            sent = self.notify_admin(notifier, session)
+        elif self.state(session) == INSTANCE_ACTION_DONE:
+            sent = self.notify_instance_done(notifier, session)
+        else:
+            sent = self.notify_projects(notifier, session, result)
         result.update(changed=bool(sent), notifications=sent)
         failed = undelivered(sent) if not self.check_mode else []
         if failed:
-            self.fail_json(msg=delivery_failure_message(failed), **result)
+            self.fail(delivery_failure_message(failed))
         return result
 
     def state(self, session) -> str:
@@ -299,7 +286,7 @@ class ProjectNotifyModule(OpenStackModule):
                              % (state, ", ".join(PROJECT_STATES)))
         return state
 
-    def notify_projects(self, notifier, journal, session, result) -> list:
+    def notify_projects(self, notifier, session, result) -> list:
         state = self.state(session)
         reply_at = notifier.reply_at()
         actions_at = self.actions_at(state, session, reply_at)
@@ -307,15 +294,15 @@ class ProjectNotifyModule(OpenStackModule):
             asks = asks_from_list(self.params["projects"], state, actions_at, reply_at)
         elif self.params["hosts"] is None and state == "MAINTENANCE_COMPLETE":
             asks = asks_from_list(
-                [{"project_id": p.project_id, "instance_ids": p.instance_ids} for p in journal.projects(session.session_id)],
+                [{"project_id": p.project_id, "instance_ids": p.instance_ids} for p in self.journal.projects(session.session_id)],
                 state, actions_at, reply_at)
         else:
-            hosts = self.params["hosts"] or [record.host for record in journal.hosts(session.session_id)]
+            hosts = self.params["hosts"] or [record.host for record in self.journal.hosts(session.session_id)]
             asks = asks_from_servers(list_servers(self.conn, hosts), hosts, state, actions_at, reply_at)
         sent = notifier.ask_and_send(session, asks, self.check_mode)
         if not self.check_mode:
             asked = {ask.project_id for ask in asks}
-            result["projects"] = [asdict(p) for p in journal.projects(session.session_id) if p.project_id in asked]
+            result["projects"] = [asdict(p) for p in self.journal.projects(session.session_id) if p.project_id in asked]
         return sent
 
     def actions_at(self, state, session, reply_at) -> str:
@@ -323,14 +310,14 @@ class ProjectNotifyModule(OpenStackModule):
             return fenix_time(parse_time(self.params["actions_at"]))
         return default_actions_at(state, session.maintenance_at, reply_at)
 
-    def notify_instance_done(self, notifier, journal, session) -> list:
+    def notify_instance_done(self, notifier, session) -> list:
         instance_id = self.params["instance_id"]
-        project_id = self.project_of(journal, session.session_id, instance_id)
+        project_id = self.project_of(session.session_id, instance_id)
         return notifier.announce_instance_done(session.session_id, project_id, instance_id, self.check_mode)
 
-    def project_of(self, journal, session_id, instance_id) -> str:
+    def project_of(self, session_id, instance_id) -> str:
         """The instance's project: from the journal, the projects option, or Nova."""
-        for record in journal.instances(session_id):
+        for record in self.journal.instances(session_id):
             if record.instance_id == instance_id:
                 return record.project_id
         for item in self.params["projects"] or []:

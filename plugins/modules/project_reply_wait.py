@@ -70,7 +70,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   platform:
@@ -176,16 +176,8 @@ journal:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
-    journal_exists,
-    journal_path,
-    open_journal,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     Notifier,
-    NotifyError,
     notify_argument_spec,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import (
@@ -206,7 +198,6 @@ ANSWERABLE_STATES = [state for state in PROJECT_STATES if state != INSTANCE_ACTI
 class ProjectReplyWaitModule(OpenStackModule):
     argument_spec = dict(
         notify_argument_spec(),
-        journal=dict(no_log=False),
         session_id=dict(required=True),
         state=dict(choices=ANSWERABLE_STATES),
         poll_interval=dict(type="float", default=2),
@@ -215,28 +206,21 @@ class ProjectReplyWaitModule(OpenStackModule):
         fail_on_nack=dict(type="bool", default=True),
     )
     module_kwargs = dict(supports_check_mode=True)
+    uses_journal = True
 
     def run(self) -> dict:
         params = self.params
-        path = journal_path(params["journal"])
-        result = dict(changed=False, state=None, projects=[], silent=[], nacked=[], answered_by_policy=[],
-                      reminders=[], waited=0.0, journal=redact_dsn(path))
-        if not journal_exists(path):
-            self.fail_json(msg="session_id: no journal at %s, so no session %s" % (path, params["session_id"]),
-                           **result)
-        journal = open_journal(path)
-        try:
-            session = journal.session(params["session_id"])
-            state = params["state"] or session.state
-            result["state"] = state
-            waiter = ReplyWaiter(journal, session.session_id, state, self.settings(),
-                                 remind=self.reminder(journal, session))
-            if self.check_mode:
-                outcome = waiter.look()
-            else:
-                outcome = waiter.explain(waiter.apply_policy(waiter.wait()))
-        except (SessionNotFound, NotifyError, ValueError) as exc:
-            self.fail_json(msg=str(exc), **result)
+        result = self.partial_result = dict(changed=False, state=None, projects=[], silent=[], nacked=[],
+                                            answered_by_policy=[], reminders=[], waited=0.0, journal=self.journal_shown)
+        if not self.journal_exists:
+            self.fail("session_id: no journal at %s, so no session %s" % (self.journal_shown, params["session_id"]))
+        session = self.session(params["session_id"])
+        state = result["state"] = params["state"] or session.state
+        waiter = ReplyWaiter(self.journal, session.session_id, state, self.settings(), remind=self.reminder(session))
+        if self.check_mode:
+            outcome = waiter.look()
+        else:
+            outcome = waiter.explain(waiter.apply_policy(waiter.wait()))
         result.update(
             changed=outcome.changed() or (self.check_mode and bool(outcome.silent) and self.would_act()),
             projects=[project_view(p, outcome.decided_by.get(p.project_id)) for p in outcome.projects],
@@ -245,7 +229,7 @@ class ProjectReplyWaitModule(OpenStackModule):
         )
         if self.check_mode:
             return result
-        self.fail_on_answers(outcome, result)
+        self.fail_on_answers(outcome)
         return result
 
     def settings(self) -> WaitSettings:
@@ -258,11 +242,11 @@ class ProjectReplyWaitModule(OpenStackModule):
                             renotify=params["renotify"], silent_policy=params["silent_policy"],
                             fail_on_nack=params["fail_on_nack"])
 
-    def reminder(self, journal, session):
+    def reminder(self, session):
         """Sends reminders with project_notify's code and options; a failed delivery only warns."""
         if not (self.params["bus"] or self.params["webhook"]):
             return lambda projects: None
-        notifier = Notifier(journal, self.params, lambda: self.conn)
+        notifier = Notifier(self.journal, self.params, lambda: self.conn)
 
         def remind(projects):
             for item in notifier.remind(session, projects):
@@ -274,16 +258,16 @@ class ProjectReplyWaitModule(OpenStackModule):
     def would_act(self) -> bool:
         return self.params["renotify"] > 0 or self.params["silent_policy"] != FAIL
 
-    def fail_on_answers(self, outcome, result) -> None:
+    def fail_on_answers(self, outcome) -> None:
         if outcome.nacked and self.params["fail_on_nack"]:
             nacks = ["%s answered %s" % (p.project_id, p.reply) for p in outcome.projects
                      if p.project_id in outcome.nacked]
-            self.fail_json(msg="state %s refused: %s; set fail_on_nack=false to let the play decide"
-                               % (outcome.state, ", ".join(nacks)), **result)
+            self.fail("state %s refused: %s; set fail_on_nack=false to let the play decide"
+                      % (outcome.state, ", ".join(nacks)))
         if outcome.silent:
-            self.fail_json(msg="state %s: no answer after %ss from projects %s; raise timeout, add renotify,"
-                               " or set silent_policy to LIVE_MIGRATE or MIGRATE"
-                               % (outcome.state, self.params["timeout"], ", ".join(outcome.silent)), **result)
+            self.fail("state %s: no answer after %ss from projects %s; raise timeout, add renotify,"
+                      " or set silent_policy to LIVE_MIGRATE or MIGRATE"
+                      % (outcome.state, self.params["timeout"], ", ".join(outcome.silent)))
 
 
 def main() -> None:

@@ -234,34 +234,13 @@ class ServerMigrateModule(OpenStackModule):
         self.validate()
         servers = self.find_servers()
         self.refuse_unmigratable(servers)
-        settings = migration_settings(self.params, self.params["timeout"], self.params["confirm"])
-        outcomes = {}
-        to_move = []
-        for server in servers:
-            reason = self.skip_reason(server)
-            if reason is not None:
-                outcomes[server.id] = self.outcome(server, "skipped", error=reason)
-            elif self.check_mode:
-                outcomes[server.id] = self.outcome(server, "would_migrate")
-            else:
-                to_move.append(server)
-        requests = [
-            MigrationRequest(
-                server.id,
-                kind=self.params["kind"],
-                target_host=self.params["target_host"],
-                block_migration=block_migration_value(self.params["block_migration"]),
-            )
-            for server in to_move
-        ]
-        for outcome in Migrator(self.conn, settings).migrate_all(requests):
-            outcomes[outcome.server_id] = outcome
+        outcomes = self.migrate(servers)
         ordered = [outcomes[server.id] for server in servers]
-        failed = [outcome.server_id for outcome in ordered if outcome.status == "failed"]
+        failed = [outcome for outcome in ordered if outcome.status == "failed"]
         result = dict(
             changed=any(outcome.status in ("migrated", "requested", "would_migrate") for outcome in ordered),
             servers=[outcome.as_dict() for outcome in ordered],
-            failed_servers=failed,
+            failed_servers=[outcome.server_id for outcome in failed],
         )
         if self.diff_mode:
             result["diff"] = dict(
@@ -269,12 +248,30 @@ class ServerMigrateModule(OpenStackModule):
                 after={outcome.server_id: self.predicted_host(outcome) for outcome in ordered},
             )
         if failed:
-            self.fail_json(msg="migration failed for %d of %d servers: %s" % (
-                len(failed), len(ordered), "; ".join(
-                    "%s: %s" % (outcome.name or outcome.server_id, outcome.error)
-                    for outcome in ordered if outcome.status == "failed"
-                )), **result)
+            self.fail_json(msg="migration failed for %d of %d servers: %s" % (len(failed), len(ordered), "; ".join(
+                "%s: %s" % (outcome.name or outcome.server_id, outcome.error) for outcome in failed)), **result)
         return result
+
+    def migrate(self, servers: list) -> dict:
+        """Each server's outcome by ID: skipped, would migrate (check mode), or what its migration did."""
+        outcomes, requests = {}, []
+        for server in servers:
+            reason = self.skip_reason(server)
+            if reason is not None:
+                outcomes[server.id] = self.outcome(server, "skipped", error=reason)
+            elif self.check_mode:
+                outcomes[server.id] = self.outcome(server, "would_migrate")
+            else:
+                requests.append(MigrationRequest(
+                    server.id,
+                    kind=self.params["kind"],
+                    target_host=self.params["target_host"],
+                    block_migration=block_migration_value(self.params["block_migration"]),
+                ))
+        settings = migration_settings(self.params, self.params["timeout"], self.params["confirm"])
+        for outcome in Migrator(self.conn, settings).migrate_all(requests):
+            outcomes[outcome.server_id] = outcome
+        return outcomes
 
     def predicted_host(self, outcome: MigrationOutcome):
         if outcome.status == "would_migrate":

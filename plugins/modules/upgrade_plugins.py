@@ -76,7 +76,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.conn
   - fenix.maintenance.openstack
-  - fenix.maintenance.openstack.JOURNAL
+  - fenix.maintenance.journal
   - fenix.maintenance.openstack.ATTRIBUTES
 attributes:
   action:

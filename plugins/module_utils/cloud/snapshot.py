@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
+    HostNotFound,
     ServiceState,
     service_state,
 )
@@ -206,13 +207,13 @@ def read_hosts(
 ) -> List[HostView]:
     """Compute hosts (all, or those named) with capacity and servers.
 
-    Raises LookupError naming hosts that run no nova-compute service.
+    Raises HostNotFound (a LookupError) naming hosts that run no nova-compute service.
     """
     services = {svc.host: svc for svc in conn.compute.services(binary=COMPUTE_BINARY)}
     if hosts is not None:
         unknown = sorted(set(hosts) - set(services))
         if unknown:
-            raise LookupError(
+            raise HostNotFound(
                 "hosts: no %s service on %s; known hosts: %s"
                 % (COMPUTE_BINARY, ", ".join(unknown), ", ".join(sorted(services)) or "none")
             )

@@ -35,6 +35,8 @@ def test_wait_empty_check_mode_reads_once_without_failing():
     cloud.add_server("compute1", name="web-1")
     result = run_module(HostWaitEmptyModule, {"host": "compute1"}, cloud, check_mode=True)
     assert not result["failed"] and result["empty"] is False
+    # One read of the host: one server list and one read of its Placement allocations.
+    assert cloud.calls["compute.servers"] == 1 and cloud.calls["placement.get"] == 1
 
 
 def test_wait_empty_on_empty_host():
