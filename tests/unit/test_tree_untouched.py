@@ -60,7 +60,7 @@ def scratch_repo(tmp_path_factory):
 def run_pytest(root, write: str, write_in_subprocess: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, WRITE=write, WRITE_IN_SUBPROCESS=write_in_subprocess, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"],
-                          cwd=str(root), env=env, capture_output=True, text=True, timeout=120)
+                          cwd=str(root), env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_a_run_writing_only_into_ignored_paths_passes(scratch_repo):

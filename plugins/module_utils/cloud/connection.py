@@ -18,7 +18,8 @@ from typing import List, Optional
 
 try:
     import openstack
-    from openstack import exceptions as sdk_exceptions
+    # The module base and the inventory plugin take the SDK's exceptions from here, guarded once.
+    from openstack import exceptions as sdk_exceptions  # pylint: disable=unused-import
 
     HAS_SDK = True
     SDK_IMPORT_ERROR = None
@@ -117,5 +118,3 @@ def connect(params: dict, config_files: Optional[List[str]] = None):
 
     config = loader.OpenStackConfig(config_files=list(config_files) + list(loader.CONFIG_FILES))
     return openstack.connection.Connection(config=config.get_one(**kwargs))
-
-

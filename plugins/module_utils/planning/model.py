@@ -203,4 +203,3 @@ def validate_limit(name: str, value: Union[int, str, None]) -> None:
         resolve_limit(value, 100)
     except ValueError as exc:
         raise ValueError("%s: %r is not a number of hosts or a percentage like '25%%'; %s" % (name, value, exc))
-

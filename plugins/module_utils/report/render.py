@@ -115,7 +115,7 @@ def _template(name: str):
     if name not in _TEMPLATES:
         if jinja2 is None:
             raise ReportError("report: rendering the report needs the Python package jinja2"
-                                   " (pip install jinja2): %s" % JINJA2_IMPORT_ERROR)
+                              " (pip install jinja2): %s" % JINJA2_IMPORT_ERROR)
         environment = jinja2.Environment(autoescape=name != "MARKDOWN", undefined=jinja2.StrictUndefined,
                                          trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
         environment.filters["md"] = _md
@@ -282,8 +282,9 @@ def tables(report: Dict[str, Any]) -> Dict[str, Any]:
     for host in report["hosts"]:
         figures = _host_figures(host)
         enabled = next((phase["start"] for phase in host["phases"] if phase["phase"] == "enabled"), "-")
-        hosts.append({"key": host["host"], "cells": (host["host"], host["state"], figures["disabled"],
-                                                      figures["emptying"], figures["plugins"], enabled, host["moves"])})
+        cells = (host["host"], host["state"], figures["disabled"], figures["emptying"], figures["plugins"],
+                 enabled, host["moves"])
+        hosts.append({"key": host["host"], "cells": cells})
     moves = [{"key": move["instance_id"], "cells": (
         named(move.get("instance_name"), move["instance_id"]), named(move.get("project_name"), move["project_id"]),
         move["action"], move["from_host"], move["to_host"] or "-", move["state"], _duration(move["seconds"]))}

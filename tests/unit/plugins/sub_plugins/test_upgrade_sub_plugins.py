@@ -126,8 +126,8 @@ def test_the_documented_example_plugin_works(tmp_path):
 
     plugin = plugin_class(Host(), {})
     plugin.validate(metadata)
-    assert plugin.run(metadata, "compute1", False) == {"changed": True, "msg": "stopped ceilometer-polling",
-                                                      "stopped": ["ceilometer-polling"]}
+    assert plugin.run(metadata, "compute1", False) == {
+        "changed": True, "msg": "stopped ceilometer-polling", "stopped": ["ceilometer-polling"]}
     assert Host.calls == [("ansible.builtin.systemd_service", {"name": "ceilometer-polling", "state": "stopped"})]
     with pytest.raises(UpgradePluginError, match="services: required"):
         check_metadata(documentation, {})
