@@ -151,6 +151,21 @@ attributes:
       - fenix.maintenance.maintenance
 """
 
+    # The modules that work on one session also belong to the group that carries session_id and
+    # journal (meta/runtime.yml); Ansible merges attributes one level deep, so this is a variant of
+    # ATTRIBUTES rather than an addition to it.
+    SESSION_ATTRIBUTES = r"""
+attributes:
+  action_group:
+    description:
+      - Use C(group/fenix.maintenance.maintenance) in C(module_defaults) to set the connection options
+        of this module, and C(group/fenix.maintenance.session) to set O(session_id) and O(journal).
+    support: full
+    membership:
+      - fenix.maintenance.maintenance
+      - fenix.maintenance.session
+"""
+
     # The connection options of the inventory plugins: the same concepts as the
     # modules' (and openstack.cloud's inventory), without the module-only ones.
     INVENTORY = r"""

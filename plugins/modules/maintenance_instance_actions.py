@@ -84,7 +84,7 @@ extends_documentation_fragment:
   - fenix.maintenance.openstack
   - fenix.maintenance.openstack.MIGRATION
   - fenix.maintenance.journal
-  - fenix.maintenance.openstack.ATTRIBUTES
+  - fenix.maintenance.openstack.SESSION_ATTRIBUTES
 attributes:
   platform:
     support: full

@@ -56,7 +56,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
   - fenix.maintenance.journal
-  - fenix.maintenance.openstack.ATTRIBUTES
+  - fenix.maintenance.openstack.SESSION_ATTRIBUTES
 attributes:
   platform:
     support: full

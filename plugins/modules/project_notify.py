@@ -94,7 +94,7 @@ extends_documentation_fragment:
   - fenix.maintenance.notify
   - fenix.maintenance.openstack
   - fenix.maintenance.journal
-  - fenix.maintenance.openstack.ATTRIBUTES
+  - fenix.maintenance.openstack.SESSION_ATTRIBUTES
 attributes:
   platform:
     support: full

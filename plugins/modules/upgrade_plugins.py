@@ -77,7 +77,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.conn
   - fenix.maintenance.openstack
   - fenix.maintenance.journal
-  - fenix.maintenance.openstack.ATTRIBUTES
+  - fenix.maintenance.openstack.SESSION_ATTRIBUTES
 attributes:
   action:
     support: full
