@@ -31,6 +31,8 @@ description:
     is now (a rolling play calls this once per batch), and fails naming the blockers when the rules
     cannot be met.
   - Read-only; nothing in the cloud or the journal changes.
+  - First checks that the cloud's compute and Placement APIs offer the microversions the collection
+    needs (OpenStack Rocky or later), and fails naming what is missing otherwise.
 options:
   hosts:
     description:
@@ -250,6 +252,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain impo
     DEFAULT_POLICY,
     server_policy_argument_spec,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import read_cloud_model
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import PlanSettings, validate_limit
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
@@ -328,6 +331,7 @@ class MaintenancePlanModule(OpenStackModule):
 
     def run(self) -> dict:
         settings = self.settings()
+        require_floors(self.conn)
         session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
         model = read_cloud_model(self.conn, group_constraints, instance_constraints)
         hosts = self.params["hosts"] or session_hosts or sorted(model.hosts)

@@ -19,6 +19,9 @@ description:
   - With O(state=present), creates the session, or resumes it when
     O(session_id) names one the journal has (nothing changes then unless
     O(session_state) asks for another state).
+  - Before creating a session (in check mode too), checks that the cloud's compute and Placement
+    APIs offer the microversions the collection needs (OpenStack Rocky or later), and fails naming
+    what is missing otherwise.
   - With O(state=absent), deletes the session after enabling again every
     host the session disabled (hosts someone else has disabled since are left alone).
 options:
@@ -296,6 +299,7 @@ journal:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import SESSION_STATES
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import (
     normalize_maintenance_at,
@@ -391,6 +395,7 @@ class MaintenanceSessionModule(OpenStackModule):
         params = self.params
         maintenance_at = normalize_maintenance_at(params["maintenance_at"])
         validate_actions(params["actions"])
+        require_floors(self.conn)
         hosts = resolve_hosts(self.conn, params["hosts"])
         request = {key: params[key] for key in ("hosts", "maintenance_at", "workflow", "metadata", "actions", "download")}
         result.update(changed=True, created=True)

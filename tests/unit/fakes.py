@@ -60,6 +60,9 @@ class FakeCloud:
         self.endpoints = {}  # service type -> URL, as the catalog would give
         self.host_aggregates = []  # what compute.aggregates() lists (add_aggregate)
         self.hypervisor_page_size = None  # pages the hypervisor list as Nova's max_limit does
+        # (lowest, highest) microversion each version document offers; None: no document.
+        self.api_versions = {"compute": ("2.1", "2.95"), "placement": ("1.0", "1.39")}
+        self.version_reads = Counter()  # not in calls: the SDK reads them when it opens an endpoint
 
     def endpoint_for(self, service_type, interface=None, region_name=None):
         return self.endpoints.get(service_type)
@@ -91,6 +94,15 @@ class FakeCloud:
             "local_gb": 40, "local_gb_used": vcpus_used,
             "running_vms": sum(1 for server in self.servers.values() if server.compute_host == host),
         }
+
+    def endpoint_data(self, service_type):
+        """keystoneauth's EndpointData of a service: its microversions parsed to (major, minor)."""
+        self.version_reads[service_type] += 1
+        offered = self.api_versions[service_type]
+        if offered is None:
+            return None
+        low, high = (tuple(int(part) for part in version.split(".")) if version else None for version in offered)
+        return SimpleNamespace(min_microversion=low, max_microversion=high)
 
     def other_host(self, source, target=None):
         if target:
@@ -220,6 +232,9 @@ class _Compute:
         self.cloud.calls["compute.migrations"] += 1
         return [record for owner, record in self.cloud.migration_records if owner == server_id]
 
+    def get_endpoint_data(self):
+        return self.cloud.endpoint_data("compute")
+
     # raw requests (hypervisors)
     def get(self, url, microversion=None):
         self.cloud.calls["compute.get"] += 1
@@ -249,6 +264,9 @@ class _Compute:
 class _Placement:
     def __init__(self, cloud):
         self.cloud = cloud
+
+    def get_endpoint_data(self):
+        return self.cloud.endpoint_data("placement")
 
     def get(self, url, microversion=None):
         self.cloud.calls["placement.get"] += 1

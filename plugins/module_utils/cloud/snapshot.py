@@ -25,11 +25,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     ServiceState,
     service_state,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import HYPERVISOR_MICROVERSION
 
-# Microversion 2.53 gives hypervisor UUIDs (equal to Placement resource
-# provider UUIDs) and the owning service; 2.88 would add an uptime field that
-# costs one RPC to every compute, which a listing of thousands must avoid.
-HYPERVISOR_MICROVERSION = "2.53"
 PLACEMENT_READ_CONCURRENCY = 8
 
 

@@ -32,15 +32,15 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot i
     list_hypervisors,
     read_resources,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
+    ALLOCATION_CANDIDATES_MICROVERSION,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
     RESOURCES,
     CloudModel,
     HostModel,
     ServerModel,
 )
-
-# 1.27: provider summaries list every resource class of a provider, not only the requested ones.
-ALLOCATION_CANDIDATES_MICROVERSION = "1.29"
 
 
 def placement_summaries(conn) -> Dict[str, dict]:

@@ -134,3 +134,14 @@ def test_a_host_our_stopped_run_left_disabled_is_a_target_after_its_batch():
     other = run_module(MaintenancePlanModule, {"max_unavailable": {}, "hosts": ["compute2", "compute3", "compute4"]}, cloud)
     assert "compute1" not in {move["to_host"] for batch in other["plan"]["batches"] for wave in batch["waves"]
                               for move in wave}
+
+
+def test_an_older_cloud_fails_first_naming_the_floor():
+    cloud, _members = seeded()
+    cloud.api_versions["compute"] = ("2.1", "2.52")
+    result = run_module(MaintenancePlanModule, {"max_unavailable": {}}, cloud, check_mode=True)
+    assert result["failed"] and result["msg"] == (
+        "compute API: this collection needs microversion 2.53 (hypervisors with their resource provider;"
+        " Nova of OpenStack Pike or later); the cloud offers 2.1 to 2.52")
+    assert not cloud.calls, "nothing read before the check"
+    assert cloud.version_reads == {"compute": 1, "placement": 1}

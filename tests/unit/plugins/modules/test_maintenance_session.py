@@ -203,3 +203,26 @@ def test_resume_failed_goes_back_to_the_state_it_failed_in(tmp_path):
     record.set_session_state("s", "MAINTENANCE")
     record.set_session_state("s", "MAINTENANCE_FAILED", "a NACK")
     assert session(cloud, journal, session_id="s", resume_failed=True)["session"]["state"] == "MAINTENANCE"
+
+
+def test_creating_on_an_older_cloud_fails_first_in_check_mode_too(tmp_path):
+    journal = str(tmp_path / "j.sqlite")
+    cloud = FakeCloud()
+    cloud.api_versions["placement"] = ("1.0", "1.17")
+    message = ("Placement API: this collection needs microversion 1.29 (allocation candidates with every resource"
+               " class of each provider; Placement of OpenStack Rocky or later); the cloud offers 1.0 to 1.17")
+    for check_mode in (True, False):
+        result = session(cloud, journal, check_mode=check_mode, session_id="chg-1")
+        assert result["failed"] and result["msg"] == message
+    assert not cloud.calls, "no host resolved before the check"
+    assert info(journal)["sessions"] == []
+
+
+def test_a_session_is_checked_once_when_created_not_when_resumed(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="chg-1")
+    assert cloud.version_reads == {"compute": 1, "placement": 1}
+    cloud.api_versions["compute"] = ("2.1", "2.42")
+    resumed = session(cloud, journal, session_id="chg-1", session_state="MAINTENANCE_COMPLETE")
+    assert not resumed["failed"] and resumed["resumed"]
+    assert cloud.version_reads == {"compute": 1, "placement": 1}
