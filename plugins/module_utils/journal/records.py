@@ -105,12 +105,34 @@ class MoveRecord:
     error: Optional[str]
 
 
+@dataclass
+class Lease:
+    """Which run holds a session, since when, and until when unless it renews (journal stamps, UTC)."""
+    session_id: str
+    holder: str
+    acquired_at: str
+    renewed_at: str
+    expires_at: str
+
+
 class ProjectNotFound(JournalError, LookupError):
     pass
 
 
 class ConstraintNotFound(JournalError, LookupError):
     pass
+
+
+class LeaseHeld(JournalError):
+    """Another run holds the session's lease and keeps renewing it."""
+
+    def __init__(self, message: str, lease: Lease) -> None:
+        super().__init__(message)
+        self.lease = lease
+
+
+class LeaseLost(JournalError):
+    """The run no longer holds the lease it renews: it was released, or taken over after it expired."""
 
 
 # Columns kept as JSON text, and integer columns that are flags.

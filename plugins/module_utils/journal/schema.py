@@ -13,7 +13,7 @@ the backend's auto-increment key."""
 from __future__ import annotations
 
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 _SCHEMA_V1 = (
@@ -127,4 +127,16 @@ _SCHEMA_V4 = (
 )
 
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+# One run per session: the run that holds a session's lease renews it; another
+# run is refused while it is renewed and takes it over once it has expired.
+_SCHEMA_V5 = (
+    """CREATE TABLE leases (
+        session_id TEXT PRIMARY KEY REFERENCES sessions(session_id) ON DELETE CASCADE,
+        holder TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        renewed_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL)""",
+)
+
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}

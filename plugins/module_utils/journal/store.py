@@ -7,8 +7,8 @@
 """The maintenance session journal: what a session is doing, written before it is done.
 
 It holds sessions, their hosts, the projects asked and their replies, the
-affected instances, upgrade plugin runs, moves of instances, constraints and
-a time-stamped event log.
+affected instances, upgrade plugin runs, moves of instances, constraints,
+the lease of the run that holds each session, and a time-stamped event log.
 
 Every change of state is committed before the action it announces, so that a
 run killed at any point can be resumed from the journal: a host recorded as
@@ -29,6 +29,7 @@ transactions, the schema migration):
     projects.py     projects and replies  instances.py    affected instances
     action_runs.py  upgrade plugin runs   moves.py        moves of instances
     constraints.py  instance (group) constraints, kept across sessions
+    leases.py       one run per session: the lease its run holds and renews
     events.py       the event log every part writes to
 
 The parts call each other through the composed class (most check the session
@@ -43,11 +44,12 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.constrai
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.events import EventsMixin
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.hosts import HostsMixin
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.instances import InstancesMixin
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.leases import LeasesMixin
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.moves import MovesMixin
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.projects import ProjectsMixin
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.sessions import SessionsMixin
 
 
 class Journal(SessionsMixin, HostsMixin, ProjectsMixin, InstancesMixin, ActionRunsMixin, MovesMixin,
-              ConstraintsMixin, EventsMixin):
+              ConstraintsMixin, LeasesMixin, EventsMixin):
     """One journal (a SQLite file or a PostgreSQL database); every public method commits before it returns."""

@@ -134,7 +134,7 @@ def test_version_1_journal_is_migrated_with_its_data(path):
     db.execute("INSERT INTO sessions VALUES ('old', 'PLANNED_MAINTENANCE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
     db.commit()
     journal = Journal(path)
-    assert journal.schema_version == SCHEMA_VERSION == 4
+    assert journal.schema_version == SCHEMA_VERSION == 5
     assert journal.session("old").state == "PLANNED_MAINTENANCE"
     assert journal.projects("old") == []
 
@@ -299,7 +299,7 @@ def test_version_3_journal_gains_the_moves_table(path):
     db.execute("INSERT INTO sessions VALUES ('old', 'MAINTENANCE_DONE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
     db.commit()
     journal = Journal(path)
-    assert journal.schema_version == 4
+    assert journal.schema_version == 5
     assert journal.moves("old") == []
     journal.start_move("old", "vm1", "pa", "MIGRATE", "compute1")
     assert len(journal.moves("old")) == 1
