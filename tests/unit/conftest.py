@@ -31,6 +31,13 @@ COLLECTION = ("ansible_collections", "fenix", "maintenance")
 # The shared fakes live beside this file.
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+# The reference VNFM's package, importable as its entry point vnfm.py imports it (examples/
+# reference_vnfm/ is not part of the collection's namespace). Set here and not in a conftest of
+# tests/unit/examples: a third module named conftest would shadow tests/integration/conftest.py,
+# which the integration tests import by that name.
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "reference_vnfm")
+if EXAMPLE not in sys.path:
+    sys.path.insert(0, EXAMPLE)
 
 _session = {}
 _REAL_ROOT = os.path.realpath(ROOT)
