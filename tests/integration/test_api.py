@@ -6,10 +6,12 @@ import json
 import os
 import urllib.error
 import urllib.request
+import uuid
 
 import openstack
 import pytest
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 from conftest import ApiService, ROOT
@@ -127,6 +129,68 @@ def test_instance_constraint_needs_the_owner(api_service, tokens, seed):
     assert request("GET", url, tokens["fenix-tenant-b"].token)[0] == 403
     assert request("GET", url, tokens["fenix-tenant-a"].token)[1]["migration_type"] == "LIVE_MIGRATE"
     assert request("DELETE", url, tokens["fenix-tenant-a"].token)[0] == 200
+
+
+@pytest.fixture
+def aa_group(api_service, seed):
+    """tenant-a's anti-affinity server group (seeded): its id and URL; no record of it is left behind."""
+    group_id = seed["server_groups"]["aa-group"]["id"]
+    assert seed["server_groups"]["aa-group"]["project"] == "tenant-a"
+    yield group_id, "%s/instance_group/%s" % (api_service.url, group_id)
+    try:
+        Journal(api_service.journal).delete_constraint("instance_group", group_id)
+    except ConstraintNotFound:
+        pass
+
+
+def test_a_nova_server_group_is_written_only_by_the_project_that_owns_it(tokens, aa_group):
+    group_id, url = aa_group
+    tenant_a, tenant_b = tokens["fenix-tenant-a"], tokens["fenix-tenant-b"]
+    status, body = request("PUT", url, tenant_b.token, {"recovery_time": 99999})
+    assert status == 403 and body["error"]["message"] == (
+        "group_id: %s is a Nova server group of another project; only the project that owns a server group"
+        " may write its constraints" % group_id)
+    status, body = request("PUT", url, tenant_a.token, {"group_name": "aa-group", "anti_affinity_group": True,
+                                                         "max_impacted_members": 1, "recovery_time": 30})
+    assert status == 200 and body["project_id"] == tenant_a.project_id, body
+    assert request("PUT", url, tenant_b.token, {"project_id": tenant_b.project_id})[0] == 403
+    assert request("DELETE", url, tenant_b.token)[0] == 403
+    assert request("GET", url, tenant_b.token)[0] == 403
+    assert request("GET", url, tenant_a.token)[1]["recovery_time"] == 30
+    # An admin may write any group.
+    status, body = request("PUT", url, tokens["fenix-admin"].token,
+                           {"project_id": tenant_a.project_id, "recovery_time": 60})
+    assert status == 200 and body["recovery_time"] == 60
+    assert request("DELETE", url, tenant_a.token)[0] == 200
+    assert request("GET", url, tenant_a.token)[0] == 404
+
+
+def test_a_record_another_project_wrote_does_not_lock_the_owner_out(api_service, tokens, aa_group):
+    group_id, url = aa_group
+    tenant_a, tenant_b = tokens["fenix-tenant-a"], tokens["fenix-tenant-b"]
+    journal = Journal(api_service.journal)
+    # What an older service let tenant-b write for tenant-a's group.
+    journal.set_constraint("instance_group", group_id, tenant_b.project_id,
+                           {"group_id": group_id, "project_id": tenant_b.project_id, "recovery_time": 99999})
+    status, body = request("PUT", url, tenant_a.token, {"recovery_time": 30})
+    assert status == 200 and body["project_id"] == tenant_a.project_id, body
+    assert journal.constraint("instance_group", group_id)["recovery_time"] == 30
+    journal.set_constraint("instance_group", group_id, tenant_b.project_id,
+                           {"group_id": group_id, "project_id": tenant_b.project_id})
+    assert request("DELETE", url, tenant_a.token)[0] == 200
+    assert journal.constraints("instance_group", tenant_b.project_id) == []
+
+
+def test_a_group_id_nova_does_not_know_belongs_to_its_first_writer(api_service, tokens):
+    group_id = str(uuid.uuid4())
+    url = "%s/instance_group/%s" % (api_service.url, group_id)
+    tenant_a, tenant_b = tokens["fenix-tenant-a"], tokens["fenix-tenant-b"]
+    status, body = request("PUT", url, tenant_b.token, {"recovery_time": 5})
+    assert status == 200 and body["project_id"] == tenant_b.project_id, body
+    status, body = request("PUT", url, tenant_a.token, {"recovery_time": 6})
+    assert status == 403 and body["error"]["message"] == "instance group %s belongs to another project" % group_id
+    assert request("DELETE", url, tenant_a.token)[0] == 403
+    assert request("DELETE", url, tenant_b.token)[0] == 200
 
 
 def test_killed_service_loses_no_accepted_reply(test_cloud, tokens, seed, tmp_path):

@@ -17,6 +17,7 @@ the whole command line:
 - FENIX_API_CLOUD: clouds.yaml entry of the service's own user, used to
   validate tokens and to enable hosts again when a session is deleted.
 - FENIX_API_TOKEN_TTL: longest time a token validation is trusted (seconds, default 300).
+- FENIX_API_MAX_BODY: largest request body accepted (bytes, default 1048576: 1 MiB); a longer one is 413.
 """
 
 from __future__ import annotations
@@ -32,16 +33,24 @@ from urllib.parse import quote
 
 try:
     import falcon
-    import jsonschema
-    HAS_API_LIBS = True
+    HAS_FALCON = True
 except ImportError:
-    HAS_API_LIBS = False
+    HAS_FALCON = False
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import (
     NOBODY_CHECKED,
     Caller,
     KeystoneTokens,
     Unauthorized,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.body import (
+    DEFAULT_MAX_BODY,
+    HAS_JSONSCHEMA,
+    BodyError,
+    parse_body,
+    parse_max_body,
+    read_body,
+    refuse_declared_size,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
@@ -67,6 +76,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session
 LOG = logging.getLogger("fenix.maintenance.api")
 AUTH_MODES = ("keystone", "none")
 API_LIBRARIES = "falcon, jsonschema and gunicorn"
+HAS_API_LIBS = HAS_FALCON and HAS_JSONSCHEMA
 
 
 class ApiError(Exception):
@@ -82,6 +92,7 @@ class ServiceConfig:
     auth: str = "keystone"
     cloud: Optional[str] = None
     token_ttl: float = 300.0
+    max_body: int = DEFAULT_MAX_BODY
 
     @classmethod
     def from_environment(cls, environ: Optional[Dict[str, str]] = None) -> "ServiceConfig":
@@ -91,6 +102,7 @@ class ServiceConfig:
             auth=environ.get("FENIX_API_AUTH", "keystone"),
             cloud=environ.get("FENIX_API_CLOUD") or environ.get("OS_CLOUD"),
             token_ttl=float(environ.get("FENIX_API_TOKEN_TTL", "300")),
+            max_body=parse_max_body(environ.get("FENIX_API_MAX_BODY")),
         )
         config.check()
         return config
@@ -98,6 +110,8 @@ class ServiceConfig:
     def check(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ValueError("FENIX_API_AUTH: %r is not one of %s" % (self.auth, ", ".join(AUTH_MODES)))
+        if self.max_body < 1:
+            raise ValueError("max_body: %r is not a positive number of bytes" % self.max_body)
         if self.auth == "keystone" and not self.cloud:
             raise ValueError("FENIX_API_CLOUD: missing; name the clouds.yaml entry of the service user"
                              " that validates Keystone tokens (or set FENIX_API_AUTH=none in a lab)")
@@ -316,8 +330,7 @@ class Service:
             current = self.journal.constraint(kind, key)
         except ConstraintNotFound:
             current = None
-        if current and not call.caller.may_act_for(current.get("project_id")):
-            raise ApiError(403, "%s %s belongs to another project" % (kind.replace("_", " "), key))
+        self._check_writer(call, kind, key, current)
         if kind == "instance" and self.has_cloud:
             self._check_server_owner(key, project_id)
         schema_fields = _REQUEST_SCHEMAS["set_" + kind]["properties"]
@@ -341,8 +354,38 @@ class Service:
         if server.project_id != project_id:
             raise ApiError(403, "instance_id: server %s does not belong to project %s" % (instance_id, project_id))
 
+    def _check_writer(self, call: Call, kind: str, key: str, current: Optional[dict]) -> None:
+        """403 unless the caller may write (PUT, DELETE) these constraints. An admin may; a Nova server
+        group's belong to the project that owns the group in Nova, whoever wrote them before; any other
+        constraints belong to the project that wrote them first."""
+        caller = call.caller
+        owner = None if caller.is_admin or kind != "instance_group" else self._server_group_owner(key)
+        if owner is not None:
+            if owner != caller.project_id:
+                raise ApiError(403, "group_id: %s is a Nova server group of another project; only the project"
+                                    " that owns a server group may write its constraints" % key)
+            return
+        if current and not caller.may_act_for(current.get("project_id")):
+            raise ApiError(403, "%s %s belongs to another project" % (kind.replace("_", " "), key))
+
+    def _server_group_owner(self, group_id: str) -> Optional[str]:
+        """The project that owns Nova server group group_id, None when Nova has no such group."""
+        from openstack import exceptions
+        if not self.has_cloud or not _is_uuid(group_id):
+            return None  # Nova's group ids are UUIDs
+        try:
+            with self._conn_lock:
+                group = self.conn.compute.get_server_group(group_id)
+        except exceptions.NotFoundException:
+            return None
+        except exceptions.HttpException as exc:
+            raise ApiError(502, "Nova could not be asked about server group %s: %s" % (group_id, exc))
+        if not group.project_id:
+            raise ApiError(502, "Nova did not say which project owns server group %s" % group_id)
+        return group.project_id
+
     def _delete_constraint(self, call: Call, kind: str, key: str) -> dict:
-        self._owned_constraint(call, kind, key)
+        self._check_writer(call, kind, key, self.journal.constraint(kind, key))
         self.journal.delete_constraint(kind, key)
         return {}
 
@@ -371,22 +414,11 @@ def authorize(caller: Caller, who: str, params: Dict[str, str]) -> None:
                        % (params["project_id"], caller.project_id))
 
 
-def parse_body(raw: bytes, schema: dict) -> Dict[str, Any]:
-    if not raw.strip():
-        raise ApiError(400, "body: missing; send a JSON object")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "body: not JSON (%s)" % exc)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(body), key=lambda error: list(error.path))
-    if errors:
-        raise ApiError(400, "; ".join(_describe(error) for error in errors[:5]))
-    return body
-
-
-def _describe(error) -> str:
-    where = ".".join(str(part) for part in error.path) or "body"
-    return "%s: %s" % (where, error.message)
+def request_stream(req):
+    """Where the body is read from: a chunked body (no Content-Length) only when the server ends the stream."""
+    if req.content_length is None and req.env.get("wsgi.input_terminated"):
+        return req.stream
+    return req.bounded_stream
 
 
 # Journal errors as HTTP answers: what is unknown is 404, what does not fit the state is 409.
@@ -410,9 +442,11 @@ class Operation:
             raise ApiError(405, "%s is not allowed here; use %s"
                            % (req.method, ", ".join(sorted(m.upper() for m in self.methods))))
         operation, who, schema = self.methods[method]
+        limit = self.service.config.max_body
+        refuse_declared_size(req.content_length, limit)
         caller = NOBODY_CHECKED if who == "public" else self._caller(req)
         authorize(caller, who, params)
-        body = parse_body(req.bounded_stream.read(), schema) if schema is not None else {}
+        body = parse_body(read_body(request_stream(req), limit), schema) if schema is not None else {}
         call = Call(caller=caller, params=params, body=body, base_url=req.forwarded_prefix)
         try:
             answer = getattr(self.service, operation)(call)
@@ -453,7 +487,7 @@ def build(config: Optional[ServiceConfig] = None, connect: Optional[Callable[[],
     app = falcon.App(middleware=[_LabModeHeader()] if config.auth == "none" else [])
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.default_media_type = falcon.MEDIA_JSON
-    app.add_error_handler(ApiError, _api_error)
+    app.add_error_handler((ApiError, BodyError), _api_error)
     app.add_error_handler(Exception, _unexpected_error)
     app.set_error_serializer(_http_error)
     by_path: Dict[str, Dict[str, Tuple[str, str, Optional[dict]]]] = {}
@@ -468,7 +502,7 @@ def _error_body(code: int, message: str) -> dict:
     return {"error": {"code": code, "title": falcon.code_to_http_status(code)[4:], "message": message}}
 
 
-def _api_error(req, resp, exc: ApiError, params) -> None:
+def _api_error(req, resp, exc, params) -> None:
     resp.status = exc.code
     resp.media = _error_body(exc.code, exc.message)
 

@@ -188,7 +188,8 @@ def _operation(path: str, operation: str, who: str, request, response) -> Dict:
     if "{" in path:
         errors["404"] = "Unknown session, project, instance or group"
     if request is not None:
-        errors["400"] = "The body does not fit the schema"
+        errors["400"] = "The body is not a JSON object that fits the schema"
+        errors["413"] = "The body is longer than the service's size limit (FENIX_API_MAX_BODY, 1 MiB by default)"
     if operation in ("reply_project", "reply_instance", "update_session", "create_session"):
         errors["409"] = "The request does not fit the session's current state"
     for code, description in errors.items():

@@ -7,10 +7,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from falcon import testing
+from openstack import exceptions
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import KeystoneTokens, Unauthorized
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 from fakes import FakeCloud, FakeResponse
@@ -258,6 +260,89 @@ def test_constraints_belong_to_their_project(api, cloud):
     assert call(api, "GET", "/v1/instance_group/g1", token="a-token").status_code == 404
 
 
+GROUP_A = "6f1c2e4a-0b7d-4c55-9a3e-1d2b3c4d5e6f"  # tenant pa's anti-affinity group in Nova
+RULE = ("group_id: %s is a Nova server group of another project; only the project that owns a server group"
+        " may write its constraints" % GROUP_A)
+
+
+def nova_server_groups(cloud, owners):
+    """Nova's GET /os-server-groups/{id} on the fake cloud: the groups in owners (id -> project), 404 otherwise."""
+    def get_server_group(group_id):
+        cloud.calls["compute.get_server_group"] += 1
+        if group_id not in owners:
+            raise exceptions.NotFoundException("Server group %s not found." % group_id)
+        return SimpleNamespace(id=group_id, name="aa-group", policy="anti-affinity", project_id=owners[group_id])
+    cloud.compute.get_server_group = get_server_group
+
+
+def test_a_nova_server_group_is_written_only_by_the_project_that_owns_it(api, cloud):
+    nova_server_groups(cloud, {GROUP_A: "pa"})
+    path = "/v1/instance_group/" + GROUP_A
+    squat = call(api, "PUT", path, token="b-token", body={"recovery_time": 99999})
+    assert squat.status_code == 403 and squat.json["error"]["message"] == RULE
+    assert call(api, "DELETE", path, token="b-token").status_code == 404  # nothing stored yet
+    mine = call(api, "PUT", path, token="a-token", body={"group_name": "aa-group", "recovery_time": 30})
+    assert mine.status_code == 200 and mine.json["project_id"] == "pa"
+    assert cloud.calls["compute.get_server_group"] == 2  # one Nova call per project write
+    again = call(api, "PUT", path, token="b-token", body={"project_id": "pb", "recovery_time": 99999})
+    assert again.status_code == 403 and again.json["error"]["message"] == RULE
+    removed = call(api, "DELETE", path, token="b-token")
+    assert removed.status_code == 403 and removed.json["error"]["message"] == RULE
+    assert api.journal.constraint("instance_group", GROUP_A)["recovery_time"] == 30
+    # Admins aside: no Nova call, the project they name.
+    calls = cloud.calls["compute.get_server_group"]
+    assert call(api, "PUT", path, body={"project_id": "pa", "recovery_time": 60}).status_code == 200
+    assert cloud.calls["compute.get_server_group"] == calls
+    assert call(api, "DELETE", path, token="a-token").status_code == 200
+    assert call(api, "GET", path, token="a-token").status_code == 404
+
+
+def test_a_record_another_project_wrote_for_a_nova_group_does_not_lock_its_owner_out(api, cloud):
+    nova_server_groups(cloud, {GROUP_A: "pa"})
+    path = "/v1/instance_group/" + GROUP_A
+    # As an older service let tenant pb write it.
+    api.journal.set_constraint("instance_group", GROUP_A, "pb",
+                               {"group_id": GROUP_A, "project_id": "pb", "recovery_time": 99999})
+    taken_back = call(api, "PUT", path, token="a-token", body={"recovery_time": 30})
+    assert taken_back.status_code == 200, taken_back.text
+    assert api.journal.constraint("instance_group", GROUP_A) == {"group_id": GROUP_A, "project_id": "pa",
+                                                                 "recovery_time": 30}
+    assert api.journal.constraints("instance_group", "pb") == []
+    assert call(api, "PUT", path, token="b-token", body={"recovery_time": 1}).status_code == 403
+    api.journal.set_constraint("instance_group", GROUP_A, "pb", {"group_id": GROUP_A, "project_id": "pb"})
+    assert call(api, "DELETE", path, token="a-token").status_code == 200
+    assert call(api, "GET", path, token="a-token").status_code == 404
+
+
+def test_other_group_ids_belong_to_their_first_writer(api, cloud):
+    nova_server_groups(cloud, {GROUP_A: "pa"})
+    for group_id in ("0a7d5c0e-5d39-4f4e-8d38-c0ffee000001", "app-tier"):  # not in Nova; not a Nova id
+        path = "/v1/instance_group/" + group_id
+        assert call(api, "PUT", path, token="b-token", body={"recovery_time": 5}).status_code == 200
+        taken = call(api, "PUT", path, token="a-token", body={"recovery_time": 6})
+        assert taken.status_code == 403 and taken.json["error"]["message"] == (
+            "instance group %s belongs to another project" % group_id)
+        assert call(api, "DELETE", path, token="a-token").status_code == 403
+        assert api.journal.constraint("instance_group", group_id)["recovery_time"] == 5
+        assert call(api, "DELETE", path, token="b-token").status_code == 200
+    # Nova is asked about the UUID only (two writes and two deletes): an id that is no UUID is no Nova group.
+    assert cloud.calls["compute.get_server_group"] == 4
+
+
+def test_nova_errors_about_a_group_are_502(api, cloud):
+    def failing(group_id):
+        raise exceptions.HttpException("Service Unavailable", http_status=503)
+    cloud.compute.get_server_group = failing
+    path = "/v1/instance_group/" + GROUP_A
+    answer = call(api, "PUT", path, token="a-token", body={})
+    assert answer.status_code == 502 and "Nova could not be asked about server group %s" % GROUP_A in answer.text
+    cloud.compute.get_server_group = lambda group_id: SimpleNamespace(id=group_id, project_id=None)
+    answer = call(api, "PUT", path, token="a-token", body={})
+    assert answer.status_code == 502 and "Nova did not say which project owns server group" in answer.text
+    with pytest.raises(ConstraintNotFound):
+        api.journal.constraint("instance_group", GROUP_A)
+
+
 def test_lab_mode_says_so(tmp_path, caplog):
     app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="none"))
     response = testing.TestClient(app).simulate_get("/v1/maintenance")
@@ -278,7 +363,8 @@ def test_openapi_document_covers_every_route():
     assert operations == {route[:2] for route in ROUTES}
     reply = document["paths"]["/v1/maintenance/{session_id}/{project_id}"]["put"]
     assert reply["requestBody"]["content"]["application/json"]["schema"]["required"] == ["state"]
-    assert set(reply["responses"]) == {"200", "400", "401", "403", "404", "409"}
+    assert set(reply["responses"]) == {"200", "400", "401", "403", "404", "409", "413"}
+    assert "413" not in document["paths"]["/v1/maintenance/{session_id}"]["get"]["responses"]  # no body to limit
 
 
 def test_shipped_openapi_document_is_current():
