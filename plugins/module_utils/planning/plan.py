@@ -20,20 +20,43 @@ from typing import Dict, List, Optional
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import label_of
 
 
-@dataclass
 class Move:
-    server_id: str
-    project_id: str
-    name: str
-    from_host: str
-    to_host: str
-    kind: str
-    group_id: Optional[str] = None
-    # The target is a host of a later batch: the server will move once more.
-    moves_again: bool = False
+    """One server to move; a plain class with slots, as a plan of a large cloud holds hundreds of thousands."""
+
+    __slots__ = ("server_id", "project_id", "name", "from_host", "to_host", "kind", "group_id", "moves_again")
+
+    def __init__(self, server_id: str, project_id: str, name: str, from_host: str, to_host: str, kind: str,
+                 group_id: Optional[str] = None, moves_again: bool = False) -> None:
+        self.server_id = server_id
+        self.project_id = project_id
+        self.name = name
+        self.from_host = from_host
+        self.to_host = to_host
+        self.kind = kind
+        self.group_id = group_id
+        # The target is a host of a later batch: the server will move once more.
+        self.moves_again = moves_again
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "server_id": self.server_id,
+            "project_id": self.project_id,
+            "name": self.name,
+            "from_host": self.from_host,
+            "to_host": self.to_host,
+            "kind": self.kind,
+            "group_id": self.group_id,
+            "moves_again": self.moves_again,
+        }
+
+    # Compared and shown like the dataclass it replaces (defining __eq__ leaves it unhashable, as that was).
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Move):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return "Move(%s)" % ", ".join("%s=%r" % item for item in self.as_dict().items())
 
 
 @dataclass
@@ -104,6 +127,6 @@ class Plan:
             "prepare_host": self.prepare_host,
             "projects": [{"project_id": pid, "instance_ids": ids} for pid, ids in sorted(self.projects.items())],
             "estimated_seconds": round(self.estimated_seconds, 1),
-            "moves": sum(len(batch.moves) for batch in self.batches),
+            "moves": sum(len(wave) for batch in self.batches for wave in batch.waves),
             "double_moves": self.double_moves,
         }

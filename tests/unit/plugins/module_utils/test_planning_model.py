@@ -87,7 +87,21 @@ def test_plan_as_dict_counts_moves_and_sorts_its_lists():
     assert data["serial"] == [2]
     assert data["moves"] == 2 and data["double_moves"] == 1
     assert data["estimated_seconds"] == 12.3 and data["batches"][0]["estimated_seconds"] == 12.3
-    assert data["batches"][0]["waves"][1][0] == dict(second.__dict__)
+    # The keys and their order are those of the dataclass Move was (the journal stores this JSON).
+    assert list(data["batches"][0]["waves"][1][0].items()) == [
+        ("server_id", "s2"), ("project_id", "p2"), ("name", "b"), ("from_host", "h1"), ("to_host", "h4"),
+        ("kind", MIGRATE), ("group_id", None), ("moves_again", True)]
     assert data["unplanned_hosts"] == [{"host": "h5", "reason": "full"}, {"host": "h9", "reason": "down"}]
     assert [entry["project_id"] for entry in data["projects"]] == ["p1", "p2"]
     assert Plan().ok
+
+
+def test_move_compares_by_value_and_holds_no_dict():
+    move = Move("s1", "p1", "a", "h1", "h3", LIVE_MIGRATE, "g")
+    assert move == Move("s1", "p1", "a", "h1", "h3", LIVE_MIGRATE, group_id="g", moves_again=False)
+    assert move != Move("s1", "p1", "a", "h1", "h3", LIVE_MIGRATE, "g", moves_again=True)
+    assert move != move.as_dict()
+    assert repr(move).startswith("Move(server_id='s1', project_id='p1', name='a', from_host='h1', to_host='h3'")
+    assert not hasattr(move, "__dict__")  # slots: a plan of 2,000,000 moves stays small
+    with pytest.raises(TypeError):
+        hash(move)  # mutable, so unhashable like the dataclass it was
