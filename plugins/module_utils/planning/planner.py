@@ -30,10 +30,12 @@ It reads a CloudModel and PlanSettings (planning/model.py) and returns a Plan
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     FAIL,
@@ -138,19 +140,24 @@ class _State:
             else:
                 self.status[name] = OUTSIDE
         self.on_host: Dict[str, List[ServerModel]] = defaultdict(list)
-        for server in model.servers:
-            if server.host in model.hosts:
-                self.on_host[server.host].append(server)
+        # A group's limit per host comes from its first member (its group policy).
         self.limits: Dict[Optional[str], Optional[int]] = {}
         self.members: Dict[str, Counter] = defaultdict(Counter)
         for server in model.servers:
-            if server.group_id is not None and server.group_id not in self.limits:
-                self.limits[server.group_id] = group_host_limit(server, model.groups.get(server.group_id))
-        for server in model.servers:
-            if self.limits.get(server.group_id) is not None:
-                self.members[server.group_id][server.host] += 1
-        movable = [server for server in model.servers if policy_key(server.status) != "other"] or model.servers
-        self.smallest = [min((s.need[i] for s in movable), default=0) for i in range(3)]
+            if server.host in model.hosts:
+                self.on_host[server.host].append(server)
+            group_id = server.group_id
+            if group_id is None:
+                continue
+            if group_id not in self.limits:
+                self.limits[group_id] = group_host_limit(server, model.groups.get(group_id))
+            if self.limits[group_id] is not None:
+                self.members[group_id][server.host] += 1
+        movable_statuses = {status for status in {server.status for server in model.servers}
+                            if policy_key(status) != "other"}
+        movable = [server for server in model.servers if server.status in movable_statuses] or model.servers
+        self.smallest = [min((s.vcpus for s in movable), default=0), min((s.ram_mb for s in movable), default=0),
+                         min((s.disk_gb for s in movable), default=0)]
 
         def usable(name: str) -> bool:
             host = model.hosts[name]
@@ -169,36 +176,36 @@ class _State:
         self.incoming: Counter = Counter()
 
     # --- targets -----------------------------------------------------------
-    def _full(self, name: str) -> bool:
-        free, small = self.free[name], self.smallest
-        return free[0] < small[0] or free[1] < small[1] or free[2] < small[2]
-
+    # The loops below run once per server to move: they read attributes and
+    # lists directly, as function calls there cost a good part of the time.
     def find_target(self, server: ServerModel, source: str) -> Tuple[Optional[str], str]:
         """The first host that takes the server, by tier; else (None, why)."""
-        need = server.need
+        vcpus, ram_mb, disk_gb = server.vcpus, server.ram_mb, server.disk_gb
+        small_vcpus, small_ram_mb, small_disk_gb = self.smallest
         limit = self.limits.get(server.group_id)
         counts = self.members.get(server.group_id) if limit is not None else None
+        status, free = self.status, self.free
         blocked_by_group = False
         for tier_index, tier in enumerate(self.tiers):
-            names, status, free = tier.names, self.status, self.free
-            index = tier.cursor
+            names, later = tier.names, tier_index == TIER_LATER
+            index, end = tier.cursor, len(names)
             # Move the cursor past hosts that no server fits into any more, or that
             # left this tier for good (a later-batch host that got maintained).
-            while index < len(names):
+            while index < end:
                 name = names[index]
-                gone = tier_index == TIER_LATER and status[name] in (DONE, IN_BATCH)
-                if not gone and not self._full(name):
+                room = free[name]
+                if (not (later and status[name] in (DONE, IN_BATCH))
+                        and room[0] >= small_vcpus and room[1] >= small_ram_mb and room[2] >= small_disk_gb):
                     break
                 index += 1
             tier.cursor = index
-            for position in range(index, len(names)):
+            for position in range(index, end):
                 name = names[position]
-                if name == source or status[name] == IN_BATCH:
-                    continue
-                if tier_index == TIER_LATER and status[name] != PENDING:
+                host_status = status[name]
+                if host_status == IN_BATCH or name == source or (later and host_status != PENDING):
                     continue
                 room = free[name]
-                if room[0] < need[0] or room[1] < need[1] or room[2] < need[2]:
+                if room[0] < vcpus or room[1] < ram_mb or room[2] < disk_gb:
                     continue
                 if counts is not None and counts.get(name, 0) >= limit:
                     blocked_by_group = True
@@ -210,16 +217,18 @@ class _State:
 
     def place(self, server: ServerModel, target: str) -> None:
         room = self.free[target]
-        for index, amount in enumerate(server.need):
-            room[index] -= amount
+        room[0] -= server.vcpus
+        room[1] -= server.ram_mb
+        room[2] -= server.disk_gb
         if self.limits.get(server.group_id) is not None:
             self.members[server.group_id][target] += 1
         self.incoming[target] += 1
 
     def unplace(self, server: ServerModel, target: str) -> None:
         room = self.free[target]
-        for index, amount in enumerate(server.need):
-            room[index] += amount
+        room[0] += server.vcpus
+        room[1] += server.ram_mb
+        room[2] += server.disk_gb
         if self.limits.get(server.group_id) is not None:
             self.members[server.group_id][target] -= 1
         self.incoming[target] -= 1
@@ -232,9 +241,10 @@ class _State:
         """Place every server of the host, tentatively (undo() takes the moves back)."""
         result = _Attempt(host=name)
         host = self.hosts[name]
-        servers = sorted(self.on_host.get(name, ()), key=lambda server: move_order(server, self.limits))
+        actions = {key: settings.policy(key) for key in POLICY_CHOICES}
+        servers = sorted(self.on_host.get(name, ()), key=functools.partial(move_order, limits=self.limits))
         for server in servers:
-            kind, reason = self.kind_of(server, settings)
+            kind, reason = self.kind_of(server, actions)
             if kind == SKIP:
                 result.skipped.append(server)
                 continue
@@ -263,10 +273,13 @@ class _State:
             self.unplace(by_id[move.server_id], move.to_host)
         attempt.moves = []
 
-    def kind_of(self, server: ServerModel, settings: PlanSettings) -> Tuple[Optional[str], Optional[str]]:
-        """(LIVE_MIGRATE | MIGRATE | SKIP, None), or (None, why the server cannot move)."""
+    def kind_of(self, server: ServerModel, actions: Dict[str, str]) -> Tuple[Optional[str], Optional[str]]:
+        """(LIVE_MIGRATE | MIGRATE | SKIP, None), or (None, why the server cannot move).
+
+        ``actions``: server_policy's action per policy key (settings.policy of each).
+        """
         key = policy_key(server.status)
-        action = settings.policy(key)
+        action = actions[key]
         if action == SKIP:
             return SKIP, None
         if action == FAIL:
@@ -302,14 +315,15 @@ class _State:
             attempt = attempts[name]
             moved = {move.server_id: move for move in attempt.moves}
             staying = []
+            room = self.free[name]
             for server in self.on_host.get(name, ()):
                 move = moved.get(server.id)
                 if move is None:
                     staying.append(server)
                     continue
-                room = self.free[name]
-                for index, amount in enumerate(server.need):
-                    room[index] += amount
+                room[0] += server.vcpus
+                room[1] += server.ram_mb
+                room[2] += server.disk_gb
                 if self.limits.get(server.group_id) is not None:
                     self.members[server.group_id][name] -= 1
                 self.on_host[move.to_host].append(server)
@@ -376,12 +390,8 @@ class _Availability:
                 self.aggregate[aggregate] += 1
 
 
-def _impact_refusal(attempts: Iterable[_Attempt], groups: Dict[str, GroupRule]) -> Optional[str]:
-    """Why these hosts together would impact too many members of a group at once.
-
-    A member left on a batch host is impacted during the whole batch, so each
-    wave may move only max_impacted_members minus those left behind.
-    """
+def _group_members(attempts: Iterable[_Attempt]) -> Tuple[Counter, Counter]:
+    """Members of each group staying on the attempts' hosts (server_policy skip), and moving off them."""
     staying, moving = Counter(), Counter()
     for attempt in attempts:
         for server in attempt.skipped:
@@ -390,14 +400,74 @@ def _impact_refusal(attempts: Iterable[_Attempt], groups: Dict[str, GroupRule]) 
         for move in attempt.moves:
             if move.group_id is not None:
                 moving[move.group_id] += 1
-    for group_id, count in staying.items():
-        rule = groups.get(group_id)
-        if rule is None or rule.max_impacted_members is None:
-            continue
-        if count > rule.max_impacted_members or (moving[group_id] and count >= rule.max_impacted_members):
-            return "group %s would have %d members staying on hosts under maintenance, max_impacted_members is %d" % (
-                group_id, count, rule.max_impacted_members)
+    return staying, moving
+
+
+def _group_refusal(group_id: str, staying: int, moving: int, rule: Optional[GroupRule]) -> Optional[str]:
+    """Why ``staying`` members left and ``moving`` members moved impact too many of the group at once.
+
+    A member left on a batch host is impacted during the whole batch, so each
+    wave may move only max_impacted_members minus those left behind.
+    """
+    if not staying or rule is None or rule.max_impacted_members is None:
+        return None
+    if staying > rule.max_impacted_members or (moving and staying >= rule.max_impacted_members):
+        return "group %s would have %d members staying on hosts under maintenance, max_impacted_members is %d" % (
+            group_id, staying, rule.max_impacted_members)
     return None
+
+
+def _impact_refusal(attempts: Iterable[_Attempt], groups: Dict[str, GroupRule]) -> Optional[str]:
+    """Why these hosts together would impact too many members of a group at once (the first group left on them)."""
+    staying, moving = _group_members(attempts)
+    for group_id, count in staying.items():
+        refusal = _group_refusal(group_id, count, moving[group_id], groups.get(group_id))
+        if refusal is not None:
+            return refusal
+    return None
+
+
+class _BatchImpact:
+    """The members of each group a batch impacts, kept as hosts join it.
+
+    ``admit(attempt)`` answers as _impact_refusal would for the batch's hosts
+    plus the attempt's, at the cost of the attempt's servers only: the batch so
+    far passed the check and the counts only grow, so only the attempt's groups
+    can fail it, and the one reported is the first left on a host, in batch
+    order. An attempt that passes joins the batch's counts.
+    """
+
+    def __init__(self, groups: Dict[str, GroupRule]) -> None:
+        self.groups = groups
+        self.staying: Counter = Counter()
+        self.moving: Counter = Counter()
+        # Each group left on a batch host, by the order it was first left.
+        self.rank: Dict[str, int] = {}
+
+    def admit(self, attempt: _Attempt) -> Optional[str]:
+        """Why the attempt's host may not join the batch; None: it joins the counts."""
+        staying, moving = _group_members([attempt])
+        refusal = self._first_refusal(staying, moving)
+        if refusal is None:
+            for group_id in staying:
+                self.rank.setdefault(group_id, len(self.rank))
+            self.staying.update(staying)
+            self.moving.update(moving)
+        return refusal
+
+    def _first_refusal(self, staying: Counter, moving: Counter) -> Optional[str]:
+        touched = list(staying) + [group_id for group_id in moving if group_id not in staying]
+        first: Optional[Tuple[int, str]] = None
+        for group_id in touched:
+            refusal = _group_refusal(group_id, self.staying[group_id] + staying[group_id],
+                                     self.moving[group_id] + moving[group_id], self.groups.get(group_id))
+            if refusal is None:
+                continue
+            # A group new to the batch ranks after every group already in it, in the attempt's order.
+            rank = self.rank.get(group_id, len(self.rank) + touched.index(group_id))
+            if first is None or rank < first[0]:
+                first = (rank, refusal)
+        return first[1] if first is not None else None
 
 
 def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule]) -> List[List[Move]]:
@@ -463,7 +533,10 @@ def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt]
                             "reason": "server_policy.%s is skip" % policy_key(server.status)})
         for server in state.on_host.get(name, ()):
             # A dict keeps the order and drops a server seen twice (moved onto a later batch's host).
-            plan.projects.setdefault(server.project_id, {})[server.id] = None
+            ids = plan.projects.get(server.project_id)
+            if ids is None:
+                ids = plan.projects[server.project_id] = {}
+            ids[server.id] = None
     batch = Batch(hosts=list(hosts), waves=split_waves(moves, staying, state.model.groups), skipped=skipped)
     batch.estimated_seconds = estimate_batch(batch, state.model, settings)
     plan.double_moves += sum(1 for move in moves if move.moves_again)
@@ -493,6 +566,29 @@ def _describe_failure(attempt: _Attempt) -> str:
     return "%d of its servers cannot move: %s" % (len(attempt.problems), attempt.problems[0].message)
 
 
+_Planner = TypeVar("_Planner", bound=Callable[..., Plan])
+
+
+def _without_cyclic_gc(planner: _Planner) -> _Planner:
+    """Plan with the cyclic garbage collector paused.
+
+    Planning allocates many small objects and frees them by reference count;
+    the collector's passes over the whole model (a fifth of the time on a large
+    cloud) find nothing to free. It is enabled again only if it was enabled.
+    """
+    @functools.wraps(planner)
+    def paused(*args, **kwargs) -> Plan:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return planner(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+    return paused  # type: ignore[return-value]
+
+
+@_without_cyclic_gc
 def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
                      maintained: Iterable[str] = ()) -> Plan:
     """Batches for every host of ``hosts`` not in ``maintained``, in order, with a target per server."""
@@ -514,13 +610,15 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     pending = list(order)
     while pending:
         availability.reset()
+        impact = _BatchImpact(model.groups)
         batch_hosts: List[str] = []
         attempts: Dict[str, _Attempt] = {}
         failures = {}
-        for name in pending:
-            if len(batch_hosts) >= settings.max_parallel_hosts:
-                break
-            if batch_hosts and len(failures) >= FAILED_TRIES_PER_BATCH:
+        scanned = len(pending)
+        for index, name in enumerate(pending):
+            if len(batch_hosts) >= settings.max_parallel_hosts or (
+                    batch_hosts and len(failures) >= FAILED_TRIES_PER_BATCH):
+                scanned = index
                 break
             if state.incoming[name]:
                 continue  # already a target of this batch
@@ -530,7 +628,7 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
                 continue
             state.status[name] = IN_BATCH
             attempt = state.attempt(name, settings)
-            refusal = None if attempt.problems else _impact_refusal(list(attempts.values()) + [attempt], model.groups)
+            refusal = None if attempt.problems else impact.admit(attempt)
             if attempt.problems or refusal:
                 state.undo(attempt)
                 state.status[name] = PENDING
@@ -548,14 +646,17 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
             _record_failures(plan, rest)
             break
         _finish_batch(state, batch_hosts, attempts, plan, settings)
+        # The batch's hosts are all in the part scanned: compacting only that keeps each batch
+        # in the time of its own scan, not of every host still pending.
         done = set(batch_hosts)
-        pending = [name for name in pending if name not in done]
+        pending[:scanned] = [name for name in pending[:scanned] if name not in done]
     if not any_empty and plan.batches:
         # PREPARE_MAINTENANCE: no host to maintain is empty, so the first one planned is emptied first.
         plan.prepare_host = plan.batches[0].hosts[0]
     return _with_project_lists(plan)
 
 
+@_without_cyclic_gc
 def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
                maintained: Iterable[str] = (), pending: Iterable[str] = ()) -> Plan:
     """Exactly ``hosts`` as one batch, with fresh targets against the current model.

@@ -1,5 +1,6 @@
 """The planner: every rule holds for every plan of random clouds, and worked examples."""
 
+import gc
 from collections import Counter, defaultdict
 
 import pytest
@@ -14,6 +15,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     ServerModel,
     resolve_limit,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning import planner
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Move
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
     group_host_limit,
     plan_batch,
@@ -441,3 +444,87 @@ def test_resolve_limit(value, total, expected):
 def test_unknown_host_is_named():
     with pytest.raises(ValueError, match="hosts: nope not in the cloud model; known hosts: a"):
         plan_maintenance(cloud([host("a")], []), ["nope"], PlanSettings())
+
+
+# ---------------------------------------------------------------------------
+# The planner's shortcuts answer as the plain computation does
+# ---------------------------------------------------------------------------
+
+@st.composite
+def impact_attempts(draw):
+    """Group rules and hosts' attempts whose skipped and moved servers are members of those groups."""
+    names = ["g0", "g1", "g2", "g3"]
+    rules = {name: GroupRule(name, max_impacted_members=draw(st.one_of(st.none(), st.integers(0, 3))))
+             for name in names if draw(st.booleans())}
+    members = st.lists(st.one_of(st.none(), st.sampled_from(names)), max_size=4)
+    attempts = []
+    for index in range(draw(st.integers(1, 8))):
+        attempt = planner._Attempt(host="h%d" % index)
+        attempt.skipped = [vm("k%d-%d" % (index, n), "h%d" % index, group=group)
+                           for n, group in enumerate(draw(members))]
+        attempt.moves = [Move("m%d-%d" % (index, n), "p1", "m", "h%d" % index, "t", LIVE_MIGRATE, group)
+                         for n, group in enumerate(draw(members))]
+        attempts.append(attempt)
+    return rules, attempts
+
+
+@settings(max_examples=300, deadline=None)
+@given(impact_attempts())
+def test_batch_impact_admits_as_the_whole_batch_check_would(case):
+    """Hosts joining one by one get the refusal that checking the whole batch again would give."""
+    rules, attempts = case
+    impact = planner._BatchImpact(rules)
+    admitted = []
+    for attempt in attempts:
+        expected = planner._impact_refusal(admitted + [attempt], rules)
+        assert impact.admit(attempt) == expected
+        if expected is None:
+            admitted.append(attempt)
+    assert planner._impact_refusal(admitted, rules) is None
+
+
+def test_batch_impact_names_the_group_first_left_in_the_batch():
+    rules = {"early": GroupRule("early", max_impacted_members=1), "late": GroupRule("late", max_impacted_members=1)}
+    first, second = planner._Attempt(host="h1"), planner._Attempt(host="h2")
+    first.skipped = [vm("k1", "h1", group="early")]
+    second.skipped = [vm("k2", "h2", group="late"), vm("k3", "h2", group="late"), vm("k4", "h2", group="early")]
+    impact = planner._BatchImpact(rules)
+    assert impact.admit(first) is None
+    assert impact.admit(second) == planner._impact_refusal([first, second], rules)
+    assert impact.admit(second).startswith("group early would have 2 members staying")
+
+
+def _gc_seen_by_planner(monkeypatch, plan):
+    seen = []
+    real_host_order = planner.host_order
+
+    def host_order(*args):
+        seen.append(gc.isenabled())
+        return real_host_order(*args)
+
+    monkeypatch.setattr(planner, "host_order", host_order)
+    plan()
+    return seen
+
+
+def test_planning_pauses_the_cyclic_gc_and_restores_it(monkeypatch):
+    model = cloud([host("a"), host("b"), host("c")], [vm("s1", "a"), vm("s2", "b")])
+    was_enabled = gc.isenabled()
+    try:
+        gc.enable()
+        assert _gc_seen_by_planner(monkeypatch, lambda: plan_maintenance(model, ["a", "b"], PlanSettings())) == [False]
+        assert gc.isenabled()
+        assert _gc_seen_by_planner(monkeypatch, lambda: plan_batch(model, ["a"], PlanSettings(), pending=["b"])) \
+            == [False]
+        assert gc.isenabled()
+        with pytest.raises(ValueError):
+            plan_maintenance(model, ["nope"], PlanSettings())
+        assert gc.isenabled()
+        gc.disable()  # a caller that paused it keeps it paused
+        plan_maintenance(model, ["a", "b"], PlanSettings())
+        assert not gc.isenabled()
+    finally:
+        if was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
