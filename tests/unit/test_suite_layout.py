@@ -10,6 +10,6 @@ def test_one_conftest_per_suite():
     # scripts/test collects tests/unit and tests/integration in one pytest run; the integration tests
     # import their conftest by the module name "conftest", and a conftest in a subfolder loaded later
     # takes that name over (every integration module then fails to import).
-    found = sorted(os.path.relpath(path, ROOT) for path in glob.glob(os.path.join(ROOT, "tests", "**", "conftest.py"),
-                                                                      recursive=True))
+    pattern = os.path.join(ROOT, "tests", "**", "conftest.py")
+    found = sorted(os.path.relpath(path, ROOT) for path in glob.glob(pattern, recursive=True))
     assert found == ["tests/integration/conftest.py", "tests/unit/conftest.py"], found

@@ -68,7 +68,7 @@ class VersionFloorError(MaintenanceError):
 def parse_version(version: Union[str, Sequence[int]]) -> Version:
     """(major, minor) of ``"2.53"`` or of keystoneauth's already parsed ``(2, 53)``."""
     if isinstance(version, str):
-        major, _, minor = version.partition(".")
+        major, _dot, minor = version.partition(".")
         return int(major), int(minor or 0)
     return int(version[0]), (int(version[1]) if len(version) > 1 else 0)
 

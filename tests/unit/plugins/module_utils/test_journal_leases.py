@@ -235,7 +235,7 @@ def run_race(location, clock_at, session_ids):
               for index in range(RACERS)]
     for racer in racers:
         racer.start()
-    outcomes = [results.get(timeout=120) for _ in range(RACERS * len(session_ids))]
+    outcomes = [results.get(timeout=120) for _racer in range(RACERS * len(session_ids))]
     for racer in racers:
         racer.join(timeout=60)
         assert racer.exitcode == 0
