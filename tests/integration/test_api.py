@@ -150,8 +150,8 @@ def test_a_nova_server_group_is_written_only_by_the_project_that_owns_it(tokens,
     assert status == 403 and body["error"]["message"] == (
         "group_id: %s is a Nova server group of another project; only the project that owns a server group"
         " may write its constraints" % group_id)
-    status, body = request("PUT", url, tenant_a.token, {"group_name": "aa-group", "anti_affinity_group": True,
-                                                         "max_impacted_members": 1, "recovery_time": 30})
+    owner_body = {"group_name": "aa-group", "anti_affinity_group": True, "max_impacted_members": 1, "recovery_time": 30}
+    status, body = request("PUT", url, tenant_a.token, owner_body)
     assert status == 200 and body["project_id"] == tenant_a.project_id, body
     assert request("PUT", url, tenant_b.token, {"project_id": tenant_b.project_id})[0] == 403
     assert request("DELETE", url, tenant_b.token)[0] == 403

@@ -120,7 +120,7 @@ def test_a_length_that_lies_short_is_read_only_as_far_as_declared(api):
 def test_an_oversized_body_is_413_before_the_token_is_asked_for(tmp_path):
     # Keystone mode: without a token the answer would be 401; the size is checked first, for free.
     app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test"),
-                          connect=lambda: type("Cloud", (), {"identity": None})())
+                          connect=type("Cloud", (), {"identity": None}))
     client = testing.TestClient(app)
     big = client.simulate_put(GROUP, headers={"Content-Length": str(FIVE_MB)}, body=b"{}")
     assert big.status_code == 413
