@@ -124,7 +124,7 @@ def measure(hosts: int, seed: int, repeat: int) -> dict:
     gc.enable()
     settings = PlanSettings(**SETTINGS)
     walls, cpus = [], []
-    for _ in range(repeat):
+    for _run in range(repeat):
         plan = None
         gc.collect()
         wall, cpu = time.perf_counter(), time.process_time()
