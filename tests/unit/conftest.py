@@ -80,13 +80,27 @@ def untracked_files(root):
     return {entry[3:] for entry in entries if entry.startswith("?? ")}
 
 
+def bootstrap_collections() -> str:
+    """scripts/bootstrap's collections directory when its link leads to this repo, else ''."""
+    collections = os.path.join(ROOT, ".work", "collections")
+    link = os.path.join(collections, *COLLECTION)
+    return collections if os.path.realpath(link) == _REAL_ROOT else ""
+
+
 def pytest_configure(config):
     scratch = tempfile.mkdtemp(prefix="fenix-unit-")
-    collections = os.path.join(scratch, "collections")
-    link = os.path.join(collections, *COLLECTION)
-    os.makedirs(os.path.dirname(link))
-    os.symlink(ROOT, link)
-    sys.path.insert(0, collections)
+    # Ansible's collection loader needs the collection on exactly one path: in the combined run of
+    # scripts/test, tests/integration/conftest.py puts bootstrap's link on sys.path, so the unit tests
+    # use it too. Without it (a fresh clone), a link in a temp dir: nothing is written into the repo.
+    collections = bootstrap_collections()
+    link = None
+    if not collections:
+        collections = os.path.join(scratch, "collections")
+        link = os.path.join(collections, *COLLECTION)
+        os.makedirs(os.path.dirname(link))
+        os.symlink(ROOT, link)
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
     _session.update(
         scratch=scratch, collections=collections, link=link, untracked=untracked_files(ROOT),
         dont_write_bytecode=sys.dont_write_bytecode, environ_bytecode=os.environ.get("PYTHONDONTWRITEBYTECODE"),
@@ -138,7 +152,8 @@ def pytest_unconfigure(config):
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     else:
         os.environ["PYTHONDONTWRITEBYTECODE"] = _session["environ_bytecode"]
-    os.unlink(_session["link"])  # the link first: removing the tree must never follow it into the repo
+    if _session["link"]:
+        os.unlink(_session["link"])  # the link first: removing the tree must never follow it into the repo
     shutil.rmtree(_session["scratch"], ignore_errors=True)
     _session.clear()
 
