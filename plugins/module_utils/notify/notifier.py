@@ -626,16 +626,21 @@ class Notifier:
                 self.journal.record_event(session_id, "project.named", project_id=ask.project_id,
                                           details={"project_name": names[ask.project_id]})
 
-    def project_names(self, asks: List[ProjectAsk]) -> Dict[str, str]:
-        """Project id -> name, from one Keystone list, for asks made from the cloud's servers.
+    def project_names(self, session_id: str, asks: List[ProjectAsk]) -> Dict[str, str]:
+        """Project id -> name of the projects this session asks for the first time, from one Keystone list.
 
+        A project is named once per session: later states and batches ask the
+        same projects again and would list Keystone and log the name each time.
         Asks about projects the operator named need no cloud connection, so they
         get no names. A cloud that hides its projects from this user gives none
         either; the report then shows the ids alone.
         """
-        if not any(ask.hosts for ask in asks):
+        asked_before = {record.project_id for record in self.journal.projects(session_id)}
+        first_asked = {ask.project_id for ask in asks if ask.hosts and ask.project_id not in asked_before}
+        if not first_asked:
             return {}
-        return project_names(self.conn_factory())
+        return {project_id: name for project_id, name in project_names(self.conn_factory()).items()
+                if project_id in first_asked}
 
     # sending
     def transports(self, notifications: List[Notification]) -> list:
@@ -695,7 +700,7 @@ class Notifier:
         notifications = [self.project_notification(session, ask, api_url) for ask in asks]
         if check_mode:
             return [preview(n) for n in notifications]
-        self.record(session.session_id, asks, self.project_names(asks))
+        self.record(session.session_id, asks, self.project_names(session.session_id, asks))
         sent = self.send(notifications)
         self.record_deliveries(session.session_id, sent)
         return sent

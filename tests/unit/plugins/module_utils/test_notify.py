@@ -368,6 +368,24 @@ def test_the_journal_keeps_server_and_project_names_for_the_report(tmp_path):
     assert named == [("p1", {"project_name": "tenant-a"})]  # p2 has no name in Keystone
 
 
+def test_a_project_is_named_once_per_session(tmp_path):
+    conn = Keystone()
+    with WebhookServer() as hook:
+        journal = ask_through_journal(tmp_path, hook, conn, notify.asks_from_servers(
+            SERVERS, ["compute1", "compute2"], "MAINTENANCE", None, None))
+        session = journal.session("s1")
+        params = {"api_url": API, "webhook": {"urls": {"p1": hook.url("/p1"), "p2": hook.url("/p2")},
+                                              "discover_from_aodh": False, "retries": 0, "retry_delay": 0,
+                                              "timeout": 5}}
+        notify.Notifier(journal, params, lambda: conn).ask_and_send(session, notify.asks_from_servers(
+            SERVERS, ["compute1", "compute2"], "PLANNED_MAINTENANCE", None, None))
+    assert conn.listed == 1  # the second state asks the same projects: no new list, no second name event
+    named = [(e["project_id"], e["details"]) for e in journal.events("s1") if e["kind"] == "project.named"]
+    assert named == [("p1", {"project_name": "tenant-a"})]
+    states = {p.project_id: p.state for p in journal.projects("s1")}
+    assert states == {"p1": "PLANNED_MAINTENANCE", "p2": "PLANNED_MAINTENANCE"}
+
+
 def test_names_are_optional_a_refused_project_list_leaves_the_ids(tmp_path):
     conn = Keystone(refuse=True)
     with WebhookServer() as hook:
