@@ -51,6 +51,8 @@ class FakeCloud:
         self.allocations = {host: {} for host in hosts}
         self.refusals = []  # exceptions raised by the next migration requests, in order
         self.cold_failures = 0  # next cold migrations that end with an error record
+        self.live_status = "running"  # status of a live migration in progress (Nova's record), e.g. "queued"
+        self.ignore_timeout_actions = False  # accept force_complete / abort and do nothing, as a wedged compute
         self._pending = {}
         self._ids = itertools.count(1)
         self.compute = _Compute(self)
@@ -183,12 +185,57 @@ class _Compute:
         destination = self.cloud.other_host(server.compute_host, host)
         previous = server.status
         server.status, server.task_state = "MIGRATING", "migrating"
+        total = 256 * 1024 * 1024  # the flavor's RAM, as libvirt reports it
+        record = SimpleNamespace(
+            id=len(self.cloud.migration_records) + 1, status=self.cloud.live_status, migration_type="live-migration",
+            created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records), server_id=server.id,
+            memory_total_bytes=total, memory_processed_bytes=0, memory_remaining_bytes=total,
+        )
+        self.cloud.migration_records.append((server.id, record))
 
         def finish():
             self.cloud.move(server, destination)
             server.status, server.task_state = previous, None
+            record.status = "completed"
 
-        self.cloud._pending[server.id] = {"polls": self.cloud.settle_polls, "finish": finish}
+        def cancel():
+            server.status, server.task_state = previous, None
+            record.status = "cancelled"
+
+        self.cloud._pending[server.id] = {"polls": self.cloud.settle_polls, "finish": finish, "cancel": cancel}
+
+    def server_migrations(self, server):
+        """GET /servers/{id}/migrations: its live migrations in progress; each read sees a quarter more copied."""
+        self.cloud.calls["compute.server_migrations"] += 1
+        records = [record for owner, record in self.cloud.migration_records
+                   if owner == server and getattr(record, "migration_type", None) == "live-migration"
+                   and record.status in ("queued", "preparing", "running", "post-migrating")]
+        for record in records:
+            if record.status == "running":
+                record.memory_remaining_bytes = max(0, record.memory_remaining_bytes - record.memory_total_bytes // 4)
+                record.memory_processed_bytes = record.memory_total_bytes - record.memory_remaining_bytes
+        return records
+
+    def force_complete_server_migration(self, server_migration, server=None):
+        self.cloud.calls["compute.force_complete_server_migration"] += 1
+        if server_migration.status != "running":
+            raise http_error(400, "Migration %s state of instance %s is %s. Cannot force complete while the"
+                                  " migration is in this state." % (server_migration.id, server,
+                                                                    server_migration.status))
+        pending = self.cloud._pending.get(server)
+        if pending is not None and not self.cloud.ignore_timeout_actions:
+            pending["polls"] = 0  # done at the next read of the server
+
+    def abort_server_migration(self, server_migration, server, ignore_missing=True):
+        self.cloud.calls["compute.abort_server_migration"] += 1
+        if server_migration.status not in ("queued", "preparing", "running"):
+            raise http_error(400, "Migration %s state of instance %s is %s. Cannot abort live migration while the"
+                                  " migration is in this state." % (server_migration.id, server,
+                                                                    server_migration.status))
+        pending = self.cloud._pending.get(server)
+        if pending is not None and not self.cloud.ignore_timeout_actions:
+            del self.cloud._pending[server]
+            pending["cancel"]()
 
     def migrate_server(self, server_id, host=None):
         self.cloud.calls["compute.migrate_server"] += 1
@@ -197,7 +244,8 @@ class _Compute:
         source = server.compute_host
         previous = server.status
         server.task_state = "resize_prep"
-        record = SimpleNamespace(status="migrating", created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records))
+        record = SimpleNamespace(id=len(self.cloud.migration_records) + 1, status="migrating",
+                                 created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records))
         self.cloud.migration_records.append((server.id, record))
         if self.cloud.cold_failures:
             self.cloud.cold_failures -= 1

@@ -12,15 +12,30 @@ task): those refusals are retried with exponential backoff, a bounded number
 of times. A cold migration that Nova accepts can still fail later, leaving the
 server on its source: the migration record tells, so it is read when a server
 ends where it started.
+
+A live migration past its timeout is not left running: it is forced to
+complete or aborted, as the operator chose (``on_timeout``), and the server's
+state afterwards is reported. While it runs, its progress (memory still to
+copy, from Nova's record of the migration) is read at most once every
+``progress_interval`` seconds, so a migration that ends within that time costs
+no request beyond the polls of the server. Nova cannot abort a cold
+migration: one past its timeout is reported with the server's state.
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from typing import Callable, List, Optional, Union
+from dataclasses import asdict, dataclass, field
+from typing import Callable, List, Optional, Tuple, Union
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
+    ABORT_FLOOR,
+    ABORT_QUEUED_FLOOR,
+    FORCE_COMPLETE_FLOOR,
+    PROGRESS_FLOOR,
+    floor_problem,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 
 LIVE = "live"
@@ -32,6 +47,18 @@ TRANSIENT_MESSAGES = ("no valid host", "novalidhost")
 # Nova's own rules: os-migrateLive needs a running or paused server, migrate a
 # running or stopped one.
 MIGRATABLE_STATUSES = {LIVE: ("ACTIVE", "PAUSED"), COLD: ("ACTIVE", "SHUTOFF")}
+
+# What to do with a live migration past its timeout (the on_timeout option).
+ABORT = "abort"
+FORCE_COMPLETE = "force_complete"
+ON_TIMEOUT_CHOICES = (ABORT, FORCE_COMPLETE)
+# What was done with a migration past its timeout (MigrationOutcome.timeout_action): forced to complete,
+# aborted, or only reported (a cold migration, or one Nova would not force or abort).
+FORCED = "forced"
+ABORTED = "aborted"
+REPORTED = "reported"
+# Live migrations Nova has not started copying yet: it forces only a running one.
+NOT_STARTED = ("queued", "preparing")
 
 
 class MigrationError(MaintenanceError):
@@ -59,6 +86,11 @@ class MigrationSettings:
     retry_delay: float = 5.0
     confirm: bool = True
     concurrency: int = 1
+    on_timeout: str = ABORT
+    # Seconds between two progress lines of one live migration (each reads its migration record once).
+    progress_interval: float = 10.0
+    # Seconds to wait for the server to settle once its stuck migration was forced or aborted.
+    settle_timeout: float = 120.0
 
 
 @dataclass
@@ -73,6 +105,9 @@ class MigrationOutcome:
     attempts: int
     duration: float
     error: Optional[str] = None
+    timeout_action: Optional[str] = None  # FORCED, ABORTED or REPORTED when the migration ran past its timeout
+    server_state: Optional[dict] = None  # the server after a timeout: status, task_state, host
+    progress: List[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +142,7 @@ def migration_argument_spec() -> dict:
         retries=dict(default=3, type="int"),
         retry_delay=dict(default=5, type="float"),
         poll_interval=dict(default=2, type="float"),
+        on_timeout=dict(default=ABORT, choices=list(ON_TIMEOUT_CHOICES)),
     )
 
 
@@ -119,6 +155,7 @@ def migration_settings(params: dict, timeout: int, confirm: bool = True) -> Migr
         retry_delay=params["retry_delay"],
         confirm=confirm,
         concurrency=params["concurrency"],
+        on_timeout=params["on_timeout"],
     )
 
 
@@ -135,6 +172,20 @@ def invalid_number(params: dict, at_least_one=(), not_negative=()) -> Optional[s
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+# Told what happens to a migration beyond its outcome: (outcome so far, event kind, details), e.g. for the journal.
+Events = Callable[["MigrationOutcome", str, dict], None]
+
+
+class MigrationTimeout(MigrationError):
+    """The server did not settle in time; ``server`` is how it was at the last poll."""
+
+    def __init__(self, timeout: float, server, kind: str) -> None:
+        super().__init__("timed out after %ss waiting for the %s migration (%s)" % (timeout, kind, state_text(server)))
+        self.server = server
+
+
+def no_events(outcome: "MigrationOutcome", kind: str, details: dict) -> None:
+    """The default of ``Events``: nobody listens."""
 
 
 class Migrator:
@@ -165,7 +216,8 @@ class Migrator:
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
             return list(pool.map(each, requests))
 
-    def migrate(self, request: MigrationRequest) -> MigrationOutcome:
+    def migrate(self, request: MigrationRequest, events: Events = no_events) -> MigrationOutcome:
+        """Migrate one server; ``events`` hears its progress lines and what a timeout led to."""
         started = self.clock()
         server = self.conn.compute.get_server(request.server_id)
         outcome = unmoved_outcome(
@@ -174,7 +226,7 @@ class Migrator:
         for attempt in range(1, self.settings.retries + 2):
             outcome.attempts = attempt
             try:
-                outcome.destination = self._attempt(request, outcome.source, server.status)
+                outcome.destination = self._attempt(request, outcome, server.status, events)
                 outcome.status = "migrated" if self.settings.wait else "requested"
                 outcome.error = None
                 break
@@ -191,16 +243,26 @@ class Migrator:
         outcome.duration = round(self.clock() - started, 3)
         return outcome
 
-    def _attempt(self, request: MigrationRequest, source: Optional[str], original_status: str) -> Optional[str]:
+    def _attempt(self, request: MigrationRequest, outcome: MigrationOutcome, original_status: str,
+                 events: Events) -> Optional[str]:
+        source = outcome.source
         self._request(request)
         if not self.settings.wait:
             return None
-        server = self._wait_settled(request.server_id)
+        progress = ProgressLog(self, request.server_id, outcome, events) if request.kind == LIVE else None
+        try:
+            server = self._wait_settled(request.server_id, request.kind, self.settings.timeout, watch=progress)
+        except MigrationTimeout as stuck:
+            server = self._after_timeout(request, outcome, stuck, events)
         if request.kind == COLD and server.status == "VERIFY_RESIZE":
             if not self.settings.confirm:
                 return server.compute_host
             self.conn.compute.confirm_server_resize(server)
-            server = self._wait_settled(request.server_id, leaving="VERIFY_RESIZE")
+            try:
+                server = self._wait_settled(request.server_id, request.kind, self.settings.timeout,
+                                            leaving="VERIFY_RESIZE")
+            except MigrationTimeout as stuck:
+                server = self._after_timeout(request, outcome, stuck, events)
         if server.status == "ERROR":
             raise MigrationError("server went to ERROR during the %s migration" % request.kind)
         if server.compute_host == source:
@@ -229,21 +291,104 @@ class Migrator:
                 transient=is_transient_refusal(exc.status_code, _http_message(exc)),
             ) from exc
 
-    def _wait_settled(self, server_id: str, leaving: Optional[str] = None):
-        """Poll until the server has no task and left the ``leaving`` status."""
-        deadline = self.clock() + self.settings.timeout
+    def _wait_settled(self, server_id: str, kind: str, timeout: float, leaving: Optional[str] = None,
+                      watch: Optional[Callable[[object], None]] = None):
+        """Poll until the server has no task and left the ``leaving`` status; MigrationTimeout after ``timeout``.
+
+        ``watch`` sees the server at each poll that does not end the wait.
+        """
+        deadline = self.clock() + timeout
         while True:
             server = self.conn.compute.get_server(server_id)
-            busy = server.task_state is not None or server.status not in SETTLED_STATUSES
-            if not busy and server.status != leaving:
+            if is_settled(server) and server.status != leaving:
                 return server
             if self.clock() >= deadline:
-                raise MigrationError(
-                    "timed out after %ss waiting for the migration (status %s, task %s);"
-                    " raise timeout or look at the server's migrations"
-                    % (self.settings.timeout, server.status, server.task_state)
-                )
+                raise MigrationTimeout(timeout, server, kind)
+            if watch is not None:
+                watch(server)
             self.sleep(self.settings.poll_interval)
+
+    def _after_timeout(self, request: MigrationRequest, outcome: MigrationOutcome, stuck: MigrationTimeout,
+                       events: Events):
+        """End a migration past its timeout as the settings say; the server when it settled off its source.
+
+        A live migration is forced or aborted and the server waited for; a
+        cold one cannot be stopped and is reported. Anything but a server
+        settled on another host raises MigrationError with the server's state.
+        """
+        if request.kind == LIVE:
+            server, action, what = self._end_live_migration(request.server_id, stuck.server, outcome.source)
+        else:
+            server, action = stuck.server, REPORTED
+            what = ("Nova cannot abort a cold migration, it was left running: %s; %s; see"
+                    " `openstack server migration list --server %s`" % (
+                        where(server, outcome.source), self._latest_record_text(request.server_id),
+                        request.server_id))
+        outcome.timeout_action = action
+        outcome.server_state = server_state(server)
+        events(outcome, "instance.migration_timeout", dict(
+            kind=request.kind, timeout=self.settings.timeout, on_timeout=self.settings.on_timeout, action=action,
+            server=outcome.server_state, note=what))
+        if is_settled(server) and server.status != "ERROR" and server.compute_host != outcome.source:
+            return server
+        raise MigrationError("%s; %s" % (stuck, what))
+
+    def _end_live_migration(self, server_id: str, server, source: Optional[str]) -> Tuple[object, str, str]:
+        """Force or abort the server's live migration in progress; the server afterwards, the action, what happened."""
+        try:
+            record = in_progress_migration(self.conn, server_id)
+        except Exception as exc:  # pylint: disable=broad-except
+            # Without the record nothing can be forced or aborted; the server's state is still worth reporting.
+            return server, REPORTED, "reading its migration in progress failed (%s: %s); it was left running: %s" % (
+                type(exc).__name__, exc, where(server, source))
+        if record is None:
+            # It ended between the last poll and this read, or Nova lost track of it.
+            server = self._settle(server_id)
+            return server, REPORTED, "Nova lists no live migration in progress for it: %s" % where(server, source)
+        action, why = self._timeout_action(record)
+        floor = FORCE_COMPLETE_FLOOR if action == FORCE_COMPLETE else (
+            ABORT_QUEUED_FLOOR if record.status in NOT_STARTED else ABORT_FLOOR)
+        was = record_text(record)  # before the request: the SDK may update the record it is given
+        problem = floor_problem(self.conn, floor)
+        if problem:
+            return server, REPORTED, "cannot %s %s: %s; it was left running: %s" % (
+                action.replace("_", " "), was, problem, where(server, source))
+        try:
+            if action == FORCE_COMPLETE:
+                self.conn.compute.force_complete_server_migration(record, server_id)
+            else:
+                self.conn.compute.abort_server_migration(record, server_id, ignore_missing=False)
+        except _sdk_exceptions().HttpException as exc:
+            # It may have left the state Nova accepts the request in (finished, failed) since it was read.
+            server = self._settle(server_id)
+            return server, REPORTED, "Nova refused to %s %s: %s; %s" % (
+                action.replace("_", " "), was, _http_message(exc), where(server, source))
+        server = self._settle(server_id)
+        done = FORCED if action == FORCE_COMPLETE else ABORTED
+        return server, done, "on_timeout: %s: %s %s%s; %s; %s" % (
+            self.settings.on_timeout, done, was, why, where(server, source),
+            self._latest_record_text(server_id))
+
+    def _timeout_action(self, record) -> Tuple[str, str]:
+        """What to do with a live migration past its timeout, and why when it is not what on_timeout says."""
+        if self.settings.on_timeout == FORCE_COMPLETE and record.status in NOT_STARTED:
+            return ABORT, ", as Nova forces only a running migration"
+        return self.settings.on_timeout, ""
+
+    def _latest_record_text(self, server_id: str) -> str:
+        """The newest migration record of the server, for a message (a failed read is said, not raised)."""
+        try:
+            record = latest_migration(self.conn, server_id)
+            return "no migration record" if record is None else "migration %s is now %s" % (record.id, record.status)
+        except Exception as exc:  # pylint: disable=broad-except
+            return "its migration record could not be read (%s: %s)" % (type(exc).__name__, exc)
+
+    def _settle(self, server_id: str):
+        """The server once settled, or as it is after ``settle_timeout``."""
+        try:
+            return self._wait_settled(server_id, LIVE, self.settings.settle_timeout)
+        except MigrationTimeout as still:
+            return still.server
 
     def _failure_from_record(self, request: MigrationRequest, source: Optional[str]) -> MigrationError:
         record = latest_migration(self.conn, request.server_id)
@@ -256,6 +401,95 @@ class Migrator:
             % (source, request.kind, status),
             transient=transient,
         )
+
+
+class ProgressLog:
+    """Progress lines of one live migration, read from Nova's migration record at most every progress_interval.
+
+    Each line goes to the outcome and to ``events``. A cloud without the
+    migration record (before compute 2.23) or a failed read gives one line
+    saying so, and no more reads.
+    """
+
+    def __init__(self, migrator: Migrator, server_id: str, outcome: MigrationOutcome, events: Events) -> None:
+        self.migrator = migrator
+        self.server_id = server_id
+        self.outcome = outcome
+        self.events = events
+        self.started = migrator.clock()
+        self.next_read = self.started + migrator.settings.progress_interval
+        self.stopped = False
+        self.floor_checked = False
+
+    def __call__(self, server) -> None:
+        now = self.migrator.clock()
+        if self.stopped or now < self.next_read:
+            return
+        self.next_read = now + self.migrator.settings.progress_interval
+        line = {"elapsed": round(now - self.started, 1)}
+        problem = None if self.floor_checked else floor_problem(self.migrator.conn, PROGRESS_FLOOR)
+        self.floor_checked = True
+        if problem:
+            line["unavailable"] = problem
+        else:
+            try:
+                line.update(progress_of(in_progress_migration(self.migrator.conn, self.server_id), server))
+            except Exception as exc:  # pylint: disable=broad-except
+                # Progress is for the operator's eyes; a failed read must not fail the migration.
+                line["unavailable"] = "reading the migration record failed: %s: %s" % (type(exc).__name__, exc)
+        self.stopped = "unavailable" in line
+        self.outcome.progress.append(line)
+        self.events(self.outcome, "instance.migration_progress", line)
+
+
+def progress_of(record, server) -> dict:
+    """A progress line's fields from a live migration record (None: the server's state only)."""
+    if record is None:
+        return {"migration_status": None, "status": server.status, "task_state": server.task_state}
+    total, remaining = record.memory_total_bytes, record.memory_remaining_bytes
+    return {
+        "migration_id": record.id,
+        "migration_status": record.status,
+        "memory_total_bytes": total,
+        "memory_processed_bytes": record.memory_processed_bytes,
+        "memory_remaining_bytes": remaining,
+        # What libvirt logs as "memory N% remaining"; unknown when the driver reports no total.
+        "memory_remaining_percent": round(remaining * 100 / total) if total and remaining is not None else None,
+    }
+
+
+def is_settled(server) -> bool:
+    return server.task_state is None and server.status in SETTLED_STATUSES
+
+
+def server_state(server) -> dict:
+    return {"status": server.status, "task_state": server.task_state, "host": server.compute_host}
+
+
+def state_text(server) -> str:
+    return "status %s, task %s, on %s" % (server.status, server.task_state, server.compute_host)
+
+
+def where(server, source: Optional[str] = None) -> str:
+    """e.g. "the server is ACTIVE on compute1, its source"."""
+    text = "the server is %s on %s" % (server.status, server.compute_host)
+    if server.task_state is not None:
+        text += " (task %s, not settled)" % server.task_state
+    if source is not None and server.compute_host == source:
+        text += ", its source"
+    return text
+
+
+def record_text(record) -> str:
+    return "migration %s (%s)" % (record.id, record.status)
+
+
+def in_progress_migration(conn, server_id: str):
+    """The server's newest live migration in progress (GET /servers/{id}/migrations, 2.23+), or None."""
+    records = list(conn.compute.server_migrations(server_id))
+    if not records:
+        return None
+    return max(records, key=lambda record: (record.created_at or "", record.id or 0))
 
 
 def latest_migration(conn, server_id: str):

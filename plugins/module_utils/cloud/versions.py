@@ -57,6 +57,15 @@ FLOORS: Tuple[Floor, ...] = (
           "allocation candidates with every resource class of each provider", "Rocky"),
 )
 
+# What a run does with a live migration past its timeout (on_timeout) and the progress it logs. The first
+# three are below the 2.25 floor, so a cloud that passes require_floors offers them; a module run on its own is
+# checked when it first needs one (``floor_problem``). Aborting a migration Nova has not started yet is newer,
+# and is needed only when a stuck migration is still queued.
+FORCE_COMPLETE_FLOOR = Floor("compute", "2.22", "forcing a live migration to complete", "Mitaka")
+PROGRESS_FLOOR = Floor("compute", "2.23", "the progress of a live migration", "Mitaka")
+ABORT_FLOOR = Floor("compute", "2.24", "aborting a running live migration", "Mitaka")
+ABORT_QUEUED_FLOOR = Floor("compute", "2.65", "aborting a live migration that is queued or preparing", "Rocky")
+
 # The API's name in a message, and the project that serves it.
 SERVICE_NAMES = {"compute": ("compute API", "Nova"), "placement": ("Placement API", "Placement")}
 
@@ -116,15 +125,24 @@ def floor_message(service: str, unmet: List[Floor], offered: str) -> str:
     return "%s: this collection needs %s; %s" % (api, wanted, offered)
 
 
-def service_problem(conn, service: str) -> Optional[str]:
-    """What the service lacks, as a message, or None when it offers every floor."""
-    floors = [floor for floor in FLOORS if floor.service == service]
+def floors_problem(conn, service: str, floors: List[Floor]) -> Optional[str]:
+    """What the service lacks of ``floors``, as a message, or None when it offers them all."""
     try:
         offered = offered_range(getattr(conn, service))
     except DISCOVERY_ERRORS as exc:
         return floor_message(service, floors, "reading the cloud's version document failed: %s" % exc)
     unmet = [floor for floor in floors if offered is None or not is_offered(floor.microversion, offered)]
     return floor_message(service, unmet, offered_text(offered)) if unmet else None
+
+
+def service_problem(conn, service: str) -> Optional[str]:
+    """What the service lacks of FLOORS, as a message, or None when it offers every floor."""
+    return floors_problem(conn, service, [floor for floor in FLOORS if floor.service == service])
+
+
+def floor_problem(conn, floor: Floor) -> Optional[str]:
+    """What the cloud lacks to offer one floor, as a message, or None (the SDK caches the version document)."""
+    return floors_problem(conn, floor.service, [floor])
 
 
 def require_floors(conn) -> None:

@@ -125,6 +125,22 @@ def test_drain_host_failure_enables_the_host_again_or_leaves_it_as_told():
         assert cloud.services["compute1"].status == status == report.service.status
 
 
+def test_drain_host_with_a_stuck_migration_aborts_it_and_enables_the_host_again():
+    cloud = FakeCloud(settle_polls=10 ** 6)  # the live migration never ends by itself
+    server = cloud.add_server("compute1", name="web-1")
+    stuck = MigrationSettings(poll_interval=0, retry_delay=0, retries=0, timeout=0)
+    with pytest.raises(DrainStopped) as stopped:
+        drain_host(cloud, "compute1", DrainSettings(migration=stuck))
+    assert ("drain of compute1 failed: web-1 (%s) of project p1: timed out after 0s waiting for the live migration"
+            % server) in str(stopped.value)
+    assert "on_timeout: abort: aborted migration 1 (running); the server is ACTIVE on compute1, its source" in str(
+        stopped.value)
+    moved, = stopped.value.report.moved
+    assert (moved["status"], moved["timeout_action"]) == ("failed", "aborted")
+    assert cloud.servers[server].compute_host == "compute1" and cloud.servers[server].task_state is None
+    assert cloud.services["compute1"].status == "enabled" and stopped.value.report.restored
+
+
 def test_drain_host_with_skipped_servers_reads_once_instead_of_waiting():
     cloud = FakeCloud()
     cloud.add_server("compute1", name="broken", status="ERROR")

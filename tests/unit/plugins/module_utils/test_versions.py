@@ -5,8 +5,11 @@ from keystoneauth1 import exceptions as ks_exceptions
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud import snapshot, versions
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
+    ABORT_FLOOR,
+    ABORT_QUEUED_FLOOR,
     FLOORS,
     VersionFloorError,
+    floor_problem,
     require_floors,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
@@ -129,3 +132,15 @@ def test_parse_version(text, parsed):
 def test_versions_compare_as_numbers_not_text():
     assert versions.is_offered("2.9", ((2, 1), (2, 10)))
     assert not versions.is_offered("2.53", ((2, 1), (2, 9)))
+
+
+def test_one_floor_is_checked_only_when_asked_for():
+    # The stuck-migration actions are checked when a migration needs them, not by require_floors.
+    cloud = FakeCloud()
+    cloud.api_versions["compute"] = ("2.1", "2.60")
+    require_floors(cloud)
+    assert floor_problem(cloud, ABORT_FLOOR) is None
+    assert floor_problem(cloud, ABORT_QUEUED_FLOOR) == (
+        "compute API: this collection needs microversion 2.65 (aborting a live migration that is queued or preparing;"
+        " Nova of OpenStack Rocky or later); the cloud offers 2.1 to 2.60")
+    assert cloud.version_reads["compute"] == 3 and not cloud.calls
