@@ -139,6 +139,24 @@ options:
       - Seconds between two reads of a migrating server (or of the host, while waiting for it to be empty).
     type: float
     default: 2
+  on_timeout:
+    description:
+      - What to do with a live migration still running when its timeout is over, so that none is left
+        running unattended.
+      - V(abort) cancels it (compute microversion 2.24); the server stays on its source host, the
+        migration is reported as failed with the server's state.
+      - V(force_complete) forces it to finish (compute microversion 2.22; libvirt pauses the server
+        until its memory is copied, or switches to post-copy when the compute allows it); the server
+        ends on the target host and the migration counts as done. Nova forces only a running migration,
+        so one still queued or preparing is aborted instead (compute microversion 2.65).
+      - Either way the module then waits up to 2 minutes for the server to settle, and its result
+        (C(timeout_action), C(server_state)) says what happened. Nova cannot stop a cold migration, so
+        one past its timeout is reported with the server's status, task and host.
+      - While a live migration runs, its progress (memory copied and remaining, from Nova's migration
+        record) is read every 10 seconds at most, into the result's C(progress).
+    type: str
+    choices: [abort, force_complete]
+    default: abort
 """
 
     # Module attributes: check mode, diff mode and the action group.

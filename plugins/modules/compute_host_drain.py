@@ -34,7 +34,8 @@ options:
     default: maintenance
   migration_timeout:
     description:
-      - Seconds to wait for one server's migration to finish.
+      - Seconds to wait for one server's migration to finish;
+        a live migration still running then is aborted or forced to complete (O(on_timeout)).
     type: int
     default: 600
   timeout:
@@ -127,6 +128,9 @@ moved:
       attempts: 1
       duration: 8.4
       error: null
+      timeout_action: null
+      server_state: null
+      progress: []
 skipped:
   description: Servers left on the host by policy, each with C(id), C(name), C(project_id), C(status), C(reason).
   returned: always

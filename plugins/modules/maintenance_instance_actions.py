@@ -24,6 +24,8 @@ description:
   - Each action is written to the journal before it starts and marked done after;
     each finished action is announced to its project with C(INSTANCE_ACTION_DONE)
     on the configured transports.
+  - The progress of a long live migration and what its timeout led to are journal events of the
+    session (C(instance.migration_progress), C(instance.migration_timeout)).
   - A project that answered NACK stops everything before any server moves.
 options:
   session_id:
@@ -75,7 +77,8 @@ options:
     default: false
   timeout:
     description:
-      - Seconds to wait for one migration, and for a project's own action.
+      - Seconds to wait for one migration, and for a project's own action. A live migration still
+        running then is aborted or forced to complete (O(on_timeout)).
     type: int
     default: 600
 extends_documentation_fragment:
@@ -149,6 +152,19 @@ instances:
     note:
       description: Why the action differs from what was asked, if it does.
       type: str
+    timeout_action:
+      description:
+        - What was done with its migration when it ran past O(timeout) (null when it finished in time) -
+          V(aborted) (back on its source, the action failed), V(forced) (forced to complete on the target)
+          or V(reported) (nothing Nova allows, see C(error)); as in
+          M(fenix.maintenance.server_migrate)'s RV(fenix.maintenance.server_migrate#module:servers[].timeout_action).
+      type: str
+    progress:
+      description:
+        - Progress lines of a live migration that ran longer than 10 seconds, with the keys of
+          M(fenix.maintenance.server_migrate)'s RV(fenix.maintenance.server_migrate#module:servers[].progress).
+      type: list
+      elements: dict
   sample:
     - server_id: 0b7c...
       project_id: 8a1b...
@@ -160,6 +176,8 @@ instances:
       outcome: done
       duration: 8.4
       note: null
+      timeout_action: null
+      progress: []
 counts:
   description: Servers by action.
   returned: always

@@ -18,6 +18,9 @@ description:
   - Waits until each migration has finished, confirms cold migrations, and
     retries Nova's transient refusals (no valid host right after a change,
     409 conflicts) with exponential backoff.
+  - A live migration still running after O(timeout) is aborted or forced to
+    complete, as O(on_timeout) says, and never left running unreported; while it
+    runs, its progress is read from Nova's migration record.
   - Migrates several servers at a time up to O(concurrency).
   - With O(from_host) or O(target_host), a server already off the source
     host or already on the target is left alone, so a second run changes nothing.
@@ -60,7 +63,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for one server's migration (each attempt) to finish.
+      - Seconds to wait for one server's migration (each attempt) to finish;
+        a live migration still running then is aborted or forced to complete (O(on_timeout)).
     type: int
     default: 600
 extends_documentation_fragment:
@@ -154,6 +158,39 @@ servers:
       description: Why the migration failed (null on success).
       type: str
       sample: null
+    timeout_action:
+      description:
+        - What was done with a migration still running after O(timeout) (null when it finished in time) -
+          V(aborted) (the server is back on its source, RV(servers[].status) is V(failed)),
+          V(forced) (it was forced to complete; on the target, RV(servers[].status) is V(migrated)),
+          or V(reported) (nothing Nova allows - a cold migration, or one Nova refused to force or abort;
+          it may still run and RV(servers[].error) says where the server is).
+      type: str
+      sample: null
+    server_state:
+      description:
+        - The server after a timeout and what followed it - C(status), C(task_state) (null once settled)
+          and C(host). Null when the migration finished in time.
+      type: dict
+      sample: null
+    progress:
+      description:
+        - Progress lines of a live migration that ran longer than 10 seconds, at most one every 10 seconds,
+          from Nova's record of the migration in progress (C(GET /servers/{id}/migrations)) -
+          C(elapsed) seconds, C(migration_id), C(migration_status), C(memory_total_bytes),
+          C(memory_processed_bytes), C(memory_remaining_bytes) and C(memory_remaining_percent)
+          (null when the virt driver reports no memory figures).
+        - A line with C(unavailable) says why no progress could be read (then no more are read).
+      type: list
+      elements: dict
+      sample:
+        - elapsed: 10.0
+          migration_id: 42
+          migration_status: running
+          memory_total_bytes: 268435456
+          memory_processed_bytes: 201326592
+          memory_remaining_bytes: 67108864
+          memory_remaining_percent: 25
 failed_servers:
   description: IDs of the servers whose migration failed.
   returned: always

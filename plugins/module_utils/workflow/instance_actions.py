@@ -17,12 +17,13 @@ marked done and announced to its project (INSTANCE_ACTION_DONE).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     COLD,
     LIVE,
+    MigrationOutcome,
     MigrationRequest,
     Migrator,
 )
@@ -54,6 +55,8 @@ class InstanceWork:
     to_host: Optional[str] = None
     duration: float = 0.0
     error: Optional[str] = None
+    timeout_action: Optional[str] = None  # what was done with a migration past its timeout (forced, aborted, reported)
+    progress: List[dict] = field(default_factory=list)  # progress lines of a long live migration
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -134,16 +137,22 @@ class InstanceActions:
             item = by_server[request.server_id]
             move_id = self.journal.start_move(self.session_id, item.server_id, item.project_id, item.action,
                                               item.from_host, item.target_host)
-            outcome = self.migrator.migrate(request)
+            outcome = self.migrator.migrate(request, events=self.journal_migration_event)
             self.journal.finish_move(move_id, outcome.ok, outcome.destination, outcome.error)
             return outcome
 
         for item, outcome in zip(items, self.migrator.migrate_all(requests, each=journaled)):
             item.duration = outcome.duration
+            item.timeout_action, item.progress = outcome.timeout_action, outcome.progress
             if outcome.ok:
                 self.finish(item, outcome.destination)
             else:
                 item.outcome, item.error = "failed", outcome.error
+
+    def journal_migration_event(self, outcome: MigrationOutcome, kind: str, details: dict) -> None:
+        """A migration's progress line or what its timeout led to, as an event of the session."""
+        self.journal.record_event(self.session_id, kind, host=outcome.source, project_id=outcome.project_id,
+                                  instance_id=outcome.server_id, details=details)
 
     def await_own_actions(self, items: List[InstanceWork]) -> None:
         """Wait until each project has moved (or removed) its server off the host."""

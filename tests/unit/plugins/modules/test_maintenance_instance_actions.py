@@ -118,3 +118,37 @@ def test_own_action_is_done_when_the_server_leaves(tmp_path):
     assert (work[0].outcome, work[0].to_host, work[0].duration) == ("done", "compute4", 10.0)
     assert [item.server_id for item in announced] == ["vm-1"]
     assert journal.instances("s1")[0].action_done
+
+
+def test_a_stuck_migration_is_journaled_with_its_progress_and_what_its_timeout_led_to(tmp_path):
+    from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import MigrationSettings, Migrator
+    from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
+        InstanceActions, InstanceWork)
+    cloud = FakeCloud(settle_polls=10 ** 6)  # the live migration never ends by itself
+    server = cloud.add_server("compute1", project_id="pa", name="web")
+    journal = Journal(str(tmp_path / "j.sqlite"))
+    journal.create_session(["compute1"], session_id="s1")
+    announced, clock = [], [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    migrator = Migrator(cloud, MigrationSettings(timeout=25, poll_interval=1, retries=0),
+                        clock=lambda: clock[0], sleep=sleep)
+    actions = InstanceActions(cloud, journal, "s1", migrator, announce=announced.append, timeout=25, poll_interval=1,
+                              list_servers=list, clock=lambda: clock[0], sleep=sleep)
+    work = [InstanceWork(server, "pa", "web", "compute1", "ACTIVE", "LIVE_MIGRATE", "compute2", 0, "project")]
+    actions.migrate(work)
+    item = work[0]
+    assert (item.outcome, item.timeout_action) == ("failed", "aborted")
+    assert [line["memory_remaining_percent"] for line in item.progress] == [75, 50]
+    events = [event for event in journal.events("s1") if event["kind"].startswith("instance.migration_")]
+    assert [(event["kind"], event["instance_id"], event["project_id"], event["host"]) for event in events] == [
+        ("instance.migration_progress", server, "pa", "compute1")] * 2 + [
+        ("instance.migration_timeout", server, "pa", "compute1")]
+    assert [event["details"] for event in events[:2]] == item.progress
+    assert events[2]["details"]["action"] == "aborted"
+    assert events[2]["details"]["server"] == {"status": "ACTIVE", "task_state": None, "host": "compute1"}
+    move, = journal.moves("s1")
+    assert move.state == "FAILED" and "on_timeout: abort: aborted migration 1 (running)" in move.error
+    assert announced == [] and cloud.servers[server].compute_host == "compute1"

@@ -57,3 +57,32 @@ def test_wrong_kind_for_the_status_is_refused_before_anything_moves():
     assert "db" in result["msg"] and "SHUTOFF server cannot be live migrated" in result["msg"]
     assert cloud.calls["compute.live_migrate_server"] == 0
     assert cloud.servers[running].compute_host == cloud.servers[stopped].compute_host == "compute1"
+
+
+def test_a_stuck_live_migration_is_forced_or_aborted_as_asked():
+    cloud = FakeCloud(settle_polls=10 ** 6)  # no live migration ends by itself
+    forced = cloud.add_server("compute1", name="web-1")
+    aborted = cloud.add_server("compute1", name="web-2")
+    stuck = dict(timeout=1, poll_interval=0.05, retries=0)
+    result = run(cloud, servers=["web-1"], on_timeout="force_complete", **stuck)
+    assert not result["failed"] and result["changed"] is True
+    entry, = result["servers"]
+    assert (entry["status"], entry["timeout_action"], entry["destination"]) == ("migrated", "forced", "compute2")
+    assert entry["server_state"] == {"status": "ACTIVE", "task_state": None, "host": "compute2"}
+    assert cloud.servers[forced].compute_host == "compute2"
+
+    result = run(cloud, servers=["web-2"], **stuck)  # on_timeout: abort by default
+    assert result["failed"] and result["failed_servers"] == [aborted]
+    assert "web-2: timed out after 1s waiting for the live migration" in result["msg"]
+    assert "on_timeout: abort: aborted migration 2 (running); the server is ACTIVE on compute1, its source" in result["msg"]
+    assert result["servers"][0]["timeout_action"] == "aborted"
+    assert cloud.servers[aborted].compute_host == "compute1" and cloud.servers[aborted].status == "ACTIVE"
+    assert cloud.calls["compute.force_complete_server_migration"] == cloud.calls["compute.abort_server_migration"] == 1
+
+
+def test_on_timeout_takes_only_what_nova_can_do():
+    cloud = FakeCloud()
+    server = cloud.add_server("compute1", name="web-1")
+    result = run(cloud, servers=["web-1"], on_timeout="wait_longer")
+    assert result["failed"] and "on_timeout" in result["msg"] and "abort, force_complete" in result["msg"]
+    assert cloud.servers[server].compute_host == "compute1" and cloud.calls["compute.live_migrate_server"] == 0
