@@ -179,3 +179,50 @@ def test_compute_service_forced_down(admin, playbook):
     assert up["changed"] is True and up["service"]["forced_down"] is False
     service = compute_service(admin, host)
     assert (service.status, service.is_forced_down) == ("enabled", False)
+
+
+# Read by the test cloud's fake driver (cloud/fenix_fake_driver.py): the server's live migrations last this long.
+SLOW_MIGRATION = "fenix_test_live_migration_seconds"
+
+
+def newest_live_migration(admin, server_id):
+    records = [record for record in admin.compute.migrations(server_id=server_id)
+               if record.migration_type == "live-migration"]
+    return max(records, key=lambda record: record.created_at)
+
+
+def test_stuck_live_migration_is_aborted_or_forced(admin, playbook):
+    """A live migration that hangs is aborted (back on its source), then forced (on its target), as on_timeout says."""
+    servers = list(admin.compute.servers(details=True, all_projects=True))
+    grouped = {member for group in admin.compute.server_groups(all_projects=True) for member in group.member_ids}
+    server = next(s for s in servers if s.status == "ACTIVE" and s.id not in grouped)
+    source = server.compute_host
+    stuck = {"servers": [server.id], "from_host": source, "poll_interval": 1, "retries": 0}
+    admin.compute.set_server_metadata(server, **{SLOW_MIGRATION: "120"})
+    try:
+        aborted, = playbook.run({M + "server_migrate": dict(stuck, timeout=15, on_timeout="abort")})
+        entry = aborted["servers"][0]
+        assert entry["timeout_action"] == "aborted", (
+            "the migration did not hang (%s): restart the test cloud (cloudctl stop; cloudctl start) so that its"
+            " computes load the fake driver that reads %s" % (entry, SLOW_MIGRATION))
+        assert aborted.get("failed") is True and aborted["failed_servers"] == [server.id]
+        assert entry["server_state"] == {"status": "ACTIVE", "task_state": None, "host": source}
+        # Progress from Nova's migration record, as the fake driver saves it (fenix.tiny has 256 MiB).
+        line = entry["progress"][0]
+        assert line["migration_status"] == "running" and line["memory_total_bytes"] == 256 * 1024 * 1024
+        assert 0 < line["memory_remaining_bytes"] < line["memory_total_bytes"]
+        after = admin.compute.get_server(server.id)
+        assert (after.status, after.task_state, after.compute_host) == ("ACTIVE", None, source)
+        assert newest_live_migration(admin, server.id).status == "cancelled"
+
+        forced, = playbook.run({M + "server_migrate": dict(stuck, timeout=8, on_timeout="force_complete")})
+        entry = forced["servers"][0]
+        assert not forced.get("failed"), forced.get("msg")
+        assert (forced["changed"], entry["status"], entry["timeout_action"]) == (True, "migrated", "forced")
+        after = admin.compute.get_server(server.id)
+        assert (after.status, after.task_state) == ("ACTIVE", None)
+        assert after.compute_host == entry["destination"] != source
+        assert newest_live_migration(admin, server.id).status == "completed"
+        assert list(admin.compute.server_migrations(server.id)) == [], "nothing left in progress"
+    finally:
+        admin.compute.delete_server_metadata(server, [SLOW_MIGRATION])
