@@ -15,9 +15,16 @@ author: fenix.maintenance developers (@fenix-maintenance)
 description:
   - Disables the nova-compute service of a host so that the scheduler places
     no new server there, or enables it again.
-  - The C(disabled_reason) of a host this module disables starts with
-    C(fenix.maintenance:). A host disabled by anyone else is left as it is;
-    disabling it again changes nothing, and enabling it fails unless O(force=true).
+  - "The C(disabled_reason) of a host this module disables starts with
+    C(fenix.maintenance:), followed with O(session_id) by the session that owns the disable -
+    C(fenix.maintenance: session <id>: <reason>)."
+  - Only the owner of a disable enables the host again - the session named in its reason, or a call
+    without O(session_id) for a disable made without one. A host disabled by anyone else (a person,
+    another tool, another session) is left as it is; disabling it again changes nothing, and enabling
+    it fails, naming who disabled it and how they give it back, unless O(force=true).
+  - A reason that names no session (C(fenix.maintenance) and the reason, written by a call without
+    O(session_id), or by versions before 0.2.0 outside the role) is enabled by a call without
+    O(session_id), or by the session whose journal records that it disabled the host.
   - Can also set or clear the forced-down flag of the service.
 options:
   host:
@@ -33,17 +40,17 @@ options:
     default: disabled
   reason:
     description:
-      - Why the host is disabled. Stored in Nova prefixed with C(fenix.maintenance:)
-        (at most 255 characters in all).
+      - "Why the host is disabled. Stored in Nova prefixed with C(fenix.maintenance:), and with
+        O(session_id) with C(fenix.maintenance: session <id>:) (at most 255 characters in all)."
       - Ignored when O(state=enabled).
     type: str
     default: maintenance
   force:
     description:
-      - With O(state=enabled), enable a host even if someone else disabled it.
+      - With O(state=enabled), enable a host even if someone else (or another session) disabled it.
       - With O(state=disabled), take over a host someone else disabled by
         replacing its reason with ours (so that a later enable by this
-        collection re-enables it).
+        collection, or by this session, re-enables it).
     type: bool
     default: false
   forced_down:
@@ -54,9 +61,10 @@ options:
     type: bool
   session_id:
     description:
-      - Record the change in this maintenance session of the journal, before it is made
+      - Act for this maintenance session, and record the change in its journal before it is made
         (a host the session disables is one the session must enable again; resume, abort
         and M(fenix.maintenance.maintenance_session) with O(fenix.maintenance.maintenance_session#module:restore_hosts=true) rely on it).
+      - The session is named in the reason it writes, and it enables only hosts whose reason names it.
       - The session must exist in the journal.
     type: str
 extends_documentation_fragment:
@@ -84,11 +92,18 @@ EXAMPLES = r"""
     state: disabled
     reason: kernel upgrade CHG-1234
 
-- name: Enable it again (only if this collection disabled it)
+- name: Enable it again (only if this collection disabled it, without a session)
   fenix.maintenance.compute_service:
     cloud: admin
     host: compute1
     state: enabled
+
+- name: Disable a host for session chg-1234 (its reason names the session)
+  fenix.maintenance.compute_service:
+    cloud: admin
+    journal: /var/lib/fenix/journal.sqlite
+    session_id: chg-1234
+    host: compute1
 
 - name: Fence a failed host before evacuating it
   fenix.maintenance.compute_service:
@@ -116,9 +131,9 @@ service:
     disabled_reason:
       description: Why the service is disabled.
       type: str
-      sample: "fenix.maintenance: kernel upgrade CHG-1234"
+      sample: "fenix.maintenance: session chg-1234: maintenance"
     disabled_by_us:
-      description: Whether this collection disabled the service.
+      description: Whether this collection disabled the service (in any session, or without one).
       type: bool
       sample: true
     forced_down:
@@ -153,7 +168,8 @@ previous:
 owned_by_other:
   description:
     - True when the host stays disabled because someone else disabled it (O(state=disabled)
-      without O(force)). A maintenance run must then not enable it at its end.
+      without O(force)) - a person, another tool, another session, or (with O(session_id)) this
+      collection without a session. A maintenance run must then not enable it at its end.
   returned: success
   type: bool
   sample: false
@@ -166,6 +182,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     apply_service,
     desired_service,
     diff_view,
+    disabler,
     find_compute_service,
     needs_change,
     predicted_state,
@@ -188,21 +205,20 @@ class ComputeServiceModule(OpenStackModule):
 
     def run(self) -> dict:
         params = self.params
-        validate_reason(params["reason"])
+        session_id = params["session_id"]
+        validate_reason(params["reason"], session_id)
+        if session_id:
+            self.session(session_id)  # checked before anything changes
         service = find_compute_service(self.conn, params["host"])
         current = service_state(service)
-        desired = desired_service(current, params["state"], params["reason"], params["force"], params["forced_down"])
-        owned_by_other = params["state"] == "disabled" and current.status == "disabled" and not (
-            current.disabled_by_us or params["force"]
-        )
+        recorded = bool(session_id) and current.host in self.journal.hosts_disabled_by_session(session_id)
+        owned = current.owned_by(session_id, recorded)
+        desired = desired_service(current, params["state"], params["reason"], params["force"], params["forced_down"],
+                                  session_id=session_id, recorded=recorded)
+        owned_by_other = params["state"] == "disabled" and current.status == "disabled" and not (owned or params["force"])
         if owned_by_other:
-            self.warn(
-                "host %s was already disabled by someone else (%r); left as it is"
-                % (current.host, current.disabled_reason)
-            )
-        if params["session_id"]:
-            self.session(params["session_id"])  # checked before anything changes
-        after = self.apply(service, current, desired)
+            self.warn("host %s was already disabled by %s; left as it is" % (current.host, disabler(current)))
+        after = self.apply(service, current, desired, owned)
         result = dict(
             changed=needs_change(current, desired),
             service=after.as_dict(),
@@ -213,7 +229,7 @@ class ComputeServiceModule(OpenStackModule):
             result["diff"] = dict(before=diff_view(current), after=diff_view(after))
         return result
 
-    def apply(self, service, current: ServiceState, desired: DesiredService) -> ServiceState:
+    def apply(self, service, current: ServiceState, desired: DesiredService, owned: bool) -> ServiceState:
         """The service brought to ``desired`` (predicted in check mode); the named session records it."""
         changed = needs_change(current, desired)
         if self.check_mode:
@@ -222,7 +238,7 @@ class ComputeServiceModule(OpenStackModule):
         after = current
         if changed:
             # Disabling, or taking over someone else's disable with force: the session owns it from now on.
-            if session_id and self.params["state"] == "disabled" and not current.disabled_by_us:
+            if session_id and self.params["state"] == "disabled" and not owned:
                 # Written first: a run killed right after the disable still knows to enable the host.
                 self.journal.set_host(session_id, current.host, state="DISABLED", disabled_by_session=True)
             after = apply_service(self.conn, service, desired)

@@ -7,14 +7,22 @@
 """Disable and enable nova-compute services, remembering who disabled them.
 
 A host this collection disables carries a ``disabled_reason`` that starts with
-``MANAGED_REASON_PREFIX``; a host disabled by anyone else is never re-enabled
-without ``force``, so a maintenance run cannot undo another operator's work.
+``MANAGED_REASON_PREFIX``, followed by the session that owns the disable when
+there is one: ``fenix.maintenance: session <id>: <why>``. Only its owner
+enables it again (a session, or a call without a session for a disable made
+without one); anyone else needs ``force``, so one maintenance cannot undo the
+work of another operator or of another session.
+
+Reasons written before sessions were named (``fenix.maintenance: <why>``)
+belong to no session: a call without a session may enable them, and a session
+only when its journal records that it disabled that host.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Optional
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 
@@ -22,6 +30,11 @@ MANAGED_REASON_PREFIX = "fenix.maintenance"
 # Nova stores disabled_reason in a 255 character column.
 MAX_REASON_LENGTH = 255
 COMPUTE_BINARY = "nova-compute"
+# The session named in a reason: a token without spaces, then ": <why>" or nothing. Earlier
+# versions of the role wrote "fenix.maintenance: session <id>", which reads the same way.
+SESSION_IN_REASON = re.compile(r"^%s: session (\S+?)(?:: |$)" % re.escape(MANAGED_REASON_PREFIX))
+INCLUDE_DISABLED_HINT = ("set include_disabled: true (rolling_maintenance_include_disabled in the role) to maintain"
+                         " it anyway; it stays disabled afterwards")
 
 
 class HostNotFound(MaintenanceError, LookupError):
@@ -30,6 +43,10 @@ class HostNotFound(MaintenanceError, LookupError):
 
 class NotOurs(MaintenanceError, RuntimeError):
     """The service was disabled by someone else and ``force`` was not set."""
+
+
+class DisabledByOthers(MaintenanceError, ValueError):
+    """Hosts named for a maintenance are disabled by someone else, and include_disabled is not set."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +61,22 @@ class ServiceState:
 
     @property
     def disabled_by_us(self) -> bool:
+        """Disabled by this collection, in any session or none (what inventories show)."""
         return self.status == "disabled" and is_managed_reason(self.disabled_reason)
+
+    def owned_by(self, session_id: Optional[str], recorded: bool = False) -> bool:
+        """Whether the caller owns this disable: the session ``session_id``, or (None) a call without a session.
+
+        ``recorded``: the session's journal says the session disabled this host, which makes a reason
+        naming no session (written before sessions were named) the session's own.
+        """
+        if not self.disabled_by_us:
+            return False
+        if session_id is not None and names_session(self.disabled_reason, session_id):
+            return True
+        if reason_session(self.disabled_reason) is not None:
+            return False  # another session's
+        return session_id is None or recorded
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -59,24 +91,116 @@ class DesiredService:
     forced_down: bool
 
 
-def managed_reason(reason: str) -> str:
-    """The disabled_reason recorded for a host this collection disables."""
-    if is_managed_reason(reason):
-        return reason
-    return "%s: %s" % (MANAGED_REASON_PREFIX, reason)
+@dataclass(frozen=True)
+class HostSelection:
+    """The hosts to maintain, and those left out because someone else disabled them."""
+    hosts: List[str]
+    skipped: List[dict] = field(default_factory=list)
+
+
+def session_head(session_id: str) -> str:
+    return "%s: session %s" % (MANAGED_REASON_PREFIX, session_id)
+
+
+def managed_reason(reason: str, session_id: Optional[str] = None) -> str:
+    """The disabled_reason recorded for a host this collection disables: ``fenix.maintenance: [session <id>: ]<reason>``."""
+    text = reason or ""
+    for head in ((MANAGED_REASON_PREFIX,) if session_id is None else (MANAGED_REASON_PREFIX, "session %s" % session_id)):
+        # A reason given with our own words already is not prefixed twice.
+        if text == head:
+            text = ""
+        elif text.startswith(head + ": "):
+            text = text[len(head) + 2:]
+    head = MANAGED_REASON_PREFIX if session_id is None else session_head(session_id)
+    return "%s: %s" % (head, text) if text else head
 
 
 def is_managed_reason(reason: Optional[str]) -> bool:
     return bool(reason) and reason.startswith(MANAGED_REASON_PREFIX)
 
 
-def validate_reason(reason: str) -> None:
-    full = managed_reason(reason)
+def names_session(reason: Optional[str], session_id: str) -> bool:
+    head = session_head(session_id)
+    return bool(reason) and (reason == head or reason.startswith(head + ": "))
+
+
+def reason_session(reason: Optional[str]) -> Optional[str]:
+    """The session a reason of ours names, or None (someone else's reason, or ours without a session)."""
+    match = SESSION_IN_REASON.match(reason or "")
+    return match.group(1) if match else None
+
+
+def validate_reason(reason: str, session_id: Optional[str] = None) -> None:
+    full = managed_reason(reason, session_id)
     if len(full) > MAX_REASON_LENGTH:
         raise ValueError(
-            "reason: %d characters with the '%s: ' prefix, Nova keeps at most %d;"
-            " shorten it" % (len(full), MANAGED_REASON_PREFIX, MAX_REASON_LENGTH)
+            "reason: %d characters as Nova would store it (%r...), Nova keeps at most %d;"
+            " shorten it" % (len(full), full[:60], MAX_REASON_LENGTH)
         )
+
+
+def disabler(current: ServiceState) -> str:
+    """Who disabled a service, in words, with its reason."""
+    owner = reason_session(current.disabled_reason)
+    if owner is not None:
+        who = "session %s" % owner
+    elif is_managed_reason(current.disabled_reason):
+        who = "%s without a session" % MANAGED_REASON_PREFIX
+    else:
+        who = "someone else"
+    return "%s (disabled_reason: %r)" % (who, current.disabled_reason)
+
+
+def how_to_release(current: ServiceState) -> str:
+    """How the owner of a disable gives the host back."""
+    owner = reason_session(current.disabled_reason)
+    if owner is not None:
+        return ("resume session %s, or end it (playbooks/abort_maintenance.yml with rolling_maintenance_session_id=%s),"
+                " which enables the hosts it disabled" % (owner, owner))
+    if is_managed_reason(current.disabled_reason):
+        return "enable it with fenix.maintenance.compute_service without session_id"
+    return "ask whoever disabled it to enable it"
+
+
+def not_ours_message(current: ServiceState, session_id: Optional[str]) -> str:
+    caller = "session %s" % session_id if session_id else "a call without session_id"
+    return ("host %s is disabled by %s, not by %s; it is left disabled. To enable it, %s; or set force: true"
+            " to enable it anyway" % (current.host, disabler(current), caller, how_to_release(current)))
+
+
+def select_hosts(states: Iterable[ServiceState], requested: List[str], include_disabled: bool,
+                 session_id: Optional[str] = None, recorded: Iterable[str] = ()) -> HostSelection:
+    """The hosts a maintenance takes: those named, or (none named) every host but those someone else disabled.
+
+    Raises DisabledByOthers, naming each host with who disabled it and the fix, when a host
+    named is disabled by someone else (anyone but ``session_id``) and not ``include_disabled``.
+    Hosts named that have no service are left to the caller, which names them.
+    """
+    by_host = {state.host: state for state in states}
+    recorded = set(recorded)
+
+    def by_others(host: str) -> bool:
+        state = by_host[host]
+        return state.status == "disabled" and not state.owned_by(session_id, host in recorded)
+
+    if requested:
+        named = sorted(set(requested))
+        blocked = [by_host[host] for host in named if host in by_host and by_others(host)]
+        if blocked and not include_disabled:
+            raise DisabledByOthers(
+                "hosts: %s; nothing was changed. Leave such a host out of hosts, have it given back first, or %s"
+                % ("; ".join("%s is disabled by %s (to give it back: %s)" % (state.host, disabler(state),
+                                                                             how_to_release(state))
+                             for state in blocked), INCLUDE_DISABLED_HINT))
+        return HostSelection(named)
+    every = sorted(by_host)
+    if include_disabled:
+        return HostSelection(every)
+    skipped = [dict(host=host, disabled_reason=by_host[host].disabled_reason,
+                    reason="disabled by %s; left out of the maintenance" % disabler(by_host[host]))
+               for host in every if by_others(host)]
+    left_out = {item["host"] for item in skipped}
+    return HostSelection([host for host in every if host not in left_out], skipped)
 
 
 def service_state(service) -> ServiceState:
@@ -110,21 +234,24 @@ def desired_service(
     reason: str,
     force: bool,
     forced_down: Optional[bool],
+    session_id: Optional[str] = None,
+    recorded: bool = False,
 ) -> DesiredService:
-    """What the service should look like; raises NotOurs when it may not be touched."""
+    """What the service should look like for the caller (``session_id``, or None: no session).
+
+    A disable someone else owns is kept as it is (with ``force`` it is taken over); enabling
+    it raises NotOurs. ``recorded``: the session's journal says it disabled the host.
+    """
     target_forced_down = current.forced_down if forced_down is None else forced_down
+    owned = current.owned_by(session_id, recorded)
     if state == "disabled":
-        if current.status == "disabled" and not current.disabled_by_us and not force:
+        if current.status == "disabled" and not owned and not force:
             # Someone else's disable stands as it is: taking it over would let
             # our enable undo their work later.
             return DesiredService("disabled", current.disabled_reason, target_forced_down)
-        return DesiredService("disabled", managed_reason(reason), target_forced_down)
-    if current.status == "disabled" and not current.disabled_by_us and not force:
-        raise NotOurs(
-            "host %s was disabled by someone else (disabled_reason: %r); it is left"
-            " disabled. Set force: true to enable it anyway"
-            % (current.host, current.disabled_reason)
-        )
+        return DesiredService("disabled", managed_reason(reason, session_id), target_forced_down)
+    if current.status == "disabled" and not owned and not force:
+        raise NotOurs(not_ours_message(current, session_id))
     return DesiredService("enabled", None, target_forced_down)
 
 

@@ -1,3 +1,8 @@
+from unittest import mock
+
+from ansible.module_utils import basic
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.compute_service import ComputeServiceModule
 from fakes import FakeCloud
 from module_runner import run_module
@@ -63,3 +68,93 @@ def test_forced_down_set_and_cleared():
     result = run(cloud, host="compute2", state="enabled", forced_down=False)
     assert result["changed"] and cloud.services["compute2"].is_forced_down is False
     assert cloud.services["compute2"].status == "enabled"
+
+
+def journal_with(tmp_path, *session_ids):
+    path = str(tmp_path / "journal.sqlite")
+    journal = Journal(path)
+    for session_id in session_ids:
+        journal.create_session(["compute1", "compute2"], "default", None, {}, {"hosts": []}, session_id=session_id)
+    journal.close()
+    return path
+
+
+def test_a_session_disable_names_the_session_check_diff_and_second_run(tmp_path):
+    cloud, journal = FakeCloud(), journal_with(tmp_path, "s1")
+    check = run(cloud, check_mode=True, diff=True, host="compute1", session_id="s1", journal=journal)
+    assert check["changed"] is True and cloud.calls["compute.disable_service"] == 0
+    assert check["diff"] == {
+        "before": {"host": "compute1", "status": "enabled", "disabled_reason": None, "forced_down": False},
+        "after": {"host": "compute1", "status": "disabled", "disabled_reason": "fenix.maintenance: session s1: maintenance",
+                  "forced_down": False}}
+    assert Journal(journal).hosts_disabled_by_session("s1") == []
+    first = run(cloud, host="compute1", session_id="s1", journal=journal)
+    assert first["changed"] is True and first["owned_by_other"] is False
+    assert cloud.services["compute1"].disabled_reason == "fenix.maintenance: session s1: maintenance"
+    assert Journal(journal).hosts_disabled_by_session("s1") == ["compute1"]
+    second = run(cloud, host="compute1", session_id="s1", journal=journal)
+    assert second["changed"] is False and cloud.calls["compute.disable_service"] == 1
+
+
+def test_a_failure_reason_replaces_the_sessions_own_reason(tmp_path):
+    cloud, journal = FakeCloud(), journal_with(tmp_path, "s1")
+    run(cloud, host="compute1", session_id="s1", journal=journal)
+    failed = run(cloud, diff=True, host="compute1", session_id="s1", journal=journal,
+                 reason="upgrade plugin command failed (rc=2)")
+    assert failed["changed"] is True and failed["diff"]["before"]["disabled_reason"] == (
+        "fenix.maintenance: session s1: maintenance")
+    assert cloud.services["compute1"].disabled_reason == "fenix.maintenance: session s1: upgrade plugin command failed (rc=2)"
+    assert run(cloud, host="compute1", session_id="s1", journal=journal,
+               reason="upgrade plugin command failed (rc=2)")["changed"] is False
+
+
+def test_another_session_neither_takes_over_nor_enables_the_host(tmp_path):
+    cloud, journal = FakeCloud(), journal_with(tmp_path, "s1", "s2")
+    run(cloud, host="compute1", session_id="s1", journal=journal)
+    with mock.patch.object(basic.AnsibleModule, "warn") as warn:
+        kept = run(cloud, host="compute1", session_id="s2", journal=journal)
+    assert kept["changed"] is False and kept["owned_by_other"] is True
+    assert warn.call_args.args == ("host compute1 was already disabled by session s1 (disabled_reason:"
+                                   " 'fenix.maintenance: session s1: maintenance'); left as it is",)
+    assert Journal(journal).hosts_disabled_by_session("s2") == []
+    refused = run(cloud, host="compute1", state="enabled", session_id="s2", journal=journal)
+    assert refused["failed"] and refused["msg"].startswith(
+        "host compute1 is disabled by session s1 (disabled_reason: 'fenix.maintenance: session s1: maintenance'),"
+        " not by session s2; it is left disabled. To enable it, resume session s1, or end it")
+    assert refused["msg"].endswith("or set force: true to enable it anyway")
+    # Nor does a call without a session.
+    assert run(cloud, host="compute1", state="enabled")["failed"]
+    assert cloud.services["compute1"].status == "disabled" and cloud.calls["compute.enable_service"] == 0
+    # The owner enables it, once; the journal forgets the disable.
+    check = run(cloud, check_mode=True, diff=True, host="compute1", state="enabled", session_id="s1", journal=journal)
+    assert check["changed"] and check["diff"]["after"]["status"] == "enabled"
+    assert cloud.services["compute1"].status == "disabled"
+    enabled = run(cloud, host="compute1", state="enabled", session_id="s1", journal=journal)
+    assert enabled["changed"] and cloud.services["compute1"].status == "enabled"
+    assert Journal(journal).hosts_disabled_by_session("s1") == []
+    assert run(cloud, host="compute1", state="enabled", session_id="s1", journal=journal)["changed"] is False
+
+
+def test_force_lets_another_session_take_over_and_enable(tmp_path):
+    cloud, journal = FakeCloud(), journal_with(tmp_path, "s1", "s2")
+    run(cloud, host="compute1", session_id="s1", journal=journal)
+    taken = run(cloud, host="compute1", session_id="s2", journal=journal, force=True)
+    assert taken["changed"] and cloud.services["compute1"].disabled_reason == "fenix.maintenance: session s2: maintenance"
+    assert Journal(journal).hosts_disabled_by_session("s2") == ["compute1"]
+    run(cloud, host="compute2", session_id="s1", journal=journal)
+    forced = run(cloud, host="compute2", state="enabled", session_id="s2", journal=journal, force=True)
+    assert forced["changed"] and cloud.services["compute2"].status == "enabled"
+
+
+def test_a_disable_without_session_of_an_earlier_version_is_enabled_by_the_session_that_recorded_it(tmp_path):
+    cloud, journal = FakeCloud(), journal_with(tmp_path, "s1", "s2")
+    for host in ("compute1", "compute2"):
+        cloud.services[host].status, cloud.services[host].disabled_reason = "disabled", "fenix.maintenance: kernel"
+    record = Journal(journal)
+    record.set_host("s1", "compute1", state="DISABLED", disabled_by_session=True)
+    record.close()
+    assert run(cloud, host="compute1", state="enabled", session_id="s1", journal=journal)["changed"] is True
+    # compute2's journal entry is nowhere: a session may not enable it; a call without a session may.
+    refused = run(cloud, host="compute2", state="enabled", session_id="s2", journal=journal)
+    assert refused["failed"] and "by fenix.maintenance without a session" in refused["msg"]
+    assert run(cloud, host="compute2", state="enabled")["changed"] is True
