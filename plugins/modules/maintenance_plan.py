@@ -38,9 +38,21 @@ options:
     description:
       - Compute hosts to maintain, as Nova names them.
       - When empty, the hosts of O(session_id), or else every nova-compute host.
+      - Every host (O(hosts) empty, and the session, if any, created with no hosts named) leaves out
+        the hosts disabled by someone else - anyone but the session O(session_id) (without a session,
+        anyone but this collection without a session) - and lists them in RV(skipped_hosts).
+      - A host named here, in the session's hosts or in O(batch) that is disabled by someone else
+        fails the module, naming the host, who disabled it and how to give it back, unless
+        O(include_disabled=true).
     type: list
     elements: str
     default: []
+  include_disabled:
+    description:
+      - Plan hosts disabled by someone else like the others (named, or among every host). A
+        maintenance never enables such a host; it stays disabled, with its reason, afterwards.
+    type: bool
+    default: false
   session_id:
     description:
       - Read the hosts to maintain (unless O(hosts) is given) and the hosts already maintained from
@@ -152,7 +164,8 @@ RETURN = r"""
 plan:
   description:
     - The whole plan. Besides C(batches) it holds the same C(serial), C(blockers), C(unplanned_hosts),
-      C(scale_in), C(prepare_host), C(projects) and C(estimated_seconds) as returned at the top level.
+      C(scale_in), C(prepare_host), C(projects), C(estimated_seconds) and C(skipped_hosts) as returned at the
+      top level.
   returned: always
   type: dict
   contains:
@@ -201,6 +214,17 @@ blockers:
   type: list
   elements: dict
   sample: []
+skipped_hosts:
+  description:
+    - Hosts left out of the maintenance because someone else disabled them (every host planned,
+      O(include_disabled=false)), each with C(host), C(disabled_reason) and C(reason).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - host: compute3
+      disabled_reason: RMA 1234
+      reason: "disabled by someone else (disabled_reason: 'RMA 1234'); left out of the maintenance"
 unplanned_hosts:
   description: Hosts that no batch could take, each with C(host) and C(reason).
   returned: always
@@ -248,12 +272,13 @@ maintained:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import HostSelection, select_hosts
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     DEFAULT_POLICY,
     server_policy_argument_spec,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import read_cloud_model
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import host_states, read_cloud_model
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import PlanSettings, validate_limit
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
 
@@ -261,6 +286,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner
 class MaintenancePlanModule(OpenStackModule):
     argument_spec = dict(
         hosts=dict(type="list", elements="str", default=[]),
+        include_disabled=dict(type="bool", default=False),
         session_id=dict(),
         batch=dict(type="list", elements="str", default=[]),
         max_parallel_hosts=dict(type="int", default=10),
@@ -329,27 +355,49 @@ class MaintenancePlanModule(OpenStackModule):
         return (session_hosts, maintained, self.journal.constraints("instance_group"),
                 self.journal.constraints("instance"))
 
+    def session_choice(self):
+        """(hosts named for the maintenance, [] for every host; hosts the session's journal says it disabled)."""
+        session = self.find_session(self.params["session_id"]) if self.journal_exists else None
+        if session is None:
+            return list(self.params["hosts"]), []
+        named = self.params["hosts"] or session.request.get("hosts") or []
+        return list(named), self.journal.hosts_disabled_by_session(session.session_id)
+
+    def select(self, model, named: list, maintained: list, recorded: list) -> HostSelection:
+        """Which hosts may be planned: fails naming a host disabled by someone else that is named (or in the batch)."""
+        include_disabled = self.params["include_disabled"]
+        # Hosts maintained already are done: someone may have disabled them since.
+        states = [state for state in host_states(model) if state.host not in set(maintained)]
+        selection = select_hosts(states, named, include_disabled, self.params["session_id"], recorded)
+        if self.params["batch"]:
+            select_hosts(states, self.params["batch"], include_disabled, self.params["session_id"], recorded)
+        return selection
+
     def run(self) -> dict:
         settings = self.settings()
         require_floors(self.conn)
         session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
-        model = read_cloud_model(self.conn, group_constraints, instance_constraints)
+        named, recorded = self.session_choice()
+        model = read_cloud_model(self.conn, group_constraints, instance_constraints,
+                                 session_id=self.params["session_id"], recorded=recorded)
         hosts = self.params["hosts"] or session_hosts or sorted(model.hosts)
         batch = self.params["batch"]
         unknown = sorted((set(hosts) | set(batch)) - set(model.hosts))
         if unknown:
             self.fail_json(msg="hosts: no nova-compute service on %s; known hosts: %s"
                            % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
-        planned = [host for host in sorted(set(hosts)) if host not in set(maintained)]
+        selection = self.select(model, named, maintained, recorded)
+        left_out = set(maintained) | {item["host"] for item in selection.skipped}
+        planned = [host for host in sorted(set(hosts)) if host not in left_out]
         plan = self.plan(model, planned, batch, maintained, settings)
-        view = plan.as_dict()
+        view = dict(plan.as_dict(), skipped_hosts=selection.skipped)
         result = dict(
             changed=False,
             plan=view,
             hosts=sorted(batch) if batch else planned,
             maintained=sorted(maintained),
             **{key: view[key] for key in ("serial", "blockers", "unplanned_hosts", "scale_in", "prepare_host",
-                                          "projects", "estimated_seconds")}
+                                          "projects", "estimated_seconds", "skipped_hosts")}
         )
         if batch and not plan.ok:
             reasons = [blocker["message"] for blocker in view["blockers"]]
@@ -365,7 +413,7 @@ class MaintenancePlanModule(OpenStackModule):
         if batch:
             pending = [host for host in planned if host not in set(batch)]
             return plan_batch(model, batch, settings, maintained=maintained, pending=pending)
-        # A host this collection disabled for the maintenance (a run stopped in the middle of its
+        # A host this session disabled for the maintenance (a run stopped in the middle of its
         # batch) will be enabled again at the end of its batch, so later batches may use it.
         for host in planned:
             if model.hosts[host].disabled_by_us:

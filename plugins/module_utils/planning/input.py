@@ -22,11 +22,12 @@ Requests do not grow with servers, and grow with hosts only for full hosts:
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
-    is_managed_reason,
+    ServiceState,
+    service_state,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import (
     list_hypervisors,
@@ -81,8 +82,15 @@ def flavor_need(flavor) -> tuple:
             int(flavor.get("disk") or 0) + int(ephemeral) + swap_gb)
 
 
-def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iterable[dict] = ()) -> CloudModel:
-    """Every nova-compute host with capacity, every server, the server groups, and the constraints."""
+def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iterable[dict] = (),
+                     session_id: Optional[str] = None, recorded: Iterable[str] = ()) -> CloudModel:
+    """Every nova-compute host with capacity, every server, the server groups, and the constraints.
+
+    A host counts as disabled by us when the session ``session_id`` owns its disable (its reason
+    names the session, or names none and ``recorded``, the session's journal, lists the host);
+    planning without a session, when this collection disabled it without one.
+    """
+    recorded = set(recorded)
     services = {service.host: service for service in conn.compute.services(binary=COMPUTE_BINARY)}
     hypervisors = list_hypervisors(conn)
     summaries = placement_summaries(conn)
@@ -104,7 +112,8 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
             used={rc: int(resources.get(rc, {}).get("used", 0)) for rc in RESOURCES},
             enabled=service.status == "enabled",
             up=service.state == "up" and not service.is_forced_down,
-            disabled_by_us=service.status == "disabled" and is_managed_reason(service.disabled_reason),
+            disabled_by_us=service_state(service).owned_by(session_id, name in recorded),
+            disabled_reason=service.disabled_reason if service.status == "disabled" else None,
         )
     groups, group_names = {}, {}
     for group in conn.compute.server_groups(all_projects=True):
@@ -124,3 +133,10 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
         ))
     model = CloudModel(hosts=hosts, servers=servers, group_names=group_names)
     return model.with_constraints(instance_groups, instances)
+
+
+def host_states(model: CloudModel) -> List[ServiceState]:
+    """The compute services as the model read them, for choosing the hosts to maintain."""
+    return [ServiceState(host=host.name, status="enabled" if host.enabled else "disabled",
+                         disabled_reason=host.disabled_reason, forced_down=not host.up)
+            for host in model.hosts.values()]

@@ -58,8 +58,11 @@ class HostModel:
     used: Dict[str, int] = field(default_factory=dict)
     enabled: bool = True
     up: bool = True
-    # Disabled by this collection (for a maintenance under way): enabled again when its batch ends.
+    # Disabled by the session planned (or, planning without one, by this collection without a
+    # session): enabled again when its batch ends.
     disabled_by_us: bool = False
+    # Why the host is disabled, as Nova has it (None when enabled).
+    disabled_reason: Optional[str] = None
 
     def free(self) -> List[int]:
         return [

@@ -201,3 +201,19 @@ def test_hypervisor_pages_are_followed():
 ])
 def test_flavor_need(flavor, need):
     assert flavor_need(flavor) == need
+
+
+def test_disabled_by_us_means_by_the_session_planned(cloud):
+    cloud.services["compute1"].status = "disabled"
+    cloud.services["compute1"].disabled_reason = "fenix.maintenance: session s1: maintenance"
+    hosts = read_cloud_model(cloud, session_id="s1").hosts
+    assert [(h, hosts[h].disabled_by_us, hosts[h].disabled_reason) for h in sorted(hosts)] == [
+        ("compute1", True, "fenix.maintenance: session s1: maintenance"),
+        ("compute2", False, "fenix.maintenance: kernel 6.1"),  # ours without a session: not s1's
+        ("compute3", False, "RMA 1234"),
+        ("compute4", False, None),
+    ]
+    # The session's journal makes a reason without a session (an earlier version's) its own.
+    assert read_cloud_model(cloud, session_id="s1", recorded=["compute2"]).hosts["compute2"].disabled_by_us
+    # Planning without a session: another session's disable is not ours.
+    assert not read_cloud_model(cloud).hosts["compute1"].disabled_by_us

@@ -116,16 +116,19 @@ def test_unknown_host_and_session_are_named(tmp_path):
     assert result["failed"] and result["msg"].startswith("session_id: no session zz")
 
 
-def test_a_host_our_stopped_run_left_disabled_is_a_target_after_its_batch():
-    # A run killed in compute1's batch: compute1 is empty but still disabled by us.
+def test_a_host_our_stopped_run_left_disabled_is_a_target_after_its_batch(tmp_path):
+    # A run of session s1 killed in compute1's batch: compute1 is empty but still disabled by s1.
     cloud, members = seeded()
     for server in [s for s in cloud.servers.values() if s.compute_host == "compute1"]:
         cloud.move(server, "compute4")
     cloud.groups = [group("aa", "anti-affinity", members)]
     cloud.services["compute1"].status = "disabled"
     cloud.services["compute1"].disabled_reason = "fenix.maintenance: session s1"
-    result = run_module(MaintenancePlanModule, {"max_unavailable": {}}, cloud)
+    path = str(tmp_path / "journal.sqlite")
+    Journal(path).create_session(sorted(cloud.services), "default", None, {}, {"hosts": []}, session_id="s1")
+    result = run_module(MaintenancePlanModule, {"max_unavailable": {}, "journal": path, "session_id": "s1"}, cloud)
     assert result["blockers"] == [] and sum(result["serial"]) == 4, result
+    assert result["skipped_hosts"] == []
     assert result["plan"]["batches"][0]["hosts"] == ["compute1"]  # empty: first
     targets = {move["to_host"] for batch in result["plan"]["batches"] for wave in batch["waves"] for move in wave}
     assert "compute1" in targets
@@ -145,3 +148,69 @@ def test_an_older_cloud_fails_first_naming_the_floor():
         " Nova of OpenStack Pike or later); the cloud offers 2.1 to 2.52")
     assert not cloud.calls, "nothing read before the check"
     assert cloud.version_reads == {"compute": 1, "placement": 1}
+
+
+def test_every_host_skips_hosts_disabled_by_someone_else_and_lists_them(tmp_path):
+    cloud, _members = seeded()
+    cloud.services["compute2"].status, cloud.services["compute2"].disabled_reason = "disabled", "RMA 77"
+    cloud.services["compute3"].status = "disabled"
+    cloud.services["compute3"].disabled_reason = "fenix.maintenance: session other: maintenance"
+    result = run_module(MaintenancePlanModule, {"max_unavailable": {}}, cloud, check_mode=True)
+    assert not result["failed"], result["msg"]
+    assert result["hosts"] == ["compute1", "compute4"]
+    assert sorted(batch["hosts"] for batch in result["plan"]["batches"]) == [["compute1"], ["compute4"]]
+    assert result["skipped_hosts"] == result["plan"]["skipped_hosts"] == [
+        {"host": "compute2", "disabled_reason": "RMA 77",
+         "reason": "disabled by someone else (disabled_reason: 'RMA 77'); left out of the maintenance"},
+        {"host": "compute3", "disabled_reason": "fenix.maintenance: session other: maintenance",
+         "reason": "disabled by session other (disabled_reason: 'fenix.maintenance: session other: maintenance');"
+                   " left out of the maintenance"}]
+    assert result["unplanned_hosts"] == []
+    # A session created for every host skips them too, without failing.
+    path = str(tmp_path / "journal.sqlite")
+    Journal(path).create_session(sorted(cloud.services), "default", None, {}, {"hosts": []}, session_id="s1")
+    of_session = run_module(MaintenancePlanModule, {"max_unavailable": {}, "journal": path, "session_id": "s1"}, cloud)
+    assert of_session["hosts"] == ["compute1", "compute4"] and len(of_session["skipped_hosts"]) == 2
+    # include_disabled plans them like the others.
+    every = run_module(MaintenancePlanModule, {"max_unavailable": {}, "include_disabled": True}, cloud)
+    assert every["hosts"] == ["compute1", "compute2", "compute3", "compute4"] and every["skipped_hosts"] == []
+
+
+def test_a_named_host_disabled_by_someone_else_fails_naming_who_and_the_fix(tmp_path):
+    cloud, _members = seeded()
+    cloud.services["compute2"].status, cloud.services["compute2"].disabled_reason = "disabled", "RMA 77"
+    named = run_module(MaintenancePlanModule, {"hosts": ["compute1", "compute2"]}, cloud, check_mode=True)
+    assert named["failed"] and named["msg"] == (
+        "hosts: compute2 is disabled by someone else (disabled_reason: 'RMA 77') (to give it back: ask whoever"
+        " disabled it to enable it); nothing was changed. Leave such a host out of hosts, have it given back first,"
+        " or set include_disabled: true (rolling_maintenance_include_disabled in the role) to maintain it anyway;"
+        " it stays disabled afterwards")
+    included = run_module(MaintenancePlanModule, {"hosts": ["compute1", "compute2"], "include_disabled": True,
+                                                  "max_unavailable": {"availability_zone": "100%"}}, cloud)
+    assert not included["failed"] and included["hosts"] == ["compute1", "compute2"]
+    # The hosts a session was created with count as named, and so does a batch.
+    path = str(tmp_path / "journal.sqlite")
+    journal = Journal(path)
+    journal.create_session(["compute1", "compute2"], "default", None, {}, {"hosts": ["compute1", "compute2"]},
+                           session_id="s1")
+    journal.create_session(sorted(cloud.services), "default", None, {}, {"hosts": []}, session_id="s2")
+    journal.close()
+    of_session = run_module(MaintenancePlanModule, {"journal": path, "session_id": "s1"}, cloud)
+    assert of_session["failed"] and of_session["msg"].startswith("hosts: compute2 is disabled by someone else")
+    batch = run_module(MaintenancePlanModule, {"journal": path, "session_id": "s2", "batch": ["compute2"]}, cloud)
+    assert batch["failed"] and batch["msg"].startswith("hosts: compute2 is disabled by someone else")
+    assert not cloud.calls["compute.disable_service"] and not cloud.calls["compute.live_migrate_server"]
+
+
+def test_a_maintained_host_disabled_since_is_neither_an_error_nor_skipped(tmp_path):
+    cloud, _members = seeded()
+    path = str(tmp_path / "journal.sqlite")
+    journal = Journal(path)
+    journal.create_session(["compute1", "compute2"], "default", None, {}, {"hosts": ["compute1", "compute2"]},
+                           session_id="s1")
+    journal.set_host("s1", "compute2", maintained=True)
+    journal.close()
+    cloud.services["compute2"].status, cloud.services["compute2"].disabled_reason = "disabled", "RMA 77"
+    result = run_module(MaintenancePlanModule, {"journal": path, "session_id": "s1"}, cloud)
+    assert not result["failed"], result["msg"]
+    assert result["hosts"] == ["compute1"] and result["skipped_hosts"] == []
