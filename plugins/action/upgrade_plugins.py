@@ -57,6 +57,10 @@ HOST_TYPES = ("host", "compute", "controller")
 # Nova's name). Controllers are not session hosts, so they are not checked.
 SESSION_HOST_TYPES = ("host", "compute")
 
+# A failure message keeps the last lines of the plugin's output and at most this many characters.
+OUTPUT_TAIL_LINES = 5
+FAILURE_TEXT_LENGTH = 600
+
 # The task's options are the doc-only module's (its DOCUMENTATION is their one
 # source) and those of its doc fragments, which document the connection and
 # journal options every module takes.
@@ -217,7 +221,7 @@ class ActionModule(ActionBase):
                     failed=True,
                     changed=any_changed(reports),
                     msg="upgrade plugin %s (%s, %s) failed: %s%s"
-                        % (action.plugin, action.action_type, host or "controller", report.result.get("msg"),
+                        % (action.plugin, action.action_type, host or "controller", failure_text(report.result),
                            "; not run: " + ", ".join(not_run) if not_run else ""),
                     failed_plugin=action.plugin,
                     runs=[vars(r) for r in reports],
@@ -304,6 +308,27 @@ def call_plugin(action: PlannedAction, host: Optional[str], check_mode: bool):
         return False, dict(outcome, msg=outcome.get("msg") or "failed")
     outcome.setdefault("changed", False)
     return True, outcome
+
+
+def failure_text(result: Dict[str, Any]) -> str:
+    """What a failed plugin said, with its exit code and the tail of its output when the message lacks them.
+
+    This is what the session's failure reason and the failed host's reason
+    show, so it is bounded: the start (what failed, rc) and the end (the last
+    lines of output, where tools say why) are kept.
+    """
+    text = str(result.get("msg") or "failed")
+    rc = result.get("rc")
+    if rc not in (None, 0) and "rc=%s" % rc not in text:
+        text = "%s (rc=%s)" % (text, rc)
+    output = str(result.get("stderr") or "").strip() or str(result.get("stdout") or "").strip()
+    tail = "\n".join(output.splitlines()[-OUTPUT_TAIL_LINES:])
+    if tail and tail not in text:
+        text = "%s: %s" % (text, tail)
+    if len(text) > FAILURE_TEXT_LENGTH:
+        head = FAILURE_TEXT_LENGTH // 3
+        text = "%s ... %s" % (text[:head], text[-(FAILURE_TEXT_LENGTH - head - 5):])
+    return text
 
 
 def skipped_report(run: ActionRun) -> RunReport:

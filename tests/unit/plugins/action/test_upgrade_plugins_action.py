@@ -148,6 +148,27 @@ def test_a_failure_stops_the_type_and_is_recorded(location, plugin_dir):
     assert "action.failed" in [event["kind"] for event in journal.events(SESSION)]
 
 
+def test_the_failure_message_carries_the_exit_code_and_the_tail_of_the_output(location, plugin_dir):
+    output = "\n".join("line %d" % number for number in range(1, 21))
+    make_journal(location, [{"plugin": "alpha", "type": "host", "metadata": {"returns": {
+        "failed": True, "msg": "upgrade script failed", "rc": 7, "stdout": output, "stderr": ""}}}])
+    result, _seen = run_action(dict(session_id=SESSION, journal=location, type="host", plugin_dirs=[plugin_dir]))
+    assert result["failed"] is True and result["msg"] == (
+        "upgrade plugin alpha (host, compute1) failed: upgrade script failed (rc=7):"
+        " line 16\nline 17\nline 18\nline 19\nline 20")
+
+
+def test_the_failure_text_keeps_what_failed_and_how_it_ended():
+    # The command plugin's message has rc and stderr already: nothing is repeated.
+    said = "command 'false': non-zero return code (rc=2): no space"
+    assert upgrade_plugins.failure_text({"msg": said, "rc": 2, "stderr": "no space\n"}) == said
+    assert upgrade_plugins.failure_text({"msg": "broke", "rc": 0}) == "broke"
+    assert upgrade_plugins.failure_text({}) == "failed"
+    long = upgrade_plugins.failure_text({"msg": "apt-get failed", "rc": 100, "stderr": "x" * 2000 + "\nE: disk full"})
+    assert len(long) == upgrade_plugins.FAILURE_TEXT_LENGTH
+    assert long.startswith("apt-get failed (rc=100): xxx") and " ... " in long and long.endswith("xxx\nE: disk full")
+
+
 def test_a_plugin_bug_fails_the_plugin_and_is_recorded(tmp_path, plugin_dir):
     location = str(tmp_path / "journal.sqlite")
     journal = make_journal(location, [{"plugin": "alpha", "type": "pre", "metadata": {"raise_": "bug"}}])
