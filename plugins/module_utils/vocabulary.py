@@ -50,6 +50,12 @@ OWN_ACTION = "OWN_ACTION"
 INSTANCE_ACTIONS = (MIGRATE, LIVE_MIGRATE, OWN_ACTION)
 ADMIN_ACTIONS = (LIVE_MIGRATE, MIGRATE)
 
+# What later asks do about a project for which the silent policy decided (it did not answer, or could
+# not be reached): ask it again and wait (the default), or let the policy decide for it at once.
+ASK_AGAIN = "ask_again"
+DECIDE_AT_ONCE = "decide_at_once"
+SILENT_PROJECTS = (ASK_AGAIN, DECIDE_AT_ONCE)
+
 # Where the upgrade plugins of a session run, in the order a batch runs them.
 PLUGIN_TYPES = ("pre", "host", "compute", "controller", "post")
 

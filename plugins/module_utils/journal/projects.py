@@ -118,11 +118,12 @@ class ProjectsMixin(JournalCore):
         return project
 
     def record_policy_reply(self, session_id: str, project_id: str, action: Optional[str],
-                            policy: str) -> Optional[ProjectRecord]:
+                            policy: str, at_once: bool = False) -> Optional[ProjectRecord]:
         """ACK on behalf of a silent project, as the operator's ``policy`` says; None if it has answered meanwhile.
 
         Every asked instance gets ``action`` when the state offers actions. The
-        event log says the operator's policy decided, not the project.
+        event log says the operator's policy decided, not the project, and
+        ``at_once`` when it decided without waiting (the project was silent before).
         """
         with self.transaction():
             project = self.project(session_id, project_id)
@@ -134,9 +135,10 @@ class ProjectsMixin(JournalCore):
             ).rowcount
             if not updated:
                 return None
-            self._event(session_id, "project.reply", project_id=project_id,
-                        details={"reply": reply, "instance_actions": actions, "decided_by": "policy",
-                                 "policy": policy})
+            details = {"reply": reply, "instance_actions": actions, "decided_by": "policy", "policy": policy}
+            if at_once:
+                details["at_once"] = True
+            self._event(session_id, "project.reply", project_id=project_id, details=details)
         return self.project(session_id, project_id)
 
     def project(self, session_id: str, project_id: str) -> ProjectRecord:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import ASK_AGAIN
 
 
 class JournalError(MaintenanceError):
@@ -34,6 +35,7 @@ class Session:
     reason: Optional[str]
     created_at: str
     updated_at: str
+    silent_projects: str = ASK_AGAIN  # what later asks do about projects the silent policy decided for
 
 
 @dataclass

@@ -13,7 +13,7 @@ the backend's auto-increment key."""
 from __future__ import annotations
 
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 _SCHEMA_V1 = (
@@ -139,4 +139,11 @@ _SCHEMA_V5 = (
 )
 
 
-MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5}
+# A session's setting for projects the silent policy decided for: ask them again at later states
+# (ask_again, what every earlier session did) or decide for them at once (decide_at_once).
+_SCHEMA_V6 = (
+    "ALTER TABLE sessions ADD COLUMN silent_projects TEXT NOT NULL DEFAULT 'ask_again'",
+)
+
+
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5, 6: _SCHEMA_V6}

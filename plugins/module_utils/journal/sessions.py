@@ -19,7 +19,19 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
     dump_json,
     record_from_row,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import SESSION_STATES
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    ASK_AGAIN,
+    SESSION_STATES,
+    SILENT_PROJECTS,
+)
+
+
+def check_silent_projects(value: str) -> None:
+    """The session setting for projects the silent policy decided for; the error names the choices."""
+    if value not in SILENT_PROJECTS:
+        raise JournalError("silent_projects: %r is not a choice; use %s (ask the project again at each later"
+                           " state) or %s (let the silent policy decide for it at once at later states)"
+                           % (value, SILENT_PROJECTS[0], SILENT_PROJECTS[1]))
 
 
 class SessionsMixin(JournalCore):
@@ -33,16 +45,20 @@ class SessionsMixin(JournalCore):
         metadata: Optional[dict] = None,
         request: Optional[dict] = None,
         session_id: Optional[str] = None,
+        silent_projects: str = ASK_AGAIN,
     ) -> Session:
         """A new session in state MAINTENANCE, with each of its hosts PENDING."""
+        check_silent_projects(silent_projects)
         session_id = session_id or str(uuid.uuid4())
         now = self.clock()
         with self.transaction():
             if self._run("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
                 raise JournalError("session_id: %s exists already; resume it or choose another" % session_id)
             self._run(
-                "INSERT INTO sessions VALUES (?, 'MAINTENANCE', ?, ?, ?, ?, NULL, ?, ?)",
-                (session_id, workflow, maintenance_at, dump_json(metadata), dump_json(request), now, now),
+                "INSERT INTO sessions (session_id, state, workflow, maintenance_at, metadata, request, reason,"
+                " created_at, updated_at, silent_projects) VALUES (?, 'MAINTENANCE', ?, ?, ?, ?, NULL, ?, ?, ?)",
+                (session_id, workflow, maintenance_at, dump_json(metadata), dump_json(request), now, now,
+                 silent_projects),
             )
             for host in hosts:
                 self._run(
@@ -73,6 +89,18 @@ class SessionsMixin(JournalCore):
             )
             self._event(session_id, "session.state",
                         details={"from": previous.state, "to": state, "reason": reason})
+        return self.session(session_id)
+
+    def set_silent_projects(self, session_id: str, silent_projects: str) -> Session:
+        """Change what later asks do about projects the silent policy decided for (a resumed run may)."""
+        check_silent_projects(silent_projects)
+        with self.transaction():
+            previous = self.session(session_id)
+            if previous.silent_projects != silent_projects:
+                self._run("UPDATE sessions SET silent_projects = ?, updated_at = ? WHERE session_id = ?",
+                          (silent_projects, self.clock(), session_id))
+                self._event(session_id, "session.setting",
+                            details={"silent_projects": silent_projects, "from": previous.silent_projects})
         return self.session(session_id)
 
     def delete_session(self, session_id: str) -> None:

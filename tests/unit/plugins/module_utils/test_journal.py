@@ -134,8 +134,9 @@ def test_version_1_journal_is_migrated_with_its_data(path):
     db.execute("INSERT INTO sessions VALUES ('old', 'PLANNED_MAINTENANCE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
     db.commit()
     journal = Journal(path)
-    assert journal.schema_version == SCHEMA_VERSION == 5
+    assert journal.schema_version == SCHEMA_VERSION == 6
     assert journal.session("old").state == "PLANNED_MAINTENANCE"
+    assert journal.session("old").silent_projects == "ask_again"  # what every earlier session did
     assert journal.projects("old") == []
 
 
@@ -299,7 +300,7 @@ def test_version_3_journal_gains_the_moves_table(path):
     db.execute("INSERT INTO sessions VALUES ('old', 'MAINTENANCE_DONE', 'default', NULL, '{}', '{}', NULL, 't', 't')")
     db.commit()
     journal = Journal(path)
-    assert journal.schema_version == 5
+    assert journal.schema_version == 6
     assert journal.moves("old") == []
     journal.start_move("old", "vm1", "pa", "MIGRATE", "compute1")
     assert len(journal.moves("old")) == 1
@@ -323,3 +324,34 @@ def test_dsn_password_is_never_shown():
     with pytest.raises(JournalError) as error:
         Journal("postgresql://fenix:s3cret@127.0.0.1:1/journal")
     assert "s3cret" not in str(error.value) and "cannot connect" in str(error.value)
+
+
+def test_version_5_journal_gains_the_silent_projects_setting_with_its_data(location):
+    """Schema 6 on both backends: every session a release before it made keeps today's behaviour (ask_again)."""
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import (
+        PostgreSQLBackend,
+        SQLiteBackend,
+        is_dsn,
+    )
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.schema import MIGRATIONS
+
+    backend = PostgreSQLBackend(location) if is_dsn(location) else SQLiteBackend(location)
+
+    def run(sql, args=()):
+        backend.db.execute(sql.replace("?", backend.placeholder), args)
+
+    run("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version in range(1, 6):
+        for statement in MIGRATIONS[version]:
+            run(statement.replace("{serial}", backend.serial))
+        run("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    run("INSERT INTO sessions VALUES ('old', 'PLANNED_MAINTENANCE', 'default', NULL, '{\"release\": \"2026.2\"}',"
+        " '{}', NULL, 't', 't')")
+    backend.db.close()
+    journal = Journal(location)
+    assert journal.schema_version == SCHEMA_VERSION == 6
+    old = journal.session("old")
+    assert (old.state, old.metadata, old.silent_projects) == ("PLANNED_MAINTENANCE", {"release": "2026.2"}, "ask_again")
+    assert journal.set_silent_projects("old", "decide_at_once").silent_projects == "decide_at_once"
+    new = journal.create_session(["compute1"], session_id="new", silent_projects="decide_at_once")
+    assert new.silent_projects == "decide_at_once" and new.state == "MAINTENANCE"

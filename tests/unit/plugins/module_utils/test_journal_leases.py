@@ -300,9 +300,9 @@ def make_journal_of_version(location, version):
 def test_version_4_journal_gains_the_leases_table_with_its_data_intact(location, clock):
     make_journal_of_version(location, 4)
     journal = Journal(location, clock=clock)
-    assert journal.schema_version == SCHEMA_VERSION == 5
+    assert journal.schema_version == SCHEMA_VERSION == 6
     versions = journal._run("SELECT version FROM schema_version ORDER BY version").fetchall()
-    assert [row["version"] for row in versions] == [1, 2, 3, 4, 5]
+    assert [row["version"] for row in versions] == [1, 2, 3, 4, 5, 6]
     session = journal.session("old")
     assert (session.state, session.metadata, session.created_at) == ("MAINTENANCE", {"release": "2026.2"}, T0)
     assert [(h.host, h.state, h.disabled_by_session) for h in journal.hosts("old")] == [("compute1", "DISABLED", True)]
