@@ -101,15 +101,24 @@ attributes:
     platforms: all
   check_mode:
     support: full
-    details: Records and sends nothing; returns the notifications that would be sent.
+    details: Records and sends nothing; returns the notifications that would be sent, and in
+      RV(unreachable) the projects no configured transport would reach.
   diff_mode:
     support: none
 notes:
   - The cloud is contacted to find the projects with servers on the hosts, to find the
     C(maintenance) endpoint when O(api_url) is omitted, the admin's project for
     C(maintenance.host), and the AODH alarms when O(webhook.discover_from_aodh) is set.
-  - The module fails when a notification could not be delivered by any transport; the
-    journal keeps the project as asked, so M(fenix.maintenance.project_reply_wait) can remind it.
+  - A project that no transport reaches does not fail the module. Either it has no VNFM (no
+    O(bus), no URL in O(webhook.urls) and no AODH event alarm found for it), or its webhook
+    failed after O(webhook.retries) retries. The journal keeps it as asked and logs a
+    C(project.unreachable) event with why; the result lists it in RV(unreachable), and a warning
+    names it. M(fenix.maintenance.project_reply_wait) reminds it (each reminder is another
+    delivery attempt), then its O(fenix.maintenance.project_reply_wait#module:silent_policy)
+    decides for it at the deadline.
+  - The module fails only on options that cannot work (a O(bus.transport_url) or a
+    O(webhook.urls) URL that is not of a supported scheme, no transport at all, no API URL),
+    before anything is recorded or sent.
   - The O(wait) and O(timeout) options have no effect.
 """
 
@@ -186,6 +195,11 @@ notifications:
     delivered:
       description: Whether any transport delivered it (false in check mode).
       type: bool
+    unreachable:
+      description:
+        - For an ask no transport delivered, C(reason) and C(why) as in RV(unreachable);
+          null otherwise.
+      type: dict
     deliveries:
       description:
         - The outcome per transport, C(bus) and/or C(webhook), each with C(ok) and C(error);
@@ -193,6 +207,33 @@ notifications:
           C(webhook) adds C(posts), one per URL with C(url), C(alarm_id), C(ok), C(status),
           C(attempts) and C(error).
       type: dict
+unreachable:
+  description:
+    - The projects asked about a state that no transport reached (in check mode, that no
+      configured transport would reach). The silent policy of
+      M(fenix.maintenance.project_reply_wait) decides for them at their deadline.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    project_id:
+      description: ID of the project.
+      type: str
+    state:
+      description: The state it was asked about.
+      type: str
+      sample: PLANNED_MAINTENANCE
+    reason:
+      description:
+        - V(no_vnfm) when nothing could reach it (no bus, no webhook URL, no AODH event alarm),
+          V(undelivered) when its transports failed (for example its webhook refused the
+          connection after every retry).
+      type: str
+      sample: no_vnfm
+    why:
+      description: What was missing, or what each transport answered.
+      type: str
+      sample: "no webhook URL and no bus: a project without a VNFM"
 projects:
   description:
     - The journal's record of each project notified, after the run (C(project_id), C(state),
@@ -220,10 +261,11 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier 
     asks_from_list,
     asks_from_servers,
     default_actions_at,
-    delivery_failure_message,
     host_payload,
     notify_argument_spec,
     undelivered,
+    undelivered_warning,
+    unreachable_projects,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
     HOST_STATES,
@@ -260,7 +302,8 @@ class ProjectNotifyModule(OpenStackModule):
     uses_journal = True
 
     def run(self) -> dict:
-        result = self.partial_result = dict(changed=False, notifications=[], projects=[], journal=self.journal_shown)
+        result = self.partial_result = dict(changed=False, notifications=[], projects=[], unreachable=[],
+                                            journal=self.journal_shown)
         session_id = self.params["session_id"]
         if not self.journal_exists:
             self.fail("session_id: no journal at %s, so no session %s; create the session with"
@@ -273,10 +316,12 @@ class ProjectNotifyModule(OpenStackModule):
             sent = self.notify_instance_done(notifier, session)
         else:
             sent = self.notify_projects(notifier, session, result)
-        result.update(changed=bool(sent), notifications=sent)
+        result.update(changed=bool(sent), notifications=sent, unreachable=unreachable_projects(sent))
+        # A project no transport reached is no reason to stop: the silent policy decides for it at its
+        # deadline (project_reply_wait). Only bad options fail, and they fail before anything is recorded.
         failed = undelivered(sent) if not self.check_mode else []
         if failed:
-            self.fail(delivery_failure_message(failed))
+            self.warn(undelivered_warning(failed))
         return result
 
     def state(self, session) -> str:

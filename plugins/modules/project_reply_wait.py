@@ -23,6 +23,14 @@ description:
   - Then applies O(silent_policy) to the projects still silent, either failing, or
     answering C(ACK_<state>) on their behalf with the default instance action for each of
     their instances (recorded in the journal as the operator's policy, not the project's answer).
+  - A project that no transport reached (M(fenix.maintenance.project_notify) lists it as
+    unreachable - no VNFM, or a webhook that failed after its retries) is waited for as a silent
+    one, and each reminder tries to reach it again; RV(unreachable) names it and why.
+  - When the session's C(silent_projects) setting is C(decide_at_once) (see
+    M(fenix.maintenance.maintenance_session)), a project for which the silent policy decided at its
+    previous ask, and which has not answered since, is answered for by O(silent_policy) at once,
+    without waiting; once it answers again it is waited for again. With C(ask_again) (the default)
+    every ask waits for every project.
   - A C(NACK_<state>) fails the module unless O(fail_on_nack=false).
 options:
   session_id:
@@ -54,7 +62,8 @@ options:
   silent_policy:
     description:
       - What to do about projects still silent at the deadline.
-      - V(fail) fails the module naming them (the session's state is left as it is).
+      - V(fail) fails the module naming them, the unreachable ones apart with why
+        (the session's state is left as it is).
       - V(LIVE_MIGRATE) or V(MIGRATE) answers C(ACK_<state>) for them, with that action for
         each instance they were asked about when the state offers instance actions.
     type: str
@@ -78,7 +87,8 @@ attributes:
     platforms: all
   check_mode:
     support: full
-    details: Reads the answers once, without waiting, reminding or answering for anyone.
+    details: Reads the answers once, without waiting, reminding or answering for anyone;
+      RV(decided_at_once) names the projects the policy would answer for at once.
   diff_mode:
     support: none
 notes:
@@ -145,6 +155,10 @@ projects:
       description: C(replied) when the project answered, C(policy) when O(silent_policy) did, null while silent.
       type: str
       sample: replied
+    unreachable:
+      description: Why no transport reached the project at its latest delivery attempt; null when one did.
+      type: str
+      sample: null
 silent:
   description: Projects without an answer at the end (in check mode, at the time of the read).
   returned: always
@@ -156,10 +170,38 @@ nacked:
   type: list
   elements: str
 answered_by_policy:
-  description: Projects this run answered for, by O(silent_policy).
+  description: Projects this run answered for, by O(silent_policy) (those of RV(decided_at_once) included).
   returned: always
   type: list
   elements: str
+decided_at_once:
+  description:
+    - Projects O(silent_policy) answered for without waiting, because the session's
+      C(silent_projects) is C(decide_at_once) and they were silent at their previous ask
+      (in check mode, the projects it would answer for).
+  returned: always
+  type: list
+  elements: str
+unreachable:
+  description:
+    - Projects asked about the state that no transport reached, at the ask or at the last reminder,
+      with why (no VNFM, or what their webhook answered). They count as silent.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    project_id:
+      description: ID of the project.
+      type: str
+    why:
+      description: Why no transport reached it.
+      type: str
+      sample: "no webhook URL and no bus: a project without a VNFM"
+silent_projects:
+  description: The session's setting for projects silent before, C(ask_again) or C(decide_at_once).
+  returned: always
+  type: str
+  sample: ask_again
 reminders:
   description: The projects reminded, one list per reminder round.
   returned: always
@@ -179,6 +221,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.base import Open
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     Notifier,
     notify_argument_spec,
+    undelivered,
+    undelivered_warning,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import (
     FAIL,
@@ -186,6 +230,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies i
     ReplyWaiter,
     WaitSettings,
     project_view,
+    silent_failure_message,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
     INSTANCE_ACTION_DONE,
@@ -211,20 +256,27 @@ class ProjectReplyWaitModule(OpenStackModule):
     def run(self) -> dict:
         params = self.params
         result = self.partial_result = dict(changed=False, state=None, projects=[], silent=[], nacked=[],
-                                            answered_by_policy=[], reminders=[], waited=0.0, journal=self.journal_shown)
+                                            answered_by_policy=[], decided_at_once=[], unreachable=[],
+                                            silent_projects=None, reminders=[], waited=0.0,
+                                            journal=self.journal_shown)
         if not self.journal_exists:
             self.fail("session_id: no journal at %s, so no session %s" % (self.journal_shown, params["session_id"]))
         session = self.session(params["session_id"])
         state = result["state"] = params["state"] or session.state
-        waiter = ReplyWaiter(self.journal, session.session_id, state, self.settings(), remind=self.reminder(session))
+        result["silent_projects"] = session.silent_projects
+        waiter = ReplyWaiter(self.journal, session.session_id, state, self.settings(session),
+                             remind=self.reminder(session))
         if self.check_mode:
             outcome = waiter.look()
         else:
             outcome = waiter.explain(waiter.apply_policy(waiter.wait()))
         result.update(
             changed=outcome.changed() or (self.check_mode and bool(outcome.silent) and self.would_act()),
-            projects=[project_view(p, outcome.decided_by.get(p.project_id)) for p in outcome.projects],
+            projects=[project_view(p, outcome.decided_by.get(p.project_id), outcome.unreachable.get(p.project_id))
+                      for p in outcome.projects],
             silent=outcome.silent, nacked=outcome.nacked, answered_by_policy=outcome.answered_by_policy,
+            decided_at_once=outcome.decided_at_once,
+            unreachable=[{"project_id": project_id, "why": why} for project_id, why in sorted(outcome.unreachable.items())],
             reminders=outcome.reminded, waited=outcome.waited,
         )
         if self.check_mode:
@@ -232,7 +284,7 @@ class ProjectReplyWaitModule(OpenStackModule):
         self.fail_on_answers(outcome)
         return result
 
-    def settings(self) -> WaitSettings:
+    def settings(self, session) -> WaitSettings:
         params = self.params
         if params["renotify"] < 0 or params["timeout"] < 0 or params["poll_interval"] <= 0:
             raise ValueError("renotify, timeout: give numbers >= 0, and poll_interval > 0")
@@ -240,19 +292,18 @@ class ProjectReplyWaitModule(OpenStackModule):
             raise ValueError("renotify: reminders need a transport; give bus or webhook (as for project_notify)")
         return WaitSettings(timeout=params["timeout"], poll_interval=params["poll_interval"],
                             renotify=params["renotify"], silent_policy=params["silent_policy"],
-                            fail_on_nack=params["fail_on_nack"])
+                            fail_on_nack=params["fail_on_nack"], silent_projects=session.silent_projects)
 
     def reminder(self, session):
-        """Sends reminders with project_notify's code and options; a failed delivery only warns."""
+        """Sends reminders with project_notify's code and options; a failed delivery only warns, once a round."""
         if not (self.params["bus"] or self.params["webhook"]):
             return lambda projects: None
         notifier = Notifier(self.journal, self.params, lambda: self.conn)
 
         def remind(projects):
-            for item in notifier.remind(session, projects):
-                if not item["delivered"]:
-                    self.warn("reminder to project %s not delivered: %s" % (item["project_id"], "; ".join(
-                        "%s: %s" % (name, outcome["error"]) for name, outcome in item["deliveries"].items())))
+            failed = undelivered(notifier.remind(session, projects))
+            if failed:
+                self.warn("reminder: %s" % undelivered_warning(failed))
         return remind
 
     def would_act(self) -> bool:
@@ -265,9 +316,7 @@ class ProjectReplyWaitModule(OpenStackModule):
             self.fail("state %s refused: %s; set fail_on_nack=false to let the play decide"
                       % (outcome.state, ", ".join(nacks)))
         if outcome.silent:
-            self.fail("state %s: no answer after %ss from projects %s; raise timeout, add renotify,"
-                      " or set silent_policy to LIVE_MIGRATE or MIGRATE"
-                      % (outcome.state, self.params["timeout"], ", ".join(outcome.silent)))
+            self.fail(silent_failure_message(outcome, self.params["timeout"]))
 
 
 def main() -> None:

@@ -31,14 +31,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time, utc_datetime
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import project_names
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import POLICY, ask_history
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    DECIDE_AT_ONCE,
     HOST_STATES,
     INSTANCE_ACTION_DONE,
     INSTANCE_ACTIONS,
@@ -83,6 +85,13 @@ PRIORITY = "INFO"
 
 class NotifyError(MaintenanceError):
     """A notification cannot be built or sent as asked; the message names the option."""
+
+
+# Why an asked project was not reached: it has no VNFM (no bus, no webhook URL or alarm), or no
+# transport delivered to the one it has. Either way the silent policy decides for it at its deadline.
+NO_VNFM = "no_vnfm"
+UNDELIVERED = "undelivered"
+UNREACHABLE_EVENT = "project.unreachable"
 
 
 # ---------------------------------------------------------------- payloads
@@ -431,12 +440,14 @@ class WebhookTransport:
     name = "webhook"
 
     def __init__(self, targets: Dict[str, List[WebhookTarget]], retries: int = 3, retry_delay: float = 1.0,
-                 timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep,
+                 once: Optional[Set[str]] = None) -> None:
         self.targets = targets
         self.retries = retries
         self.retry_delay = retry_delay
         self.timeout = timeout
         self.sleep = sleep
+        self.once = once or set()  # projects posted to once, without retries
 
     def publish(self, notifications: List[Notification]) -> Dict[str, dict]:
         require_urllib3()
@@ -444,7 +455,8 @@ class WebhookTransport:
         pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED")  # one connection per URL for all the notifications
         for notification in notifications:
             targets = self.targets.get(notification.project_id, [])
-            posts = [self.post_one(target, aodh_body(notification, target), pool) for target in targets]
+            retries = 0 if notification.project_id in self.once else self.retries
+            posts = [self.post_one(target, aodh_body(notification, target), pool, retries) for target in targets]
             error = None
             if not targets:
                 error = ("no webhook URL for project %s; add it to webhook.urls or let the project create"
@@ -455,14 +467,15 @@ class WebhookTransport:
         pool.clear()
         return results
 
-    def post_one(self, target: WebhookTarget, body: dict, pool=None) -> dict:
+    def post_one(self, target: WebhookTarget, body: dict, pool=None, retries: Optional[int] = None) -> dict:
+        retries = self.retries if retries is None else retries
         try:
             response = http_post_json(target.url, body, self.timeout,
-                                      webhook_retry(self.retries, self.retry_delay, self.sleep), pool)
+                                      webhook_retry(retries, self.retry_delay, self.sleep), pool)
             status, attempts = response.status, len(response.retries.history) + 1
             error = None if 200 <= status < 300 else "HTTP %d" % status
         except urllib3.exceptions.MaxRetryError as exc:  # refused, unreachable, timed out, cut off: each time
-            status, attempts, error = None, self.retries + 1, str(exc.reason or exc)
+            status, attempts, error = None, retries + 1, str(exc.reason or exc)
         except urllib3.exceptions.HTTPError as exc:  # raised before any request went out (a URL urllib3 refuses)
             status, attempts, error = None, 1, str(exc) or type(exc).__name__
         return {"url": target.url, "alarm_id": target.alarm_id, "ok": error is None, "status": status,
@@ -480,6 +493,16 @@ def url_list(value) -> List[str]:
 def configured_targets(urls: Dict[str, object], event_type: str) -> Dict[str, List[WebhookTarget]]:
     return {project_id: [configured_target(project_id, url, event_type) for url in url_list(value)]
             for project_id, value in (urls or {}).items()}
+
+
+def check_webhook_urls(urls: Dict[str, object]) -> None:
+    """Refuse a URL no POST can go to before anything is recorded: that is the operator's to fix, not a VNFM down."""
+    for project_id, value in (urls or {}).items():
+        for url in url_list(value):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise NotifyError("webhook.urls.%s: %r is not an http or https URL; give the VNFM's URL as"
+                                  " http(s)://host[:port]/path" % (project_id, url))
 
 
 # ---------------------------------------------------------------- AODH discovery
@@ -586,6 +609,8 @@ class Notifier:
             raise NotifyError("bus, webhook: give at least one transport (the cloud's message bus, or webhook URLs)")
         if params.get("bus"):
             kombu_url(params["bus"]["transport_url"])  # refuse a bad URL before anything is recorded
+        if params.get("webhook"):
+            check_webhook_urls(params["webhook"].get("urls"))
 
     # what to send
     def api_url(self) -> str:
@@ -643,7 +668,7 @@ class Notifier:
                 if project_id in first_asked}
 
     # sending
-    def transports(self, notifications: List[Notification]) -> list:
+    def transports(self, notifications: List[Notification], once: Optional[Set[str]] = None) -> list:
         transports = []
         bus = self.params.get("bus")
         if bus:
@@ -652,7 +677,7 @@ class Notifier:
         webhook = self.params.get("webhook")
         if webhook:
             transports.append(WebhookTransport(self.webhook_targets(notifications), webhook["retries"],
-                                               webhook["retry_delay"], webhook["timeout"], self.sleep))
+                                               webhook["retry_delay"], webhook["timeout"], self.sleep, once))
         return transports
 
     def webhook_targets(self, notifications: List[Notification]) -> Dict[str, List[WebhookTarget]]:
@@ -668,29 +693,71 @@ class Notifier:
             targets.update(discovered_targets(alarms, missing, event_type))
         return targets
 
-    def send(self, notifications: List[Notification]) -> List[dict]:
-        """Each notification with its delivery per transport; ``delivered`` when any transport took it."""
+    def send(self, notifications: List[Notification], once: Optional[Set[str]] = None) -> List[dict]:
+        """Each notification with its delivery per transport; ``delivered`` when any transport took it.
+
+        An ask no transport delivered carries ``unreachable`` (why); sending
+        never fails for it: the silent policy decides for such a project.
+        The webhooks of the projects in ``once`` get one attempt, no retries.
+        """
         deliveries = {n.message_id: {} for n in notifications}
-        for transport in self.transports(notifications):
+        for transport in self.transports(notifications, once):
             for message_id, outcome in transport.publish(notifications).items():
                 deliveries[message_id][transport.name] = outcome
-        return [{
-            "project_id": n.project_id,
-            "event_type": n.event_type,
-            "message_id": n.message_id,
-            "payload": n.payload,
-            "delivered": any(outcome["ok"] for outcome in deliveries[n.message_id].values()),
-            "deliveries": deliveries[n.message_id],
-        } for n in notifications]
+        sent = []
+        for n in notifications:
+            item = {
+                "project_id": n.project_id,
+                "event_type": n.event_type,
+                "message_id": n.message_id,
+                "payload": n.payload,
+                "delivered": any(outcome["ok"] for outcome in deliveries[n.message_id].values()),
+                "deliveries": deliveries[n.message_id],
+            }
+            item["unreachable"] = self.why_unreachable(item) if is_ask(n) and not item["delivered"] else None
+            sent.append(item)
+        return sent
 
-    def record_deliveries(self, session_id: str, sent: List[dict]) -> None:
-        """The outcome in the event log: the journal says what was asked, this says whether it arrived."""
+    def why_unreachable(self, item: dict) -> dict:
+        """Why no transport reached the project of an undelivered ask: it has no VNFM, or its VNFM did not take it."""
+        webhook = item["deliveries"].get("webhook")
+        if "bus" not in item["deliveries"] and (webhook is None or not webhook.get("posts")):
+            return {"reason": NO_VNFM, "why": self.no_vnfm_why()}
+        return {"reason": UNDELIVERED, "why": delivery_errors(item)}
+
+    def no_vnfm_why(self) -> str:
+        aodh = (self.params.get("webhook") or {}).get("discover_from_aodh")
+        return "no webhook URL%s and no bus: a project without a VNFM" % (", no AODH event alarm" if aodh else "")
+
+    def predict_unreachable(self, notifications: List[Notification]) -> Dict[str, dict]:
+        """Check mode: the asked projects no configured transport would reach (no bus, no webhook URL or alarm).
+
+        A webhook that would refuse the POST cannot be known without posting.
+        """
+        asks = [n for n in notifications if is_ask(n)]
+        if self.params.get("bus") or not asks:
+            return {}
+        targets = self.webhook_targets(asks) if self.params.get("webhook") else {}
+        return {n.message_id: {"reason": NO_VNFM, "why": self.no_vnfm_why()}
+                for n in asks if not targets.get(n.project_id)}
+
+    def record_deliveries(self, session_id: str, sent: List[dict], reminder: bool = False) -> None:
+        """The outcome in the event log: the journal says what was asked, this says whether it arrived.
+
+        An ask that reached nobody also logs ``project.unreachable`` with why,
+        which the reply wait, the summary and the report read.
+        """
         for item in sent:
             kind = "notification.delivered" if item["delivered"] else "notification.failed"
             errors = {name: outcome["error"] for name, outcome in item["deliveries"].items() if outcome["error"]}
+            state = item["payload"]["state"]
             self.journal.record_event(session_id, kind, project_id=item["project_id"],
-                                      details={"event_type": item["event_type"], "state": item["payload"]["state"],
+                                      details={"event_type": item["event_type"], "state": state,
                                                "message_id": item["message_id"], "errors": errors})
+            if item.get("unreachable"):
+                self.journal.record_event(session_id, UNREACHABLE_EVENT, project_id=item["project_id"],
+                                          details=dict(item["unreachable"], state=state, reminder=reminder,
+                                                       message_id=item["message_id"]))
 
     def ask_and_send(self, session, asks: List[ProjectAsk], check_mode: bool = False) -> List[dict]:
         """Record the asks, then send them; in check mode only build what would be sent."""
@@ -699,11 +766,27 @@ class Notifier:
         api_url = self.api_url()
         notifications = [self.project_notification(session, ask, api_url) for ask in asks]
         if check_mode:
-            return [preview(n) for n in notifications]
+            unreachable = self.predict_unreachable(notifications)
+            return [preview(n, unreachable.get(n.message_id)) for n in notifications]
+        once = self.unreachable_before(session, asks)
         self.record(session.session_id, asks, self.project_names(session.session_id, asks))
-        sent = self.send(notifications)
+        sent = self.send(notifications, once)
         self.record_deliveries(session.session_id, sent)
         return sent
+
+    def unreachable_before(self, session, asks: List[ProjectAsk]) -> Set[str]:
+        """With decide_at_once, the projects the policy decided for at their last ask, which nothing reached then.
+
+        Their answer will be the policy's at once, so their webhooks get one
+        attempt: retries (with a webhook that times out, the retries times the
+        timeout) would cost at every later ask what silence no longer costs.
+        """
+        if session.silent_projects != DECIDE_AT_ONCE:
+            return set()
+        history = ask_history(self.journal.events(session.session_id))
+        asked = {ask.project_id for ask in asks}
+        return {project_id for project_id, past in history.items() if project_id in asked
+                and past[-1].unreachable and past[-1].decided_by == POLICY}
 
     def remind(self, session, projects) -> List[dict]:
         """Send the same ask again to silent projects (journal ProjectRecords), with a new reply deadline.
@@ -719,7 +802,7 @@ class Notifier:
                 asks.append(ProjectAsk(project.project_id, project.state, project.instance_ids,
                                        project.allowed_actions, project.actions_at, reply_at))
         sent = self.send([self.project_notification(session, ask, api_url) for ask in asks])
-        self.record_deliveries(session.session_id, sent)
+        self.record_deliveries(session.session_id, sent, reminder=True)
         return sent
 
     def announce_instance_done(self, session_id: str, project_id: str, instance_id: str, check_mode: bool = False,
@@ -744,22 +827,47 @@ class Notifier:
         return sent
 
 
-def preview(notification: Notification) -> dict:
-    """What would be sent (check mode): the notification, with no delivery."""
+def preview(notification: Notification, unreachable: Optional[dict] = None) -> dict:
+    """What would be sent (check mode): the notification, with no delivery, and whether nobody would take it."""
     return {"project_id": notification.project_id, "event_type": notification.event_type,
             "message_id": notification.message_id, "payload": notification.payload,
-            "delivered": False, "deliveries": {}}
+            "delivered": False, "deliveries": {}, "unreachable": unreachable}
+
+
+def is_ask(notification: Notification) -> bool:
+    """A notification that asks a project for an answer (not INSTANCE_ACTION_DONE, not maintenance.host)."""
+    return notification.event_type == SCHEDULED and notification.payload["state"] != INSTANCE_ACTION_DONE
 
 
 def undelivered(sent: List[dict]) -> List[dict]:
     return [item for item in sent if not item["delivered"]]
 
 
-def delivery_failure_message(failed: List[dict]) -> str:
-    return "no transport delivered the notification to %s" % "; ".join(
-        "project %s (%s)" % (item["project_id"], ", ".join(
-            "%s: %s" % (name, outcome["error"]) for name, outcome in item["deliveries"].items()))
-        for item in failed)
+def delivery_errors(item: dict) -> str:
+    """What each transport said about a notification it did not deliver, webhook attempts included."""
+    errors = []
+    for name, outcome in sorted(item["deliveries"].items()):
+        posts = outcome.get("posts")
+        if posts:
+            errors.extend("webhook %s: %s after %d attempt%s" % (post["url"], post["error"], post["attempts"],
+                                                                 "" if post["attempts"] == 1 else "s")
+                          for post in posts if post["error"])
+        elif outcome.get("error"):
+            errors.append("%s: %s" % (name, outcome["error"]))
+    return "; ".join(errors)
+
+
+def unreachable_projects(sent: List[dict]) -> List[dict]:
+    """The asked projects no transport reached (or would reach, in check mode), each with the state and why."""
+    return [dict(item["unreachable"], project_id=item["project_id"], state=item["payload"]["state"])
+            for item in sent if item.get("unreachable")]
+
+
+def undelivered_warning(failed: List[dict], limit: int = 10) -> str:
+    """One warning for the notifications no transport delivered (the first ``limit`` named)."""
+    named = "; ".join("project %s (%s)" % (item["project_id"], delivery_errors(item)) for item in failed[:limit])
+    more = " and %d more" % (len(failed) - limit) if len(failed) > limit else ""
+    return "no transport delivered the notification to %s%s" % (named, more)
 
 
 # ---------------------------------------------------------------- who is asked

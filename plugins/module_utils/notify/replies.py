@@ -16,19 +16,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.reply_rules import is_nack_reply
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    ASK_AGAIN,
+    DECIDE_AT_ONCE,
+    INSTANCE_ACTION_DONE,
+    LIVE_MIGRATE,
+    MIGRATE,
+)
 
 FAIL = "fail"
 SILENT_POLICIES = (FAIL, LIVE_MIGRATE, MIGRATE)
 
 REPLIED = "replied"
 POLICY = "policy"
+PROJECT = "project"  # the event log's word for an answer the project gave itself
 
 
 @dataclass
@@ -38,6 +45,7 @@ class WaitSettings:
     renotify: int = 0
     silent_policy: str = FAIL
     fail_on_nack: bool = True
+    silent_projects: str = ASK_AGAIN  # the session's setting (vocabulary.SILENT_PROJECTS)
 
 
 @dataclass
@@ -49,10 +57,66 @@ class WaitOutcome:
     silent: List[str] = field(default_factory=list)  # still without an answer (policy fail, or check mode)
     nacked: List[str] = field(default_factory=list)
     answered_by_policy: List[str] = field(default_factory=list)  # by this run
+    decided_at_once: List[str] = field(default_factory=list)  # by the policy without waiting (silent before)
+    unreachable: Dict[str, str] = field(default_factory=dict)  # project_id -> why no transport reached it
     waited: float = 0.0
 
     def changed(self) -> bool:
         return bool(self.reminded or self.answered_by_policy)
+
+
+@dataclass
+class Ask:
+    """One question to a project, from the event log: whether it reached the project, and who answered it."""
+
+    project_id: str
+    state: str
+    asked_at: str
+    unreachable: Optional[dict] = None  # reason and why, as of the last delivery attempt (ask or reminder)
+    decided_by: Optional[str] = None  # project | policy: who gave the last answer to it
+    at_once: bool = False  # the policy decided without waiting (silent_projects=decide_at_once)
+
+
+def ask_history(events: List[dict]) -> Dict[str, List[Ask]]:
+    """Every ask of each project in the order made, from the session's events.
+
+    An ask is a ``project.notified`` event that is not a reminder; delivery
+    events and replies after it belong to it (a reply always answers the
+    project's latest ask, the journal refuses any other). A delivery that
+    reaches the project, a reminder's included, makes it reachable again.
+    """
+    history: Dict[str, List[Ask]] = {}
+    for event in events:
+        project_id, details, kind = event["project_id"], event["details"], event["kind"]
+        if not project_id:
+            continue
+        if kind == "project.notified" and not details.get("reminder") and details.get("state") != INSTANCE_ACTION_DONE:
+            history.setdefault(project_id, []).append(Ask(project_id, details.get("state"), event["at"]))
+            continue
+        current = history.get(project_id, [None])[-1]
+        if current is None or details.get("state", current.state) != current.state:
+            continue  # INSTANCE_ACTION_DONE, or an event of no ask
+        if kind == "notification.delivered":
+            current.unreachable = None
+        elif kind == "project.unreachable":
+            current.unreachable = {"reason": details.get("reason"), "why": details.get("why")}
+        elif kind == "project.reply":
+            current.decided_by = POLICY if details.get("decided_by") == POLICY else PROJECT
+            current.at_once = bool(details.get("at_once"))
+    return history
+
+
+def silent_before(asks: List[Ask]) -> Optional[Ask]:
+    """The ask before the latest at which the silent policy decided for the project, or None.
+
+    The policy's answer means the project was silent (or unreachable) until
+    that ask's deadline; an answer of its own since, even a late one to that
+    same ask, replaces the policy's and makes it a project that answers.
+    """
+    if len(asks) < 2:
+        return None
+    previous = asks[-2]
+    return previous if previous.decided_by == POLICY else None
 
 
 def is_nack(project: ProjectRecord) -> bool:
@@ -64,7 +128,7 @@ def latency(project: ProjectRecord) -> Optional[float]:
     return seconds_between(project.notified_at, project.replied_at)
 
 
-def project_view(project: ProjectRecord, decided_by: Optional[str]) -> dict:
+def project_view(project: ProjectRecord, decided_by: Optional[str], unreachable: Optional[str] = None) -> dict:
     return {
         "project_id": project.project_id,
         "state": project.state,
@@ -73,6 +137,7 @@ def project_view(project: ProjectRecord, decided_by: Optional[str]) -> dict:
         "latency": latency(project),
         "notify_count": project.notify_count,
         "decided_by": decided_by,
+        "unreachable": unreachable,
     }
 
 
@@ -99,17 +164,50 @@ class ReplyWaiter:
         return [project for project in self.journal.projects(self.session_id) if project.state == self.state]
 
     def look(self) -> WaitOutcome:
-        """The answers as they are now (check mode): nothing waited for, reminded or decided."""
+        """The answers as they are now (check mode): nothing waited for, reminded or decided.
+
+        ``decided_at_once`` names the projects the policy would decide for at once.
+        """
         outcome = WaitOutcome(self.state, self.asked())
         self._classify(outcome)
+        outcome.decided_at_once = sorted(self.silent_before(outcome))
         return self.explain(outcome)
+
+    def silent_before(self, outcome: WaitOutcome) -> Dict[str, Ask]:
+        """Silent projects the policy decides for at once: silent at their previous ask, and the session says so.
+
+        Never with the fail policy: there is no answer to give, only the wait.
+        """
+        if self.settings.silent_projects != DECIDE_AT_ONCE or self.settings.silent_policy == FAIL:
+            return {}
+        history = ask_history(self.journal.events(self.session_id))
+        found = {}
+        for project_id in outcome.silent:
+            before = silent_before(history.get(project_id, []))
+            if before is not None:
+                found[project_id] = before
+        return found
+
+    def decide_at_once(self, outcome: WaitOutcome) -> None:
+        """Answer by policy, without waiting, for the projects silent at their previous ask."""
+        for project_id, before in sorted(self.silent_before(outcome).items()):
+            decided = self.journal.record_policy_reply(
+                self.session_id, project_id, self.settings.silent_policy,
+                policy="silent_policy=%s; silent_projects=%s (silent at %s)"
+                       % (self.settings.silent_policy, DECIDE_AT_ONCE, before.state),
+                at_once=True)
+            if decided is not None:  # None: it has just answered, and its answer stands
+                outcome.answered_by_policy.append(project_id)
+                outcome.decided_at_once.append(project_id)
 
     def wait(self) -> WaitOutcome:
         started = self.clock()
         deadline = started + self.settings.timeout
         round_length = self.settings.timeout / (self.settings.renotify + 1)
         next_reminder = started + round_length
-        outcome = WaitOutcome(self.state)
+        outcome = WaitOutcome(self.state, self.asked())
+        self._classify(outcome)
+        self.decide_at_once(outcome)
         while True:
             outcome.projects = self.asked()
             self._classify(outcome)
@@ -143,18 +241,34 @@ class ReplyWaiter:
         return outcome
 
     def explain(self, outcome: WaitOutcome) -> WaitOutcome:
-        """Who decided each answer, from the event log (a policy answer may come from an earlier run)."""
-        last_reply = {}
-        for event in self.journal.events(self.session_id):
-            if event["kind"] == "project.reply":
-                last_reply[event["project_id"]] = event["details"]
+        """Who decided each answer, and who was not reached, from the event log (either may be an earlier run's)."""
+        history = ask_history(self.journal.events(self.session_id))
+        latest = {project_id: asks[-1] for project_id, asks in history.items()}
         outcome.decided_by = {
-            p.project_id: POLICY if last_reply.get(p.project_id, {}).get("decided_by") == POLICY else REPLIED
+            p.project_id: POLICY if p.project_id in latest and latest[p.project_id].decided_by == POLICY else REPLIED
             for p in outcome.projects if p.answered
         }
+        outcome.unreachable = {p.project_id: latest[p.project_id].unreachable["why"] for p in outcome.projects
+                               if p.project_id in latest and latest[p.project_id].unreachable}
         return outcome
 
     @staticmethod
     def _classify(outcome: WaitOutcome) -> None:
         outcome.silent = [p.project_id for p in outcome.projects if not p.answered]
         outcome.nacked = [p.project_id for p in outcome.projects if is_nack(p)]
+
+
+def silent_failure_message(outcome: WaitOutcome, timeout: float) -> str:
+    """The fail policy's message: the unreachable projects with why, apart from the merely silent ones."""
+    unreachable = [project_id for project_id in outcome.silent if project_id in outcome.unreachable]
+    silent = [project_id for project_id in outcome.silent if project_id not in outcome.unreachable]
+    problems, fixes = [], []
+    if unreachable:
+        problems.append("projects %s could not be reached (%s)" % (", ".join(unreachable), "; ".join(
+            "%s: %s" % (project_id, outcome.unreachable[project_id]) for project_id in unreachable)))
+        fixes.append("make them reachable (a working webhook URL, their AODH alarm, or the bus)")
+    if silent:
+        problems.append("no answer after %ss from projects %s" % (timeout, ", ".join(silent)))
+        fixes.append("raise timeout, add renotify")
+    return "state %s: %s; %s, or set silent_policy to LIVE_MIGRATE or MIGRATE" % (
+        outcome.state, " and ".join(problems), ", ".join(fixes))

@@ -2,6 +2,7 @@ import json
 from unittest import mock
 
 import kombu
+from ansible.module_utils import basic
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import BusTransport
@@ -73,14 +74,90 @@ def test_check_mode_records_and_sends_nothing(tmp_path):
     assert journal.projects("s1") == [] and journal.instances("s1") == []
 
 
-def test_undelivered_project_fails_the_module_but_stays_asked(tmp_path):
+def notify_warned(cloud, journal, check_mode=False, **args):
+    """The module's result, and the warnings it gave."""
+    with mock.patch.object(basic.AnsibleModule, "warn", autospec=True) as warn:
+        result = notify(cloud, journal, check_mode=check_mode, **args)
+    return result, [call.args[1] for call in warn.call_args_list]
+
+
+def test_a_project_without_a_vnfm_is_unreachable_not_a_failure(tmp_path):
     cloud, path, journal = setup(tmp_path)[:3]
     with WebhookServer() as hook:
-        result = notify(cloud, path, api_url=API, webhook={"urls": {"p1": hook.url()}})
-    assert result["failed"] and "project p2" in result["msg"] and "no webhook URL for project p2" in result["msg"]
+        result, warnings = notify_warned(cloud, path, api_url=API, webhook={"urls": {"p1": hook.url()}})
+        assert len(hook.bodies) == 1  # p1's; p2 has no URL, so nothing is posted for it
+    assert not result["failed"], result["msg"]
+    assert result["changed"]
+    assert result["unreachable"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
+                                      "why": "no webhook URL and no bus: a project without a VNFM"}]
+    by_project = {item["project_id"]: item for item in result["notifications"]}
+    assert by_project["p1"]["delivered"] and by_project["p1"]["unreachable"] is None
+    assert not by_project["p2"]["delivered"] and by_project["p2"]["unreachable"]["reason"] == "no_vnfm"
+    assert len(warnings) == 1 and warnings[0].startswith("no transport delivered the notification to project p2")
+    assert "no webhook URL for project p2" in warnings[0]
+    # p2 stays asked, so the reply wait gives it the silent policy at its deadline
     assert [p.project_id for p in journal.projects("s1")] == ["p1", "p2"]
-    failed = [e for e in journal.events("s1") if e["kind"] == "notification.failed"]
-    assert [e["project_id"] for e in failed] == ["p2"]
+    assert journal.project("s1", "p2").reply is None
+    events = [(e["kind"], e["project_id"]) for e in journal.events("s1") if e["kind"].startswith(("notification.", "project.u"))]
+    assert events == [("notification.delivered", "p1"), ("notification.failed", "p2"), ("project.unreachable", "p2")]
+    unreachable = [e for e in journal.events("s1") if e["kind"] == "project.unreachable"][0]
+    assert unreachable["details"]["state"] == "MAINTENANCE" and unreachable["details"]["reminder"] is False
+    assert unreachable["details"]["why"] == "no webhook URL and no bus: a project without a VNFM"
+
+
+def test_a_webhook_refusing_connections_is_unreachable_after_its_retries(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    closed = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, the connection is refused
+    with WebhookServer() as hook:
+        result, warnings = notify_warned(cloud, path, api_url=API, webhook={
+            "urls": {"p1": hook.url(), "p2": closed}, "retries": 1, "retry_delay": 0})
+    assert not result["failed"], result["msg"]
+    [p2] = result["unreachable"]
+    assert (p2["project_id"], p2["reason"]) == ("p2", "undelivered")
+    assert p2["why"].startswith("webhook %s: " % closed) and p2["why"].endswith("after 2 attempts")
+    assert "refused" in p2["why"].lower()
+    post = {item["project_id"]: item for item in result["notifications"]}["p2"]["deliveries"]["webhook"]["posts"][0]
+    assert post["attempts"] == 2 and post["status"] is None
+    assert len(warnings) == 1 and "project p2" in warnings[0] and closed in warnings[0]
+    assert [e["details"]["reason"] for e in journal.events("s1") if e["kind"] == "project.unreachable"] == ["undelivered"]
+
+
+def test_with_a_bus_a_project_without_webhook_is_reached(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    memory = "memory://fenix-unreachable-test"
+    with mock.patch.object(BusTransport, "_factory", lambda self, url, ssl: lambda: kombu.Connection(memory)):
+        result = notify(cloud, path, api_url=API, bus={"transport_url": "rabbit://guest:secret@127.0.0.1:5672/"},
+                        webhook={"urls": {}})
+    assert not result["failed"], result["msg"]
+    assert result["unreachable"] == [] and all(item["delivered"] for item in result["notifications"])
+    assert not [e for e in journal.events("s1") if e["kind"] == "project.unreachable"]
+    with kombu.Connection(memory) as connection:  # take them off the in-memory broker, which the tests share
+        queue = connection.SimpleQueue("notifications.info")
+        projects = sorted(json.loads(queue.get(timeout=1).payload["oslo.message"])["payload"]["project_id"]
+                          for _index in range(2))
+        queue.close()
+    assert projects == ["p1", "p2"]
+
+
+def test_check_mode_predicts_the_projects_without_a_vnfm(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    with WebhookServer() as hook:
+        result = notify(cloud, path, check_mode=True, api_url=API, webhook={"urls": {"p1": hook.url()}})
+        assert hook.bodies == []
+    assert not result["failed"] and result["changed"]
+    assert result["unreachable"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
+                                      "why": "no webhook URL and no bus: a project without a VNFM"}]
+    assert journal.projects("s1") == [] and journal.events("s1")[-1]["kind"] == "session.created"
+
+
+def test_a_webhook_url_of_another_scheme_is_a_configuration_error(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    result = notify(cloud, path, api_url=API, webhook={"urls": {"p1": "http://vnfm.example/hook",
+                                                                "p2": ["ftp://vnfm.example/hook"]}})
+    assert result["failed"]
+    assert result["msg"] == ("webhook.urls.p2: 'ftp://vnfm.example/hook' is not an http or https URL;"
+                             " give the VNFM's URL as http(s)://host[:port]/path")
+    assert journal.projects("s1") == []  # refused before anything was recorded
 
 
 def test_named_projects_and_actions_at(tmp_path):

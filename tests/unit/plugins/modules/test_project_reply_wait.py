@@ -105,3 +105,70 @@ def test_reminders_need_a_transport(tmp_path):
     path = asked(tmp_path)[0]
     result = wait(path, renotify=2)
     assert result["failed"] and result["msg"].startswith("renotify: reminders need a transport")
+
+
+def test_fail_policy_names_the_unreachable_projects_apart_from_the_silent(tmp_path):
+    path, journal = asked(tmp_path)
+    journal.notify_project("s1", "p3", STATE, [], allowed_actions_for(STATE), None, None)
+    journal.record_event("s1", "project.unreachable", project_id="p2",
+                         details={"state": STATE, "reason": "no_vnfm", "reminder": False,
+                                  "why": "no webhook URL and no bus: a project without a VNFM"})
+    journal.record_reply("s1", "p1", "ACK_" + STATE)
+    result = wait(path, timeout=1)
+    assert result["failed"] and result["silent"] == ["p2", "p3"]
+    assert result["unreachable"] == [{"project_id": "p2", "why": "no webhook URL and no bus: a project without a VNFM"}]
+    assert result["msg"] == (
+        "state PLANNED_MAINTENANCE: projects p2 could not be reached (p2: no webhook URL and no bus: a project"
+        " without a VNFM) and no answer after 1s from projects p3; make them reachable (a working webhook URL,"
+        " their AODH alarm, or the bus), raise timeout, add renotify, or set silent_policy to LIVE_MIGRATE or MIGRATE")
+    assert {p["project_id"]: p["unreachable"] for p in result["projects"]}["p3"] is None
+
+
+def test_an_unreachable_project_gets_the_policy_at_its_deadline_and_the_run_goes_on(tmp_path):
+    path, journal = asked(tmp_path)
+    journal.record_reply("s1", "p1", "ACK_" + STATE)
+    closed = "http://127.0.0.1:9/hook"
+    journal.record_event("s1", "project.unreachable", project_id="p2",
+                         details={"state": STATE, "reason": "undelivered", "reminder": False,
+                                  "why": "webhook %s: connection refused after 4 attempts" % closed})
+    started = time.monotonic()
+    result = wait(path, timeout=1, renotify=1, silent_policy="MIGRATE", api_url=API,
+                  webhook={"urls": {"p2": closed}, "retries": 0, "retry_delay": 0})
+    assert not result["failed"], result["msg"]
+    assert time.monotonic() - started >= 1  # at its deadline, not before
+    assert result["answered_by_policy"] == ["p2"] and result["reminders"] == [["p2"]]
+    assert result["unreachable"][0]["project_id"] == "p2"
+    assert result["unreachable"][0]["why"].startswith("webhook %s: " % closed)  # the reminder's failure, now
+    assert result["unreachable"][0]["why"].endswith("after 1 attempt")
+    assert {p["project_id"]: p["decided_by"] for p in result["projects"]} == {"p1": "replied", "p2": "policy"}
+
+
+def test_decide_at_once_is_the_sessions_setting(tmp_path):
+    path, journal = asked(tmp_path)
+    journal.record_reply("s1", "p1", "ACK_" + STATE)
+    journal.record_policy_reply("s1", "p2", "MIGRATE", policy="silent_policy=MIGRATE")  # silent at this ask
+    for project_id, instances in (("p1", ["i1", "i2"]), ("p2", ["i3"])):  # the next batch asks both again
+        journal.notify_project("s1", project_id, STATE, instances, allowed_actions_for(STATE), None, None)
+    journal.record_reply("s1", "p1", "ACK_" + STATE)
+
+    journal.set_silent_projects("s1", "decide_at_once")
+    predicted = wait(path, check_mode=True, timeout=30, silent_policy="MIGRATE")
+    assert predicted["changed"] and predicted["decided_at_once"] == ["p2"] and predicted["answered_by_policy"] == []
+    assert predicted["silent_projects"] == "decide_at_once" and journal.project("s1", "p2").reply is None
+
+    started = time.monotonic()
+    result = wait(path, timeout=30, silent_policy="MIGRATE")
+    assert not result["failed"], result["msg"]
+    assert time.monotonic() - started < 5 and result["waited"] < 5  # one reply timeout saved
+    assert result["decided_at_once"] == ["p2"] and result["answered_by_policy"] == ["p2"]
+    assert journal.project("s1", "p2").instance_actions == {"i3": "MIGRATE"}
+
+
+def test_ask_again_waits_for_a_project_silent_before(tmp_path):
+    path, journal = asked(tmp_path)
+    journal.record_reply("s1", "p1", "ACK_" + STATE)
+    journal.record_policy_reply("s1", "p2", "MIGRATE", policy="silent_policy=MIGRATE")
+    journal.notify_project("s1", "p2", STATE, ["i3"], allowed_actions_for(STATE), None, None)
+    result = wait(path, timeout=1, silent_policy="MIGRATE")
+    assert not result["failed"] and result["silent_projects"] == "ask_again"
+    assert result["decided_at_once"] == [] and result["answered_by_policy"] == ["p2"] and result["waited"] >= 1
