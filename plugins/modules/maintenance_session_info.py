@@ -109,8 +109,11 @@ sessions:
       C(at), C(kind), C(host), C(project_id), C(instance_id) and C(details).
     - Each has C(summary) - C(hosts_total), C(hosts_maintained), C(hosts_disabled_by_session),
       C(moves) (finished instance actions by action), C(projects) (per project C(replies),
-      C(decided_by_policy), C(last_reply), C(median_reply_seconds) and C(max_reply_seconds) from
-      each notification to its answer), C(total_seconds) from creation to the last change.
+      C(decided_by_policy), C(decided_at_once), C(last_reply), C(median_reply_seconds) and
+      C(max_reply_seconds) from each notification to its answer), C(unreachable) (per project
+      no transport reached - C(asks), C(states), the last C(why), and C(decided_by) with how many
+      of those asks C(policy), C(project) and C(none) decided), C(silent_projects) (the session's
+      setting), C(total_seconds) from creation to the last change.
   returned: always
   type: list
   elements: dict
@@ -119,6 +122,7 @@ sessions:
       state: PLANNED_MAINTENANCE
       reason: null
       workflow: default
+      silent_projects: ask_again
       maintenance_at: "2026-12-01T02:00:00Z"
       metadata: {release: "2026.2"}
       request: {hosts: [compute1], actions: []}

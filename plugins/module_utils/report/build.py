@@ -141,8 +141,9 @@ def host_phases(host: str, events: List[dict]) -> List[Dict[str, Any]]:
 
 
 def project_timeline(project_id: str, events: List[dict]) -> Dict[str, Any]:
-    """When the project was asked (and reminded), when it answered, when it was told its instances were done."""
-    notifications, replies, done = [], [], []
+    """When the project was asked (and reminded), when it answered, when it was told its instances were done,
+    and each time no transport reached it (``unreachable``, with why)."""
+    notifications, replies, done, unreachable = [], [], [], []
     for event in events:
         if event["project_id"] != project_id:
             continue
@@ -152,13 +153,17 @@ def project_timeline(project_id: str, events: List[dict]) -> Dict[str, Any]:
         elif event["kind"] == "project.notified":
             notifications.append({"at": event["at"], "state": details.get("state"),
                                   "reminder": bool(details.get("reminder")), "count": details.get("count")})
+        elif event["kind"] == "project.unreachable":
+            unreachable.append({"at": event["at"], "state": details.get("state"), "reason": details.get("reason"),
+                                "why": details.get("why"), "reminder": bool(details.get("reminder"))})
         elif event["kind"] == "project.reply":
             asked = [item["at"] for item in notifications if not item["reminder"]]
             replies.append({"at": event["at"], "reply": details.get("reply"),
                             "decided_by": details.get("decided_by") or "project",
+                            "at_once": bool(details.get("at_once")),
                             "seconds": seconds_between(asked[-1], event["at"]) if asked else None})
     return {"project_id": project_id, "notifications": notifications, "replies": replies,
-            "instance_action_done": done}
+            "instance_action_done": done, "unreachable": unreachable}
 
 
 def _move_view(move: Dict[str, Any], server_names: Dict[str, Optional[str]],

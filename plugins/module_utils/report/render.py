@@ -47,7 +47,7 @@ LEGEND_MARKS = (("move", "move (start; line: duration)"), ("notification", "noti
                 ("reminder", "reminder"), ("reply", "reply"), ("policy", "by silent policy"))
 HOST_HEADINGS = ("host", "state", "disabled", "emptying", "plugins", "enabled at", "moves off")
 MOVE_HEADINGS = ("server", "project", "action", "from", "to", "state", "took")
-PROJECT_HEADINGS = ("project", "asked", "reminders", "replies", "median reply")
+PROJECT_HEADINGS = ("project", "asked", "reminders", "replies", "by silent policy", "median reply", "unreachable")
 
 LABEL_WIDTH = 190
 PLOT_WIDTH = 880
@@ -246,9 +246,15 @@ def _project_row(index: int, project: Dict[str, Any], scale: _Scale, y: int) -> 
             "stroke": "#d62728" if nack else "#2ca02c",
             "tip": "%s at %s%s%s" % (reply["reply"], scale.clock(reply["at"]),
                                      ", after %s" % _duration(reply["seconds"]) if reply["seconds"] is not None else "",
-                                     " (the operator's silent policy)" if by_policy else ""),
+                                     _policy_note(reply) if by_policy else ""),
         })
     return row
+
+
+def _policy_note(reply: Dict[str, Any]) -> str:
+    if reply.get("at_once"):
+        return " (the operator's silent policy, at once: the project was silent before)"
+    return " (the operator's silent policy)"
 
 
 def _legend(y: int) -> Dict[str, Any]:
@@ -295,11 +301,30 @@ def tables(report: Dict[str, Any]) -> Dict[str, Any]:
         latencies = sorted(reply["seconds"] for reply in project["replies"] if reply["seconds"] is not None)
         projects.append({"key": project["project_id"], "cells": (
             named(project.get("project_name"), project["project_id"]), asks, len(project["notifications"]) - asks,
-            len(project["replies"]), _duration(latencies[len(latencies) // 2]) if latencies else "-")})
+            len(project["replies"]), _by_policy(project["replies"]),
+            _duration(latencies[len(latencies) // 2]) if latencies else "-",
+            _unreachable(report["summary"].get("unreachable", {}).get(project["project_id"])))})
     return {"session_id": session["session_id"], "state": session["state"],
             "overview": [{"key": name, "cells": (name, value)} for name, value in overview],
             "hosts": hosts, "moves": moves, "projects": projects, "host_headings": HOST_HEADINGS,
             "move_headings": MOVE_HEADINGS, "project_headings": PROJECT_HEADINGS}
+
+
+def _by_policy(replies: List[Dict[str, Any]]) -> str:
+    """How many answers the silent policy gave, and how many of them without waiting."""
+    by_policy = [reply for reply in replies if reply["decided_by"] == "policy"]
+    at_once = sum(1 for reply in by_policy if reply.get("at_once"))
+    return "%d%s" % (len(by_policy), " (%d at once)" % at_once if at_once else "")
+
+
+def _unreachable(figures: Optional[Dict[str, Any]]) -> str:
+    """At how many asks no transport reached the project, why (the last time), and who decided then."""
+    if not figures:
+        return "-"
+    deciders = ", ".join("%s %d" % (who if who != "none" else "nobody", count)
+                         for who, count in sorted(figures["decided_by"].items()) if count)
+    plural = "" if figures["asks"] == 1 else "s"
+    return "%d ask%s: %s; decided by %s" % (figures["asks"], plural, figures["why"], deciders)
 
 
 def render_markdown(report: Dict[str, Any], svg_name: Optional[str] = None) -> str:
