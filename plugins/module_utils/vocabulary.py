@@ -49,6 +49,17 @@ MIGRATE = "MIGRATE"
 OWN_ACTION = "OWN_ACTION"
 INSTANCE_ACTIONS = (MIGRATE, LIVE_MIGRATE, OWN_ACTION)
 ADMIN_ACTIONS = (LIVE_MIGRATE, MIGRATE)
+# ETSI FEAT03's migration type for an instance its VNF removes (evicts) itself. Accepted in replies and
+# constraints, never offered in allowed_actions: the project performs it, so it is stored as OWN_ACTION.
+EVICTION = "EVICTION"
+ACTION_ALIASES = {EVICTION: OWN_ACTION}
+ANSWERED_ACTIONS = INSTANCE_ACTIONS + tuple(ACTION_ALIASES)  # what a reply or a migration_type may say
+
+# The session's workflow: how projects are asked. ``default`` asks each project once per state;
+# ``vnf`` (Fenix's VNF workflow) asks PREPARE/PLANNED_MAINTENANCE per instance, each answered on its own URL.
+DEFAULT_WORKFLOW = "default"
+VNF_WORKFLOW = "vnf"
+WORKFLOWS = (DEFAULT_WORKFLOW, VNF_WORKFLOW)
 
 # What later asks do about a project for which the silent policy decided (it did not answer, or could
 # not be reached): ask it again and wait (the default), or let the policy decide for it at once.

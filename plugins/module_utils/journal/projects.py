@@ -19,6 +19,8 @@ from typing import Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
+    ConstraintNotFound,
+    JournalError,
     ProjectNotFound,
     ProjectRecord,
     dump_json,
@@ -73,29 +75,62 @@ class ProjectsMixin(JournalCore):
         with self.transaction():
             project = self.project(session_id, project_id)
             reply_rules.check_project_reply(project, reply, instance_actions, self._asked(session_id, project))
-            self._store_reply(session_id, project_id, reply, instance_actions)
+            self._store_reply(session_id, project_id, reply,
+                              {iid: reply_rules.stored_action(action) for iid, action in instance_actions.items()})
         return self.project(session_id, project_id)
 
     def record_instance_reply(self, session_id: str, project_id: str, instance_id: str, reply: str,
                               action: Optional[str] = None) -> ProjectRecord:
         """Store one instance's answer; the project has answered once all its asked instances have.
 
-        The project's answer is then NACK if any instance said NACK, else ACK
-        with every instance's action.
+        In a state that offers actions, an answer without an action takes the
+        instance's ``migration_type`` constraint (PUT /v1/instance/{id}), as
+        Fenix's VNF workflow does; EVICTION is stored as OWN_ACTION. The
+        project's answer is then NACK if any instance said NACK, else ACK with
+        every instance's action.
         """
         with self.transaction():
             project = self.project(session_id, project_id)
             asked = self._asked(session_id, project)
             reply_rules.check_instance_reply(project, instance_id, reply, action, asked)
-            self.set_instance(session_id, instance_id, project_id, action=action)
+            given = action
+            if given is None and project.allowed_actions and not reply_rules.is_nack_reply(reply):
+                action = self._migration_type(project, instance_id)
+            stored = reply_rules.stored_action(action)
+            details = {"reply": reply, "action": stored}
+            if given is None and stored is not None:
+                details["from_constraint"] = True
+            if action != stored:
+                details["given"] = action  # EVICTION, kept as OWN_ACTION
+            self.set_instance(session_id, instance_id, project_id)
             self._run("UPDATE instances SET reply = ? WHERE session_id = ? AND instance_id = ?",
                       (reply, session_id, instance_id))
+            if project.allowed_actions:
+                # The action is this answer's: none given (and no constraint) clears an earlier ask's.
+                self._run("UPDATE instances SET action = ? WHERE session_id = ? AND instance_id = ?",
+                          (stored, session_id, instance_id))
             self._event(session_id, "instance.reply", project_id=project_id, instance_id=instance_id,
-                        details={"reply": reply, "action": action})
+                        details=details)
             answer = reply_rules.project_answer(project, asked, self.instances(session_id, project_id))
             if answer is not None:
                 self._store_reply(session_id, project_id, *answer)
         return self.project(session_id, project_id)
+
+    def _migration_type(self, project: ProjectRecord, instance_id: str) -> Optional[str]:
+        """The instance's migration_type constraint, if its project set one; it must be an action the ask allows."""
+        try:
+            constraint = self.constraint("instance", instance_id)
+        except ConstraintNotFound:
+            return None
+        migration_type = constraint.get("migration_type")
+        if migration_type is None or constraint.get("project_id") not in (None, project.project_id):
+            return None
+        try:
+            reply_rules.check_action(project, migration_type)
+        except JournalError as exc:
+            raise JournalError("instance_action: none given, so the instance's migration_type counts, and %s;"
+                               " send instance_action" % exc) from exc
+        return migration_type
 
     def renotify_project(self, session_id: str, project_id: str, reply_at: Optional[str]) -> Optional[ProjectRecord]:
         """Count one more notification of the same ask to a silent project; None if it has answered meanwhile.
@@ -119,15 +154,19 @@ class ProjectsMixin(JournalCore):
 
     def record_policy_reply(self, session_id: str, project_id: str, action: Optional[str],
                             policy: str, at_once: bool = False) -> Optional[ProjectRecord]:
-        """ACK on behalf of a silent project, as the operator's ``policy`` says; None if it has answered meanwhile.
+        """Answer on behalf of a silent project, as the operator's ``policy`` says; None if it has answered meanwhile.
 
-        Every asked instance gets ``action`` when the state offers actions. The
+        Every asked instance that has not answered on its own URL gets
+        ``action`` when the state offers actions; those that answered keep
+        their answer (a NACK among them makes it a NACK). The
         event log says the operator's policy decided, not the project, and
         ``at_once`` when it decided without waiting (the project was silent before).
         """
         with self.transaction():
             project = self.project(session_id, project_id)
-            reply, actions = reply_rules.policy_answer(project, action, self._asked(session_id, project))
+            asked = self._asked(session_id, project)
+            instances = self.instances(session_id, project_id)
+            reply, actions = reply_rules.policy_answer(project, action, asked, instances)
             updated = self._run(
                 "UPDATE projects SET reply = ?, instance_actions = ?, replied_at = ?"
                 " WHERE session_id = ? AND project_id = ? AND reply IS NULL",
@@ -136,9 +175,41 @@ class ProjectsMixin(JournalCore):
             if not updated:
                 return None
             details = {"reply": reply, "instance_actions": actions, "decided_by": "policy", "policy": policy}
+            answered = reply_rules.answered_instances(asked, instances)
+            if answered:  # some instances had answered on their own URL: the policy decided for the others
+                details["decided_instances"] = sorted(asked - set(answered))
             if at_once:
                 details["at_once"] = True
             self._event(session_id, "project.reply", project_id=project_id, details=details)
+        return self.project(session_id, project_id)
+
+    def record_policy_actions(self, session_id: str, project_id: str, action: str, instance_ids: List[str],
+                              policy: str) -> Optional[ProjectRecord]:
+        """Give ``action`` to instances the project's ACK left without one, as the operator's ``policy`` says.
+
+        For a vnf session, whose instances without a migration_type constraint
+        have no action to take when their answer names none. The project's
+        answer stays its own; only those instances' actions are the policy's.
+        None when there is nothing to decide (no ACK, or every one has an action).
+        """
+        with self.transaction():
+            project = self.project(session_id, project_id)
+            if project.reply is None or reply_rules.is_nack_reply(project.reply) or not project.allowed_actions:
+                return None
+            reply_rules.check_action(project, action)
+            asked = self._asked(session_id, project)
+            missing = sorted(iid for iid in instance_ids if iid in asked and iid not in project.instance_actions)
+            if not missing:
+                return None
+            actions = dict(project.instance_actions, **{iid: action for iid in missing})
+            self._run("UPDATE projects SET instance_actions = ? WHERE session_id = ? AND project_id = ?",
+                      (dump_json(dict(sorted(actions.items()))), session_id, project_id))
+            for instance_id in missing:
+                self._run("UPDATE instances SET action = ? WHERE session_id = ? AND instance_id = ?",
+                          (action, session_id, instance_id))
+            self._event(session_id, "project.policy_actions", project_id=project_id,
+                        details={"state": project.state, "action": action, "instances": missing, "policy": policy,
+                                 "decided_by": "policy"})
         return self.project(session_id, project_id)
 
     def project(self, session_id: str, project_id: str) -> ProjectRecord:

@@ -27,7 +27,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
     JournalError,
     ProjectRecord,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import INSTANCE_ACTIONS
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import ACTION_ALIASES, INSTANCE_ACTIONS
 
 ACK = "ACK_"
 NACK = "NACK_"
@@ -52,9 +52,18 @@ def check_reply(project: ProjectRecord, reply: str) -> None:
                            % (reply, project.state, expected[0], expected[1]))
 
 
+def stored_action(action: Optional[str]) -> Optional[str]:
+    """The action kept for an answered one: EVICTION is the project's own action (OWN_ACTION), others as they are.
+
+    The project performs an eviction itself, exactly as it performs an
+    OWN_ACTION: the operator waits until the instance has left the host.
+    """
+    return ACTION_ALIASES.get(action, action) if action is not None else None
+
+
 def check_action(project: ProjectRecord, action: str) -> None:
-    """An instance action is one the ask allowed."""
-    if action not in project.allowed_actions:
+    """An instance action is one the ask allowed (EVICTION where OWN_ACTION is)."""
+    if stored_action(action) not in project.allowed_actions:
         allowed = ", ".join(project.allowed_actions) or "none"
         raise JournalError("instance action %r is not allowed in state %s; allowed: %s"
                            % (action, project.state, allowed))
@@ -93,24 +102,44 @@ def check_instance_reply(project: ProjectRecord, instance_id: str, reply: str, a
         check_action(project, action)
 
 
+def answered_instances(asked: Set[str], instances: Iterable[InstanceRecord]) -> Dict[str, InstanceRecord]:
+    """The asked instances that have answered the current ask (an ask clears the instances' replies)."""
+    return {record.instance_id: record for record in instances
+            if record.instance_id in asked and record.reply is not None}
+
+
 def project_answer(project: ProjectRecord, asked: Set[str],
                    instances: List[InstanceRecord]) -> Optional[Tuple[str, Dict[str, str]]]:
     """The project's reply and instance actions once every asked instance has answered, else None.
 
-    NACK if any instance said NACK, else ACK with every instance's action.
+    NACK if any instance said NACK, else ACK with every instance's action
+    (none in a state that offers no actions).
     """
-    replies = {record.instance_id: record for record in instances if record.reply is not None}
+    replies = answered_instances(asked, instances)
     if not asked <= set(replies):
         return None
-    nack = any(is_nack_reply(replies[iid].reply) for iid in asked)
-    actions = {iid: replies[iid].action for iid in sorted(asked) if replies[iid].action}
+    nack = any(is_nack_reply(record.reply) for record in replies.values())
+    actions = {}
+    if project.allowed_actions:
+        actions = {iid: replies[iid].action for iid in sorted(asked) if replies[iid].action}
     return (NACK if nack else ACK) + project.state, actions
 
 
-def policy_answer(project: ProjectRecord, action: Optional[str], asked: Set[str]) -> Tuple[str, Dict[str, str]]:
-    """The ACK given for a silent project: every asked instance gets ``action`` when the state offers actions."""
-    actions = {}
+def policy_answer(project: ProjectRecord, action: Optional[str], asked: Set[str],
+                  instances: Iterable[InstanceRecord] = ()) -> Tuple[str, Dict[str, str]]:
+    """The answer given for a silent project: the policy's ``action`` for each asked instance that has not answered.
+
+    Instances that answered on their own URL (``instances``, the project's
+    instance records) keep their answer: their actions stand, and a NACK of
+    one of them makes the answer a NACK, as it would have once all had answered.
+    """
+    replies = answered_instances(asked, instances)
     if action is not None and project.allowed_actions:
         check_action(project, action)
-        actions = {iid: action for iid in sorted(asked)}
-    return ACK + project.state, actions
+    nack = any(is_nack_reply(record.reply) for record in replies.values())
+    actions = {}
+    if project.allowed_actions:
+        actions = {iid: replies[iid].action for iid in sorted(replies) if replies[iid].action}
+        if action is not None:
+            actions.update({iid: action for iid in sorted(asked - set(replies))})
+    return (NACK if nack else ACK) + project.state, dict(sorted(actions.items()))

@@ -76,3 +76,28 @@ def test_an_ask_offers_only_the_protocols_actions():
     with pytest.raises(JournalError, match="allowed_actions: REBOOT unknown; use MIGRATE, LIVE_MIGRATE, OWN_ACTION"):
         reply_rules.check_allowed_actions(["REBOOT", "MIGRATE"])
     assert reply_rules.is_nack_reply("NACK_MAINTENANCE") and not reply_rules.is_nack_reply(None)
+
+
+def test_eviction_is_the_projects_own_action():
+    assert reply_rules.stored_action("EVICTION") == "OWN_ACTION"
+    assert reply_rules.stored_action("MIGRATE") == "MIGRATE" and reply_rules.stored_action(None) is None
+    reply_rules.check_action(asked(allowed_actions=("MIGRATE", "OWN_ACTION")), "EVICTION")
+    with pytest.raises(JournalError, match="instance action 'EVICTION' is not allowed in state PLANNED_MAINTENANCE;"
+                                           " allowed: MIGRATE, LIVE_MIGRATE"):
+        reply_rules.check_action(asked(), "EVICTION")
+
+
+def test_a_policy_answer_keeps_what_instances_answered_on_their_own_url():
+    every = [instance("vm-1", "ACK_PLANNED_MAINTENANCE", "MIGRATE"), instance("vm-2"), instance("vm-3")]
+    assert reply_rules.policy_answer(asked(), "LIVE_MIGRATE", {"vm-1", "vm-2", "vm-3"}, every) == (
+        "ACK_PLANNED_MAINTENANCE", {"vm-1": "MIGRATE", "vm-2": "LIVE_MIGRATE", "vm-3": "LIVE_MIGRATE"})
+    refused = [instance("vm-1", "NACK_PLANNED_MAINTENANCE"), instance("vm-2")]
+    assert reply_rules.policy_answer(asked(), "LIVE_MIGRATE", {"vm-1", "vm-2"}, refused) == (
+        "NACK_PLANNED_MAINTENANCE", {"vm-2": "LIVE_MIGRATE"})
+
+
+def test_a_state_without_actions_gives_none_whatever_the_instances_hold():
+    # An instance's action of an earlier ask (PLANNED) is no answer to MAINTENANCE.
+    earlier = [instance("vm-1", "ACK_MAINTENANCE", "MIGRATE")]
+    assert reply_rules.project_answer(asked("MAINTENANCE", allowed_actions=()), {"vm-1"}, earlier) == (
+        "ACK_MAINTENANCE", {})
