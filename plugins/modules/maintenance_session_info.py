@@ -113,7 +113,10 @@ sessions:
       C(max_reply_seconds) from each notification to its answer), C(unreachable) (per project
       no transport reached - C(asks), C(states), the last C(why), and C(decided_by) with how many
       of those asks C(policy), C(project) and C(none) decided), C(silent_projects) (the session's
-      setting), C(total_seconds) from creation to the last change.
+      setting), C(unconstrained_instances) (in a C(vnf) session, per instance without a
+      C(migration_type) constraint its C(project_id) and C(decided_by_policy), the states at which
+      the silent policy gave its action; empty otherwise), C(total_seconds) from creation to the
+      last change.
   returned: always
   type: list
   elements: dict

@@ -21,6 +21,12 @@ description:
     API service, and M(fenix.maintenance.project_reply_wait) waits for the answers.
     Notifying a project again about the same state counts one more notification
     (C(notify_count)) and drops its earlier answer.
+  - In a session of workflow C(vnf) (see M(fenix.maintenance.maintenance_session)),
+    V(PREPARE_MAINTENANCE) and V(PLANNED_MAINTENANCE) are sent per instance, as Fenix's VNF
+    workflow sends them - one notification per affected instance, whose C(instance_ids) is a
+    one-element list and whose C(reply_url) ends in C(/{session_id}/{project_id}/{instance_id}).
+    The journal keeps the project's ask (all its instances); the project has answered once every
+    instance has. The other states are sent per project in both workflows.
   - With O(state=INSTANCE_ACTION_DONE), tells the project of O(instance_id) that the
     action on that instance is done (nothing is asked).
   - With O(event_type=maintenance.host), sends the admin notification for O(host) instead
@@ -42,7 +48,8 @@ options:
     description:
       - The state the projects are told about. Defaults to the session's state.
       - V(PREPARE_MAINTENANCE) and V(PLANNED_MAINTENANCE) offer the instance actions
-        C(MIGRATE), C(LIVE_MIGRATE) and C(OWN_ACTION); the other states offer none.
+        C(MIGRATE), C(LIVE_MIGRATE) and C(OWN_ACTION); the other states offer none. Answers may
+        also say C(EVICTION), which counts as C(OWN_ACTION) (the project removes the instance itself).
     type: str
     choices: [MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, PLANNED_MAINTENANCE, MAINTENANCE_COMPLETE,
               INSTANCE_ACTION_DONE]
@@ -163,7 +170,8 @@ EXAMPLES = r"""
 RETURN = r"""
 notifications:
   description:
-    - The notifications sent (or, in check mode, that would be sent), one per project.
+    - The notifications sent (or, in check mode, that would be sent), one per project, or one per
+      instance for V(PREPARE_MAINTENANCE) and V(PLANNED_MAINTENANCE) in a C(vnf) session.
   returned: always
   type: list
   elements: dict
@@ -198,7 +206,8 @@ notifications:
     unreachable:
       description:
         - For an ask no transport delivered, C(reason) and C(why) as in RV(unreachable);
-          null otherwise.
+          null otherwise. A project asked per instance is unreachable when none of its
+          notifications arrived, and only its first one says so.
       type: dict
     deliveries:
       description:

@@ -47,6 +47,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary impor
     MAINTENANCE,
     PROJECT_STATES,
     STATES_WITH_ACTIONS,
+    VNF_WORKFLOW,
 )
 
 try:
@@ -108,6 +109,11 @@ def project_url(api_url: str, session_id: str, project_id: str) -> str:
     return "%s/maintenance/%s/%s" % (api_url.rstrip("/"), session_id, project_id)
 
 
+def instance_url(api_url: str, session_id: str, project_id: str, instance_id: str) -> str:
+    """Where one instance's answer goes (PUT), in the vnf workflow's per-instance asks."""
+    return "%s/%s" % (project_url(api_url, session_id, project_id), instance_id)
+
+
 def allowed_actions_for(state: str) -> List[str]:
     return list(INSTANCE_ACTIONS) if state in STATES_WITH_ACTIONS else []
 
@@ -115,10 +121,13 @@ def allowed_actions_for(state: str) -> List[str]:
 def scheduled_payload(api_url: str, session_id: str, project_id: str, state: str,
                       actions_at: Optional[str] = None, reply_at: Optional[str] = None,
                       metadata: Optional[dict] = None, instance_id: Optional[str] = None) -> dict:
-    """The ``maintenance.scheduled`` payload for one project.
+    """The ``maintenance.scheduled`` payload for one project, or for one of its instances.
 
     Instances travel as the URL listing them, because AODH keeps trait values
     short; only INSTANCE_ACTION_DONE names its one instance (and asks nothing).
+    With ``instance_id``, PREPARE_MAINTENANCE and PLANNED_MAINTENANCE ask about
+    that one instance as Fenix's vnf workflow does: ``instance_ids`` is the
+    one-element list and ``reply_url`` the instance's own URL.
     """
     if state not in PROJECT_STATES:
         raise NotifyError("state: %r is not sent to projects; use one of %s" % (state, ", ".join(PROJECT_STATES)))
@@ -139,7 +148,17 @@ def scheduled_payload(api_url: str, session_id: str, project_id: str, state: str
         if not instance_id:
             raise NotifyError("instance_id: INSTANCE_ACTION_DONE names the instance the action was done on")
         payload.update(instance_ids=[instance_id], actions_at=None, reply_at=None, metadata={})
+    elif instance_id is not None:
+        if state not in STATES_WITH_ACTIONS:
+            raise NotifyError("instance_id: %s is asked per project; only %s are asked per instance"
+                              % (state, " and ".join(STATES_WITH_ACTIONS)))
+        payload.update(instance_ids=[instance_id], reply_url=instance_url(api_url, session_id, project_id, instance_id))
     return payload
+
+
+def asked_per_instance(workflow: str, state: str) -> bool:
+    """Whether a session of ``workflow`` asks ``state`` per instance (the vnf workflow's PREPARE and PLANNED)."""
+    return workflow == VNF_WORKFLOW and state in STATES_WITH_ACTIONS
 
 
 def host_payload(session_id: str, host: str, state: str, project_id: str) -> dict:
@@ -327,10 +346,21 @@ def trait(name: str, value) -> Optional[list]:
     if isinstance(value, float):
         return [name, 3, value]
     if isinstance(value, (list, dict)):
-        # Traits hold scalars: lists and dicts travel as text (JSON here; VNFMs
-        # written for AODH decode it with yaml.safe_load or ast.literal_eval).
-        return [name, 1, json.dumps(value, sort_keys=True)]
+        return [name, 1, python_literal(value)]
     return [name, 1, str(value)]
+
+
+def python_literal(value) -> str:
+    """A list or dict as the text AODH delivers it: Ceilometer stores such traits as their Python repr.
+
+    Clients written for Fenix decode that form: Tacker with eval(), Doctor
+    with yaml (``"['MIGRATE', 'LIVE_MIGRATE']"`` is a YAML flow sequence too);
+    JSON text (double quotes, null, true) would break eval. Dict keys are
+    sorted so that one payload always gives one text.
+    """
+    if isinstance(value, dict):
+        return repr(dict(sorted(value.items())))
+    return repr(value)
 
 
 def event_traits(payload: dict) -> List[list]:
@@ -634,6 +664,19 @@ class Notifier:
                                     session.metadata if metadata is None else metadata, instance_id)
         return Notification(SCHEDULED, payload, timestamp=self.now())
 
+    def ask_notifications(self, session, ask: ProjectAsk, api_url: str,
+                          instance_ids: Optional[List[str]] = None) -> List[Notification]:
+        """The notifications that carry one ask: one for the project, or in a vnf session's
+        PREPARE/PLANNED one per instance (``instance_ids``, by default every instance of the ask).
+
+        An ask that names no instance is sent per project whatever the
+        workflow: there is no instance to ask about on its own.
+        """
+        if not asked_per_instance(session.workflow, ask.state) or not ask.instance_ids:
+            return [self.project_notification(session, ask, api_url)]
+        return [self.project_notification(session, ask, api_url, instance_id)
+                for instance_id in (ask.instance_ids if instance_ids is None else instance_ids)]
+
     # recording
     def record(self, session_id: str, asks: List[ProjectAsk], names: Optional[Dict[str, str]] = None) -> None:
         """Instances first, then the ask: a project never appears asked about instances the journal lacks.
@@ -697,25 +740,26 @@ class Notifier:
         """Each notification with its delivery per transport; ``delivered`` when any transport took it.
 
         An ask no transport delivered carries ``unreachable`` (why); sending
-        never fails for it: the silent policy decides for such a project.
+        never fails for it: the silent policy decides for such a project. A
+        project asked per instance (vnf workflow) is unreachable when none of
+        its asks arrived, and only its first ask says so.
         The webhooks of the projects in ``once`` get one attempt, no retries.
         """
         deliveries = {n.message_id: {} for n in notifications}
         for transport in self.transports(notifications, once):
             for message_id, outcome in transport.publish(notifications).items():
                 deliveries[message_id][transport.name] = outcome
-        sent = []
-        for n in notifications:
-            item = {
-                "project_id": n.project_id,
-                "event_type": n.event_type,
-                "message_id": n.message_id,
-                "payload": n.payload,
-                "delivered": any(outcome["ok"] for outcome in deliveries[n.message_id].values()),
-                "deliveries": deliveries[n.message_id],
-            }
-            item["unreachable"] = self.why_unreachable(item) if is_ask(n) and not item["delivered"] else None
-            sent.append(item)
+        sent = [{
+            "project_id": n.project_id,
+            "event_type": n.event_type,
+            "message_id": n.message_id,
+            "payload": n.payload,
+            "delivered": any(outcome["ok"] for outcome in deliveries[n.message_id].values()),
+            "deliveries": deliveries[n.message_id],
+            "unreachable": None,
+        } for n in notifications]
+        for item in first_ask_of_unreached_projects(sent):
+            item["unreachable"] = self.why_unreachable(item)
         return sent
 
     def why_unreachable(self, item: dict) -> dict:
@@ -738,8 +782,11 @@ class Notifier:
         if self.params.get("bus") or not asks:
             return {}
         targets = self.webhook_targets(asks) if self.params.get("webhook") else {}
-        return {n.message_id: {"reason": NO_VNFM, "why": self.no_vnfm_why()}
-                for n in asks if not targets.get(n.project_id)}
+        first = {}
+        for n in asks:
+            first.setdefault(n.project_id, n.message_id)
+        return {message_id: {"reason": NO_VNFM, "why": self.no_vnfm_why()}
+                for project_id, message_id in first.items() if not targets.get(project_id)}
 
     def record_deliveries(self, session_id: str, sent: List[dict], reminder: bool = False) -> None:
         """The outcome in the event log: the journal says what was asked, this says whether it arrived.
@@ -764,7 +811,7 @@ class Notifier:
         if not asks:
             return []
         api_url = self.api_url()
-        notifications = [self.project_notification(session, ask, api_url) for ask in asks]
+        notifications = [n for ask in asks for n in self.ask_notifications(session, ask, api_url)]
         if check_mode:
             unreachable = self.predict_unreachable(notifications)
             return [preview(n, unreachable.get(n.message_id)) for n in notifications]
@@ -792,18 +839,27 @@ class Notifier:
         """Send the same ask again to silent projects (journal ProjectRecords), with a new reply deadline.
 
         A project that answers meanwhile is not reminded (the journal refuses
-        to count a reminder once a reply is there).
+        to count a reminder once a reply is there). A project asked per
+        instance (vnf workflow) is asked again about the instances that have not answered.
         """
         api_url = self.api_url()
         reply_at = self.reply_at()
-        asks = []
+        notifications = []
         for project in projects:
             if self.journal.renotify_project(session.session_id, project.project_id, reply_at) is not None:
-                asks.append(ProjectAsk(project.project_id, project.state, project.instance_ids,
-                                       project.allowed_actions, project.actions_at, reply_at))
-        sent = self.send([self.project_notification(session, ask, api_url) for ask in asks])
+                ask = ProjectAsk(project.project_id, project.state, project.instance_ids,
+                                 project.allowed_actions, project.actions_at, reply_at)
+                notifications.extend(self.ask_notifications(session, ask, api_url,
+                                                            self.unanswered(session.session_id, ask)))
+        sent = self.send(notifications)
         self.record_deliveries(session.session_id, sent, reminder=True)
         return sent
+
+    def unanswered(self, session_id: str, ask: ProjectAsk) -> List[str]:
+        """The instances of an ask that have not answered it on their own URL."""
+        answered = {record.instance_id for record in self.journal.instances(session_id, ask.project_id)
+                    if record.reply is not None}
+        return [instance_id for instance_id in ask.instance_ids if instance_id not in answered]
 
     def announce_instance_done(self, session_id: str, project_id: str, instance_id: str, check_mode: bool = False,
                                api_url: Optional[str] = None) -> List[dict]:
@@ -836,7 +892,21 @@ def preview(notification: Notification, unreachable: Optional[dict] = None) -> d
 
 def is_ask(notification: Notification) -> bool:
     """A notification that asks a project for an answer (not INSTANCE_ACTION_DONE, not maintenance.host)."""
-    return notification.event_type == SCHEDULED and notification.payload["state"] != INSTANCE_ACTION_DONE
+    return is_ask_payload(notification.event_type, notification.payload)
+
+
+def is_ask_payload(event_type: str, payload: dict) -> bool:
+    return event_type == SCHEDULED and payload["state"] != INSTANCE_ACTION_DONE
+
+
+def first_ask_of_unreached_projects(sent: List[dict]) -> List[dict]:
+    """The first undelivered ask of each project none of whose asks was delivered."""
+    reached = {item["project_id"] for item in sent if item["delivered"]}
+    first: Dict[str, dict] = {}
+    for item in sent:
+        if item["project_id"] not in reached and is_ask_payload(item["event_type"], item["payload"]):
+            first.setdefault(item["project_id"], item)
+    return list(first.values())
 
 
 def undelivered(sent: List[dict]) -> List[dict]:

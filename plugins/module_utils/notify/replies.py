@@ -28,6 +28,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary impor
     INSTANCE_ACTION_DONE,
     LIVE_MIGRATE,
     MIGRATE,
+    VNF_WORKFLOW,
 )
 
 FAIL = "fail"
@@ -59,10 +60,12 @@ class WaitOutcome:
     answered_by_policy: List[str] = field(default_factory=list)  # by this run
     decided_at_once: List[str] = field(default_factory=list)  # by the policy without waiting (silent before)
     unreachable: Dict[str, str] = field(default_factory=dict)  # project_id -> why no transport reached it
+    # vnf workflow: project_id -> its instances the policy gave an action (an ACK without one, no migration_type)
+    policy_actions: Dict[str, List[str]] = field(default_factory=dict)
     waited: float = 0.0
 
     def changed(self) -> bool:
-        return bool(self.reminded or self.answered_by_policy)
+        return bool(self.reminded or self.answered_by_policy or self.policy_actions)
 
 
 @dataclass
@@ -236,9 +239,32 @@ class ReplyWaiter:
                                                        policy="silent_policy=%s" % self.settings.silent_policy)
             if decided is not None:  # None: it answered since the last poll, and its answer stands
                 outcome.answered_by_policy.append(project_id)
+        self.decide_unconstrained(outcome)
         outcome.projects = self.asked()
         self._classify(outcome)
         return outcome
+
+    def decide_unconstrained(self, outcome: WaitOutcome) -> None:
+        """vnf workflow: an ACKed instance with no action and no migration_type constraint gets the policy's action.
+
+        Such an instance has no constraint for its answer to take (Fenix's VNF
+        workflow expects one for every instance), so the operator's silent
+        policy decides how it moves, as for an instance that did not answer.
+        """
+        if self.journal.session(self.session_id).workflow != VNF_WORKFLOW:
+            return
+        for project in self.asked():
+            if not project.answered or is_nack(project) or not project.allowed_actions:
+                continue
+            typed = {body["instance_id"] for body in self.journal.constraints("instance", project.project_id)
+                     if body.get("migration_type")}
+            asked = project.instance_ids or [record.instance_id for record in
+                                             self.journal.instances(self.session_id, project.project_id)]
+            missing = [iid for iid in asked if iid not in project.instance_actions and iid not in typed]
+            if missing and self.journal.record_policy_actions(
+                    self.session_id, project.project_id, self.settings.silent_policy, missing,
+                    policy="silent_policy=%s (no action and no migration_type)" % self.settings.silent_policy):
+                outcome.policy_actions[project.project_id] = sorted(missing)
 
     def explain(self, outcome: WaitOutcome) -> WaitOutcome:
         """Who decided each answer, and who was not reached, from the event log (either may be an earlier run's)."""

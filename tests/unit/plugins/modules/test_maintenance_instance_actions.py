@@ -56,9 +56,9 @@ def test_projects_answers_decide_and_waves_run_in_order(tmp_path):
         assert {cloud.servers[s].compute_host for s in (vm["a1"], vm["a2"], vm["b1"])} <= {"compute2", "compute3"}
         # Every finished action was announced to its project, wave 0 before wave 1.
         announced = [(path_, traits_of(body)["instance_ids"]) for path_, body in hook.bodies]
-        assert sorted(announced) == sorted([("/pa", '["%s"]' % vm["a1"]), ("/pa", '["%s"]' % vm["a2"]),
-                                            ("/pb", '["%s"]' % vm["b1"])])
-        assert announced[-1] == ("/pa", '["%s"]' % vm["a1"])
+        assert sorted(announced) == sorted([("/pa", "['%s']" % vm["a1"]), ("/pa", "['%s']" % vm["a2"]),
+                                            ("/pb", "['%s']" % vm["b1"])])
+        assert announced[-1] == ("/pa", "['%s']" % vm["a1"])
     records = {record.instance_id: record for record in journal.instances("s1")}
     assert all(records[vm[name]].action_done for name in ("a1", "a2", "b1"))
     assert records[vm["a1"]].host == "compute3"
