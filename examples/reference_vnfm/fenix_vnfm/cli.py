@@ -17,7 +17,7 @@ from .client import MaintenanceApi
 from .cloud import Cloud
 from .eventlog import EventLog
 from .manager import Vnfm
-from .protocol import POLICY_KINDS, ConstraintOptions, PolicyBook, PolicyError
+from .protocol import POLICY_KINDS, WORKFLOWS, ConstraintOptions, PolicyBook, PolicyError
 from .webhook import WebhookServer
 
 
@@ -35,6 +35,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="policy for one state, e.g. SCALE_IN=nack (repeatable)")
     parser.add_argument("--per-instance", action="store_true",
                         help="answer each instance with PUT .../{instance_id} instead of one project answer")
+    parser.add_argument("--workflow", choices=WORKFLOWS, default="default",
+                        help="vnf: Fenix's VNF workflow, as Doctor's and Tacker's VNFMs speak it; each"
+                             " PREPARE_MAINTENANCE and PLANNED_MAINTENANCE lists the one instance asked about"
+                             " (instance_ids[0]) and allowed_actions, and is answered on its reply_url with"
+                             " that instance's migration_type (default: default)")
     parser.add_argument("--api-url", help="the maintenance API ending in /v1 (default: the catalog's maintenance"
                                           " service); needed for --group only, answers go to reply_url")
     parser.add_argument("--group", help="Nova server group whose constraints to set at start")
@@ -80,7 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     cloud = Cloud.connect(args.cloud)
     api = MaintenanceApi(cloud.token, retries=args.reply_retries)
     vnfm = Vnfm(cloud.project_id, args.policies, api, cloud, log, per_instance=args.per_instance,
-                check_timeout=args.check_timeout, stop=stop, scale_in_delete=args.scale_in_delete)
+                check_timeout=args.check_timeout, stop=stop, scale_in_delete=args.scale_in_delete,
+                workflow=args.workflow)
 
     if args.group:
         api_url = args.api_url or cloud.endpoint("maintenance")
@@ -102,6 +108,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             log.write("error", transport="bus", error="could not bind a queue on the bus within 30 s")
             return 1
     log.write("started", project_id=vnfm.project_id, policy=args.policies.default.describe(),
+              workflow=args.workflow,
               state_policies={state: policy.describe() for state, policy in args.policies.by_state.items()},
               webhook="http://%s:%d/maintenance" % server.server_address[:2] if server else None,
               bus=bool(consumer))

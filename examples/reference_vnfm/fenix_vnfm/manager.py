@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import threading
 import time
@@ -19,7 +20,9 @@ from .cloud import Cloud
 from .eventlog import EventLog
 from .protocol import (
     INSTANCE_ACTION_DONE,
+    STATES_WITH_ACTIONS,
     ConstraintOptions,
+    Decision,
     Notification,
     NotificationError,
     PolicyBook,
@@ -33,6 +36,8 @@ from .protocol import (
     parse_notification,
     reason_not_for_us,
     reply_requests,
+    vnf_instance,
+    vnf_reply_requests,
 )
 
 
@@ -41,8 +46,11 @@ class Vnfm:
 
     def __init__(self, project_id: str, policies: PolicyBook, api: MaintenanceApi, cloud: Cloud, log: EventLog,
                  per_instance: bool = False, check_timeout: float = 60.0, check_interval: float = 2.0,
-                 stop: Optional[threading.Event] = None, scale_in_delete: int = 0, keep: Optional[List[str]] = None) -> None:
+                 stop: Optional[threading.Event] = None, scale_in_delete: int = 0, keep: Optional[List[str]] = None,
+                 workflow: str = "default") -> None:
         self.project_id = project_id
+        self.workflow = workflow  # "vnf": PREPARE/PLANNED ask about one instance each (protocol.vnf_instance)
+        self.migration_types: Dict[str, Optional[str]] = {}  # instance -> the migration_type we set for it
         self.policies = policies
         self.api = api
         self.cloud = cloud
@@ -107,10 +115,14 @@ class Vnfm:
 
     def answer(self, payload: Dict[str, Any], context: Dict[str, Any]) -> None:
         state = payload.get("state") or ""
-        instances = self.listed_instances(payload)
+        per_instance_ask = self.workflow == "vnf" and state in STATES_WITH_ACTIONS
+        # The vnf workflow asks about instance_ids[0] alone; other questions list the project's instances at a URL.
+        instances = [vnf_instance(payload)] if per_instance_ask else self.listed_instances(payload)
         self.log.write("instances", instance_ids=instances, **context)
         policy = self.policies.for_state(state)
         decision = decide(policy, state, decode_trait_value(payload.get("allowed_actions")) or [])
+        if per_instance_ask:
+            decision = self.with_migration_type(decision, instances[0])
         self.log.write("decided", policy=policy.describe(), reply=decision.reply, action=decision.action,
                        delay=decision.delay, note=decision.note, **context)
         if state == "MAINTENANCE_COMPLETE":
@@ -118,7 +130,7 @@ class Vnfm:
             self.check_active(self.cloud.my_server_ids(), context)
         if decision.reply is None:
             return
-        if decision.action == "OWN_ACTION":
+        if decision.action in ("OWN_ACTION", "EVICTION"):
             self.own_action(instances, context)
         if state == "SCALE_IN" and decision.reply.startswith("ACK_") and self.scale_in_delete:
             # Free capacity before saying so: the operator plans again right after our ACK.
@@ -129,9 +141,19 @@ class Vnfm:
             self.log.write("dropped", reason="stopping before the late answer was due", **context)
             return
         late = is_past(payload.get("reply_at"), datetime.now(timezone.utc))
-        for request in reply_requests(payload, decision, instances, self.per_instance):
+        requests = (vnf_reply_requests(payload, decision, instances[0]) if per_instance_ask
+                    else reply_requests(payload, decision, instances, self.per_instance))
+        for request in requests:
             where = context if request.instance_id is None else dict(context, instance_id=request.instance_id)
             self.send(request.url, request.body, where, late)
+
+    def with_migration_type(self, decision: Decision, instance_id: str) -> Decision:
+        """vnf workflow: an ACK names the instance's migration_type, as set in its constraints (Doctor's VNFM does)."""
+        migration_type = self.migration_types.get(instance_id)
+        if decision.action is None or not migration_type or migration_type == decision.action:
+            return decision
+        return dataclasses.replace(decision, action=migration_type,
+                                   note="%s; instance_action %s, its migration_type" % (decision.note, migration_type))
 
     def send(self, url: str, body: Dict[str, Any], context: Dict[str, Any], late: bool) -> None:
         result = self.api.put(url, body)
@@ -189,4 +211,6 @@ class Vnfm:
             result = self.api.put(url, body)
             if result["error"]:
                 raise ApiError("PUT %s failed: %s" % (url, result["error"]))
+            if "instance_id" in body:
+                self.migration_types[body["instance_id"]] = body["migration_type"]
             self.log.write("constraints", url=url, body=body, status=result["status"])

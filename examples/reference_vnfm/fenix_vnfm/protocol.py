@@ -11,7 +11,8 @@ each step of the protocol can be read and tested on its own:
 1. ``parse_notification``: the body AODH posts (or the bus carries) as a ``Notification``;
 2. ``reason_not_for_us``: notifications a VNFM drops;
 3. ``decide``: the answer (ACK/NACK, an action per instance, a delay) under a ``Policy``;
-4. ``reply_requests``: where the answer goes and what its body is;
+4. ``reply_requests``: where the answer goes and what its body is (``vnf_instance`` and
+   ``vnf_reply_requests`` for the per-instance questions of Fenix's vnf workflow);
 5. ``constraint_requests``: the instance group and instance constraints a VNFM sets;
 6. ``all_settled`` / ``all_active``: reading Nova statuses after a move.
 
@@ -36,6 +37,9 @@ INSTANCE_ACTION_DONE = "INSTANCE_ACTION_DONE"
 ASKED_STATES = ("MAINTENANCE", "SCALE_IN", "PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE", "MAINTENANCE_COMPLETE")
 # The states whose notification offers instance actions.
 STATES_WITH_ACTIONS = ("PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE")
+# The workflows a VNFM may speak: ``default`` answers each question for the project (or per instance
+# with --per-instance); ``vnf`` is Fenix's VNF workflow, whose PREPARE/PLANNED ask about one instance each.
+WORKFLOWS = ("default", "vnf")
 
 POLICY_KINDS = ("live_migrate", "migrate", "own_action", "nack", "silent")
 ACTION_OF_KIND = {"live_migrate": "LIVE_MIGRATE", "migrate": "MIGRATE", "own_action": "OWN_ACTION"}
@@ -306,6 +310,41 @@ def reply_requests(payload: Dict[str, Any], decision: Decision, instances: List[
     if decision.action:
         body["instance_actions"] = {instance_id: decision.action for instance_id in instances}
     return [ReplyRequest(reply_url, body)]
+
+
+def vnf_instance(payload: Dict[str, Any]) -> str:
+    """The one instance a vnf-workflow PREPARE/PLANNED_MAINTENANCE notification asks about: ``instance_ids[0]``.
+
+    Both real Fenix clients (OPNFV Doctor's VNFM, Tacker's Fenix plugin)
+    refuse such a notification unless ``instance_ids`` and ``allowed_actions``
+    are lists; so does this one, naming what it got.
+    """
+    instance_ids, allowed = payload.get("instance_ids"), payload.get("allowed_actions")
+    if not isinstance(instance_ids, list) or not instance_ids:
+        raise NotificationError("vnf workflow: instance_ids of %s is not a list naming the instance asked about: %r"
+                                % (payload.get("state"), instance_ids))
+    if not isinstance(allowed, list):
+        raise NotificationError("vnf workflow: allowed_actions of %s is not a list: %r"
+                                % (payload.get("state"), allowed))
+    return str(instance_ids[0])
+
+
+def vnf_reply_requests(payload: Dict[str, Any], decision: Decision, instance_id: str) -> List[ReplyRequest]:
+    """The one PUT to the notification's own ``reply_url`` (the instance's URL), as Doctor's VNFM sends it.
+
+    ``{"state", "instance_action", "session_id"}``: ``instance_action`` only
+    with an ACK (``decision.action``, the instance's migration_type), and
+    ``session_id`` as the real clients add it (the API ignores it).
+    """
+    if decision.reply is None:
+        return []
+    if not payload.get("reply_url"):
+        raise NotificationError("vnf workflow: %s carries no reply_url to answer on" % payload.get("state"))
+    body: Dict[str, Any] = {"state": decision.reply}
+    if decision.action and decision.reply.startswith("ACK_"):
+        body["instance_action"] = decision.action
+    body["session_id"] = payload.get("session_id")
+    return [ReplyRequest(payload["reply_url"], body, instance_id)]
 
 
 # ------------------------------------------------------------------ constraints
