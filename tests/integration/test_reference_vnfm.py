@@ -259,6 +259,39 @@ def test_own_action_answered_per_instance(start_vnfm, api, seed, tenant_a):
     assert order.index("own_action") < order.index("replied")
 
 
+# ------------------------------------------------------------------ the vnf workflow
+
+def test_vnf_session_is_answered_per_instance_with_the_migration_type(start_vnfm, api, seed, tenant_a):
+    """Fenix's vnf workflow end to end: one question per instance, answered as Doctor's VNFM answers it."""
+    members = sorted(s["id"] for s in seed["servers"] if s["group"] == "aa-group")
+    # PREPARE's own policy says MIGRATE; the answer must carry each member's migration_type (LIVE_MIGRATE) instead.
+    vnfm = start_vnfm(12366, "--workflow", "vnf", "--policy", "live_migrate",
+                      "--state-policy", "PREPARE_MAINTENANCE=migrate", "--api-url", api.url, "--group", "aa-group")
+    assert vnfm.started["workflow"] == "vnf"
+    journal = Journal(api.journal)
+    typed = {item["instance_id"]: item["migration_type"] for item in journal.constraints("instance", tenant_a)}
+    assert {iid: typed.get(iid) for iid in members} == {iid: "LIVE_MIGRATE" for iid in members}
+
+    session = journal.create_session([HOST], workflow="vnf", metadata={"release": "next"})
+    sender = notifier(api, webhook_urls={tenant_a: vnfm.url})
+    reply_at = sender.reply_at()
+    state = "PREPARE_MAINTENANCE"
+    sent = sender.ask_and_send(session, [ProjectAsk(tenant_a, state, members, allowed_actions_for(state),
+                                                    reply_at, reply_at)])
+    assert [(item["payload"]["instance_ids"], item["delivered"]) for item in sent] == [([iid], True) for iid in members]
+
+    project = wait_reply(journal, session.session_id, tenant_a)
+    assert project.reply == "ACK_PREPARE_MAINTENANCE" and project.instance_ids == members
+    assert project.instance_actions == {iid: "LIVE_MIGRATE" for iid in members}
+    answered = [e for e in journal.events(session.session_id) if e["kind"] == "instance.reply"]
+    assert sorted(e["instance_id"] for e in answered) == members
+    replied = [e for e in vnfm.events() if of_session(session.session_id, "replied")(e)]
+    assert sorted((e["url"], e["body"]["instance_action"], e["body"]["session_id"], e["status"]) for e in replied) == [
+        ("%s/maintenance/%s/%s/%s" % (api.url, session.session_id, tenant_a, iid), "LIVE_MIGRATE",
+         session.session_id, 200) for iid in members]
+    assert not [e for e in vnfm.events() if of_session(session.session_id, "error")(e)]
+
+
 # ------------------------------------------------------------------ the bus
 
 @pytest.fixture(scope="module")
