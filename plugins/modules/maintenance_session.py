@@ -50,11 +50,23 @@ options:
     type: str
   hosts:
     description:
-      - Compute hosts to maintain, as Nova names them. All nova-compute hosts when empty.
+      - Compute hosts to maintain, as Nova names them. All nova-compute hosts when empty, except
+        those disabled by someone else (anyone but this session - a person, another tool, another
+        session); M(fenix.maintenance.maintenance_plan) lists them as skipped.
+      - Naming a host disabled by someone else fails before anything changes, saying who disabled
+        it, unless O(include_disabled=true).
       - Used when the session is created.
     type: list
     elements: str
     default: []
+  include_disabled:
+    description:
+      - Maintain hosts disabled by someone else too, named in O(hosts) or (O(hosts) empty) among
+        all hosts. The session never enables such a host; it stays disabled, with its reason, after
+        its maintenance.
+      - Used when the session is created.
+    type: bool
+    default: false
   maintenance_at:
     description:
       - When the maintenance may start, in UTC, as C(YYYY-MM-DD HH:MM:SS) (Fenix's form) or
@@ -62,8 +74,16 @@ options:
     type: str
   workflow:
     description:
-      - Name of the workflow. Used when the session is created.
+      - How the projects are asked. Used when the session is created.
+      - V(default) asks each project once per state; a project answers for all its instances at once.
+      - V(vnf) is Fenix's VNF workflow (ETSI FEAT03), for VNFMs that set instance constraints.
+        C(PREPARE_MAINTENANCE) and C(PLANNED_MAINTENANCE) are asked per instance (a one-element
+        C(instance_ids) list and a C(reply_url) ending in the instance ID), and an answer without
+        C(instance_action) takes the instance's C(migration_type) constraint. The other states stay
+        per project. See M(fenix.maintenance.project_notify).
+      - Any other name fails before anything changes.
     type: str
+    choices: [default, vnf]
     default: default
   metadata:
     description:
@@ -91,6 +111,22 @@ options:
         description: Passed to the plugin.
         type: dict
         default: {}
+  silent_projects:
+    description:
+      - What later asks do about a project for which the silent policy of
+        M(fenix.maintenance.project_reply_wait) decided, because it did not answer in time or no
+        transport reached it (see M(fenix.maintenance.project_notify)).
+      - V(ask_again) waits for it at every ask, up to the reply timeout each time (as every earlier
+        release did). With the default 120 s, 1,000 hosts in batches of 2 and one project that never
+        answers, that is about 17 hours of waiting.
+      - V(decide_at_once) lets the silent policy answer for it at once at later asks, unless it has
+        answered since (even late); a project that answers again is waited for again. The project
+        is still told every state (one delivery attempt, no retries, when nothing reached it the
+        time before). One silent project then costs one reply timeout.
+      - Kept with the session. Defaults to V(ask_again) for a new session; a resumed session keeps
+        its setting unless this is given.
+    type: str
+    choices: [ask_again, decide_at_once]
   resume_failed:
     description:
       - When the session is C(MAINTENANCE_FAILED), move it back to the state it failed in
@@ -213,9 +249,13 @@ session:
       type: str
       sample: null
     workflow:
-      description: Workflow name.
+      description: Workflow name, V(default) or V(vnf).
       type: str
       sample: default
+    silent_projects:
+      description: What later asks do about projects the silent policy decided for (O(silent_projects)).
+      type: str
+      sample: ask_again
     maintenance_at:
       description: When the maintenance may start (ISO 8601, UTC).
       type: str
@@ -300,7 +340,13 @@ journal:
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import SESSION_STATES
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    ASK_AGAIN,
+    DEFAULT_WORKFLOW,
+    SESSION_STATES,
+    SILENT_PROJECTS,
+    WORKFLOWS,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import (
     normalize_maintenance_at,
     resolve_hosts,
@@ -318,8 +364,9 @@ class MaintenanceSessionModule(OpenStackModule):
         session_state=dict(choices=list(SESSION_STATES)),
         reason=dict(),
         hosts=dict(type="list", elements="str", default=[]),
+        include_disabled=dict(type="bool", default=False),
         maintenance_at=dict(),
-        workflow=dict(default="default"),
+        workflow=dict(default=DEFAULT_WORKFLOW, choices=list(WORKFLOWS)),
         metadata=dict(type="dict", default={}),
         actions=dict(
             type="list",
@@ -332,6 +379,7 @@ class MaintenanceSessionModule(OpenStackModule):
             ),
         ),
         download=dict(type="list", elements="str", default=[]),
+        silent_projects=dict(choices=list(SILENT_PROJECTS)),
         resume_failed=dict(type="bool", default=False),
         restore_hosts=dict(type="bool", default=False),
         restore_only=dict(type="list", elements="str"),
@@ -370,7 +418,18 @@ class MaintenanceSessionModule(OpenStackModule):
             result["resumed"] = True
         if existing is not None:
             self.update_hosts(existing, result)
+            existing = self.update_silent_projects(existing, result)
         return self.update_state(existing, result)
+
+    def update_silent_projects(self, session, result):
+        """A resumed session takes the setting given; one left out keeps the session's."""
+        wanted = self.params["silent_projects"]
+        if wanted is None or wanted == session.silent_projects:
+            return session
+        result["changed"] = True
+        if self.check_mode:
+            return session
+        return self.journal.set_silent_projects(session.session_id, wanted)
 
     def update_hosts(self, session, result) -> None:
         known = {record.host: record for record in self.journal.hosts(session.session_id)}
@@ -396,13 +455,14 @@ class MaintenanceSessionModule(OpenStackModule):
         maintenance_at = normalize_maintenance_at(params["maintenance_at"])
         validate_actions(params["actions"])
         require_floors(self.conn)
-        hosts = resolve_hosts(self.conn, params["hosts"])
+        hosts = resolve_hosts(self.conn, params["hosts"], params["include_disabled"], params["session_id"])
         request = {key: params[key] for key in ("hosts", "maintenance_at", "workflow", "metadata", "actions", "download")}
         result.update(changed=True, created=True)
         if self.check_mode:
             return None
         return self.journal.create_session(hosts, params["workflow"], maintenance_at, params["metadata"],
-                                           request, session_id=params["session_id"])
+                                           request, session_id=params["session_id"],
+                                           silent_projects=params["silent_projects"] or ASK_AGAIN)
 
     def update_state(self, session, result):
         wanted = self.params["session_state"]

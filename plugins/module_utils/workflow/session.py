@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
@@ -19,11 +19,17 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     apply_service,
     desired_service,
     find_compute_service,
+    select_hosts,
     service_state,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import Session
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import PLUGIN_TYPES
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import Ask, ask_history
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    INSTANCE_ACTION_DONE,
+    PLUGIN_TYPES,
+    VNF_WORKFLOW,
+)
 
 # Fenix's own format (UTC), and ISO 8601 as other clients send it.
 MAINTENANCE_AT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
@@ -53,24 +59,28 @@ def validate_actions(actions: List[dict]) -> None:
             raise ValueError("actions[%d].type: %r is not one of %s" % (index, action.get("type"), ", ".join(PLUGIN_TYPES)))
 
 
-def resolve_hosts(conn, hosts: List[str]) -> List[str]:
-    """The session's hosts: those given (each must run nova-compute), or every compute host."""
-    known = sorted({service.host for service in conn.compute.services(binary=COMPUTE_BINARY)})
-    if not hosts:
-        return known
+def resolve_hosts(conn, hosts: List[str], include_disabled: bool = False, session_id: Optional[str] = None) -> List[str]:
+    """The session's hosts: those given (each must run nova-compute), or every compute host.
+
+    Every host leaves out those someone else disabled; naming one is an error
+    (DisabledByOthers) unless ``include_disabled``.
+    """
+    states = [service_state(service) for service in conn.compute.services(binary=COMPUTE_BINARY)]
+    known = sorted({state.host for state in states})
     unknown = sorted(set(hosts) - set(known))
     if unknown:
         raise ValueError("hosts: no %s service on %s; known hosts: %s"
                          % (COMPUTE_BINARY, ", ".join(unknown), ", ".join(known) or "none"))
-    return sorted(set(hosts))
+    return select_hosts(states, hosts, include_disabled, session_id=session_id).hosts
 
 
 def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool,
                   only: Optional[List[str]] = None) -> Tuple[List[str], List[str]]:
     """Enable the hosts the session disabled; (enabled, left) with the hosts left alone.
 
-    A host whose service no longer carries our reason was taken over by
-    someone else since, and stays as it is.
+    A host whose reason no longer names the session was taken over by someone
+    else since, and stays as it is. A reason that names no session (written
+    before sessions were named) is the session's: its journal says it disabled the host.
     """
     enabled, left = [], []
     for host in journal.hosts_disabled_by_session(session_id):
@@ -84,11 +94,12 @@ def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool,
         current = service_state(service)
         if current.status == "enabled":
             continue
-        if not current.disabled_by_us:
+        if not current.owned_by(session_id, recorded=True):
             left.append(host)
             continue
         if not check_mode:
-            apply_service(conn, service, desired_service(current, "enabled", "", False, None))
+            apply_service(conn, service, desired_service(current, "enabled", "", False, None,
+                                                         session_id=session_id, recorded=True))
             journal.set_host(session_id, host, disabled_by_session=False)
         enabled.append(host)
     return enabled, left
@@ -118,9 +129,11 @@ def session_summary(journal: Journal, session: Session) -> dict:
         elif event["kind"] == "project.notified" and project_id and not event["details"].get("reminder"):
             asked_at[project_id] = event["at"]
         elif event["kind"] == "project.reply":
-            entry = projects.setdefault(project_id, {"replies": 0, "decided_by_policy": 0, "latencies": []})
+            entry = projects.setdefault(project_id, {"replies": 0, "decided_by_policy": 0, "decided_at_once": 0,
+                                                     "latencies": []})
             entry["replies"] += 1
             entry["decided_by_policy"] += event["details"].get("decided_by") == "policy"
+            entry["decided_at_once"] += bool(event["details"].get("at_once"))
             entry["last_reply"] = event["details"].get("reply")
             latency = seconds_between(asked_at.get(project_id), event["at"])
             if latency is not None:
@@ -138,10 +151,63 @@ def session_summary(journal: Journal, session: Session) -> dict:
         "hosts_disabled_by_session": sorted(record.host for record in hosts if record.disabled_by_session),
         "moves": moves,
         "projects": projects,
+        "unreachable": unreachable_summary(ask_history(events)),
+        "silent_projects": session.silent_projects,
+        "unconstrained_instances": unconstrained_summary(journal, session, events),
         "started_at": session.created_at,
         "updated_at": session.updated_at,
         "total_seconds": seconds_between(session.created_at, session.updated_at),
     }
+
+
+def unreachable_summary(history: Dict[str, List[Ask]]) -> dict:
+    """Per project no transport reached: at which asks, the last why, and who decided for it then.
+
+    ``decided_by`` counts those asks by who answered them: ``policy`` (the
+    operator's silent policy), ``project`` (it answered all the same, through
+    the API), ``none`` (nobody: the run stopped there).
+    """
+    summary = {}
+    for project_id, asks in sorted(history.items()):
+        missed = [ask for ask in asks if ask.unreachable]
+        if not missed:
+            continue
+        decided_by = {"policy": 0, "project": 0, "none": 0}
+        for ask in missed:
+            decided_by[ask.decided_by or "none"] += 1
+        summary[project_id] = {"asks": len(missed), "states": list(dict.fromkeys(ask.state for ask in missed)),
+                               "why": missed[-1].unreachable["why"], "decided_by": decided_by}
+    return summary
+
+
+def unconstrained_summary(journal: Journal, session: Session, events: List[dict]) -> dict:
+    """vnf workflow: the session's instances without a migration_type constraint, and where the policy decided.
+
+    Such an instance has no default action for its answer to take; the
+    silent policy gives it one (``decided_by_policy``, the states at which
+    it did), as it does for an instance that did not answer. Empty for the
+    default workflow, where no answer takes a constraint.
+    """
+    if session.workflow != VNF_WORKFLOW:
+        return {}
+    typed = {body["instance_id"] for body in journal.constraints("instance") if body.get("migration_type")}
+    summary = {record.instance_id: {"project_id": record.project_id, "decided_by_policy": []}
+               for record in journal.instances(session.session_id) if record.instance_id not in typed}
+    asked_state: Dict[str, str] = {}
+    for event in events:
+        details, project_id = event["details"], event["project_id"]
+        decided: List[str] = []
+        if (event["kind"] == "project.notified" and not details.get("reminder")
+                and details.get("state") != INSTANCE_ACTION_DONE):
+            asked_state[project_id] = details.get("state")
+        elif event["kind"] == "project.policy_actions":
+            decided = details.get("instances") or []
+        elif event["kind"] == "project.reply" and details.get("decided_by") == "policy":
+            decided = details.get("decided_instances", list(details.get("instance_actions") or {}))
+        for instance_id in decided:
+            if instance_id in summary and asked_state.get(project_id) not in summary[instance_id]["decided_by_policy"]:
+                summary[instance_id]["decided_by_policy"].append(asked_state.get(project_id))
+    return dict(sorted(summary.items()))
 
 
 def session_view(journal: Journal, session: Session, with_events: bool = False) -> dict:

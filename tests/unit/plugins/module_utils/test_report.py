@@ -137,6 +137,31 @@ def test_projects_notifications_and_replies(journal):
     assert [circle.get("data-decided-by") for circle in row.iter(SVG + "circle")] == ["policy"]
 
 
+def test_unreachable_projects_and_who_decided_for_them(journal):
+    done_session(journal)
+    why = "no webhook URL and no bus: a project without a VNFM"
+    for state in ("PLANNED_MAINTENANCE", "MAINTENANCE_COMPLETE"):  # two asks that never reached pb
+        journal.notify_project("s1", "pb", state)
+        journal.record_event("s1", "project.unreachable", project_id="pb",
+                             details={"state": state, "reason": "no_vnfm", "why": why, "reminder": False})
+        journal.record_policy_reply("s1", "pb", None, "silent_policy=LIVE_MIGRATE", at_once=state != "PLANNED_MAINTENANCE")
+    report = build_report(journal, "s1")
+    assert report["summary"]["unreachable"] == {"pb": {
+        "asks": 2, "states": ["PLANNED_MAINTENANCE", "MAINTENANCE_COMPLETE"], "why": why,
+        "decided_by": {"policy": 2, "project": 0, "none": 0}}}
+    assert report["summary"]["projects"]["pb"]["decided_at_once"] == 1
+    projects = {item["project_id"]: item for item in report["projects"]}
+    assert [item["state"] for item in projects["pb"]["unreachable"]] == ["PLANNED_MAINTENANCE", "MAINTENANCE_COMPLETE"]
+    assert projects["pa"]["unreachable"] == []
+    assert [reply["at_once"] for reply in projects["pb"]["replies"]] == [False, False, True]
+    markdown = render_markdown(report)
+    assert "| project | asked | reminders | replies | by silent policy | median reply | unreachable |" in markdown
+    assert ("| pb | 3 | 1 | 3 | 3 (1 at once) | 3.0 s | 2 asks: %s; decided by policy 2 |" % why) in markdown
+    assert "| pa | 1 | 0 | 1 | 0 | 4.0 s | - |" in markdown
+    tips = [circle.find(SVG + "title").text for circle in svg_rows(render_svg(report), "project")["pb"].iter(SVG + "circle")]
+    assert tips[-1].endswith("(the operator's silent policy, at once: the project was silent before)")
+
+
 def test_hostile_names_are_escaped_everywhere(journal):
     done_session(journal, hosts=("compute1", HOSTILE))
     journal.notify_project("s1", HOSTILE, "MAINTENANCE_COMPLETE")

@@ -172,9 +172,11 @@ def test_summary_counts_what_the_session_did(tmp_path):
     assert summary["hosts_maintained"] == ["compute1"] and summary["hosts_total"] == 2
     assert summary["moves"] == {"LIVE_MIGRATE": 2, "MIGRATE": 1}
     # The clock ticks once per journal write: pa was asked at :02 and answered at :04.
-    assert summary["projects"]["pa"] == {"replies": 1, "decided_by_policy": 0, "last_reply": "ACK_PLANNED_MAINTENANCE",
+    assert summary["projects"]["pa"] == {"replies": 1, "decided_by_policy": 0, "decided_at_once": 0,
+                                         "last_reply": "ACK_PLANNED_MAINTENANCE",
                                          "median_reply_seconds": 2.0, "max_reply_seconds": 2.0}
     assert summary["projects"]["pb"]["decided_by_policy"] == 1
+    assert summary["unreachable"] == {} and summary["silent_projects"] == "ask_again"
     assert summary["total_seconds"] > 0 and summary["state"] == "MAINTENANCE_DONE"
 
 
@@ -226,3 +228,42 @@ def test_a_session_is_checked_once_when_created_not_when_resumed(tmp_path):
     resumed = session(cloud, journal, session_id="chg-1", session_state="MAINTENANCE_COMPLETE")
     assert not resumed["failed"] and resumed["resumed"]
     assert cloud.version_reads == {"compute": 1, "placement": 1}
+
+
+def test_silent_projects_is_kept_with_the_session_and_changed_on_resume(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    created = session(cloud, journal, session_id="s", hosts=["compute1"])
+    assert created["session"]["silent_projects"] == "ask_again"  # today's behaviour unless asked
+    kept = session(cloud, journal, session_id="s")
+    assert not kept["changed"] and kept["session"]["silent_projects"] == "ask_again"
+    predicted = session(cloud, journal, check_mode=True, session_id="s", silent_projects="decide_at_once")
+    assert predicted["changed"] and Journal(journal).session("s").silent_projects == "ask_again"
+    changed = session(cloud, journal, session_id="s", silent_projects="decide_at_once")
+    assert changed["changed"] and changed["session"]["silent_projects"] == "decide_at_once"
+    again = session(cloud, journal, session_id="s", silent_projects="decide_at_once")
+    assert not again["changed"]
+    setting = [e["details"] for e in Journal(journal).events("s") if e["kind"] == "session.setting"]
+    assert setting == [{"silent_projects": "decide_at_once", "from": "ask_again"}]
+    new = session(cloud, journal, session_id="t", hosts=["compute2"], silent_projects="decide_at_once")
+    assert new["created"] and Journal(journal).session("t").silent_projects == "decide_at_once"
+
+
+def test_silent_projects_refuses_other_values_with_the_choices(tmp_path):
+    import pytest
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import JournalError
+
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    wrong = session(cloud, journal, session_id="s", hosts=["compute1"], silent_projects="never")
+    assert wrong["failed"] and "silent_projects" in wrong["msg"] and "ask_again, decide_at_once" in wrong["msg"]
+    assert info(journal)["sessions"] == []
+    # the journal says the same to its other writers (the API)
+    record = Journal(journal)
+    message = ("silent_projects: 'once' is not a choice; use ask_again (ask the project again at each later state)"
+               " or decide_at_once (let the silent policy decide for it at once at later states)")
+    with pytest.raises(JournalError) as refused:
+        record.create_session(["compute1"], session_id="s", silent_projects="once")
+    assert str(refused.value) == message
+    record.create_session(["compute1"], session_id="s")
+    with pytest.raises(JournalError):
+        record.set_silent_projects("s", "once")
+    assert record.session("s").silent_projects == "ask_again"
