@@ -283,3 +283,40 @@ def test_reply_wait_fails_naming_the_silent_projects(playbook, admin, webhook, t
     assert result["failed"] and result["silent"] == sorted(expected)
     assert all(project_id in result["msg"] for project_id in expected)
     assert Journal(journal).session(session_id).state == "MAINTENANCE"  # the role decides, not the module
+
+
+def test_a_project_without_a_vnfm_gets_the_policy_and_the_run_goes_on(playbook, admin, webhook, tmp_path):
+    """Issue 11 section 4: a project with servers on the host and no webhook (and no bus) is unreachable, not a failure."""
+    journal, session_id = str(tmp_path / "journal.sqlite"), "no-vnfm-%s" % uuid.uuid4().hex[:8]
+    expected = projects_on(admin, HOST)
+    assert expected, "the seeded cloud has servers on %s" % HOST
+    lonely, *talkers = sorted(expected)  # lonely has servers on the host and no VNFM at all
+    urls = {project_id: webhook.url(project_id) for project_id in talkers}
+    options = {"journal": journal, "session_id": session_id, "state": "PLANNED_MAINTENANCE", "api_url": API,
+               "webhook": {"urls": urls, "retries": 0}}
+    created, notified = playbook.run(session_task(journal, session_id),
+                                     {"fenix.maintenance.project_notify": dict(options, reply_timeout=3)})
+    why = "no webhook URL and no bus: a project without a VNFM"
+    assert not notified.get("failed"), notified.get("msg")
+    record_replies_soon(journal, session_id, {p: {iid: "MIGRATE" for iid in expected[p]} for p in talkers}, delay=1)
+    waited, read = playbook.run(
+        {"fenix.maintenance.project_reply_wait": dict(options, reply_timeout=3, timeout=3, poll_interval=0.5,
+                                                      renotify=1, silent_policy="LIVE_MIGRATE")},
+        {"fenix.maintenance.maintenance_session_info": {"journal": journal, "session_id": session_id}},
+    )
+    assert notified["unreachable"] == [{"project_id": lonely, "state": "PLANNED_MAINTENANCE", "reason": "no_vnfm",
+                                        "why": why}]
+    assert not waited.get("failed"), waited.get("msg")
+    assert waited["unreachable"] == [{"project_id": lonely, "why": why}] and waited["answered_by_policy"] == [lonely]
+    assert waited["waited"] >= 3  # the policy decided at its deadline
+    by_project = {p["project_id"]: p for p in waited["projects"]}
+    assert by_project[lonely]["decided_by"] == "policy"
+    assert by_project[lonely]["instance_actions"] == {iid: "LIVE_MIGRATE" for iid in expected[lonely]}
+    assert all(by_project[p]["decided_by"] == "replied" for p in talkers)
+    assert webhook.events(lonely) == []
+    summary = read["sessions"][0]["summary"]
+    assert summary["unreachable"] == {lonely: {"asks": 1, "states": ["PLANNED_MAINTENANCE"], "why": why,
+                                               "decided_by": {"policy": 1, "project": 0, "none": 0}}}
+    events = [e["details"]["reminder"] for e in Journal(journal).events(session_id)
+              if e["kind"] == "project.unreachable" and e["project_id"] == lonely]
+    assert events == [False, True]  # at the ask and again at the reminder
