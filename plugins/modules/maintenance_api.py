@@ -88,6 +88,63 @@ options:
       - Python interpreter that runs gunicorn; it needs gunicorn, falcon and jsonschema
         besides openstacksdk. Defaults to the interpreter running this module.
     type: path
+  launcher:
+    description:
+      - Who runs a maintenance session created with C(POST /v1/maintenance), or continued with
+        C(PUT /v1/maintenance/{session_id}); C(DELETE) stops its run, waits for the migrations
+        Nova still performs, enables the hosts the session disabled and deletes it.
+      - Omitted, the service runs sessions with V(runner).
+    type: dict
+    suboptions:
+      type:
+        description:
+          - V(runner) runs the collection's playbook C(fenix.maintenance.rolling_maintenance) for the
+            session with ansible-runner on this host, in a process of its own that outlives the
+            service; its private data directory (artifacts, job events, status) is
+            O(launcher.runs_dir)/SESSION_ID, where a restarted service finds the run again. One run
+            per session at a time.
+          - V(controller) launches the AWX / Automation Controller job template
+            O(launcher.controller_job_template) with the extra variable C(rolling_maintenance_session_id);
+            the template must prompt for variables or ask for that variable in its survey, and its
+            jobs must use this service's journal (PostgreSQL).
+          - V(none) records the session and runs nothing; an operator runs it with
+            C(ansible-playbook ... -e rolling_maintenance_session_id=SESSION_ID).
+        type: str
+        choices: [runner, controller, none]
+        default: runner
+      runs_dir:
+        description:
+          - Where the runner keeps one directory per session. Defaults to C(runs) beside a SQLite
+            journal, C(~/.local/state/fenix.maintenance/runs) with a PostgreSQL one.
+        type: path
+      inventory:
+        description:
+          - The inventory of the runner's runs (the compute hosts and how to reach them).
+          - Defaults to the inventory plugin C(fenix.maintenance.compute_hosts) over the service's cloud.
+        type: path
+      run_vars:
+        description:
+          - A YAML file of role variables for every run (C(rolling_maintenance_webhook), C(_bus),
+            C(_reply_timeout), C(_actions), ...). The service sets the session id, the journal and
+            its own URL (C(rolling_maintenance_api_mode=external)) itself.
+        type: path
+      controller_url:
+        description:
+          - Base URL of the Controller, for example C(https://awx.example.com).
+        type: str
+      controller_job_template:
+        description:
+          - Numeric id of the job template that runs the rolling maintenance.
+        type: str
+      controller_token:
+        description:
+          - OAuth2 token of a Controller user who may launch that job template.
+        type: str
+      controller_validate_certs:
+        description:
+          - Verify the Controller's TLS certificate.
+        type: bool
+        default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
@@ -155,6 +212,7 @@ auth_mode:
 import json
 import os
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LAUNCHERS, LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import (
     ApiProcessError,
     ApiSettings,
@@ -185,6 +243,16 @@ class MaintenanceApiModule(OpenStackModule):
         threads=dict(type="int", default=8),
         python=dict(type="path"),
         catalog_url=dict(),
+        launcher=dict(type="dict", options=dict(
+            type=dict(default="runner", choices=list(LAUNCHERS)),
+            runs_dir=dict(type="path"),
+            inventory=dict(type="path"),
+            run_vars=dict(type="path"),
+            controller_url=dict(),
+            controller_job_template=dict(),
+            controller_token=dict(no_log=True),
+            controller_validate_certs=dict(type="bool", default=True),
+        )),
     )
     module_kwargs = dict(
         supports_check_mode=True,
@@ -255,6 +323,8 @@ class MaintenanceApiModule(OpenStackModule):
         )
         if params["python"]:
             settings.python = params["python"]
+        launcher = dict(params["launcher"] or {"type": "runner"})
+        settings.launch = LaunchSettings(kind=launcher.pop("type"), **{k: v for k, v in launcher.items() if v is not None})
         return settings
 
     def service_credentials(self, run_dir: str):

@@ -137,12 +137,15 @@ def compute_service(admin, host: str):
 class ApiService:
     """The maintenance API run by gunicorn in the background, as the maintenance_api module runs it."""
 
-    def __init__(self, run_dir: str, journal: str, auth: str = "keystone", port: int = 12347) -> None:
+    def __init__(self, run_dir: str, journal: str, auth: str = "keystone", port: int = 12347, launch=None) -> None:
+        from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
         from ansible_collections.fenix.maintenance.plugins.module_utils.api.process import ApiSettings
         self.settings = ApiSettings(
             collections_path=os.path.join(ROOT, ".work", "collections"), run_dir=run_dir, journal=journal,
             bind="127.0.0.1:%d" % port, auth=auth, cloud=ADMIN_CLOUD if auth == "keystone" else None,
-            clouds_yaml=CLOUDS_YAML)
+            clouds_yaml=CLOUDS_YAML,
+            # Most tests here are about the records: a POSTed session runs nothing unless a test says so.
+            launch=launch or LaunchSettings(kind="none"))
         self.url = self.settings.url
         self.journal = journal
 

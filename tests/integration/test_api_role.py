@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import stat
 import subprocess
 import urllib.request
 
@@ -55,6 +56,13 @@ def test_systemd_mode_installs_a_service_that_runs(playbook, tmp_path):
     unit = (unit_dir / "fenix-maintenance-api.service").read_text()
     environment = dict(re.findall(r'^Environment="?([A-Z_]+)=(.*?)"?$', unit, re.M))
     assert environment["FENIX_API_CLOUD"] == ADMIN_CLOUD and environment["FENIX_API_AUTH"] == "keystone"
+    # The launcher's settings (a Controller token among them) are in a file only root reads.
+    launcher_env = re.search(r"^EnvironmentFile=(.*)$", unit, re.M).group(1)
+    assert launcher_env == str(install_dir / "launcher.env")
+    assert stat.S_IMODE(os.stat(launcher_env).st_mode) == 0o600
+    with open(launcher_env) as handle:
+        environment.update(re.findall(r"^([A-Z_]+)=(.*)$", handle.read(), re.M))
+    assert environment["FENIX_API_LAUNCHER"] == "none"  # systemd mode's host has no Ansible to run sessions
     command = shlex.split(re.search(r"^ExecStart=(.*)$", unit, re.M).group(1))
     assert command[0] == str(install_dir / "venv" / "bin" / "python")
     # Run the unit's own command line, as systemd would, from the installed copy only.

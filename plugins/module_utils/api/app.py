@@ -18,6 +18,10 @@ the whole command line:
   validate tokens and to enable hosts again when a session is deleted.
 - FENIX_API_TOKEN_TTL: longest time a token validation is trusted (seconds, default 300).
 - FENIX_API_MAX_BODY: largest request body accepted (bytes, default 1048576: 1 MiB); a longer one is 413.
+- FENIX_API_LAUNCHER: who runs a session POSTed here: ``runner`` (default: ansible-runner on this host),
+  ``controller`` (an AWX / Automation Controller job template) or ``none``; its companions
+  (FENIX_API_RUNS_DIR, FENIX_API_RUN_INVENTORY, FENIX_API_RUN_VARS, FENIX_API_CONTROLLER_*) are in
+  api/launcher.py.
 """
 
 from __future__ import annotations
@@ -52,7 +56,15 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.body import 
     read_body,
     refuse_declared_size,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import (
+    SESSION_VARIABLE,
+    LaunchError,
+    LaunchSettings,
+    make_launcher,
+    read_run_vars,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import settle_migrations_from
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
     journal_path,
     open_journal,
@@ -93,6 +105,7 @@ class ServiceConfig:
     cloud: Optional[str] = None
     token_ttl: float = 300.0
     max_body: int = DEFAULT_MAX_BODY
+    launch: LaunchSettings = field(default_factory=LaunchSettings)
 
     @classmethod
     def from_environment(cls, environ: Optional[Dict[str, str]] = None) -> "ServiceConfig":
@@ -103,6 +116,7 @@ class ServiceConfig:
             cloud=environ.get("FENIX_API_CLOUD") or environ.get("OS_CLOUD"),
             token_ttl=float(environ.get("FENIX_API_TOKEN_TTL", "300")),
             max_body=parse_max_body(environ.get("FENIX_API_MAX_BODY")),
+            launch=LaunchSettings.from_environment(environ),
         )
         config.check()
         return config
@@ -112,6 +126,7 @@ class ServiceConfig:
             raise ValueError("FENIX_API_AUTH: %r is not one of %s" % (self.auth, ", ".join(AUTH_MODES)))
         if self.max_body < 1:
             raise ValueError("max_body: %r is not a positive number of bytes" % self.max_body)
+        self.launch.check()
         if self.auth == "keystone" and not self.cloud:
             raise ValueError("FENIX_API_CLOUD: missing; name the clouds.yaml entry of the service user"
                              " that validates Keystone tokens (or set FENIX_API_AUTH=none in a lab)")
@@ -129,6 +144,9 @@ REPORT_MEDIA_TYPES = {"json": "application/json", "html": "text/html; charset=ut
                       "svg": "image/svg+xml; charset=utf-8", "markdown": "text/markdown; charset=utf-8"}
 # The report names servers and projects chosen by tenants: escaped, and no script may run even so.
 REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+# How long a DELETE waits for the migrations of a stopped run to end (a live migration of the test
+# cloud takes seconds, a real one of a large server minutes).
+SETTLE_TIMEOUT = 600
 
 
 def report_links(base_url: str, session_id: str) -> Dict[str, str]:
@@ -158,6 +176,7 @@ class Service:
         self._local = threading.local()
         self.tokens = None if config.auth == "none" else KeystoneTokens(
             self.conn.identity, max_ttl=config.token_ttl)
+        self.launcher = make_launcher(config.launch, self.location)
 
     @property
     def journal(self) -> Journal:
@@ -208,7 +227,30 @@ class Service:
         session = self.journal.create_session(
             hosts, workflow=body.get("workflow") or "default", maintenance_at=maintenance_at,
             metadata=body.get("metadata"), request=body, session_id=body.get("session_id"))
+        self._launch(session.session_id, call.base_url)
         return {"session_id": session.session_id}
+
+    def _launch(self, session_id: str, base_url: str) -> None:
+        """Start the session's run; a run that cannot start fails the session with the reason (PUT retries)."""
+        try:
+            self.launcher.start(session_id, self._run_variables(session_id, base_url))
+        except LaunchError as exc:
+            if self.journal.session(session_id).state != "MAINTENANCE_FAILED":
+                self.journal.set_session_state(session_id, "MAINTENANCE_FAILED", "launch: %s" % exc)
+            raise
+
+    def _run_variables(self, session_id: str, base_url: str) -> dict:
+        """The operator's role variables, with this session, this journal and this API."""
+        try:
+            variables = read_run_vars(self.config.launch.run_vars)
+        except (OSError, ValueError) as exc:
+            raise LaunchError("FENIX_API_RUN_VARS: %s" % exc, 500)
+        if self.config.cloud:
+            variables.setdefault("rolling_maintenance_cloud", self.config.cloud)
+        variables.update({SESSION_VARIABLE: session_id, "rolling_maintenance_journal": self.location,
+                          "rolling_maintenance_api_mode": "external",
+                          "rolling_maintenance_api_url": (base_url or "") + "/v1"})
+        return variables
 
     def list_sessions(self, call: Call) -> dict:
         return {"session_id": [session.session_id for session in self.journal.sessions()]}
@@ -218,9 +260,19 @@ class Service:
         return {"session_id": session.session_id, "state": session.state, "reason": session.reason}
 
     def update_session(self, call: Call) -> dict:
+        """Continue a failed or stopped session (Fenix's PUT): its state back, then a new run."""
         session_id = call.params["session_id"]
-        state = call.body.get("state") or self._state_before_failure(session_id)
+        self.launcher.refuse_second_run(session_id)
+        current = self.journal.session(session_id)
+        state = call.body.get("state")
+        if not state and current.state == "MAINTENANCE_DONE":
+            raise ApiError(409, "session %s is MAINTENANCE_DONE: there is nothing to continue" % session_id)
+        if not state and current.state != "MAINTENANCE_FAILED" and self.launcher.kind != "none":
+            state = current.state  # a stopped run (killed, lost): continue where it was
+        state = state or self._state_before_failure(session_id)
         session = self.journal.set_session_state(session_id, state, call.body.get("reason"))
+        if self.launcher.kind != "none":
+            self._launch(session_id, call.base_url)
         return {"session_id": session_id, "state": session.state}
 
     def _state_before_failure(self, session_id: str) -> str:
@@ -234,6 +286,11 @@ class Service:
         session_id = call.params["session_id"]
         journal = self.journal
         journal.session(session_id)
+        stopped = self.launcher.stop(session_id)
+        if stopped is not None and stopped.alive:
+            raise ApiError(409, "session %s: its run %s did not stop; the session is kept" % (session_id, stopped.ident))
+        if stopped is not None and self.has_cloud:
+            self._settle_migrations(session_id)
         enabled: List[str] = []
         left = journal.hosts_disabled_by_session(session_id)
         if left and not self.has_cloud:
@@ -245,10 +302,22 @@ class Service:
         journal.delete_session(session_id)
         return {"session_id": session_id, "enabled_hosts": enabled, "left_hosts": left}
 
+    def _settle_migrations(self, session_id: str) -> None:
+        """After a stopped run: what Nova still moves off the session's hosts ends before they are enabled."""
+        hosts = [record.host for record in self.journal.hosts(session_id)]
+        with self._conn_lock:
+            moving = settle_migrations_from(self.conn, hosts, timeout=SETTLE_TIMEOUT)
+        if moving:
+            raise ApiError(409, "session %s: its run is stopped, but Nova still migrates %s after %d s; the session"
+                                " is kept, DELETE again once they have settled"
+                           % (session_id, ", ".join(moving), SETTLE_TIMEOUT))
+
     def get_session_detail(self, call: Call) -> dict:
         journal = self.journal
         view = session_view(journal, journal.session(call.params["session_id"]), with_events=True)
         view["report"] = report_links(call.base_url, call.params["session_id"])
+        run = self.launcher.find(call.params["session_id"])
+        view["run"] = run.as_dict() if run is not None else None
         return view
 
     # admin: the run report, made from the journal at each request
@@ -285,11 +354,15 @@ class Service:
         return {"state": project.reply, "instance_actions": project.instance_actions}
 
     def reply_instance(self, call: Call) -> dict:
+        """One instance's answer; ``instance_action`` in the answer is the one recorded (its migration_type when
+        the body gave none, OWN_ACTION for EVICTION). Extra body fields (session_id, as Doctor sends) are ignored."""
         params = call.params
-        project = self.journal.record_instance_reply(params["session_id"], params["project_id"],
-                                                     params["instance_id"], call.body["state"],
+        session_id, project_id, instance_id = params["session_id"], params["project_id"], params["instance_id"]
+        project = self.journal.record_instance_reply(session_id, project_id, instance_id, call.body["state"],
                                                      call.body.get("instance_action"))
-        return {"state": call.body["state"], "instance_action": call.body.get("instance_action"),
+        recorded = [record.action for record in self.journal.instances(session_id, project_id)
+                    if record.instance_id == instance_id and project.allowed_actions]
+        return {"state": call.body["state"], "instance_action": recorded[0] if recorded else None,
                 "project_state": project.reply}
 
     # project: constraints
@@ -452,6 +525,8 @@ class Operation:
             answer = getattr(self.service, operation)(call)
         except JournalError as exc:
             raise ApiError(status_of(exc), str(exc))
+        except LaunchError as exc:
+            raise ApiError(exc.code, str(exc))
         if isinstance(answer, Document):
             resp.content_type = answer.content_type
             resp.set_header("Content-Security-Policy", REPORT_POLICY)

@@ -26,6 +26,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import DEFAULT_API_BIND
 
@@ -49,6 +50,7 @@ class ApiSettings:
     threads: int = 8
     token_ttl: int = 300
     python: str = sys.executable
+    launch: LaunchSettings = field(default_factory=LaunchSettings)
     extra_env: Dict[str, str] = field(default_factory=dict)
 
     @property
@@ -85,6 +87,9 @@ class ApiSettings:
     def environment(self) -> Dict[str, str]:
         env = dict(os.environ, **self.extra_env)
         env.update(FENIX_JOURNAL=self.journal, FENIX_API_AUTH=self.auth, FENIX_API_TOKEN_TTL=str(self.token_ttl))
+        env.update(self.launch.environment())
+        # The runs the service launches find the collection where the service does.
+        env["ANSIBLE_COLLECTIONS_PATH"] = self.collections_path
         if self.cloud:
             env["FENIX_API_CLOUD"] = self.cloud
         if self.clouds_yaml:
@@ -103,6 +108,10 @@ def check_settings(settings: ApiSettings) -> None:
     if settings.auth == "keystone" and not settings.cloud:
         raise ApiProcessError("cloud: the service needs credentials to validate Keystone tokens;"
                               " give a cloud (or auth_mode: none in a lab)")
+    try:
+        settings.launch.check()
+    except ValueError as exc:
+        raise ApiProcessError(str(exc))
     host, _colon, port = settings.bind.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ApiProcessError("bind: %r is not HOST:PORT" % settings.bind)

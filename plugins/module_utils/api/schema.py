@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import INSTANCE_ACTIONS, PLUGIN_TYPES, SESSION_STATES
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    ANSWERED_ACTIONS,
+    PLUGIN_TYPES,
+    SESSION_STATES,
+    WORKFLOWS,
+)
 
 API_VERSION = "v1"
 
@@ -32,7 +37,7 @@ CREATE_SESSION = {
         "hosts": {"type": "array", "items": _ID, "maxItems": 100000},
         "state": {"type": "string", "enum": ["MAINTENANCE"]},
         "maintenance_at": {"type": ["string", "null"], "maxLength": 64},
-        "workflow": {"type": "string", "minLength": 1, "maxLength": 255},
+        "workflow": {"type": "string", "enum": list(WORKFLOWS)},
         "metadata": {"type": "object"},
         "download": {"type": "array", "items": {"type": ["string", "object"]}},
         "actions": {
@@ -66,7 +71,7 @@ PROJECT_REPLY = {
         "state": {"type": "string", "pattern": REPLY_PATTERN},
         "instance_actions": {
             "type": ["object", "null"],
-            "additionalProperties": {"type": "string", "enum": list(INSTANCE_ACTIONS)},
+            "additionalProperties": {"type": "string", "enum": list(ANSWERED_ACTIONS)},
         },
     },
 }
@@ -76,7 +81,7 @@ INSTANCE_REPLY = {
     "required": ["state"],
     "properties": {
         "state": {"type": "string", "pattern": REPLY_PATTERN},
-        "instance_action": {"type": ["string", "null"], "enum": list(INSTANCE_ACTIONS) + [None]},
+        "instance_action": {"type": ["string", "null"], "enum": list(ANSWERED_ACTIONS) + [None]},
     },
 }
 
@@ -102,7 +107,7 @@ INSTANCE = {
         "group_id": {"type": ["string", "null"], "maxLength": 255},
         "instance_name": {"type": ["string", "null"], "maxLength": 255},
         "max_interruption_time": _NULLABLE_INT,
-        "migration_type": {"type": ["string", "null"], "enum": list(INSTANCE_ACTIONS) + [None]},
+        "migration_type": {"type": ["string", "null"], "enum": list(ANSWERED_ACTIONS) + [None]},
         "resource_mitigation": {"type": "boolean"},
         "lead_time": _NULLABLE_INT,
     },
@@ -124,6 +129,8 @@ ROUTES = (
     ("get", "/v1/maintenance", "list_sessions", "admin", None, _SESSION_ID_LIST),
     ("get", "/v1/maintenance/{session_id}", "get_session", "admin", None, _STATE),
     ("put", "/v1/maintenance/{session_id}", "update_session", "admin", UPDATE_SESSION, _STATE),
+    # The API reference's "update" of a session: the same as PUT.
+    ("post", "/v1/maintenance/{session_id}", "update_session", "admin", UPDATE_SESSION, _STATE),
     ("delete", "/v1/maintenance/{session_id}", "delete_session", "admin", None, _OBJECT),
     ("get", "/v1/maintenance/{session_id}/detail", "get_session_detail", "admin", None, _OBJECT),
     ("get", "/v1/maintenance/{session_id}/report.json", "get_report_json", "admin", None, _OBJECT),
@@ -159,8 +166,13 @@ _ERRORS_BY_WHO = {
 def openapi_document(server_url: str = "/") -> Dict:
     """The OpenAPI 3.1 document of the service."""
     paths: Dict[str, Dict] = {}
+    seen = set()
     for method, path, operation, who, request, response in ROUTES:
-        paths.setdefault(path, {})[method] = _operation(path, operation, who, request, response)
+        spec = _operation(path, operation, who, request, response)
+        if operation in seen:  # operationIds are unique: the second method of one handler is named by its method
+            spec["operationId"] = "%s_%s" % (operation, method)
+        seen.add(operation)
+        paths.setdefault(path, {})[method] = spec
     return {
         "openapi": "3.1.0",
         "info": {
@@ -190,8 +202,10 @@ def _operation(path: str, operation: str, who: str, request, response) -> Dict:
     if request is not None:
         errors["400"] = "The body is not a JSON object that fits the schema"
         errors["413"] = "The body is longer than the service's size limit (FENIX_API_MAX_BODY, 1 MiB by default)"
-    if operation in ("reply_project", "reply_instance", "update_session", "create_session"):
-        errors["409"] = "The request does not fit the session's current state"
+    if operation in ("reply_project", "reply_instance", "update_session", "create_session", "delete_session"):
+        errors["409"] = "The request does not fit the session's current state (or its run is going)"
+    if operation in ("create_session", "update_session"):
+        errors["502"] = "The Controller refused to launch the session's job (launcher controller)"
     for code, description in errors.items():
         responses[code] = {"description": description,
                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

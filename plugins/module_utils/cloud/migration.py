@@ -524,3 +524,36 @@ def _sdk_exceptions():
     from openstack import exceptions  # the engine is only called where the SDK is present
 
     return exceptions
+
+
+# Migrations Nova still works on, by the status of their os-migrations record ("finished" is a cold
+# migration waiting for its confirmation: the server is VERIFY_RESIZE on its target).
+UNSETTLED_MIGRATIONS = ("queued", "preparing", "accepted", "pre-migrating", "running", "migrating",
+                        "post-migrating", "finished", "confirming")
+
+
+def settle_migrations_from(conn, hosts: List[str], timeout: float, poll: float = 2.0,
+                           sleep: Callable[[float], None] = time.sleep,
+                           clock: Callable[[], float] = time.monotonic) -> List[str]:
+    """Wait until no migration that left ``hosts`` is in flight, confirming the cold ones that wait for it.
+
+    For a run stopped in the middle (an API DELETE): Nova finishes what it
+    started, and a server left in VERIFY_RESIZE is confirmed where it landed,
+    so no server stays MIGRATING or waiting. One migrations list per host and
+    poll. Returns the ids of the servers still moving at ``timeout``.
+    """
+    deadline = clock() + timeout
+    while True:
+        moving = []
+        for host in hosts:
+            for record in conn.compute.migrations(source_compute=host):
+                if record.status not in UNSETTLED_MIGRATIONS:
+                    continue
+                if record.status == "finished":
+                    server = conn.compute.get_server(record.server_id)
+                    if server.status == "VERIFY_RESIZE":
+                        conn.compute.confirm_server_resize(server)
+                moving.append(record.server_id)
+        if not moving or clock() >= deadline:
+            return sorted(set(moving))
+        sleep(poll)

@@ -17,6 +17,7 @@ import pytest
 from falcon import testing
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.body import (
     DEFAULT_MAX_BODY,
     MAX_DEPTH,
@@ -31,6 +32,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store im
 
 GROUP = "/v1/instance_group/g1"
 FIVE_MB = 5 * 1024 * 1024
+
+# These tests are about the records: the service runs nothing.
+RECORDS_ONLY = LaunchSettings(kind="none")
 
 
 class CountingStream(io.BytesIO):
@@ -48,7 +52,7 @@ class CountingStream(io.BytesIO):
 
 def lab_client(tmp_path, **config):
     journal = str(tmp_path / "journal.sqlite")
-    app, _service = build(ServiceConfig(journal=journal, auth="none", **config))
+    app, _service = build(ServiceConfig(journal=journal, auth="none", launch=RECORDS_ONLY, **config))
     client = testing.TestClient(app)
     client.journal = Journal(journal)
     return client
@@ -119,7 +123,8 @@ def test_a_length_that_lies_short_is_read_only_as_far_as_declared(api):
 
 def test_an_oversized_body_is_413_before_the_token_is_asked_for(tmp_path):
     # Keystone mode: without a token the answer would be 401; the size is checked first, for free.
-    app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test"),
+    app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
+                                        launch=RECORDS_ONLY),
                           connect=type("Cloud", (), {"identity": None}))
     client = testing.TestClient(app)
     big = client.simulate_put(GROUP, headers={"Content-Length": str(FIVE_MB)}, body=b"{}")

@@ -10,6 +10,7 @@ from falcon import testing
 from openstack import exceptions
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import KeystoneTokens, Unauthorized
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
@@ -22,6 +23,9 @@ TOKENS = {
     "a-token": ("pa", ["member"]),
     "b-token": ("pb", ["member"]),
 }
+
+# These tests are about the records: the service runs nothing.
+RECORDS_ONLY = LaunchSettings(kind="none")
 
 
 class FakeIdentity:
@@ -54,7 +58,7 @@ def cloud():
 @pytest.fixture
 def api(tmp_path, cloud):
     journal = str(tmp_path / "journal.sqlite")
-    app, service = build(ServiceConfig(journal=journal, auth="keystone", cloud="test"), connect=lambda: cloud)
+    app, service = build(ServiceConfig(journal=journal, auth="keystone", cloud="test", launch=RECORDS_ONLY), connect=lambda: cloud)
     client = testing.TestClient(app)
     client.journal = Journal(journal)
     client.service = service
@@ -154,7 +158,7 @@ def test_reply_with_extra_fields_is_stored(api, cloud):
      "instance_actions: vm-x not instances of project pa"),
     ({"state": "YES"}, 400, "state: 'YES' does not match"),
     ({"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {"VM1": "REBOOT"}}, 400,
-     "is not one of ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION']"),
+     "is not one of ['MIGRATE', 'LIVE_MIGRATE', 'OWN_ACTION', 'EVICTION']"),
     ({"instance_actions": {}}, 400, "'state' is a required property"),
     ([], 400, "is not of type 'object'"),
 ])
@@ -344,7 +348,7 @@ def test_nova_errors_about_a_group_are_502(api, cloud):
 
 
 def test_lab_mode_says_so(tmp_path, caplog):
-    app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="none"))
+    app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="none", launch=RECORDS_ONLY))
     response = testing.TestClient(app).simulate_get("/v1/maintenance")
     assert response.status_code == 200 and response.headers["X-Fenix-Auth"] == "none (lab mode)"
     assert "NO AUTHENTICATION" in caplog.text
