@@ -145,6 +145,14 @@ options:
           - Verify the Controller's TLS certificate.
         type: bool
         default: true
+      controller_session_variable:
+        description:
+          - The extra variable the job template takes the session id in. The survey of the job template
+            C(Fenix rolling maintenance - resume) of C(examples/awx_config_as_code) asks it as V(session_id);
+            a template that prompts for variables and runs the collection's playbook takes
+            V(rolling_maintenance_session_id).
+        type: str
+        default: session_id
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
@@ -252,6 +260,7 @@ class MaintenanceApiModule(OpenStackModule):
             controller_job_template=dict(),
             controller_token=dict(no_log=True),
             controller_validate_certs=dict(type="bool", default=True),
+            controller_session_variable=dict(default="session_id"),
         )),
     )
     module_kwargs = dict(

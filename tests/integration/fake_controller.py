@@ -14,7 +14,11 @@ It models what the awx.awx modules (module_utils/controller_api.py) send and exp
   given for the project's scm_url; a job template's playbook must be one of them, and so must an
   inventory source's source_path;
 - survey specs at job_templates/ID/survey_spec/ (GET, POST, DELETE), validated as AWX does;
-- credentials associated with job templates at job_templates/ID/credentials/.
+- credentials associated with job templates at job_templates/ID/credentials/;
+- job_templates/ID/launch/ as AWX's JobTemplateLaunch answers it: extra_vars are accepted when the
+  template prompts for variables, else only the enabled survey's variables (the rest comes back in
+  ignored_fields), a required survey question without an answer or a default is a 400
+  variables_needed_to_start; a job (jobs/ID/, status pending, never run here) that jobs/ID/cancel/ cancels.
 
 Run: python fake_controller.py --port 0 --user admin --password PW --scm URL=DIR [--scm ...]
 It prints "listening on PORT" and serves until killed. GET /api/v2/_state/ (test only) dumps
@@ -181,6 +185,7 @@ class Store:
         self.jt_credentials: Dict[int, List[int]] = {}
         self.project_content: Dict[int, Tuple[List[str], List[str]]] = {}
         self.requests: List[Tuple[str, str]] = []
+        self.jobs: Dict[int, Dict[str, Any]] = {}
         self.insert("organizations", {"name": "Default"})
         self.insert("credential_types", {"name": "Machine", "kind": "ssh", "namespace": "ssh", "managed": True})
         self.insert("credential_types", {"name": "Source Control", "kind": "scm", "namespace": "scm", "managed": True})
@@ -301,6 +306,35 @@ class Store:
         if not isinstance(merged.get("job_slice_count"), int) or merged["job_slice_count"] < 1:
             raise ApiError(400, {"job_slice_count": ["Ensure this value is greater than or equal to 1."]})
 
+    def launch(self, template: Dict[str, Any], data: Dict[str, Any]) -> Dict[str, Any]:
+        extra = data.get("extra_vars") or {}
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra or "{}")
+            except ValueError:
+                raise ApiError(400, {"extra_vars": ["Must be a valid JSON or YAML dictionary."]}) from None
+        if not isinstance(extra, dict):
+            raise ApiError(400, {"extra_vars": ["Must be a valid JSON or YAML dictionary."]})
+        questions = {q["variable"]: q for q in self.surveys.get(template["id"], {}).get("spec", [])} \
+            if template["survey_enabled"] else {}
+        if template["ask_variables_on_launch"]:
+            accepted, ignored = dict(extra), {}
+        else:
+            accepted = {k: v for k, v in extra.items() if k in questions}
+            ignored = {k: v for k, v in extra.items() if k not in questions}
+        needed = ["'%s' value missing" % name for name, q in questions.items()
+                  if q.get("required") and name not in accepted and q.get("default") in (None, "")]
+        if needed:
+            raise ApiError(400, {"variables_needed_to_start": needed})
+        answers = {name: q["default"] for name, q in questions.items() if q.get("default") not in (None, "")}
+        answers.update(accepted)
+        ident = next(self.ids)
+        job = {"id": ident, "type": "job", "url": "%sjobs/%d/" % (API, ident), "name": template["name"],
+               "job_template": template["id"], "launch_type": "manual", "status": "pending", "failed": False,
+               "extra_vars": json.dumps(answers), "created": now()}
+        self.jobs[ident] = job
+        return dict(job, job=ident, ignored_fields={"extra_vars": ignored} if ignored else {})
+
     def project_update(self, project: Dict[str, Any]) -> Dict[str, Any]:
         directory = self.scm_dirs[project["scm_url"]]
         content = project_files(directory)
@@ -382,6 +416,7 @@ class Handler(BaseHTTPRequestHandler):
             state["surveys"] = {str(k): v for k, v in store.surveys.items()}
             state["job_template_credentials"] = {str(k): v for k, v in store.jt_credentials.items()}
             state["open_tokens"] = len(store.tokens)
+            state["jobs"] = list(store.jobs.values())
             state["project_files"] = {str(k): {"playbooks": v[0], "inventory_files": v[1]} for k, v in store.project_content.items()}
             return 200, state
         if not self.bearer_ok():
@@ -389,6 +424,8 @@ class Handler(BaseHTTPRequestHandler):
         if parts in (["me"], ["config"]):
             me = {"id": 1, "username": store.user, "is_superuser": True}
             return 200, {"count": 1, "next": None, "previous": None, "results": [me]} if parts == ["me"] else {"version": VERSION}
+        if parts and parts[0] == "jobs" and len(parts) in (2, 3):
+            return self.job(method, int(parts[1]), parts[2] if len(parts) == 3 else None)
         if not parts or parts[0] not in store.objects:
             raise ApiError(404, {"detail": "Not found."})
         kind = parts[0]
@@ -439,6 +476,8 @@ class Handler(BaseHTTPRequestHandler):
             if method == "DELETE":
                 store.surveys.pop(item["id"], None)
                 return 200, None
+        if kind == "job_templates" and name == "launch" and method == "POST":
+            return 201, store.launch(item, self.body())
         if kind == "job_templates" and name == "credentials":
             linked = store.jt_credentials.setdefault(item["id"], [])
             if method == "GET":
@@ -459,6 +498,19 @@ class Handler(BaseHTTPRequestHandler):
                     linked.append(cred["id"])
                 return 204, None
         raise ApiError(404, {"detail": "Not found."})
+
+    def job(self, method: str, ident: int, action: Optional[str]) -> Tuple[int, Any]:
+        job = self.store.jobs.get(ident)
+        if job is None:
+            raise ApiError(404, {"detail": "Not found."})
+        if action is None and method == "GET":
+            return 200, job
+        if action == "cancel" and method == "POST":
+            if job["status"] not in ("new", "pending", "waiting", "running"):
+                raise ApiError(405, {"error": "Job cannot be canceled."})
+            job.update(status="canceled", failed=True)
+            return 202, None
+        raise ApiError(405, {"detail": 'Method "%s" not allowed.' % method})
 
     def listing(self, kind: str, query: Dict[str, str]) -> Dict[str, Any]:
         items = list(self.store.objects[kind].values())

@@ -10,6 +10,7 @@ docs/awx.md runs these tests with:
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -197,3 +198,51 @@ def test_controller_yml_configures_awx_and_is_idempotent(controller, tmp_path):
     assert recap(second.stdout)["changed"] == 0, second.stdout[-3000:]
     assert SECRET not in second.stdout + second.stderr
     assert state(controller)["credentials"][0]["inputs"]["password"] == SECRET
+
+
+def controller_token(controller: dict) -> str:
+    """An OAuth2 token as an operator creates one for the API service (basic auth once)."""
+    password = controller["env"]["CONTROLLER_PASSWORD"]
+    request = urllib.request.Request(controller["url"] + "/api/v2/tokens/", data=b"{}", method="POST", headers={
+        "Authorization": "Basic " + base64.b64encode(("admin:%s" % password).encode()).decode(),
+        "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["token"]
+
+
+def test_the_api_launches_the_resume_template_for_a_posted_session(controller, tmp_path):
+    """The controller launcher of the maintenance API against the configured Controller: the exact launch
+    AWX expects for the shipped resume template (its survey asks session_id), the job found and canceled."""
+    from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import (
+        ControllerLauncher,
+        LaunchError,
+        LaunchSettings,
+    )
+    run_controller_yml(controller, tmp_path)  # idempotent: the objects of the test above, whatever ran before
+    templates = {t["name"]: t for t in state(controller)["job_templates"]}
+    resume = templates["Fenix rolling maintenance - resume"]
+    settings = LaunchSettings(kind="controller", controller_url=controller["url"],
+                              controller_job_template=str(resume["id"]), controller_token=controller_token(controller))
+    settings.check()
+    launcher = ControllerLauncher(settings, str(tmp_path / "runs"))
+    run = launcher.start("chg-1234", {})
+    (job,) = state(controller)["jobs"]
+    assert job["job_template"] == resume["id"] and run.job_id == job["id"]
+    # The survey's defaults fill the questions the launch does not answer, as AWX does.
+    assert json.loads(job["extra_vars"]) == {"session_id": "chg-1234", "max_parallel_hosts": 2,
+                                             "silent_policy": "LIVE_MIGRATE"}
+    assert run.status == "pending" and run.alive
+    again = ControllerLauncher(settings, str(tmp_path / "runs")).find("chg-1234")  # a restarted service
+    assert again.job_id == job["id"] and again.job_url == "%s/api/v2/jobs/%d/" % (controller["url"], job["id"])
+    with pytest.raises(LaunchError, match="a run is going already"):
+        launcher.start("chg-1234", {})
+    stopped = launcher.stop("chg-1234", timeout=10)
+    assert stopped.status == "canceled" and not stopped.alive
+    assert state(controller)["jobs"][0]["status"] == "canceled"
+    # The maintenance template's survey has no session_id: AWX ignores it, the launcher says what to change.
+    wrong = LaunchSettings(kind="controller", controller_url=controller["url"], controller_token=settings.controller_token,
+                           controller_job_template=str(templates["Fenix rolling maintenance"]["id"]))
+    with pytest.raises(LaunchError) as caught:
+        ControllerLauncher(wrong, str(tmp_path / "runs")).start("chg-5678", {})
+    assert "ignores the session id in session_id" in str(caught.value)
+    assert len(state(controller)["jobs"]) == 1  # refused before the launch: no job maintains every host

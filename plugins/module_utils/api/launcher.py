@@ -82,6 +82,10 @@ class LaunchSettings:
     controller_job_template: Optional[str] = None
     controller_token: Optional[str] = None
     controller_validate_certs: bool = True
+    # The template's name for the session id: a survey question of the shipped AWX configuration's
+    # "resume" template (session_id), or rolling_maintenance_session_id for a template that prompts
+    # for variables on the collection's playbook.
+    controller_session_variable: str = "session_id"
 
     @classmethod
     def from_environment(cls, environ: Dict[str, str]) -> "LaunchSettings":
@@ -126,6 +130,7 @@ ENVIRONMENT = {
     "controller_job_template": "FENIX_API_CONTROLLER_JOB_TEMPLATE",
     "controller_token": "FENIX_API_CONTROLLER_TOKEN",
     "controller_validate_certs": "FENIX_API_CONTROLLER_VALIDATE_CERTS",
+    "controller_session_variable": "FENIX_API_CONTROLLER_SESSION_VARIABLE",
 }
 
 
@@ -349,16 +354,37 @@ class ControllerLauncher(Launcher):
     def start(self, session_id: str, variables: dict) -> RunInfo:
         self.refuse_second_run(session_id)
         template = self.settings.controller_job_template
+        variable = self.settings.controller_session_variable
+        # Checked before the launch: a job launched without its session would maintain what its survey's
+        # defaults say (every host), not the session.
+        if not self.takes_variable(template, variable):
+            raise LaunchError(self.ignored_message(template, variable), 502)
         answer = self.request("POST", "/api/v2/job_templates/%s/launch/" % template,
-                              {"extra_vars": {SESSION_VARIABLE: session_id}})
-        if "extra_vars" in (answer.get("ignored_fields") or {}):
-            raise LaunchError("controller job template %s ignored the session id: turn on its prompt for variables"
-                              " (ask_variables_on_launch) or a survey with %s" % (template, SESSION_VARIABLE), 502)
+                              {"extra_vars": {variable: session_id}})
         job_id = answer.get("job") or answer.get("id")
+        if variable in (answer.get("ignored_fields") or {}).get("extra_vars", {}):
+            self.request("POST", "/api/v2/jobs/%s/cancel/" % job_id, {})
+            raise LaunchError(self.ignored_message(template, variable) + "; its job %s is canceled" % job_id, 502)
         os.makedirs(self.session_dir(session_id), mode=0o700, exist_ok=True)
         self.write_record(session_id, {"launcher": self.kind, "ident": "job-%s" % job_id, "job_id": job_id,
                                        "started": utc_now(), "job_url": self.base + "/api/v2/jobs/%s/" % job_id})
         return self.find(session_id)
+
+    def takes_variable(self, template: str, variable: str) -> bool:
+        """Whether a launch of the template keeps ``variable``: it prompts for variables, or its survey asks it."""
+        settings = self.request("GET", "/api/v2/job_templates/%s/" % template)
+        if settings.get("ask_variables_on_launch"):
+            return True
+        if not settings.get("survey_enabled"):
+            return False
+        survey = self.request("GET", "/api/v2/job_templates/%s/survey_spec/" % template)
+        return variable in {question.get("variable") for question in survey.get("spec", [])}
+
+    @staticmethod
+    def ignored_message(template: str, variable: str) -> str:
+        return ("controller job template %s ignores the session id in %s: give the variable its survey asks it with"
+                " (launcher.controller_session_variable), or turn on its prompt for variables"
+                " (ask_variables_on_launch)" % (template, variable))
 
     def find(self, session_id: str) -> Optional[RunInfo]:
         record = self.record(session_id)

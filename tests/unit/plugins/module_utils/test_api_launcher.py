@@ -178,15 +178,22 @@ def test_runner_needs_ansible_runner_next_to_the_python(tmp_path):
 
 
 class FakeController:
-    """urllib3's PoolManager.request for the Controller's launch, job and cancel endpoints."""
+    """urllib3's PoolManager.request for the Controller's template, survey, launch, job and cancel endpoints."""
 
-    def __init__(self, ignored=None):
+    def __init__(self, ignored=None, survey=("session_id", "silent_policy"), prompts=False):
         self.requests = []
         self.status = "pending"
         self.ignored = ignored or {}
+        self.survey, self.prompts = survey, prompts
 
     def request(self, method, url, body=None, headers=None, timeout=None, retries=None):
         self.requests.append((method, url, json.loads(body) if body else None, headers["Authorization"]))
+        if url.endswith("/job_templates/7/"):
+            answer = {"id": 7, "ask_variables_on_launch": self.prompts, "survey_enabled": bool(self.survey)}
+            return SimpleNamespace(status=200, data=json.dumps(answer).encode())
+        if url.endswith("/survey_spec/"):
+            answer = {"spec": [{"variable": name} for name in self.survey]}
+            return SimpleNamespace(status=200, data=json.dumps(answer).encode())
         if url.endswith("/launch/"):
             answer = {"job": 42, "id": 42, "type": "job", "ignored_fields": self.ignored}
             return SimpleNamespace(status=201, data=json.dumps(answer).encode())
@@ -205,8 +212,10 @@ def controller(tmp_path, http):
 def test_controller_launches_the_job_template_with_the_session_id(tmp_path):
     http = FakeController()
     run = controller(tmp_path, http).start("s1", VARIABLES)
-    assert http.requests[0] == ("POST", "https://awx.example.com/api/v2/job_templates/7/launch/",
-                                {"extra_vars": {"rolling_maintenance_session_id": "s1"}}, "Bearer t0ken")
+    # The shipped AWX configuration's resume template asks the session id in its survey as session_id.
+    launches = [r for r in http.requests if r[0] == "POST"]
+    assert launches == [("POST", "https://awx.example.com/api/v2/job_templates/7/launch/",
+                         {"extra_vars": {"session_id": "s1"}}, "Bearer t0ken")]
     assert run.job_id == 42 and run.status == "pending" and run.alive
     assert run.job_url == "https://awx.example.com/api/v2/jobs/42/"
 
@@ -220,12 +229,27 @@ def test_controller_stop_cancels_the_job(tmp_path):
     assert stopped.status == "canceled" and not stopped.alive
 
 
-def test_a_template_that_ignores_the_session_id_is_an_error_that_says_what_to_turn_on(tmp_path):
-    http = FakeController(ignored={"extra_vars": {"rolling_maintenance_session_id": "s1"}})
+@pytest.mark.parametrize("survey", [(), ("hosts", "silent_policy")])
+def test_a_template_that_would_ignore_the_session_id_is_not_launched(tmp_path, survey):
+    http = FakeController(survey=survey)
     with pytest.raises(LaunchError) as caught:
         controller(tmp_path, http).start("s1", VARIABLES)
     assert caught.value.code == 502
-    assert "ask_variables_on_launch" in str(caught.value) and "rolling_maintenance_session_id" in str(caught.value)
+    assert "ignores the session id in session_id" in str(caught.value)
+    assert "launcher.controller_session_variable" in str(caught.value) and "ask_variables_on_launch" in str(caught.value)
+    assert not [r for r in http.requests if r[0] == "POST"]  # nothing launched: no job maintains every host
+
+
+def test_a_template_that_prompts_for_variables_takes_the_session_id(tmp_path):
+    http = FakeController(survey=(), prompts=True)
+    assert controller(tmp_path, http).start("s1", VARIABLES).job_id == 42
+
+
+def test_a_job_launched_without_its_session_id_is_canceled_at_once(tmp_path):
+    http = FakeController(ignored={"extra_vars": {"session_id": "s1"}})  # the survey changed meanwhile
+    with pytest.raises(LaunchError, match="its job 42 is canceled"):
+        controller(tmp_path, http).start("s1", VARIABLES)
+    assert ("POST", "https://awx.example.com/api/v2/jobs/42/cancel/", {}, "Bearer t0ken") in http.requests
 
 
 class FakeLauncher(Launcher):
