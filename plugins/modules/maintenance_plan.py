@@ -174,7 +174,9 @@ plan:
         - Batches in order, each with C(hosts), C(waves), C(skipped) and C(estimated_seconds).
         - C(waves) is a list of lists of moves, run one after the other; each move has C(server_id),
           C(name), C(project_id), C(from_host), C(to_host), C(kind) (C(LIVE_MIGRATE) or C(MIGRATE)),
-          C(group_id) and C(moves_again) (the target is a host of a later batch).
+          C(group_id) (its Nova server group, or the Fenix instance group its constraint names),
+          C(fenix_group_id) (the Fenix instance group of a server that is in a Nova server group too; the
+          waves hold both groups' C(max_impacted_members)) and C(moves_again) (the target is a host of a later batch).
         - C(skipped) lists the servers left on the hosts (server policy skip).
       type: list
       elements: dict
@@ -188,6 +190,7 @@ plan:
                 to_host: compute3
                 kind: LIVE_MIGRATE
                 group_id: null
+                fenix_group_id: null
                 moves_again: true
           skipped: []
           estimated_seconds: 310.0

@@ -83,6 +83,16 @@ class ServerModel:
     disk_gb: int = 0
     group_id: Optional[str] = None
     group_policy: Optional[str] = None
+    # A Fenix instance group the server is in besides its Nova server group (its instance constraint
+    # names another group): both groups' rules hold for it.
+    fenix_group_id: Optional[str] = None
+
+    @property
+    def groups(self) -> Tuple[str, ...]:
+        """Every group whose rules hold for the server: its Nova server group (or Fenix group), then its other one."""
+        if self.fenix_group_id is not None:
+            return (self.group_id, self.fenix_group_id) if self.group_id is not None else (self.fenix_group_id,)
+        return (self.group_id,) if self.group_id is not None else ()
 
     @property
     def need(self) -> Tuple[int, int, int]:
@@ -151,7 +161,8 @@ class CloudModel:
         """Add the stored constraint bodies (as Journal.constraints returns them).
 
         An instance constraint's group_id puts a server that is in no Nova server
-        group into that instance group.
+        group into that instance group; a server in a Nova server group goes into
+        that instance group too (fenix_group_id), and both groups' rules hold.
         """
         for body in instance_groups:
             rule = GroupRule.from_constraint(body)
@@ -164,8 +175,12 @@ class CloudModel:
         by_id = {server.id: server for server in self.servers}
         for rule in self.instances.values():
             server = by_id.get(rule.instance_id)
-            if server is not None and server.group_id is None and rule.group_id:
+            if server is None or not rule.group_id or rule.group_id == server.group_id:
+                continue
+            if server.group_id is None:
                 server.group_id = rule.group_id
+            else:
+                server.fenix_group_id = rule.group_id
         return self
 
 

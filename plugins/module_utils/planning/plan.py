@@ -15,7 +15,7 @@ the plain data the modules return and the journal stores.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import label_of
 
@@ -23,10 +23,12 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
 class Move:
     """One server to move; a plain class with slots, as a plan of a large cloud holds hundreds of thousands."""
 
-    __slots__ = ("server_id", "project_id", "name", "from_host", "to_host", "kind", "group_id", "moves_again")
+    __slots__ = ("server_id", "project_id", "name", "from_host", "to_host", "kind", "group_id", "moves_again",
+                 "fenix_group_id")
 
     def __init__(self, server_id: str, project_id: str, name: str, from_host: str, to_host: str, kind: str,
-                 group_id: Optional[str] = None, moves_again: bool = False) -> None:
+                 group_id: Optional[str] = None, moves_again: bool = False,
+                 fenix_group_id: Optional[str] = None) -> None:
         self.server_id = server_id
         self.project_id = project_id
         self.name = name
@@ -36,6 +38,13 @@ class Move:
         self.group_id = group_id
         # The target is a host of a later batch: the server will move once more.
         self.moves_again = moves_again
+        # The Fenix instance group of a server that is in a Nova server group too (ServerModel.fenix_group_id).
+        self.fenix_group_id = fenix_group_id
+
+    @property
+    def groups(self) -> Tuple[str, ...]:
+        """The groups whose max_impacted_members and recovery_time this move counts for."""
+        return tuple(group for group in (self.group_id, self.fenix_group_id) if group is not None)
 
     def as_dict(self) -> dict:
         return {
@@ -46,6 +55,7 @@ class Move:
             "to_host": self.to_host,
             "kind": self.kind,
             "group_id": self.group_id,
+            "fenix_group_id": self.fenix_group_id,
             "moves_again": self.moves_again,
         }
 

@@ -75,7 +75,12 @@ def group_host_limit(server: ServerModel, rule: Optional[GroupRule]) -> Optional
     """How many members of the server's group one host may hold (None: no limit)."""
     if server.group_id is None:
         return None
-    if server.group_policy == HARD_ANTI_AFFINITY:
+    return host_limit(server.group_policy, rule)
+
+
+def host_limit(policy: Optional[str], rule: Optional[GroupRule]) -> Optional[int]:
+    """How many members of a group with this Nova policy (None: a Fenix group) and these constraints one host may hold."""
+    if policy == HARD_ANTI_AFFINITY:
         return 1  # Nova's own filter refuses a second member
     if rule is not None and rule.anti_affinity_group:
         return rule.max_instances_per_host or 1
@@ -86,7 +91,8 @@ def group_host_limit(server: ServerModel, rule: Optional[GroupRule]) -> Optional
 
 def move_order(server: ServerModel, limits: Dict[Optional[str], Optional[int]]) -> tuple:
     """Most constrained first: servers of groups limited per host, then the largest flavors."""
-    return (limits.get(server.group_id) is None, -server.vcpus, -server.ram_mb, -server.disk_gb, server.name or "", server.id)
+    unlimited = limits.get(server.group_id) is None and limits.get(server.fenix_group_id) is None
+    return (unlimited, -server.vcpus, -server.ram_mb, -server.disk_gb, server.name or "", server.id)
 
 
 # ---------------------------------------------------------------------------
@@ -153,6 +159,12 @@ class _State:
                 self.limits[group_id] = group_host_limit(server, model.groups.get(group_id))
             if self.limits[group_id] is not None:
                 self.members[group_id][server.host] += 1
+            fenix_group_id = server.fenix_group_id
+            if fenix_group_id is not None:
+                if fenix_group_id not in self.limits:
+                    self.limits[fenix_group_id] = host_limit(None, model.groups.get(fenix_group_id))
+                if self.limits[fenix_group_id] is not None:
+                    self.members[fenix_group_id][server.host] += 1
         movable_statuses = {status for status in {server.status for server in model.servers}
                             if policy_key(status) != "other"}
         movable = [server for server in model.servers if server.status in movable_statuses] or model.servers
@@ -184,6 +196,8 @@ class _State:
         small_vcpus, small_ram_mb, small_disk_gb = self.smallest
         limit = self.limits.get(server.group_id)
         counts = self.members.get(server.group_id) if limit is not None else None
+        fenix_limit = self.limits.get(server.fenix_group_id) if server.fenix_group_id is not None else None
+        fenix_counts = self.members.get(server.fenix_group_id) if fenix_limit is not None else None
         status, free = self.status, self.free
         blocked_by_group = False
         for tier_index, tier in enumerate(self.tiers):
@@ -210,6 +224,9 @@ class _State:
                 if counts is not None and counts.get(name, 0) >= limit:
                     blocked_by_group = True
                     continue
+                if fenix_counts is not None and fenix_counts.get(name, 0) >= fenix_limit:
+                    blocked_by_group = True
+                    continue
                 return name, ""
         if blocked_by_group:
             return None, "group"
@@ -220,8 +237,7 @@ class _State:
         room[0] -= server.vcpus
         room[1] -= server.ram_mb
         room[2] -= server.disk_gb
-        if self.limits.get(server.group_id) is not None:
-            self.members[server.group_id][target] += 1
+        self.count_member(server, target, 1)
         self.incoming[target] += 1
 
     def unplace(self, server: ServerModel, target: str) -> None:
@@ -229,12 +245,18 @@ class _State:
         room[0] += server.vcpus
         room[1] += server.ram_mb
         room[2] += server.disk_gb
-        if self.limits.get(server.group_id) is not None:
-            self.members[server.group_id][target] -= 1
+        self.count_member(server, target, -1)
         self.incoming[target] -= 1
         tier = self.tier_of.get(target)
         if tier is not None:
             self.tiers[tier].reopen(target)
+
+    def count_member(self, server: ServerModel, host: str, delta: int) -> None:
+        """The server joins (1) or leaves (-1) ``host`` in each of its groups limited per host."""
+        if self.limits.get(server.group_id) is not None:
+            self.members[server.group_id][host] += delta
+        if server.fenix_group_id is not None and self.limits.get(server.fenix_group_id) is not None:
+            self.members[server.fenix_group_id][host] += delta
 
     # --- one host ----------------------------------------------------------
     def attempt(self, name: str, settings: PlanSettings) -> _Attempt:
@@ -264,7 +286,8 @@ class _State:
                 continue
             self.place(server, target)
             result.moves.append(Move(server.id, server.project_id, server.name, name, target, kind,
-                                     server.group_id, moves_again=self.status[target] == PENDING))
+                                     server.group_id, moves_again=self.status[target] == PENDING,
+                                     fenix_group_id=server.fenix_group_id))
         return result
 
     def undo(self, attempt: _Attempt) -> None:
@@ -302,10 +325,11 @@ class _State:
 
     def no_target_reason(self, server: ServerModel, why: str) -> str:
         if why == "group":
-            limit = self.limits.get(server.group_id)
-            return ("no enabled host outside its batch has room for it without %s of group %s on it"
-                    % ("another member" if limit == 1 else "more than %d members" % limit,
-                       self.group_label(server.group_id)))
+            limited = [group for group in server.groups if self.limits.get(group) is not None]
+            return "no enabled host outside its batch has room for it without %s" % " or ".join(
+                "%s of group %s on it" % ("another member" if self.limits[group] == 1
+                                          else "more than %d members" % self.limits[group], self.group_label(group))
+                for group in limited)
         return ("no enabled host outside its batch has room for its flavor (%d vCPU, %d MB RAM, %d GB disk);"
                 " capacity is short: scale in or add hosts" % server.need)
 
@@ -324,8 +348,7 @@ class _State:
                 room[0] += server.vcpus
                 room[1] += server.ram_mb
                 room[2] += server.disk_gb
-                if self.limits.get(server.group_id) is not None:
-                    self.members[server.group_id][name] -= 1
+                self.count_member(server, name, -1)
                 self.on_host[move.to_host].append(server)
             self.on_host[name] = staying
             self.status[name] = DONE
@@ -395,11 +418,9 @@ def _group_members(attempts: Iterable[_Attempt]) -> Tuple[Counter, Counter]:
     staying, moving = Counter(), Counter()
     for attempt in attempts:
         for server in attempt.skipped:
-            if server.group_id is not None:
-                staying[server.group_id] += 1
+            staying.update(server.groups)
         for move in attempt.moves:
-            if move.group_id is not None:
-                moving[move.group_id] += 1
+            moving.update(move.groups)
     return staying, moving
 
 
@@ -471,16 +492,28 @@ class _BatchImpact:
 
 
 def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule]) -> List[List[Move]]:
-    """Waves of moves such that no group has more than max_impacted_members impacted in one wave."""
+    """Waves of moves such that no group has more than max_impacted_members impacted in one wave.
+
+    A move goes into the first wave where each of its groups still has room
+    (a server in a Nova server group and a Fenix instance group counts in both).
+    """
     waves: List[List[Move]] = []
-    seen: Counter = Counter()
+    in_wave: Dict[str, List[int]] = {}  # group -> members moving in each wave
     for move in moves:
-        rule = groups.get(move.group_id) if move.group_id is not None else None
+        limited = []
+        for group_id in move.groups:
+            rule = groups.get(group_id)
+            if rule is not None and rule.max_impacted_members is not None:
+                limited.append((group_id, max(1, rule.max_impacted_members - staying[group_id])))
         wave = 0
-        if rule is not None and rule.max_impacted_members is not None:
-            per_wave = max(1, rule.max_impacted_members - staying[move.group_id])
-            wave = seen[move.group_id] // per_wave
-            seen[move.group_id] += 1
+        while any(len(in_wave.get(group_id, ())) > wave and in_wave[group_id][wave] >= per_wave
+                  for group_id, per_wave in limited):
+            wave += 1
+        for group_id, _per_wave in limited:
+            counts = in_wave.setdefault(group_id, [])
+            while len(counts) <= wave:
+                counts.append(0)
+            counts[wave] += 1
         while len(waves) <= wave:
             waves.append([])
         waves[wave].append(move)
@@ -505,9 +538,9 @@ def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings) -> f
             default=0.0,
         )
         if index + 1 < len(batch.waves):
-            later = {move.group_id for move in batch.waves[index + 1]}
-            total += max((model.groups[move.group_id].recovery_time for move in wave
-                          if move.group_id in later and move.group_id in model.groups), default=0.0)
+            later = {group_id for move in batch.waves[index + 1] for group_id in move.groups}
+            total += max((model.groups[group_id].recovery_time for move in wave for group_id in move.groups
+                          if group_id in later and group_id in model.groups), default=0.0)
     return total + settings.host_seconds
 
 
@@ -526,8 +559,7 @@ def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt]
         attempt = attempts[name]
         moves.extend(attempt.moves)
         for server in attempt.skipped:
-            if server.group_id is not None:
-                staying[server.group_id] += 1
+            staying.update(server.groups)
             skipped.append({"server_id": server.id, "name": server.name, "project_id": server.project_id,
                             "host": name, "status": server.status,
                             "reason": "server_policy.%s is skip" % policy_key(server.status)})

@@ -19,6 +19,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning import 
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Move
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
     group_host_limit,
+    host_limit,
     plan_batch,
     plan_maintenance,
 )
@@ -74,6 +75,9 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
     for s in model.servers:
         if s.group_id is not None:
             limits.setdefault(s.group_id, group_host_limit(s, model.groups.get(s.group_id)))
+    for s in model.servers:
+        if s.fenix_group_id is not None:  # a Fenix group beside the Nova group: no Nova policy of its own
+            limits.setdefault(s.fenix_group_id, host_limit(None, model.groups.get(s.fenix_group_id)))
     planned = set()
     for batch in plan.batches:
         batch_hosts = set(batch.hosts)
@@ -104,7 +108,7 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
         for sid in skipped:
             key = servers[sid].status.lower() if servers[sid].status in ("ACTIVE", "PAUSED", "SHUTOFF") else "other"
             assert plan_settings.policy(key) == "skip"
-        staying = Counter(servers[sid].group_id for sid in skipped if servers[sid].group_id)
+        staying = Counter(group for sid in skipped for group in servers[sid].groups)
         for m in moved:
             s = servers[m.server_id]
             assert m.from_host == location[m.server_id]
@@ -125,7 +129,7 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
         # max_impacted_members per wave (members left on batch hosts count in every wave)
         for wave in batch.waves:
             assert wave, "empty wave"
-            in_wave = Counter(servers[m.server_id].group_id for m in wave if servers[m.server_id].group_id)
+            in_wave = Counter(group for m in wave for group in servers[m.server_id].groups)
             for group_id, count in in_wave.items():
                 rule = model.groups.get(group_id)
                 if rule and rule.max_impacted_members:
@@ -143,13 +147,14 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
             location[m.server_id] = m.to_host
         members = defaultdict(Counter)
         for sid, where in location.items():
-            if servers[sid].group_id is not None:
-                members[servers[sid].group_id][where] += 1
+            for group_id in servers[sid].groups:
+                members[group_id][where] += 1
         for m in moved:
             assert min(free[m.to_host]) >= 0, "target %s lacks capacity: %s" % (m.to_host, free[m.to_host])
-            group_id = servers[m.server_id].group_id
-            if limits.get(group_id) is not None:
-                assert members[group_id][m.to_host] <= limits[group_id], "group %s crowded on %s" % (group_id, m.to_host)
+            for group_id in servers[m.server_id].groups:
+                if limits.get(group_id) is not None:
+                    assert members[group_id][m.to_host] <= limits[group_id], "group %s crowded on %s" % (
+                        group_id, m.to_host)
         done |= batch_hosts
         planned |= batch_hosts
     # every host is planned or named unplanned, with its blockers
@@ -211,11 +216,17 @@ def random_cloud(draw, easy=False):
         servers.append(vm("s%03d" % index, on, *need, status=status, project="p%d" % (index % 3),
                           group=group, policy=policy))
     instances = []
+    # Fenix instance groups that VNFMs make of servers, some of them in a Nova server group too.
+    fenix_groups = [] if easy else ["f%d" % index for index in range(draw(st.integers(0, 2)))]
+    for name in fenix_groups:
+        groups.append(GroupRule(name, max_impacted_members=draw(st.integers(1, 2)),
+                                anti_affinity_group=draw(st.booleans()), recovery_time=draw(st.integers(0, 30))))
     for server in servers:
-        if draw(st.integers(0, 4)) == 0:
+        fenix_group = draw(st.sampled_from([None, None] + fenix_groups))
+        if fenix_group is not None or draw(st.integers(0, 4)) == 0:
             instances.append(InstanceRule(server.id, migration_type=draw(st.sampled_from(["MIGRATE", "LIVE_MIGRATE"])),
-                                          lead_time=draw(st.integers(0, 60))))
-    model = cloud(hosts, servers, groups, instances)
+                                          lead_time=draw(st.integers(0, 60)), group_id=fenix_group))
+    model = cloud(hosts, servers, groups, instances).with_constraints([], [])
     names = sorted(model.hosts)
     to_maintain = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
     maintained = [] if easy else draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
@@ -400,6 +411,32 @@ def test_waves_respect_max_impacted_members_and_skipped_members_count():
     model = cloud(hosts, [vm("m0", "c1", group="g", status="SHUTOFF"), vm("m1", "c1", group="g")], [rule])
     plan = plan_maintenance(model, ["c1"], PlanSettings(server_policy={"shutoff": "skip"}))
     assert "max_impacted_members is 1" in plan.unplanned_hosts["c1"]
+
+
+def test_a_server_in_a_nova_group_and_a_fenix_group_obeys_both():
+    """Issue 11's breach: tenant-a's VNFM groups vnf-1 (also in a Nova anti-affinity group) with vnf-2 under
+    max_impacted_members 1; the planner kept one group per server, so both moved in one wave."""
+    hosts = [host("c1"), host("c2"), host("c3"), host("c4")]
+    servers = [vm("aa-1", "c1", group="nova-aa", policy="anti-affinity"),
+               vm("aa-2", "c2", group="nova-aa", policy="anti-affinity"),
+               vm("vnf-2", "c1"), vm("other", "c1")]
+    groups = [GroupRule("nova-aa", max_impacted_members=2), GroupRule("vnf", max_impacted_members=1, recovery_time=30,
+                                                                      anti_affinity_group=True)]
+    model = cloud(hosts, servers, groups, [InstanceRule("aa-1", group_id="vnf"), InstanceRule("vnf-2", group_id="vnf")])
+    model.with_constraints([], [])
+    by_id = {server.id: server for server in model.servers}
+    assert by_id["aa-1"].groups == ("nova-aa", "vnf") and by_id["vnf-2"].groups == ("vnf",)
+    plan = plan_maintenance(model, ["c1"], PlanSettings(live_migration_seconds=10, host_seconds=100))
+    waves = [[move.server_id for move in wave] for wave in plan.batches[0].waves]
+    assert sorted(sum(waves, [])) == ["aa-1", "other", "vnf-2"]
+    assert not any({"aa-1", "vnf-2"} <= set(wave) for wave in waves), waves
+    moves = {move.server_id: move for move in plan.batches[0].moves}
+    assert moves["aa-1"].fenix_group_id == "vnf" and moves["aa-1"].as_dict()["fenix_group_id"] == "vnf"
+    # Both groups' placement rules: not next to the other Nova member (c2), not next to the other Fenix member.
+    assert moves["aa-1"].to_host not in ("c2", moves["vnf-2"].to_host)
+    # The Fenix group's recovery_time lies between its two waves.
+    assert plan.estimated_seconds >= 3 * 10 + 30 + 100
+    check_plan(model, ["c1"], PlanSettings(live_migration_seconds=10, host_seconds=100), plan)
 
 
 def test_migration_type_and_status_decide_the_kind():

@@ -90,7 +90,7 @@ def test_plan_as_dict_counts_moves_and_sorts_its_lists():
     # The keys and their order are those of the dataclass Move was (the journal stores this JSON).
     assert list(data["batches"][0]["waves"][1][0].items()) == [
         ("server_id", "s2"), ("project_id", "p2"), ("name", "b"), ("from_host", "h1"), ("to_host", "h4"),
-        ("kind", MIGRATE), ("group_id", None), ("moves_again", True)]
+        ("kind", MIGRATE), ("group_id", None), ("fenix_group_id", None), ("moves_again", True)]
     assert data["unplanned_hosts"] == [{"host": "h5", "reason": "full"}, {"host": "h9", "reason": "down"}]
     assert [entry["project_id"] for entry in data["projects"]] == ["p1", "p2"]
     assert Plan().ok
