@@ -131,8 +131,10 @@ moved:
       timeout_action: null
       server_state: null
       progress: []
-skipped:
-  description: Servers left on the host by policy, each with C(id), C(name), C(project_id), C(status), C(reason).
+skipped_servers:
+  description:
+    - Servers left on the host by policy, each with C(id), C(name), C(project_id), C(status), C(reason).
+    - Not named C(skipped), a key by which Ansible would count the task as skipped.
   returned: always
   type: list
   elements: dict

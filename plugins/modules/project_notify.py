@@ -109,7 +109,7 @@ attributes:
   check_mode:
     support: full
     details: Records and sends nothing; returns the notifications that would be sent, and in
-      RV(unreachable) the projects no configured transport would reach.
+      RV(unreachable_projects) the projects no configured transport would reach.
   diff_mode:
     support: none
 notes:
@@ -119,7 +119,7 @@ notes:
   - A project that no transport reaches does not fail the module. Either it has no VNFM (no
     O(bus), no URL in O(webhook.urls) and no AODH event alarm found for it), or its webhook
     failed after O(webhook.retries) retries. The journal keeps it as asked and logs a
-    C(project.unreachable) event with why; the result lists it in RV(unreachable), and a warning
+    C(project.unreachable) event with why; the result lists it in RV(unreachable_projects), and a warning
     names it. M(fenix.maintenance.project_reply_wait) reminds it (each reminder is another
     delivery attempt), then its O(fenix.maintenance.project_reply_wait#module:silent_policy)
     decides for it at the deadline.
@@ -205,7 +205,7 @@ notifications:
       type: bool
     unreachable:
       description:
-        - For an ask no transport delivered, C(reason) and C(why) as in RV(unreachable);
+        - For an ask no transport delivered, C(reason) and C(why) as in RV(unreachable_projects);
           null otherwise. A project asked per instance is unreachable when none of its
           notifications arrived, and only its first one says so.
       type: dict
@@ -216,11 +216,12 @@ notifications:
           C(webhook) adds C(posts), one per URL with C(url), C(alarm_id), C(ok), C(status),
           C(attempts) and C(error).
       type: dict
-unreachable:
+unreachable_projects:
   description:
     - The projects asked about a state that no transport reached (in check mode, that no
       configured transport would reach). The silent policy of
       M(fenix.maintenance.project_reply_wait) decides for them at their deadline.
+    - Not named C(unreachable), a key by which Ansible would mark the host unreachable.
   returned: always
   type: list
   elements: dict
@@ -311,7 +312,7 @@ class ProjectNotifyModule(OpenStackModule):
     uses_journal = True
 
     def run(self) -> dict:
-        result = self.partial_result = dict(changed=False, notifications=[], projects=[], unreachable=[],
+        result = self.partial_result = dict(changed=False, notifications=[], projects=[], unreachable_projects=[],
                                             journal=self.journal_shown)
         session_id = self.params["session_id"]
         if not self.journal_exists:
@@ -325,7 +326,7 @@ class ProjectNotifyModule(OpenStackModule):
             sent = self.notify_instance_done(notifier, session)
         else:
             sent = self.notify_projects(notifier, session, result)
-        result.update(changed=bool(sent), notifications=sent, unreachable=unreachable_projects(sent))
+        result.update(changed=bool(sent), notifications=sent, unreachable_projects=unreachable_projects(sent))
         # A project no transport reached is no reason to stop: the silent policy decides for it at its
         # deadline (project_reply_wait). Only bad options fail, and they fail before anything is recorded.
         failed = undelivered(sent) if not self.check_mode else []

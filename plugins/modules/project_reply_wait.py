@@ -25,7 +25,7 @@ description:
     their instances (recorded in the journal as the operator's policy, not the project's answer).
   - A project that no transport reached (M(fenix.maintenance.project_notify) lists it as
     unreachable - no VNFM, or a webhook that failed after its retries) is waited for as a silent
-    one, and each reminder tries to reach it again; RV(unreachable) names it and why.
+    one, and each reminder tries to reach it again; RV(unreachable_projects) names it and why.
   - When the session's C(silent_projects) setting is C(decide_at_once) (see
     M(fenix.maintenance.maintenance_session)), a project for which the silent policy decided at its
     previous ask, and which has not answered since, is answered for by O(silent_policy) at once,
@@ -182,10 +182,11 @@ decided_at_once:
   returned: always
   type: list
   elements: str
-unreachable:
+unreachable_projects:
   description:
     - Projects asked about the state that no transport reached, at the ask or at the last reminder,
       with why (no VNFM, or what their webhook answered). They count as silent.
+    - Not named C(unreachable), a key by which Ansible would mark the host unreachable.
   returned: always
   type: list
   elements: dict
@@ -256,7 +257,7 @@ class ProjectReplyWaitModule(OpenStackModule):
     def run(self) -> dict:
         params = self.params
         result = self.partial_result = dict(changed=False, state=None, projects=[], silent=[], nacked=[],
-                                            answered_by_policy=[], decided_at_once=[], unreachable=[],
+                                            answered_by_policy=[], decided_at_once=[], unreachable_projects=[],
                                             silent_projects=None, reminders=[], waited=0.0,
                                             journal=self.journal_shown)
         if not self.journal_exists:
@@ -276,7 +277,7 @@ class ProjectReplyWaitModule(OpenStackModule):
                       for p in outcome.projects],
             silent=outcome.silent, nacked=outcome.nacked, answered_by_policy=outcome.answered_by_policy,
             decided_at_once=outcome.decided_at_once,
-            unreachable=[{"project_id": project_id, "why": why} for project_id, why in sorted(outcome.unreachable.items())],
+            unreachable_projects=[{"project_id": project_id, "why": why} for project_id, why in sorted(outcome.unreachable.items())],
             reminders=outcome.reminded, waited=outcome.waited,
         )
         if self.check_mode:

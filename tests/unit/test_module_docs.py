@@ -50,3 +50,24 @@ def test_module_docs_render_without_warnings():
         if stream.getvalue():
             warnings[name] = stream.getvalue()
     assert warnings == {}
+
+
+# Keys of a task result that Ansible itself reads (TaskResult): a module returning one of them
+# changes how the task is counted, whatever the module meant by it.
+RESERVED_RESULT_KEYS = {"unreachable", "skipped", "failed_when_result", "ansible_facts", "ansible_job_id"}
+
+
+def test_no_module_returns_a_key_ansible_reads_as_the_task_status():
+    """project_notify returned a list named unreachable: a non-empty one made Ansible mark localhost unreachable."""
+    import yaml
+
+    modules = os.path.join(ROOT, "plugins", "modules")
+    found = {}
+    for name in sorted(os.listdir(modules)):
+        if not name.endswith(".py") or name == "__init__.py":
+            continue
+        with open(os.path.join(modules, name), encoding="utf-8") as handle:
+            source = handle.read()
+        returned = source.split('RETURN = r"""', 1)[1].split('"""', 1)[0]
+        found[name] = sorted(set(yaml.safe_load(returned) or {}) & RESERVED_RESULT_KEYS)
+    assert len(found) >= 10 and not any(found.values()), found

@@ -81,7 +81,7 @@ class DrainReport:
             changed=self.changed,
             disabled=self.disabled,
             moved=self.moved,
-            skipped=self.plan.skipped,
+            skipped_servers=self.plan.skipped,
             blockers=self.plan.blockers,
             empty=self.empty,
             restored=self.restored,

@@ -49,7 +49,7 @@ def test_skip_policy_leaves_server_and_reports_not_empty():
     cloud.add_server("compute1", name="broken", status="ERROR")
     result = run(cloud, host="compute1", server_policy={"other": "skip"})
     assert not result["failed"] and result["empty"] is False
-    assert [s["name"] for s in result["skipped"]] == ["broken"]
+    assert [s["name"] for s in result["skipped_servers"]] == ["broken"]
 
 
 def test_failed_migration_re_enables_the_host_it_disabled():

@@ -88,7 +88,7 @@ def test_a_project_without_a_vnfm_is_unreachable_not_a_failure(tmp_path):
         assert len(hook.bodies) == 1  # p1's; p2 has no URL, so nothing is posted for it
     assert not result["failed"], result["msg"]
     assert result["changed"]
-    assert result["unreachable"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
+    assert result["unreachable_projects"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
                                       "why": "no webhook URL and no bus: a project without a VNFM"}]
     by_project = {item["project_id"]: item for item in result["notifications"]}
     assert by_project["p1"]["delivered"] and by_project["p1"]["unreachable"] is None
@@ -112,7 +112,7 @@ def test_a_webhook_refusing_connections_is_unreachable_after_its_retries(tmp_pat
         result, warnings = notify_warned(cloud, path, api_url=API, webhook={
             "urls": {"p1": hook.url(), "p2": closed}, "retries": 1, "retry_delay": 0})
     assert not result["failed"], result["msg"]
-    [p2] = result["unreachable"]
+    [p2] = result["unreachable_projects"]
     assert (p2["project_id"], p2["reason"]) == ("p2", "undelivered")
     assert p2["why"].startswith("webhook %s: " % closed) and p2["why"].endswith("after 2 attempts")
     assert "refused" in p2["why"].lower()
@@ -129,7 +129,7 @@ def test_with_a_bus_a_project_without_webhook_is_reached(tmp_path):
         result = notify(cloud, path, api_url=API, bus={"transport_url": "rabbit://guest:secret@127.0.0.1:5672/"},
                         webhook={"urls": {}})
     assert not result["failed"], result["msg"]
-    assert result["unreachable"] == [] and all(item["delivered"] for item in result["notifications"])
+    assert result["unreachable_projects"] == [] and all(item["delivered"] for item in result["notifications"])
     assert not [e for e in journal.events("s1") if e["kind"] == "project.unreachable"]
     with kombu.Connection(memory) as connection:  # take them off the in-memory broker, which the tests share
         queue = connection.SimpleQueue("notifications.info")
@@ -145,7 +145,7 @@ def test_check_mode_predicts_the_projects_without_a_vnfm(tmp_path):
         result = notify(cloud, path, check_mode=True, api_url=API, webhook={"urls": {"p1": hook.url()}})
         assert hook.bodies == []
     assert not result["failed"] and result["changed"]
-    assert result["unreachable"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
+    assert result["unreachable_projects"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
                                       "why": "no webhook URL and no bus: a project without a VNFM"}]
     assert journal.projects("s1") == [] and journal.events("s1")[-1]["kind"] == "session.created"
 

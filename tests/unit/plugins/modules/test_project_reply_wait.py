@@ -116,7 +116,7 @@ def test_fail_policy_names_the_unreachable_projects_apart_from_the_silent(tmp_pa
     journal.record_reply("s1", "p1", "ACK_" + STATE)
     result = wait(path, timeout=1)
     assert result["failed"] and result["silent"] == ["p2", "p3"]
-    assert result["unreachable"] == [{"project_id": "p2", "why": "no webhook URL and no bus: a project without a VNFM"}]
+    assert result["unreachable_projects"] == [{"project_id": "p2", "why": "no webhook URL and no bus: a project without a VNFM"}]
     assert result["msg"] == (
         "state PLANNED_MAINTENANCE: projects p2 could not be reached (p2: no webhook URL and no bus: a project"
         " without a VNFM) and no answer after 1s from projects p3; make them reachable (a working webhook URL,"
@@ -137,9 +137,9 @@ def test_an_unreachable_project_gets_the_policy_at_its_deadline_and_the_run_goes
     assert not result["failed"], result["msg"]
     assert time.monotonic() - started >= 1  # at its deadline, not before
     assert result["answered_by_policy"] == ["p2"] and result["reminders"] == [["p2"]]
-    assert result["unreachable"][0]["project_id"] == "p2"
-    assert result["unreachable"][0]["why"].startswith("webhook %s: " % closed)  # the reminder's failure, now
-    assert result["unreachable"][0]["why"].endswith("after 1 attempt")
+    assert result["unreachable_projects"][0]["project_id"] == "p2"
+    assert result["unreachable_projects"][0]["why"].startswith("webhook %s: " % closed)  # the reminder's failure, now
+    assert result["unreachable_projects"][0]["why"].endswith("after 1 attempt")
     assert {p["project_id"]: p["decided_by"] for p in result["projects"]} == {"p1": "replied", "p2": "policy"}
 
 

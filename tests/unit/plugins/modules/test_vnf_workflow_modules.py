@@ -41,7 +41,7 @@ def test_project_notify_check_mode_predicts_the_per_instance_asks(tmp_path):
                                                   webhook={"urls": {}}), cloud, check_mode=True)
     assert [n["payload"]["instance_ids"] for n in result["notifications"]] == [[iid] for iid in mine]
     # No VNFM: the project is unreachable once, not once per instance.
-    assert [item["project_id"] for item in result["unreachable"]] == ["p1"]
+    assert [item["project_id"] for item in result["unreachable_projects"]] == ["p1"]
     assert journal.projects("s1") == []
 
 
