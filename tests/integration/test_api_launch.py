@@ -40,7 +40,6 @@ def launching_service(test_cloud, tmp_path_factory):
         "rolling_maintenance_renotify": 0,
         "rolling_maintenance_silent_policy": "LIVE_MIGRATE",
         "rolling_maintenance_poll_interval": 1,
-        "rolling_maintenance_actions": [{"plugin": "dummy", "type": "host", "metadata": {"seconds": 1}}],
     }))
     launch = LaunchSettings(kind="runner", inventory=str(inventory), run_vars=str(run_vars))
     service = ApiService(str(workdir / "run"), str(workdir / "journal.sqlite"), port=PORT, launch=launch).start()
@@ -79,7 +78,9 @@ def test_post_runs_the_maintenance_to_done(launching_service, tokens, admin_conn
     started = time.monotonic()
     status, created = request("POST", launching_service.url + "/maintenance", admin,
                               {"hosts": ["compute1"], "state": "MAINTENANCE", "session_id": "api-run-1",
-                               "metadata": {"openstack_release": "next"}})
+                               "metadata": {"openstack_release": "next"},
+                               # A session's upgrade plugins are its own (Fenix's actions), not the run's.
+                               "actions": [{"plugin": "dummy", "type": "host", "metadata": {"seconds": 1}}]})
     assert status == 200, created
     seen = follow(launching_service, admin, "api-run-1", lambda state: state in ("MAINTENANCE_DONE", "MAINTENANCE_FAILED"))
     print("POST to %s: %.1f s" % (seen[-1], time.monotonic() - started))
