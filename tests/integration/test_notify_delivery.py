@@ -304,8 +304,8 @@ def test_a_project_without_a_vnfm_gets_the_policy_and_the_run_goes_on(playbook, 
                                                       renotify=1, silent_policy="LIVE_MIGRATE")},
         {"fenix.maintenance.maintenance_session_info": {"journal": journal, "session_id": session_id}},
     )
-    assert notified["unreachable_projects"] == [{"project_id": lonely, "state": "PLANNED_MAINTENANCE", "reason": "no_vnfm",
-                                        "why": why}]
+    assert notified["unreachable_projects"] == [
+        {"project_id": lonely, "state": "PLANNED_MAINTENANCE", "reason": "no_vnfm", "why": why}]
     assert not waited.get("failed"), waited.get("msg")
     assert waited["unreachable_projects"] == [{"project_id": lonely, "why": why}] and waited["answered_by_policy"] == [lonely]
     assert waited["waited"] >= 3  # the policy decided at its deadline

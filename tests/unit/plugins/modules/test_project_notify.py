@@ -89,7 +89,7 @@ def test_a_project_without_a_vnfm_is_unreachable_not_a_failure(tmp_path):
     assert not result["failed"], result["msg"]
     assert result["changed"]
     assert result["unreachable_projects"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
-                                      "why": "no webhook URL and no bus: a project without a VNFM"}]
+                                               "why": "no webhook URL and no bus: a project without a VNFM"}]
     by_project = {item["project_id"]: item for item in result["notifications"]}
     assert by_project["p1"]["delivered"] and by_project["p1"]["unreachable"] is None
     assert not by_project["p2"]["delivered"] and by_project["p2"]["unreachable"]["reason"] == "no_vnfm"
@@ -146,7 +146,7 @@ def test_check_mode_predicts_the_projects_without_a_vnfm(tmp_path):
         assert hook.bodies == []
     assert not result["failed"] and result["changed"]
     assert result["unreachable_projects"] == [{"project_id": "p2", "state": "MAINTENANCE", "reason": "no_vnfm",
-                                      "why": "no webhook URL and no bus: a project without a VNFM"}]
+                                               "why": "no webhook URL and no bus: a project without a VNFM"}]
     assert journal.projects("s1") == [] and journal.events("s1")[-1]["kind"] == "session.created"
 
 
