@@ -528,8 +528,8 @@ def _sdk_exceptions():
 
 # Migrations Nova still works on, by the status of their os-migrations record ("finished" is a cold
 # migration waiting for its confirmation: the server is VERIFY_RESIZE on its target).
-UNSETTLED_MIGRATIONS = ("queued", "preparing", "accepted", "pre-migrating", "running", "migrating",
-                        "post-migrating", "finished", "confirming")
+UNSETTLED_MIGRATIONS = NOT_STARTED + ("accepted", "pre-migrating", "running", "migrating", "post-migrating",
+                                      "finished", "confirming")
 
 
 def settle_migrations_from(conn, hosts: List[str], timeout: float, poll: float = 2.0,
