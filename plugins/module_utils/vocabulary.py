@@ -54,6 +54,9 @@ ADMIN_ACTIONS = (LIVE_MIGRATE, MIGRATE)
 EVICTION = "EVICTION"
 ACTION_ALIASES = {EVICTION: OWN_ACTION}
 ANSWERED_ACTIONS = INSTANCE_ACTIONS + tuple(ACTION_ALIASES)  # what a reply or a migration_type may say
+# The planned duration of a cold migration (the plan's estimate unless the operator gives another): the
+# interruption an instance's max_interruption_time is compared with before a policy chooses a cold move for it.
+COLD_MIGRATION_SECONDS = 20.0
 
 # The session's workflow: how projects are asked. ``default`` asks each project once per state;
 # ``vnf`` (Fenix's VNF workflow) asks PREPARE/PLANNED_MAINTENANCE per instance, each answered on its own URL.

@@ -15,7 +15,7 @@ checked is the ask stored, and stores what they accept.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
@@ -32,7 +32,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify import re
 
 class ProjectsMixin(JournalCore):
     """The projects table and the instances' replies (part of Journal, which supplies ``session``,
-    ``instances``, ``set_instance`` and ``_event``)."""
+    ``instances``, ``set_instance``, ``constraints`` and ``_event``)."""
 
     def notify_project(
         self,
@@ -166,7 +166,8 @@ class ProjectsMixin(JournalCore):
             project = self.project(session_id, project_id)
             asked = self._asked(session_id, project)
             instances = self.instances(session_id, project_id)
-            reply, actions = reply_rules.policy_answer(project, action, asked, instances)
+            reply, actions = reply_rules.policy_answer(project, action, asked, instances,
+                                                       self._instance_constraints(asked))
             updated = self._run(
                 "UPDATE projects SET reply = ?, instance_actions = ?, replied_at = ?"
                 " WHERE session_id = ? AND project_id = ? AND reply IS NULL",
@@ -201,15 +202,17 @@ class ProjectsMixin(JournalCore):
             missing = sorted(iid for iid in instance_ids if iid in asked and iid not in project.instance_actions)
             if not missing:
                 return None
-            actions = dict(project.instance_actions, **{iid: action for iid in missing})
+            constraints = self._instance_constraints(missing)
+            decided = {iid: reply_rules.policy_action_for(constraints.get(iid), action) for iid in missing}
+            actions = dict(project.instance_actions, **decided)
             self._run("UPDATE projects SET instance_actions = ? WHERE session_id = ? AND project_id = ?",
                       (dump_json(dict(sorted(actions.items()))), session_id, project_id))
             for instance_id in missing:
                 self._run("UPDATE instances SET action = ? WHERE session_id = ? AND instance_id = ?",
-                          (action, session_id, instance_id))
+                          (decided[instance_id], session_id, instance_id))
             self._event(session_id, "project.policy_actions", project_id=project_id,
                         details={"state": project.state, "action": action, "instances": missing, "policy": policy,
-                                 "decided_by": "policy"})
+                                 "decided_by": "policy", "instance_actions": decided})
         return self.project(session_id, project_id)
 
     def project(self, session_id: str, project_id: str) -> ProjectRecord:
@@ -225,6 +228,11 @@ class ProjectsMixin(JournalCore):
         rows = self._run("SELECT * FROM projects WHERE session_id = ? ORDER BY project_id",
                          (session_id,)).fetchall()
         return [record_from_row(ProjectRecord, row) for row in rows]
+
+    def _instance_constraints(self, instance_ids: Iterable[str]) -> Dict[str, dict]:
+        """The /v1/instance constraints of these instances, by instance id (those without one left out)."""
+        wanted = set(instance_ids)
+        return {body["instance_id"]: body for body in self.constraints("instance") if body["instance_id"] in wanted}
 
     def _asked(self, session_id: str, project: ProjectRecord) -> set:
         return reply_rules.asked_instances(project, self.instances(session_id, project.project_id))

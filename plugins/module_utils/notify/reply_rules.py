@@ -27,7 +27,13 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
     JournalError,
     ProjectRecord,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import ACTION_ALIASES, INSTANCE_ACTIONS
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    ACTION_ALIASES,
+    COLD_MIGRATION_SECONDS,
+    INSTANCE_ACTIONS,
+    LIVE_MIGRATE,
+    MIGRATE,
+)
 
 ACK = "ACK_"
 NACK = "NACK_"
@@ -59,6 +65,24 @@ def stored_action(action: Optional[str]) -> Optional[str]:
     OWN_ACTION: the operator waits until the instance has left the host.
     """
     return ACTION_ALIASES.get(action, action) if action is not None else None
+
+
+def policy_action_for(constraint: Optional[dict], action: Optional[str]) -> Optional[str]:
+    """The operator's policy ``action`` for one instance, under its project's constraint (a /v1/instance body).
+
+    The policy never overrides the project's own choice: a migration_type
+    stands (EVICTION kept as OWN_ACTION). A cold migration, which stops the
+    instance for about COLD_MIGRATION_SECONDS, is not chosen for an instance
+    whose max_interruption_time is shorter: it is live-migrated instead.
+    """
+    if action is None or not constraint:
+        return action
+    if constraint.get("migration_type"):
+        return stored_action(constraint["migration_type"])
+    limit = constraint.get("max_interruption_time")
+    if action == MIGRATE and limit is not None and float(limit) < COLD_MIGRATION_SECONDS:
+        return LIVE_MIGRATE
+    return action
 
 
 def check_action(project: ProjectRecord, action: str) -> None:
@@ -126,13 +150,17 @@ def project_answer(project: ProjectRecord, asked: Set[str],
 
 
 def policy_answer(project: ProjectRecord, action: Optional[str], asked: Set[str],
-                  instances: Iterable[InstanceRecord] = ()) -> Tuple[str, Dict[str, str]]:
+                  instances: Iterable[InstanceRecord] = (),
+                  constraints: Optional[Dict[str, dict]] = None) -> Tuple[str, Dict[str, str]]:
     """The answer given for a silent project: the policy's ``action`` for each asked instance that has not answered.
 
     Instances that answered on their own URL (``instances``, the project's
     instance records) keep their answer: their actions stand, and a NACK of
     one of them makes the answer a NACK, as it would have once all had answered.
+    ``constraints`` (instance id: its /v1/instance body) bend the policy's
+    action per instance (policy_action_for).
     """
+    constraints = constraints or {}
     replies = answered_instances(asked, instances)
     if action is not None and project.allowed_actions:
         check_action(project, action)
@@ -141,5 +169,5 @@ def policy_answer(project: ProjectRecord, action: Optional[str], asked: Set[str]
     if project.allowed_actions:
         actions = {iid: replies[iid].action for iid in sorted(replies) if replies[iid].action}
         if action is not None:
-            actions.update({iid: action for iid in sorted(asked - set(replies))})
+            actions.update({iid: policy_action_for(constraints.get(iid), action) for iid in sorted(asked - set(replies))})
     return (NACK if nack else ACK) + project.state, dict(sorted(actions.items()))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import DEFAULT_POLICY
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import ACTION_ALIASES, COLD_MIGRATION_SECONDS
 
 VCPU = "VCPU"
 MEMORY_MB = "MEMORY_MB"
@@ -148,6 +149,15 @@ class InstanceRule:
             group_id=body.get("group_id"),
         )
 
+    @property
+    def action(self) -> Optional[str]:
+        """The instance's own default action (EVICTION is one its project performs, OWN_ACTION); None if unset."""
+        return ACTION_ALIASES.get(self.migration_type, self.migration_type)
+
+    def interrupted_too_long_by(self, seconds: float) -> bool:
+        """A move stopping the instance ``seconds`` would exceed its max_interruption_time."""
+        return self.max_interruption_time is not None and float(self.max_interruption_time) < seconds
+
 
 @dataclass
 class CloudModel:
@@ -192,7 +202,7 @@ class PlanSettings:
     max_unavailable_per_aggregate: Union[int, str, None] = None
     server_policy: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICY))
     live_migration_seconds: float = 10.0
-    cold_migration_seconds: float = 20.0
+    cold_migration_seconds: float = COLD_MIGRATION_SECONDS
     host_seconds: float = 300.0
     # Migrations running at once from one source host (Nova's max_concurrent_live_migrations).
     migrations_per_host: int = 1

@@ -26,14 +26,14 @@ class Move:
     __slots__ = ("server_id", "project_id", "name", "from_host", "to_host", "kind", "group_id", "moves_again",
                  "fenix_group_id")
 
-    def __init__(self, server_id: str, project_id: str, name: str, from_host: str, to_host: str, kind: str,
+    def __init__(self, server_id: str, project_id: str, name: str, from_host: str, to_host: Optional[str], kind: str,
                  group_id: Optional[str] = None, moves_again: bool = False,
                  fenix_group_id: Optional[str] = None) -> None:
         self.server_id = server_id
         self.project_id = project_id
         self.name = name
         self.from_host = from_host
-        self.to_host = to_host
+        self.to_host = to_host  # None for OWN_ACTION: the project moves or removes the instance itself
         self.kind = kind
         self.group_id = group_id
         # The target is a host of a later batch: the server will move once more.

@@ -55,7 +55,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     resolve_limit,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Batch, Blocker, Move, Plan
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE, OWN_ACTION
 
 # Host states while planning.
 PENDING = "pending"      # to maintain, not yet in a batch
@@ -266,7 +266,7 @@ class _State:
         actions = {key: settings.policy(key) for key in POLICY_CHOICES}
         servers = sorted(self.on_host.get(name, ()), key=functools.partial(move_order, limits=self.limits))
         for server in servers:
-            kind, reason = self.kind_of(server, actions)
+            kind, reason = self.kind_of(server, actions, settings.cold_migration_seconds)
             if kind == SKIP:
                 result.skipped.append(server)
                 continue
@@ -274,6 +274,10 @@ class _State:
                 reason = "its host %s is down (nova-compute not up), so Nova cannot migrate it" % name
             if reason is not None:
                 result.problems.append(Blocker(server.id, server.name, server.project_id, name, reason))
+                continue
+            if kind == OWN_ACTION:  # its project moves or removes it: no target to plan, none to hold
+                result.moves.append(Move(server.id, server.project_id, server.name, name, None, kind,
+                                         server.group_id, fenix_group_id=server.fenix_group_id))
                 continue
             target, why = self.find_target(server, name)
             if target is None:
@@ -293,13 +297,16 @@ class _State:
     def undo(self, attempt: _Attempt) -> None:
         by_id = {server.id: server for server in self.on_host.get(attempt.host, ())}
         for move in attempt.moves:
-            self.unplace(by_id[move.server_id], move.to_host)
+            if move.to_host is not None:
+                self.unplace(by_id[move.server_id], move.to_host)
         attempt.moves = []
 
-    def kind_of(self, server: ServerModel, actions: Dict[str, str]) -> Tuple[Optional[str], Optional[str]]:
-        """(LIVE_MIGRATE | MIGRATE | SKIP, None), or (None, why the server cannot move).
+    def kind_of(self, server: ServerModel, actions: Dict[str, str],
+                cold_seconds: float) -> Tuple[Optional[str], Optional[str]]:
+        """(LIVE_MIGRATE | MIGRATE | OWN_ACTION | SKIP, None), or (None, why the server cannot move).
 
-        ``actions``: server_policy's action per policy key (settings.policy of each).
+        ``actions``: server_policy's action per policy key (settings.policy of each); ``cold_seconds``: the
+        planned interruption of a cold migration, which an active instance's max_interruption_time may forbid.
         """
         key = policy_key(server.status)
         action = actions[key]
@@ -313,10 +320,24 @@ class _State:
             return None, ("it is in the affinity server group %s, whose members must share one host, so Nova"
                           " cannot move it alone; ask its project to scale it in or rebuild the group"
                           % self.group_label(server.group_id))
+        # The project's migration_type decides between the admin's moves (or leaves the move to the project);
+        # server_policy decides only for instances that set none.
         rule = self.model.instances.get(server.id)
-        if action == COLD or (rule is not None and rule.migration_type == MIGRATE and key == "active"):
-            return MIGRATE, None
+        own = rule.action if rule is not None else None
+        if own == OWN_ACTION:
+            return OWN_ACTION, None
         if key == "shutoff":
+            return MIGRATE, None  # stopped, it has no service a cold move could interrupt
+        if key != "active":
+            return LIVE_MIGRATE, None
+        too_long = rule is not None and rule.interrupted_too_long_by(cold_seconds)
+        if own == MIGRATE:
+            if too_long:
+                return None, ("its migration_type is MIGRATE and its max_interruption_time (%gs) is shorter than a"
+                              " cold migration (%gs planned); its project should set migration_type LIVE_MIGRATE"
+                              " or a longer max_interruption_time" % (rule.max_interruption_time, cold_seconds))
+            return MIGRATE, None
+        if own is None and action == COLD and not too_long:
             return MIGRATE, None
         return LIVE_MIGRATE, None
 
@@ -349,7 +370,8 @@ class _State:
                 room[1] += server.ram_mb
                 room[2] += server.disk_gb
                 self.count_member(server, name, -1)
-                self.on_host[move.to_host].append(server)
+                if move.to_host is not None:  # an OWN_ACTION instance leaves the plan: its project places it
+                    self.on_host[move.to_host].append(server)
             self.on_host[name] = staying
             self.status[name] = DONE
             if self.hosts[name].enabled and self.hosts[name].up:
@@ -532,7 +554,8 @@ def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings) -> f
         for move in wave:
             by_source[move.from_host][move.kind] += 1
         total += max(
-            (math.ceil(kinds[LIVE_MIGRATE] / per_host) * settings.live_migration_seconds
+            # A project's own action is counted as long as a live migration.
+            (math.ceil((kinds[LIVE_MIGRATE] + kinds[OWN_ACTION]) / per_host) * settings.live_migration_seconds
              + math.ceil(kinds[MIGRATE] / per_host) * settings.cold_migration_seconds
              for kinds in by_source.values()),
             default=0.0,

@@ -23,7 +23,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner
     plan_batch,
     plan_maintenance,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE, OWN_ACTION
 
 STATUSES = ["ACTIVE", "ACTIVE", "ACTIVE", "SHUTOFF", "PAUSED", "ERROR"]
 
@@ -112,6 +112,11 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
         for m in moved:
             s = servers[m.server_id]
             assert m.from_host == location[m.server_id]
+            rule = model.instances.get(s.id)
+            own = rule.action if rule else None
+            if own == OWN_ACTION:  # the project moves it itself: no target planned
+                assert m.kind == OWN_ACTION and m.to_host is None
+                continue
             assert m.to_host not in batch_hosts, "target in the same batch"
             target = model.hosts[m.to_host]
             assert target.enabled and target.up, "target disabled or down"
@@ -121,9 +126,13 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
             elif s.status == "PAUSED":
                 assert m.kind == LIVE_MIGRATE
             else:
+                # The project's migration_type stands; server_policy decides for the others, never a cold move
+                # longer than the instance's max_interruption_time.
                 assert s.status == "ACTIVE"
-                rule = model.instances.get(s.id)
-                cold = plan_settings.policy("active") == "cold" or (rule and rule.migration_type == MIGRATE)
+                too_long = rule is not None and rule.interrupted_too_long_by(plan_settings.cold_migration_seconds)
+                if own == MIGRATE:
+                    assert not too_long, "a cold move its max_interruption_time forbids"
+                cold = own == MIGRATE or (own is None and plan_settings.policy("active") == "cold" and not too_long)
                 assert m.kind == (MIGRATE if cold else LIVE_MIGRATE)
             assert m.moves_again == ((m.to_host in to_maintain or m.to_host in later) and m.to_host not in done)
         # max_impacted_members per wave (members left on batch hosts count in every wave)
@@ -143,13 +152,17 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
             s = servers[m.server_id]
             for index, amount in enumerate((s.vcpus, s.ram_mb, s.disk_gb)):
                 free[m.from_host][index] += amount
-                free[m.to_host][index] -= amount
+                if m.to_host is not None:  # an OWN_ACTION instance leaves the model
+                    free[m.to_host][index] -= amount
             location[m.server_id] = m.to_host
         members = defaultdict(Counter)
         for sid, where in location.items():
             for group_id in servers[sid].groups:
-                members[group_id][where] += 1
+                if where is not None:
+                    members[group_id][where] += 1
         for m in moved:
+            if m.to_host is None:
+                continue
             assert min(free[m.to_host]) >= 0, "target %s lacks capacity: %s" % (m.to_host, free[m.to_host])
             for group_id in servers[m.server_id].groups:
                 if limits.get(group_id) is not None:
@@ -224,8 +237,10 @@ def random_cloud(draw, easy=False):
     for server in servers:
         fenix_group = draw(st.sampled_from([None, None] + fenix_groups))
         if fenix_group is not None or draw(st.integers(0, 4)) == 0:
-            instances.append(InstanceRule(server.id, migration_type=draw(st.sampled_from(["MIGRATE", "LIVE_MIGRATE"])),
-                                          lead_time=draw(st.integers(0, 60)), group_id=fenix_group))
+            instances.append(InstanceRule(
+                server.id, migration_type=draw(st.sampled_from([None, "MIGRATE", "LIVE_MIGRATE", "OWN_ACTION", "EVICTION"])),
+                max_interruption_time=None if easy else draw(st.sampled_from([None, 0, 5, 60])),
+                lead_time=draw(st.integers(0, 60)), group_id=fenix_group))
     model = cloud(hosts, servers, groups, instances).with_constraints([], [])
     names = sorted(model.hosts)
     to_maintain = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
@@ -445,6 +460,36 @@ def test_migration_type_and_status_decide_the_kind():
                   instances=[InstanceRule("cold", migration_type="MIGRATE")])
     kinds = {m.server_id: m.kind for m in plan_maintenance(model, ["a"], PlanSettings()).batches[0].moves}
     assert kinds == {"live": LIVE_MIGRATE, "cold": MIGRATE, "off": MIGRATE, "paused": LIVE_MIGRATE}
+
+
+def test_the_projects_constraints_choose_the_kind_before_the_server_policy():
+    servers = [vm("live", "a"), vm("short", "a"), vm("own", "a"), vm("evicted", "a"), vm("free", "a"),
+               vm("off", "a", status="SHUTOFF")]
+    rules = [InstanceRule("live", migration_type="LIVE_MIGRATE"),
+             InstanceRule("short", max_interruption_time=5),
+             InstanceRule("own", migration_type="OWN_ACTION"),
+             InstanceRule("evicted", migration_type="EVICTION"),
+             InstanceRule("off", migration_type="LIVE_MIGRATE")]
+    model = cloud([host("a"), host("b")], servers, instances=rules)
+    plan = plan_maintenance(model, ["a"], PlanSettings(server_policy={"active": "cold"}))
+    moves = {m.server_id: m for m in plan.batches[0].moves}
+    assert {sid: m.kind for sid, m in moves.items()} == {
+        "live": LIVE_MIGRATE, "short": LIVE_MIGRATE, "own": OWN_ACTION, "evicted": OWN_ACTION, "free": MIGRATE,
+        "off": MIGRATE}
+    assert moves["own"].to_host is None and moves["evicted"].to_host is None
+    assert {m.to_host for sid, m in moves.items() if sid not in ("own", "evicted")} == {"b"}
+
+
+def test_a_cold_move_its_max_interruption_time_forbids_is_a_named_blocker():
+    model = cloud([host("a"), host("b")], [vm("cold", "a")],
+                  instances=[InstanceRule("cold", migration_type="MIGRATE", max_interruption_time=5)])
+    plan = plan_maintenance(model, ["a"], PlanSettings(cold_migration_seconds=30))
+    assert not plan.ok and "a" in plan.unplanned_hosts
+    [blocker] = plan.blockers
+    assert blocker.server_id == "cold" and blocker.reason == (
+        "its migration_type is MIGRATE and its max_interruption_time (5s) is shorter than a cold migration"
+        " (30s planned); its project should set migration_type LIVE_MIGRATE or a longer max_interruption_time")
+    assert plan_maintenance(model, ["a"], PlanSettings(cold_migration_seconds=4)).batches[0].moves[0].kind == MIGRATE
 
 
 def test_projects_list_every_instance_on_planned_hosts():

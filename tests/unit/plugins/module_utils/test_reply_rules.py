@@ -101,3 +101,17 @@ def test_a_state_without_actions_gives_none_whatever_the_instances_hold():
     earlier = [instance("vm-1", "ACK_MAINTENANCE", "MIGRATE")]
     assert reply_rules.project_answer(asked("MAINTENANCE", allowed_actions=()), {"vm-1"}, earlier) == (
         "ACK_MAINTENANCE", {})
+
+
+@pytest.mark.parametrize("constraint, policy, action", [
+    (None, "MIGRATE", "MIGRATE"),
+    ({"migration_type": "LIVE_MIGRATE"}, "MIGRATE", "LIVE_MIGRATE"),
+    ({"migration_type": "EVICTION"}, "LIVE_MIGRATE", "OWN_ACTION"),
+    ({"max_interruption_time": 5}, "MIGRATE", "LIVE_MIGRATE"),
+    ({"max_interruption_time": 0}, "MIGRATE", "LIVE_MIGRATE"),
+    ({"max_interruption_time": 20}, "MIGRATE", "MIGRATE"),  # a cold move's planned 20 s fits
+    ({"max_interruption_time": 5}, "LIVE_MIGRATE", "LIVE_MIGRATE"),
+    ({"migration_type": "MIGRATE"}, None, None),  # a state without actions: nothing to give
+])
+def test_the_policy_action_bends_to_the_instances_constraint(constraint, policy, action):
+    assert reply_rules.policy_action_for(constraint, policy) == action

@@ -220,7 +220,23 @@ def test_waiting_gives_the_policy_action_to_unconstrained_instances_of_a_vnf_ses
     assert journal.project("s1", "p2").instance_actions == {"i5": "LIVE_MIGRATE"}
     decided = [e["details"] for e in journal.events("s1") if e["kind"] == "project.policy_actions"]
     assert decided == [{"state": PLANNED, "action": "LIVE_MIGRATE", "instances": ["i2"], "decided_by": "policy",
-                        "policy": "silent_policy=LIVE_MIGRATE (no action and no migration_type)"}]
+                        "policy": "silent_policy=LIVE_MIGRATE (no action and no migration_type)",
+                        "instance_actions": {"i2": "LIVE_MIGRATE"}}]
+
+
+@pytest.mark.parametrize("workflow", ["default", "vnf"])
+def test_the_silent_policy_never_overrides_a_constraint(tmp_path, workflow):
+    """A silent project's migration_type stands; a cold move its max_interruption_time forbids is made live."""
+    journal, _session = new_session(tmp_path, workflow=workflow)
+    asked_directly(journal, ["own", "evicted", "short", "long", "free"])
+    constrain(journal, "own", "OWN_ACTION")
+    constrain(journal, "evicted", "EVICTION")
+    for instance_id, limit in (("short", 5), ("long", 600)):
+        journal.set_constraint("instance", instance_id, "p1", {"instance_id": instance_id, "project_id": "p1",
+                                                               "max_interruption_time": limit})
+    project = journal.record_policy_reply("s1", "p1", "MIGRATE", policy="silent_policy=MIGRATE")
+    assert project.instance_actions == {"own": "OWN_ACTION", "evicted": "OWN_ACTION", "short": "LIVE_MIGRATE",
+                                        "long": "MIGRATE", "free": "MIGRATE"}
 
 
 def test_the_default_workflow_leaves_an_instance_without_action_to_the_plan(tmp_path):
