@@ -27,6 +27,10 @@ description:
   - The progress of a long live migration and what its timeout led to are journal events of the
     session (C(instance.migration_progress), C(instance.migration_timeout)).
   - A project that answered NACK stops everything before any server moves.
+  - The projects' constraints hold a wave back until each of its instances may be acted on - C(lead_time)
+    seconds after its project was told of this batch (its notice), and C(recovery_time) seconds after the
+    last move of another member of each of its instance groups ended, in this batch or an earlier one.
+    Each wait is a journal event C(instance.held) with its reason.
 options:
   session_id:
     description:
@@ -55,9 +59,17 @@ options:
         description: Target host; the scheduler chooses when omitted.
         type: str
       kind:
-        description: What to do when the project named no action.
+        description:
+          - What to do when the project named no action; V(OWN_ACTION) waits for the project to move it
+            (its C(migration_type) constraint said so).
         type: str
-        choices: [LIVE_MIGRATE, MIGRATE]
+        choices: [LIVE_MIGRATE, MIGRATE, OWN_ACTION]
+      group_id:
+        description: Its Nova server group (whose C(recovery_time) paces its members' moves).
+        type: str
+      fenix_group_id:
+        description: Its Fenix instance group when that is not its Nova server group.
+        type: str
       wave:
         description: Moves of one wave run together; waves run in order.
         type: int
@@ -66,7 +78,8 @@ options:
     description:
       - The planned moves as M(fenix.maintenance.maintenance_plan) gives them for a batch
         (the C(waves) of a batch in RV(fenix.maintenance.maintenance_plan#module:plan.batches)) - a list of waves,
-        each a list of moves with C(server_id), C(to_host) and C(kind). Other keys are ignored.
+        each a list of moves with C(server_id), C(to_host), C(kind), C(group_id) and C(fenix_group_id).
+        Other keys are ignored.
       - Mutually exclusive with O(moves).
     type: list
     elements: list
@@ -165,6 +178,15 @@ instances:
           M(fenix.maintenance.server_migrate)'s RV(fenix.maintenance.server_migrate#module:servers[].progress).
       type: list
       elements: dict
+    groups:
+      description: Its Nova server group and Fenix instance group, whose C(recovery_time) paced it.
+      type: list
+      elements: str
+    waited:
+      description:
+        - Null when it was acted on at once; else C(seconds) it was held back and C(why) (its C(lead_time)
+          after its project's notice, or a group's C(recovery_time) after another member's move).
+      type: dict
   sample:
     - server_id: 0b7c...
       project_id: 8a1b...
@@ -178,6 +200,8 @@ instances:
       note: null
       timeout_action: null
       progress: []
+      groups: [5f0e...]
+      waited: {seconds: 4.2, why: "recovery_time 10s of group 5f0e... after 7d1a... moved"}
 counts:
   description: Servers by action.
   returned: always
@@ -204,6 +228,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instanc
     decide,
 )
 
+
 ACTION_NAMES = ("LIVE_MIGRATE", "MIGRATE", "OWN_ACTION")
 
 
@@ -214,8 +239,10 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         moves=dict(type="list", elements="dict", default=[], options=dict(
             server_id=dict(required=True),
             to_host=dict(),
-            kind=dict(choices=["LIVE_MIGRATE", "MIGRATE"]),
+            kind=dict(choices=list(ACTION_NAMES)),
             wave=dict(type="int", default=0),
+            group_id=dict(),
+            fenix_group_id=dict(),
         )),
         waves=dict(type="list", elements="list"),
         allow_nack=dict(type="bool", default=False),
@@ -263,7 +290,8 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
 
 def moves_of_waves(waves: list) -> list:
     """The plan's waves as moves carrying their wave number."""
-    return [{"server_id": move["server_id"], "to_host": move.get("to_host"), "kind": move.get("kind"), "wave": index}
+    return [{"server_id": move["server_id"], "to_host": move.get("to_host"), "kind": move.get("kind"), "wave": index,
+             "group_id": move.get("group_id"), "fenix_group_id": move.get("fenix_group_id")}
             for index, wave in enumerate(waves) for move in wave]
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional
+from datetime import datetime, timedelta
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     COLD,
@@ -27,6 +28,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     MigrationRequest,
     Migrator,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import parse_time, utc_datetime
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
@@ -57,6 +59,8 @@ class InstanceWork:
     error: Optional[str] = None
     timeout_action: Optional[str] = None  # what was done with a migration past its timeout (forced, aborted, reported)
     progress: List[dict] = field(default_factory=list)  # progress lines of a long live migration
+    groups: List[str] = field(default_factory=list)  # its Nova server group and Fenix instance group, if any
+    waited: Optional[dict] = None  # {seconds, why}: held back by a lead_time or a group's recovery_time
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,9 +93,76 @@ def decide(servers: list, moves: Dict[str, dict], replies: Dict[str, ProjectReco
             # A stopped server cannot be live-migrated; moving it cold keeps it stopped, as it was.
             action, note = MIGRATE, "LIVE_MIGRATE asked for a %s server: migrated cold" % server.status
         wave = move.get("wave", last_wave + 1 if moves else 0)
+        groups = [group for group in (move.get("group_id"), move.get("fenix_group_id")) if group]
         work.append(InstanceWork(server.id, server.project_id, server.name, server.compute_host, server.status,
-                                 action, move.get("to_host"), wave, "project" if asked else "plan", note))
+                                 action, move.get("to_host"), wave, "project" if asked else "plan", note,
+                                 groups=groups))
     return work
+
+
+@dataclass
+class Pacing:
+    """When each instance may be acted on, by its project's lead_time and its groups' recovery_time.
+
+    An instance is not moved (nor its OWN_ACTION awaited) before ``lead_time``
+    seconds after its project was told of the action (the project's notice of
+    the current ask), nor before ``recovery_time`` seconds after the last move
+    of another member of any of its groups ended, in this batch or an earlier one.
+    """
+
+    notified_at: Dict[str, datetime]  # project id: when it was asked about this batch
+    lead_times: Dict[str, float]  # instance id: its lead_time
+    recovery_times: Dict[str, float]  # group id: its recovery_time
+    last_ended: Dict[str, Dict[str, datetime]]  # group id: {member: when its latest move ended}
+
+    @classmethod
+    def from_journal(cls, journal: Journal, session_id: str) -> "Pacing":
+        notified = {record.project_id: parse_time(record.notified_at)
+                    for record in journal.projects(session_id) if record.notified_at}
+        lead_times = {body["instance_id"]: float(body["lead_time"])
+                      for body in journal.constraints("instance") if body.get("lead_time")}
+        recovery_times = {body["group_id"]: float(body["recovery_time"])
+                          for body in journal.constraints("instance_group") if body.get("recovery_time")}
+        return cls(notified, lead_times, recovery_times, last_member_moves(journal, session_id, recovery_times))
+
+    def ready_at(self, item: InstanceWork, now: datetime) -> Tuple[datetime, Optional[str]]:
+        """The earliest moment ``item`` may be acted on, and why it is not now (None when it is)."""
+        ready, why = now, None
+        lead = self.lead_times.get(item.server_id)
+        if lead:
+            # A project never told (it has no record) is told now, by this wait's start.
+            notice = self.notified_at.get(item.project_id, now) + timedelta(seconds=lead)
+            if notice > ready:
+                ready, why = notice, "lead_time %gs after its project was told" % lead
+        for group in item.groups:
+            recovery = self.recovery_times.get(group)
+            # The instance's own earlier move does not count: it is the next member only after another one.
+            others = [(ended, member) for member, ended in self.last_ended.get(group, {}).items()
+                      if member != item.server_id]
+            if recovery and others:
+                ended, member = max(others)
+                recovered = ended + timedelta(seconds=recovery)
+                if recovered > ready:
+                    ready, why = recovered, "recovery_time %gs of group %s after %s moved" % (recovery, group, member)
+        return ready, why
+
+
+def last_member_moves(journal: Journal, session_id: str,
+                      groups_of_interest: Iterable[str]) -> Dict[str, Dict[str, datetime]]:
+    """Per group with a recovery_time: when each member's latest move in the session ended."""
+    wanted = set(groups_of_interest)
+    if not wanted:
+        return {}
+    groups_of = {record.instance_id: set(record.details.get("groups") or ()) & wanted
+                 for record in journal.instances(session_id)}
+    last: Dict[str, Dict[str, datetime]] = {}
+    for move in journal.moves(session_id):  # in the order they started: a later end overwrites
+        if move.ended_at:
+            for group in groups_of.get(move.instance_id, ()):
+                ended = parse_time(move.ended_at)
+                members = last.setdefault(group, {})
+                members[move.instance_id] = max(ended, members.get(move.instance_id, ended))
+    return last
 
 
 class InstanceActions:
@@ -99,7 +170,8 @@ class InstanceActions:
 
     def __init__(self, conn, journal: Journal, session_id: str, migrator: Migrator,
                  announce: Callable[[InstanceWork], None], timeout: float, poll_interval: float,
-                 list_servers: Callable[[], list], clock=time.monotonic, sleep=time.sleep) -> None:
+                 list_servers: Callable[[], list], clock=time.monotonic, sleep=time.sleep,
+                 now: Callable[[], datetime] = utc_datetime) -> None:
         self.conn = conn
         self.journal = journal
         self.session_id = session_id
@@ -110,15 +182,19 @@ class InstanceActions:
         self.list_servers = list_servers
         self.clock = clock
         self.sleep = sleep
+        self.now = now
 
     def run(self, work: List[InstanceWork]) -> List[InstanceWork]:
         for wave in sorted({item.wave for item in work}):
             batch = [item for item in work if item.wave == wave]
             for item in batch:
                 # action_done back to false: a server moved again (its host is maintained later) is not done yet.
+                # Its groups stay with it, so a later batch knows whose move a recovery_time counts from.
                 self.journal.set_instance(self.session_id, item.server_id, item.project_id, host=item.from_host,
                                           action=item.action, action_done=False,
-                                          details={"target_host": item.target_host, "name": item.name})
+                                          details={"target_host": item.target_host, "name": item.name,
+                                                   "groups": item.groups})
+            self.wait_until_ready(batch)
             self.migrate([item for item in batch if item.action in MIGRATION_KIND])
             self.await_own_actions([item for item in batch if item.action == OWN_ACTION])
             failed = [item for item in batch if item.outcome != "done"]
@@ -127,6 +203,25 @@ class InstanceActions:
                     "server %s of project %s (%s): %s" % (item.name or item.server_id, item.project_id, item.action,
                                                           item.error) for item in failed))
         return work
+
+    def wait_until_ready(self, batch: List[InstanceWork]) -> None:
+        """Hold the wave until every instance of it may be acted on (Pacing), recording why it waited."""
+        pacing = Pacing.from_journal(self.journal, self.session_id)
+        now = self.now()
+        readiness = [(item, *pacing.ready_at(item, now)) for item in batch]
+        held = [(item, ready, why) for item, ready, why in readiness if why is not None]
+        if not held:
+            return
+        until = max(ready for _item, ready, _why in held)
+        for item, ready, why in held:
+            item.waited = {"seconds": round((ready - now).total_seconds(), 3), "why": why}
+            self.journal.record_event(self.session_id, "instance.held", host=item.from_host,
+                                      project_id=item.project_id, instance_id=item.server_id,
+                                      details=dict(item.waited, until=ready.isoformat()))
+        # The wave moves together, so its instances wait for the last of them.
+        remaining = (until - self.now()).total_seconds()
+        if remaining > 0:
+            self.sleep(remaining)
 
     def migrate(self, items: List[InstanceWork]) -> None:
         requests = [MigrationRequest(item.server_id, MIGRATION_KIND[item.action], item.target_host) for item in items]

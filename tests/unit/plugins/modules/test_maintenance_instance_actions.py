@@ -152,3 +152,86 @@ def test_a_stuck_migration_is_journaled_with_its_progress_and_what_its_timeout_l
     move, = journal.moves("s1")
     assert move.state == "FAILED" and "on_timeout: abort: aborted migration 1 (running)" in move.error
     assert announced == [] and cloud.servers[server].compute_host == "compute1"
+
+
+class SteppedTime:
+    """The journal's clock, the wall clock and sleep of one test: time moves only when someone sleeps."""
+
+    def __init__(self):
+        from datetime import datetime, timezone
+        self.moment = datetime(2026, 12, 3, 12, 0, 0, tzinfo=timezone.utc)
+        self.slept = []
+
+    def now(self):
+        return self.moment
+
+    def stamp(self):
+        from ansible_collections.fenix.maintenance.plugins.module_utils.clock import TIME_FORMAT
+        return self.moment.strftime(TIME_FORMAT)
+
+    def sleep(self, seconds):
+        from datetime import timedelta
+        self.slept.append(round(seconds, 3))
+        self.moment += timedelta(seconds=seconds)
+
+
+class InstantMigrator:
+    """Every migration lands on its target at once (SteppedTime does not move while it runs)."""
+
+    def __init__(self, time_):
+        self.time, self.started = time_, []
+
+    def migrate_all(self, requests, each):
+        return [each(request) for request in requests]
+
+    def migrate(self, request, events=None):
+        from types import SimpleNamespace
+        self.started.append((request.server_id, self.time.now()))
+        return SimpleNamespace(ok=True, destination=request.target_host, error=None, duration=0.0,
+                               timeout_action=None, progress=[])
+
+
+def test_lead_time_and_recovery_time_hold_each_instance_back(tmp_path):
+    from datetime import timedelta
+    from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
+        InstanceActions, InstanceWork)
+    time_ = SteppedTime()
+    journal = Journal(str(tmp_path / "j.sqlite"), clock=time_.stamp)
+    journal.create_session(["compute1", "compute2"], session_id="s1")
+    journal.set_constraint("instance_group", "g", "pa", {"group_id": "g", "project_id": "pa", "recovery_time": 20})
+    journal.set_constraint("instance", "vm-1", "pa", {"instance_id": "vm-1", "project_id": "pa", "lead_time": 30,
+                                                      "group_id": "g"})
+    noticed = time_.now()
+    journal.notify_project("s1", "pa", "PLANNED_MAINTENANCE", ["vm-1", "vm-2", "vm-3"], ALL)
+    time_.sleep(10)  # the project answered 10 s after its notice
+    migrator = InstantMigrator(time_)
+    actions = InstanceActions(None, journal, "s1", migrator, announce=lambda item: None, timeout=60, poll_interval=1,
+                              list_servers=list, clock=lambda: 0.0, sleep=time_.sleep, now=time_.now)
+
+    def work(server_id, wave, host):
+        return InstanceWork(server_id, "pa", server_id, host, "ACTIVE", "LIVE_MIGRATE", "compute3", wave, "plan",
+                            groups=["g"])
+
+    first = [work("vm-1", 0, "compute1"), work("vm-3", 0, "compute1"), work("vm-2", 1, "compute1")]
+    actions.run(first)
+    started = dict(migrator.started)
+    # Not before lead_time after the notice; the wave waits for its last instance.
+    assert started["vm-1"] - noticed == timedelta(seconds=30) and started["vm-3"] == started["vm-1"]
+    assert first[0].waited == {"seconds": 20.0, "why": "lead_time 30s after its project was told"}
+    assert first[1].waited is None
+    # The next member of g waits recovery_time after the last move of another member ended.
+    assert started["vm-2"] - started["vm-3"] == timedelta(seconds=20)
+    assert first[2].waited == {"seconds": 20.0, "why": "recovery_time 20s of group g after vm-3 moved"}
+    # A later batch 5 s on: vm-2's own move does not hold it back, vm-3's (25 s ago) no longer does.
+    time_.sleep(5)
+    journal.notify_project("s1", "pa", "PLANNED_MAINTENANCE", ["vm-2", "vm-3"], ALL)
+    again = [work("vm-2", 0, "compute3"), work("vm-3", 1, "compute3")]
+    actions.run(again)
+    assert again[0].waited is None and migrator.started[-2] == ("vm-2", started["vm-2"] + timedelta(seconds=5))
+    # vm-3 is the next member after vm-2: 20 s after vm-2's move.
+    assert again[1].waited == {"seconds": 20.0, "why": "recovery_time 20s of group g after vm-2 moved"}
+    held = [(event["instance_id"], event["details"]["why"]) for event in journal.events("s1")
+            if event["kind"] == "instance.held"]
+    assert held == [("vm-1", "lead_time 30s after its project was told"),
+                    ("vm-2", "recovery_time 20s of group g after vm-3 moved"),
+                    ("vm-3", "recovery_time 20s of group g after vm-2 moved")]
