@@ -15,8 +15,10 @@ the whole command line:
 - FENIX_JOURNAL: SQLite path or PostgreSQL DSN of the journal.
 - FENIX_API_AUTH: ``keystone`` (default) or ``none`` (labs only: no checks at all).
 - FENIX_API_CLOUD: clouds.yaml entry of the service's own user, used to
-  validate tokens and to enable hosts again when a session is deleted.
+  validate tokens (keystonemiddleware's auth_token, api/auth.py) and to enable
+  hosts again when a session is deleted.
 - FENIX_API_TOKEN_TTL: longest time a token validation is trusted (seconds, default 300).
+- FENIX_API_POLICY_FILE: an oslo.policy file (YAML) overriding the default rules of api/policy.py.
 - FENIX_API_MAX_BODY: largest request body accepted (bytes, default 1048576: 1 MiB); a longer one is 413.
 - FENIX_API_LAUNCHER: who runs a session POSTed here: ``runner`` (default: ansible-runner on this host),
   ``controller`` (an AWX / Automation Controller job template) or ``none``; its companions
@@ -42,10 +44,12 @@ except ImportError:
     HAS_FALCON = False
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import (
+    HAS_KEYSTONEMIDDLEWARE,
     NOBODY_CHECKED,
     Caller,
-    KeystoneTokens,
     Unauthorized,
+    caller_of,
+    protect,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.body import (
     DEFAULT_MAX_BODY,
@@ -62,6 +66,12 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher imp
     LaunchSettings,
     make_launcher,
     read_run_vars,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.policy import (
+    HAS_OSLO_POLICY,
+    POLICY_FILE_VARIABLE,
+    Policy,
+    operation_rule,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import settle_migrations_from
@@ -89,6 +99,8 @@ LOG = logging.getLogger("fenix.maintenance.api")
 AUTH_MODES = ("keystone", "none")
 API_LIBRARIES = "falcon, jsonschema and gunicorn"
 HAS_API_LIBS = HAS_FALCON and HAS_JSONSCHEMA
+KEYSTONE_LIBRARIES = "keystonemiddleware and oslo.policy"
+HAS_KEYSTONE_LIBS = HAS_KEYSTONEMIDDLEWARE and HAS_OSLO_POLICY
 
 
 class ApiError(Exception):
@@ -104,6 +116,7 @@ class ServiceConfig:
     auth: str = "keystone"
     cloud: Optional[str] = None
     token_ttl: float = 300.0
+    policy_file: Optional[str] = None
     max_body: int = DEFAULT_MAX_BODY
     launch: LaunchSettings = field(default_factory=LaunchSettings)
 
@@ -115,6 +128,7 @@ class ServiceConfig:
             auth=environ.get("FENIX_API_AUTH", "keystone"),
             cloud=environ.get("FENIX_API_CLOUD") or environ.get("OS_CLOUD"),
             token_ttl=float(environ.get("FENIX_API_TOKEN_TTL", "300")),
+            policy_file=environ.get(POLICY_FILE_VARIABLE) or None,
             max_body=parse_max_body(environ.get("FENIX_API_MAX_BODY")),
             launch=LaunchSettings.from_environment(environ),
         )
@@ -130,6 +144,9 @@ class ServiceConfig:
         if self.auth == "keystone" and not self.cloud:
             raise ValueError("FENIX_API_CLOUD: missing; name the clouds.yaml entry of the service user"
                              " that validates Keystone tokens (or set FENIX_API_AUTH=none in a lab)")
+        if self.auth == "none" and self.policy_file:
+            raise ValueError("%s: FENIX_API_AUTH=none checks nobody, so a policy file would not apply; unset one"
+                             " of them" % POLICY_FILE_VARIABLE)
 
 
 @dataclass
@@ -174,8 +191,8 @@ class Service:
         self._conn = None
         self._conn_lock = threading.RLock()  # conn is read while the lock is held
         self._local = threading.local()
-        self.tokens = None if config.auth == "none" else KeystoneTokens(
-            self.conn.identity, max_ttl=config.token_ttl)
+        # The rules of who may call what; None in lab mode, where nobody is checked.
+        self.policy = None if config.auth == "none" else Policy(config.policy_file)
         self.launcher = make_launcher(config.launch, self.location)
 
     @property
@@ -197,10 +214,11 @@ class Service:
     def has_cloud(self) -> bool:
         return bool(self.config.cloud)
 
-    def caller(self, token: Optional[str]) -> Caller:
-        if self.tokens is None:
+    def caller(self, environ: Dict[str, Any]) -> Caller:
+        """The caller of a request, from what keystonemiddleware's auth_token found (its WSGI environment)."""
+        if self.policy is None:
             return NOBODY_CHECKED
-        return self.tokens.caller(token)
+        return caller_of(environ, self.policy)
 
     # public
     def versions(self, call: Call) -> dict:
@@ -479,12 +497,22 @@ def _connect_cloud(cloud: Optional[str]):
     return openstack.connect(cloud=cloud)
 
 
-def authorize(caller: Caller, who: str, params: Dict[str, str]) -> None:
-    if who == "admin" and not caller.is_admin:
-        raise ApiError(403, "this endpoint needs a token with the admin role")
-    if who == "project" and "project_id" in params and not caller.may_act_for(params["project_id"]):
-        raise ApiError(403, "project %s: your token is scoped to project %s"
-                       % (params["project_id"], caller.project_id))
+def authorize(caller: Caller, operation: str, who: str, params: Dict[str, str]) -> None:
+    """403 unless the operation's policy rule lets the caller act: for the project in the path, on a project
+    endpoint without one for the caller's own project (the handler then checks who owns the record)."""
+    if who == "public":
+        return
+    project_id = params.get("project_id", caller.project_id) if who == "project" else None
+    rule = operation_rule(operation)
+    if caller.may(rule, project_id):
+        return
+    if who == "admin":
+        raise ApiError(403, "this endpoint needs a token with the admin role (policy rule %s)" % rule)
+    if "project_id" in params:
+        raise ApiError(403, "project %s: your token is scoped to project %s (policy rule %s)"
+                       % (params["project_id"], caller.project_id, rule))
+    raise ApiError(403, "your token is scoped to project %s, which may not call this endpoint (policy rule %s)"
+                   % (caller.project_id, rule))
 
 
 def request_stream(req):
@@ -518,7 +546,7 @@ class Operation:
         limit = self.service.config.max_body
         refuse_declared_size(req.content_length, limit)
         caller = NOBODY_CHECKED if who == "public" else self._caller(req)
-        authorize(caller, who, params)
+        authorize(caller, operation, who, params)
         body = parse_body(read_body(request_stream(req), limit), schema) if schema is not None else {}
         call = Call(caller=caller, params=params, body=body, base_url=req.forwarded_prefix)
         try:
@@ -537,7 +565,7 @@ class Operation:
 
     def _caller(self, req) -> Caller:
         try:
-            return self.service.caller(req.get_header("X-Auth-Token"))
+            return self.service.caller(req.env)
         except Unauthorized as exc:
             raise ApiError(401, str(exc))
 
@@ -550,11 +578,14 @@ def create_app(config: Optional[ServiceConfig] = None, connect: Optional[Callabl
 
 
 def build(config: Optional[ServiceConfig] = None, connect: Optional[Callable[[], Any]] = None):
-    """The WSGI application and the Service behind it."""
+    """The WSGI application (behind keystonemiddleware's auth_token in keystone mode) and the Service behind it."""
     if not HAS_API_LIBS:
         raise RuntimeError("the maintenance API needs %s; pip install falcon jsonschema gunicorn" % API_LIBRARIES)
     config = config or ServiceConfig.from_environment()
     config.check()
+    if config.auth == "keystone" and not HAS_KEYSTONE_LIBS:
+        raise RuntimeError("FENIX_API_AUTH=keystone needs %s; pip install keystonemiddleware oslo.policy"
+                           % KEYSTONE_LIBRARIES)
     service = Service(config, connect)
     if config.auth == "none":
         LOG.warning("!!! NO AUTHENTICATION: every caller is treated as an admin (FENIX_API_AUTH=none)."
@@ -570,7 +601,9 @@ def build(config: Optional[ServiceConfig] = None, connect: Optional[Callable[[],
         by_path.setdefault(path, {})[method] = (operation, who, request)
     for path, methods in by_path.items():
         app.add_route(path, Operation(service, methods))
-    return app, service
+    if config.auth == "none":
+        return app, service
+    return protect(app, config.cloud, config.token_ttl), service
 
 
 def _error_body(code: int, message: str) -> dict:

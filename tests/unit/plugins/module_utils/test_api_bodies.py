@@ -30,6 +30,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema impor
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
+from keystone_server import service_clouds_yaml
+
 GROUP = "/v1/instance_group/g1"
 FIVE_MB = 5 * 1024 * 1024
 
@@ -121,11 +123,11 @@ def test_a_length_that_lies_short_is_read_only_as_far_as_declared(api):
     assert response.status_code == 200 and read == 20
 
 
-def test_an_oversized_body_is_413_before_the_token_is_asked_for(tmp_path):
+def test_an_oversized_body_is_413_before_the_token_is_asked_for(tmp_path, monkeypatch):
     # Keystone mode: without a token the answer would be 401; the size is checked first, for free.
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", service_clouds_yaml(tmp_path))
     app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
-                                        launch=RECORDS_ONLY),
-                          connect=type("Cloud", (), {"identity": None}))
+                                        launch=RECORDS_ONLY))
     client = testing.TestClient(app)
     big = client.simulate_put(GROUP, headers={"Content-Length": str(FIVE_MB)}, body=b"{}")
     assert big.status_code == 413

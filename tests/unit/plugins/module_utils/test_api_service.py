@@ -1,7 +1,12 @@
-"""The API service in-process (falcon's test client), with Keystone faked: rules, codes and messages."""
+"""The API service in-process (falcon's test client) behind keystonemiddleware's auth_token: rules, codes, messages.
+
+Tokens come from keystonemiddleware's AuthTokenFixture (keystone_server.issued); the tests of what the
+fixture skips (auth_token's cache, its conversation with Keystone) use a local Keystone over HTTP.
+"""
 
 from __future__ import annotations
 
+import datetime
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -11,12 +16,12 @@ from openstack import exceptions
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
-from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import KeystoneTokens, Unauthorized
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
-from fakes import FakeCloud, FakeResponse
+from fakes import FakeCloud
+from keystone_server import KeystoneServer, issued, service_clouds_yaml
 
 TOKENS = {
     "admin-token": ("admin-project", ["admin", "member"]),
@@ -28,35 +33,21 @@ TOKENS = {
 RECORDS_ONLY = LaunchSettings(kind="none")
 
 
-class FakeIdentity:
-    """Keystone's GET /v3/auth/tokens for the tokens above."""
-
-    def __init__(self):
-        self.validations = 0
-
-    def get(self, url, headers=None, raise_exc=True):
-        assert url == "/auth/tokens"
-        self.validations += 1
-        known = TOKENS.get(headers["X-Subject-Token"])
-        if known is None:
-            return SimpleNamespace(status_code=404, json=lambda: {})
-        project, roles = known
-        body = {"token": {"expires_at": "2999-01-01T00:00:00.000000Z", "project": {"id": project},
-                          "user": {"id": "u-" + project}, "roles": [{"name": role} for role in roles]}}
-        response = FakeResponse(body)
-        response.status_code = 200
-        return response
+@pytest.fixture
+def keystone(tmp_path, monkeypatch):
+    """auth_token configured from clouds.yaml entry "test", accepting the TOKENS (AuthTokenFixture)."""
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", service_clouds_yaml(tmp_path))
+    with issued(TOKENS) as tokens:
+        yield tokens
 
 
 @pytest.fixture
 def cloud():
-    fake = FakeCloud()
-    fake.identity = FakeIdentity()
-    return fake
+    return FakeCloud()
 
 
 @pytest.fixture
-def api(tmp_path, cloud):
+def api(tmp_path, cloud, keystone):
     journal = str(tmp_path / "journal.sqlite")
     app, service = build(ServiceConfig(journal=journal, auth="keystone", cloud="test", launch=RECORDS_ONLY), connect=lambda: cloud)
     client = testing.TestClient(app)
@@ -95,33 +86,51 @@ def test_tokens_are_required_and_checked(api):
     assert call(api, "GET", "/v1/openapi.json", token=None).json["openapi"] == "3.1.0"
 
 
-def test_token_validations_are_cached(api, cloud):
-    for _attempt in range(5):
-        assert call(api, "GET", "/v1/maintenance").status_code == 200
-    assert cloud.identity.validations == 1
+def test_identity_headers_from_the_client_are_not_trusted(api):
+    # auth_token removes them before it writes its own: a forged admin is what the token says it is.
+    forged = {"X-Identity-Status": "Confirmed", "X-Roles": "admin", "X-Project-Id": "admin-project",
+              "X-User-Id": "u-admin-project"}
+    assert api.simulate_get("/v1/maintenance", headers=forged).status_code == 401
+    assert api.simulate_get("/v1/maintenance", headers=dict(forged, **{"X-Auth-Token": "forged"})).status_code == 401
+    member = api.simulate_get("/v1/maintenance", headers=dict(forged, **{"X-Auth-Token": "a-token"}))
+    assert member.status_code == 403 and member.json["error"]["message"] == (
+        "this endpoint needs a token with the admin role (policy rule maintenance:list_sessions)")
 
 
-def test_cache_ends_at_the_token_lifetime_or_the_ttl():
-    now = [1000.0]
-    identity = FakeIdentity()
-    tokens = KeystoneTokens(identity, max_ttl=60, clock=lambda: now[0])
-    assert tokens.caller("a-token").project_id == "pa"
-    now[0] += 59
-    tokens.caller("a-token")
-    assert identity.validations == 1
-    now[0] += 2
-    tokens.caller("a-token")
-    assert identity.validations == 2
-    with pytest.raises(Unauthorized, match="Keystone does not accept the token"):
-        tokens.caller("forged")
+def test_a_401_says_where_to_get_a_token(api):
+    refused = call(api, "GET", "/v1/maintenance", token=None)
+    assert refused.headers["WWW-Authenticate"] == 'Keystone uri="http://keystone.invalid:5000/v3"'
+    assert "WWW-Authenticate" not in call(api, "GET", "/v1/maintenance", token="a-token").headers
 
 
-def test_cache_stays_bounded():
-    identity = FakeIdentity()
-    tokens = KeystoneTokens(identity, max_entries=2)
-    for token in ("a-token", "b-token", "admin-token", "a-token"):
-        tokens.caller(token)
-    assert len(tokens._cache) <= 2
+def test_an_expired_token_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", service_clouds_yaml(tmp_path))
+    app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
+                                        launch=RECORDS_ONLY))
+    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
+    with issued({"old-token": ("admin-project", ["admin"])}, expires=past):
+        refused = call(testing.TestClient(app), "GET", "/v1/maintenance", token="old-token")
+    assert refused.status_code == 401 and "Keystone does not accept the token" in refused.json["error"]["message"]
+
+
+def test_token_validations_are_cached(tmp_path, monkeypatch):
+    # Through auth_token's real conversation with Keystone (over HTTP): it logs in as the service user of
+    # clouds.yaml once, validates each token once, and answers from its cache afterwards.
+    with KeystoneServer(TOKENS) as keystone:
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", keystone.clouds_yaml(tmp_path))
+        app, _service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
+                                            launch=RECORDS_ONLY))
+        api = testing.TestClient(app)
+        for _attempt in range(5):
+            assert call(api, "GET", "/v1/maintenance").status_code == 200
+        assert call(api, "GET", "/v1/maintenance", token="a-token").status_code == 403
+        assert call(api, "GET", "/v1/maintenance", token="a-token").status_code == 403
+        assert (keystone.validations, keystone.service_logins) == (2, 1)
+        # A token Keystone does not know is asked about every time: nothing is cached for it.
+        for _attempt in range(2):
+            refused = call(api, "GET", "/v1/maintenance", token="forged")
+            assert refused.status_code == 401 and "Keystone does not accept the token" in refused.text
+        assert keystone.validations == 4
 
 
 def test_project_reads_and_answers_only_for_itself(api, cloud):
