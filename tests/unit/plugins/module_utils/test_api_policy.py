@@ -204,8 +204,9 @@ def test_identity_is_read_only_from_a_request_auth_token_has_seen():
     environ = {"HTTP_X_AUTH_TOKEN": "t", "HTTP_X_IDENTITY_STATUS": "Confirmed", "HTTP_X_ROLES": "admin"}
     with pytest.raises(RuntimeError, match="did not pass keystonemiddleware's auth_token"):
         caller_of(environ, Policy())
-    caller = caller_of(dict(environ, **{"keystone.token_auth": object(), "HTTP_X_ROLES": "admin, member",
-                                         "HTTP_X_PROJECT_ID": "px", "HTTP_X_USER_ID": "ux"}), Policy())
+    seen = dict(environ, **{"keystone.token_auth": object(), "HTTP_X_ROLES": "admin, member",
+                            "HTTP_X_PROJECT_ID": "px", "HTTP_X_USER_ID": "ux"})
+    caller = caller_of(seen, Policy())
     assert (caller.user_id, caller.project_id, caller.roles) == ("ux", "px", frozenset(["admin", "member"]))
 
 
