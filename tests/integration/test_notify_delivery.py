@@ -8,80 +8,26 @@ stands for a VNFM's webhook. Nothing here disables a host or moves a server.
 from __future__ import annotations
 
 import json
-import os
-import queue
-import shlex
-import subprocess
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-import kombu
 import pytest
 
-from conftest import CLOUD_DIR, CLOUDCTL, ROOT, servers_on
+from conftest import servers_on
+from nova_notifications import Listener, cloud_transport_url
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import host_id
 
-LISTENER = os.path.join(ROOT, "tests", "integration", "oslo_listener.py")
-CLOUD_PYTHON = os.path.join(CLOUD_DIR, "venv", "bin", "python")
 API = "http://127.0.0.1:12347/v1"
 HOST = "compute1"
 
 
 @pytest.fixture(scope="module")
 def transport_url(test_cloud):
-    """The cloud's RabbitMQ URL, as `cloudctl env` gives it (no password in the tests)."""
-    output = subprocess.run([CLOUDCTL, "env"], capture_output=True, text=True, check=True).stdout
-    for line in output.splitlines():
-        name, value = (line.partition(" ")[2].split("=", 1) + [""])[:2]
-        if name == "FENIX_CLOUD_TRANSPORT_URL":
-            return shlex.split(value)[0]
-    pytest.fail("cloudctl env gives no FENIX_CLOUD_TRANSPORT_URL")
-
-
-class Listener:
-    """The oslo listener subprocess; ``received`` yields what it printed."""
-
-    def __init__(self, transport_url: str, exchange: str, topic: str = "notifications") -> None:
-        self.transport_url = transport_url
-        self.pool = "fenix-test-%s" % uuid.uuid4().hex[:8]
-        env = dict(os.environ, FENIX_TRANSPORT_URL=transport_url)
-        self.proc = subprocess.Popen([CLOUD_PYTHON, LISTENER, exchange, topic, self.pool], env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        ready = self.lines.get(timeout=60)
-        assert ready == "READY", ready
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-
-    def wait_for(self, count: int, match, timeout: float = 30) -> list:
-        """The first ``count`` notifications for which ``match(notification)`` holds."""
-        found, deadline = [], time.monotonic() + timeout
-        while len(found) < count:
-            try:
-                notification = json.loads(self.lines.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-            if match(notification):
-                found.append(notification)
-        return found
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        # The pool's queue outlives its listener; nobody else would empty it.
-        with kombu.Connection(self.transport_url.replace("rabbit://", "amqp://", 1)) as connection:
-            connection.default_channel.queue_delete(self.pool)
+    return cloud_transport_url()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import time
 import uuid
 from datetime import datetime
@@ -21,7 +20,8 @@ import kombu
 import openstack
 import pytest
 
-from conftest import CLOUDCTL, ROOT, ApiService
+from conftest import ROOT, ApiService
+from nova_notifications import cloud_transport_url
 from vnfm_process import VnfmProcess
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
@@ -296,12 +296,7 @@ def test_vnf_session_is_answered_per_instance_with_the_migration_type(start_vnfm
 
 @pytest.fixture(scope="module")
 def transport_url(test_cloud):
-    output = subprocess.run([CLOUDCTL, "env"], capture_output=True, text=True, check=True).stdout
-    for line in output.splitlines():
-        name, _equals, value = line.partition(" ")[2].partition("=")
-        if name == "FENIX_CLOUD_TRANSPORT_URL":
-            return shlex.split(value)[0]
-    pytest.fail("cloudctl env gives no FENIX_CLOUD_TRANSPORT_URL")
+    return cloud_transport_url()
 
 
 def test_bus_consumer_answers_its_own_project_only(start_vnfm, api, seed, tenant_a, transport_url):

@@ -20,8 +20,10 @@ import pytest
 import yaml
 
 from conftest import ADMIN_CLOUD, CLOUDCTL, ROOT, ansible_env
+from nova_notifications import Listener, cloud_transport_url, moves_of, most_at_once
 from vnfm_process import VnfmProcess
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import parse_time
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
@@ -218,14 +220,19 @@ def test_the_demo_maintains_all_hosts_with_three_kinds_of_projects(tmp_path, tes
     for server in seeded["servers"]:
         assert now[server["id"]].status == server["status"], server
     # The projects' choices were applied: tenant-a live, tenant-b cold, tenant-c by the operator's policy.
+    assert sessions[0].workflow == "vnf"
     done = [record for record in journal.instances(session_id) if record.action_done]
     actions = {record.project_id: {r.action for r in done if r.project_id == record.project_id} for record in done}
     assert actions[seeded["projects"]["tenant-a"]] == {"LIVE_MIGRATE"}
     assert actions[seeded["projects"]["tenant-b"]] == {"MIGRATE"}
     assert actions[seeded["projects"]["tenant-c"]] <= {"LIVE_MIGRATE", "MIGRATE"}
-    policy_replies = [e for e in journal.events(session_id)
-                      if e["kind"] == "project.reply" and e["details"].get("decided_by") == "policy"]
+    events = journal.events(session_id)
+    policy_replies = [e for e in events if e["kind"] == "project.reply" and e["details"].get("decided_by") == "policy"]
     assert {e["project_id"] for e in policy_replies} == {seeded["projects"]["tenant-c"]}
+    # tenant-c has no VNFM and no webhook: unreachable, never a failure.
+    unreachable = [e for e in events if e["kind"] == "project.unreachable"]
+    assert {e["project_id"] for e in unreachable} == {seeded["projects"]["tenant-c"]}, unreachable
+    check_tenant_constraints(journal, session_id, seeded, notifications)
     # The rules held at every sample taken after the demo's seed: anti-affinity, max_impacted_members 1,
     # at most 1 host down. (Three anti-affinity members on four hosts leave room for one host down at a
     # time: the plan's batches are single hosts here, which the samples confirm.)
@@ -236,6 +243,47 @@ def test_the_demo_maintains_all_hosts_with_three_kinds_of_projects(tmp_path, tes
     # The summary is printed at the end of the play, and the demo says where its journal is.
     assert "hosts_maintained" in output and "4 of 4" in output
     assert "demo: journal %s" % journal_path in output
+
+
+def check_tenant_constraints(journal, session_id: str, seeded: dict, notifications: list) -> None:
+    """tenant-a's constraints, held as Nova saw the moves: per group at most max_impacted_members moving at
+    once and recovery_time between one member's end and the next one's start; per instance, its move not
+    before lead_time after its project's notice. Prints the figures."""
+    tenant_a = seeded["projects"]["tenant-a"]
+    moves = moves_of(notifications)
+    assert moves, "no move seen in Nova's versioned notifications"
+    assert all(move.ended for server_moves in moves.values() for move in server_moves), "a move never ended"
+    groups = {body["group_id"]: body for body in journal.constraints("instance_group", tenant_a)}
+    rules = {body["instance_id"]: body for body in journal.constraints("instance", tenant_a)}
+    members = {group_id: [iid for iid, body in rules.items() if body["group_id"] == group_id] for group_id in groups}
+    nova_group = seeded["server_groups"]["aa-group"]["id"]
+    members[nova_group] = sorted(set(members.get(nova_group, [])) | {
+        s["id"] for s in seeded["servers"] if s["group"] == "aa-group"})
+    assert len(groups) == 2 and all(len(ids) >= 3 for ids in members.values()), (groups, members)
+    overlap = set(members[nova_group]) & set().union(*(ids for gid, ids in members.items() if gid != nova_group))
+    assert len(overlap) == 1, "the VNF group overlaps the Nova group in one member"
+    for group_id, group in groups.items():
+        group_moves = sorted((move for iid in members[group_id] for move in moves.get(iid, [])),
+                             key=lambda move: move.started)
+        assert len(group_moves) >= 3, (group_id, group_moves)
+        assert most_at_once(group_moves) <= group["max_impacted_members"], (group["group_name"], group_moves)
+        # A member moved again (its target maintained later) is not the next member: its own gap is not counted.
+        gaps = [(after.started - before.ended).total_seconds() for before, after in zip(group_moves, group_moves[1:])
+                if after.server_id != before.server_id]
+        print("group %s: %d moves, gaps between members %s s (recovery_time %s)" % (
+            group["group_name"], len(group_moves), [round(gap, 1) for gap in gaps], group["recovery_time"]))
+        assert min(gaps) >= group["recovery_time"], (group["group_name"], gaps)
+    notices = sorted(parse_time(e["at"]) for e in journal.events(session_id)
+                     if e["kind"] == "project.notified" and e["project_id"] == tenant_a and not e["details"].get("reminder")
+                     and e["details"]["state"] in ("PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE"))
+    leads = []
+    for instance_id, rule in rules.items():
+        for move in moves.get(instance_id, []):
+            notice = max(at for at in notices if at <= move.started)
+            leads.append((move.started - notice).total_seconds())
+            assert leads[-1] >= rule["lead_time"], (instance_id, leads[-1], rule["lead_time"])
+    print("tenant-a: %d moves, notice to move %.1f-%.1f s (lead_time %s)" % (
+        len(leads), min(leads), max(leads), sorted({rule["lead_time"] for rule in rules.values()})))
 
 
 def test_nack_fails_cleanly(tmp_path, reseeded, admin_conn):

@@ -47,6 +47,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--recovery-time", type=int, default=4, help="seconds a member needs after a move (default 4)")
     parser.add_argument("--max-interruption", type=int, default=120, help="max_interruption_time per instance (s)")
     parser.add_argument("--lead-time", type=int, default=0, help="seconds of notice an instance needs")
+    parser.add_argument("--vnf-group", metavar="NAME",
+                        help="also set a Fenix instance group of the VNF's own (no Nova server group): the last member"
+                             " of --group and the servers in no group, with the same constraints")
     parser.add_argument("--resource-mitigation", action="store_true", help="the VNF may run with fewer instances")
     parser.add_argument("--scale-in-delete", type=int, default=0, metavar="N",
                         help="on SCALE_IN, delete N of the project's servers (newest first, not --group members)"
@@ -72,7 +75,7 @@ def listen_address(text: str) -> Tuple[str, int]:
 
 def constraint_options(args: argparse.Namespace) -> ConstraintOptions:
     return ConstraintOptions(args.max_impacted, args.recovery_time, args.max_interruption, args.lead_time,
-                             args.resource_mitigation)
+                             args.resource_mitigation, args.vnf_group)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -36,6 +36,7 @@ from .protocol import (
     parse_notification,
     reason_not_for_us,
     reply_requests,
+    vnf_group_requests,
     vnf_instance,
     vnf_reply_requests,
 )
@@ -207,7 +208,11 @@ class Vnfm:
         """Tell the API about our server group and each member, once at start (and again after a scale-out)."""
         group = self.cloud.server_group(group_name)
         migration_type = self.policies.for_state("PLANNED_MAINTENANCE").action
-        for url, body in constraint_requests(api_url, group, self.project_id, migration_type, options):
+        requests = constraint_requests(api_url, group, self.project_id, migration_type, options)
+        if options.vnf_group:
+            requests += vnf_group_requests(api_url, group, self.cloud.my_server_ids(), self.project_id,
+                                           migration_type, options)
+        for url, body in requests:
             result = self.api.put(url, body)
             if result["error"]:
                 raise ApiError("PUT %s failed: %s" % (url, result["error"]))

@@ -356,6 +356,8 @@ class ConstraintOptions:
     max_interruption_time: int = 120
     lead_time: int = 0
     resource_mitigation: bool = False
+    # The name of a Fenix instance group of the VNF's own, beside the Nova server group (None: none).
+    vnf_group: Optional[str] = None
 
 
 def group_constraints(group: Dict[str, Any], project_id: str, options: ConstraintOptions) -> Dict[str, Any]:
@@ -399,6 +401,33 @@ def constraint_requests(api_url: str, group: Dict[str, Any], project_id: str, mi
     for member in group["members"]:
         requests.append(("%s/instance/%s" % (base, member), instance_constraints(
             member, group["names"].get(member), group["id"], project_id, migration_type, options)))
+    return requests
+
+
+def vnf_group_id(project_id: str, name: str) -> str:
+    """The id of the VNF's own instance group: the same at every start of the VNFM."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "fenix-vnfm:%s:%s" % (project_id, name)))
+
+
+def vnf_group_requests(api_url: str, group: Dict[str, Any], server_ids: List[str], project_id: str,
+                       migration_type: Optional[str], options: ConstraintOptions) -> List[Tuple[str, Dict[str, Any]]]:
+    """(url, body) of the PUTs of the VNF's own instance group, one Nova does not know.
+
+    Its members are the servers in no Nova group of ours and the last member
+    of ``group``, so the two groups overlap: that member obeys both groups'
+    rules, its instance constraint naming the VNF group (Nova names the other).
+    """
+    base = api_url.rstrip("/")
+    group_id = vnf_group_id(project_id, options.vnf_group)
+    members = [group["members"][-1]] + [server_id for server_id in server_ids if server_id not in group["members"]]
+    body = {"group_id": group_id, "project_id": project_id, "group_name": options.vnf_group,
+            "anti_affinity_group": False, "max_instances_per_host": None,
+            "max_impacted_members": options.max_impacted, "recovery_time": options.recovery_time,
+            "resource_mitigation": options.resource_mitigation}
+    requests = [("%s/instance_group/%s" % (base, group_id), body)]
+    for member in members:
+        requests.append(("%s/instance/%s" % (base, member), instance_constraints(
+            member, group["names"].get(member), group_id, project_id, migration_type, options)))
     return requests
 
 

@@ -373,11 +373,15 @@ class Service:
 
     def reply_instance(self, call: Call) -> dict:
         """One instance's answer; ``instance_action`` in the answer is the one recorded (its migration_type when
-        the body gave none, OWN_ACTION for EVICTION). Extra body fields (session_id, as Doctor sends) are ignored."""
+        the body gave none, OWN_ACTION for EVICTION). Extra body fields (session_id, as Doctor sends) are ignored.
+
+        A VNFM written for the default workflow answers the instance's reply_url with the project's form,
+        ``instance_actions`` by instance id: the action it names for this instance counts as its instance_action.
+        """
         params = call.params
         session_id, project_id, instance_id = params["session_id"], params["project_id"], params["instance_id"]
-        project = self.journal.record_instance_reply(session_id, project_id, instance_id, call.body["state"],
-                                                     call.body.get("instance_action"))
+        action = call.body.get("instance_action") or (call.body.get("instance_actions") or {}).get(instance_id)
+        project = self.journal.record_instance_reply(session_id, project_id, instance_id, call.body["state"], action)
         recorded = [record.action for record in self.journal.instances(session_id, project_id)
                     if record.instance_id == instance_id and project.allowed_actions]
         return {"state": call.body["state"], "instance_action": recorded[0] if recorded else None,

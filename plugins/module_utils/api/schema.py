@@ -82,6 +82,8 @@ INSTANCE_REPLY = {
     "properties": {
         "state": {"type": "string", "pattern": REPLY_PATTERN},
         "instance_action": {"type": ["string", "null"], "enum": list(ANSWERED_ACTIONS) + [None]},
+        # The project-level form a VNFM of the default workflow sends: the action named for this instance counts.
+        "instance_actions": PROJECT_REPLY["properties"]["instance_actions"],
     },
 }
 

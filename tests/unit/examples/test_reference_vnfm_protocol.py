@@ -234,6 +234,21 @@ def test_constraint_requests_set_the_group_then_each_member():
                               "lead_time": 30}
 
 
+def test_the_vnf_group_overlaps_the_nova_group_in_its_last_member():
+    options = protocol.ConstraintOptions(max_impacted=1, recovery_time=3, lead_time=5, vnf_group="vnf")
+    loose = "loose-server"
+    requests = protocol.vnf_group_requests(API, GROUP, sorted(MINE + [loose]), PROJECT, "LIVE_MIGRATE", options)
+    group_id = protocol.vnf_group_id(PROJECT, "vnf")
+    assert group_id == protocol.vnf_group_id(PROJECT, "vnf") != protocol.vnf_group_id(PROJECT, "other")
+    assert [url for url, _body in requests] == [API + "/instance_group/" + group_id, API + "/instance/" + MINE[-1],
+                                                API + "/instance/" + loose]
+    assert requests[0][1] == {"group_id": group_id, "project_id": PROJECT, "group_name": "vnf",
+                              "anti_affinity_group": False, "max_instances_per_host": None,
+                              "max_impacted_members": 1, "recovery_time": 3, "resource_mitigation": False}
+    assert {body["group_id"] for _url, body in requests[1:]} == {group_id}
+    assert all(body["lead_time"] == 5 and body["migration_type"] == "LIVE_MIGRATE" for _url, body in requests[1:])
+
+
 @pytest.mark.parametrize("policy, anti_affinity, per_host", [
     ("anti-affinity", True, 1), ("soft-anti-affinity", True, 1), ("affinity", False, None), (None, False, None),
 ])

@@ -59,6 +59,20 @@ def test_a_doctor_shaped_instance_reply_takes_the_migration_type(api):
     assert refused.status_code == 400 and "instance_action: 'REBOOT' is not one of" in refused.text
 
 
+def test_a_default_workflow_vnfm_answers_an_instance_url_in_the_project_form(api):
+    sid = api.simulate_post("/v1/maintenance", json={"state": "MAINTENANCE", "workflow": "vnf"}).json["session_id"]
+    asked(api.journal, sid, ["i1", "i2"])
+    base = "/v1/maintenance/%s/p1/" % sid
+    answer = api.simulate_put(base + "i1", json={"state": "ACK_" + PLANNED, "instance_actions": {"i1": "MIGRATE"}})
+    assert answer.status_code == 200 and answer.json["instance_action"] == "MIGRATE", answer.text
+    # The form's action for another instance does not answer this one.
+    other = api.simulate_put(base + "i2", json={"state": "ACK_" + PLANNED, "instance_actions": {"i1": "OWN_ACTION"}})
+    assert other.status_code == 200 and other.json["instance_action"] is None, other.text
+    assert api.journal.project(sid, "p1").instance_actions == {"i1": "MIGRATE"}
+    refused = api.simulate_put(base + "i2", json={"state": "ACK_" + PLANNED, "instance_actions": {"i2": "REBOOT"}})
+    assert refused.status_code == 400 and "REBOOT" in refused.json["error"]["message"]
+
+
 def test_the_summary_names_the_instances_without_constraints_of_a_vnf_session(tmp_path):
     journal = Journal(str(tmp_path / "j.sqlite"))
     session = journal.create_session(["compute1"], workflow="vnf", session_id="s1")
