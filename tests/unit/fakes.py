@@ -143,7 +143,11 @@ class _Compute:
 
     # servers
     def servers(self, details=True, all_projects=False, compute_host=None):
+        """A list is a read of every server it shows: each sees its migration advance, as a GET would."""
         self.cloud.calls["compute.servers"] += 1
+        for server in list(self.cloud.servers.values()):
+            if compute_host in (None, server.compute_host):
+                self._advance(server)
         return [s for s in self.cloud.servers.values() if compute_host in (None, s.compute_host)]
 
     def get_server(self, server_id):
@@ -151,13 +155,17 @@ class _Compute:
         server = self.cloud.servers.get(getattr(server_id, "id", server_id))
         if server is None:
             raise exceptions.NotFoundException("No Server found for %s" % server_id)
+        self._advance(server)
+        return server
+
+    def _advance(self, server):
+        """One read of a migrating server: its migration ends after settle_polls reads."""
         pending = self.cloud._pending.get(server.id)
         if pending is not None:
             pending["polls"] -= 1
             if pending["polls"] < 0:
                 del self.cloud._pending[server.id]
                 pending["finish"]()
-        return server
 
     def find_server(self, name_or_id, ignore_missing=True, all_projects=False):
         self.cloud.calls["compute.find_server"] += 1
