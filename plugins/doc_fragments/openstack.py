@@ -119,10 +119,31 @@ notes:
 options:
   concurrency:
     description:
-      - How many servers to migrate at a time. Nova's C(max_concurrent_live_migrations)
-        on each source host still applies.
+      - How many servers to migrate at a time in all, over every host (the overall cap); O(concurrency_per_host)
+        and O(concurrency_per_target) limit each host within it.
+      - Several migrations at a time are watched together - each poll lists the servers of each host a
+        migration runs on (C(GET /servers/detail?host=...)) once, instead of reading every migrating server.
     type: int
     default: 1
+  concurrency_per_host:
+    description:
+      - How many of the migrations at a time may leave one source host. A server waits only for a slot of its
+        own host (and target), so servers of N hosts move up to N times this many at once, within O(concurrency).
+      - Nova runs a compute's outgoing live migrations C(max_concurrent_live_migrations) at a time (1 by default)
+        and queues the others. The default 2 keeps the next one queued in Nova, so it starts the moment the
+        running one ends rather than at the next poll, and uses 2 where Nova allows more, without queues long
+        enough to eat into a migration's timeout (which counts from its request). Set it to the computes'
+        C(max_concurrent_live_migrations) (or one more) when that is higher.
+    type: int
+    default: 2
+  concurrency_per_target:
+    description:
+      - How many of the migrations at a time may go to one target host, counted for the servers given a target
+        (the scheduler's choice is not known in advance). The default 4, what two source hosts send at the
+        default O(concurrency_per_host), keeps a plan that sends many servers to one host from landing them all
+        at once on its network and disks.
+    type: int
+    default: 4
   retries:
     description:
       - How many times to retry a transient refusal of one server's migration
@@ -137,6 +158,8 @@ options:
   poll_interval:
     description:
       - Seconds between two reads of a migrating server (or of the host, while waiting for it to be empty).
+        With several migrations at a time, seconds between two polls, each listing once the servers of every
+        host with a migration in flight.
     type: float
     default: 2
   on_timeout:

@@ -76,7 +76,9 @@ EXAMPLES = r"""
     cloud: admin
     host: compute1
     reason: reboot for kernel 6.12 CHG-42
+    # Four at a time from this one host (Nova's max_concurrent_live_migrations on it is 4).
     concurrency: 4
+    concurrency_per_host: 4
   register: drained
 
 - name: What moved

@@ -21,7 +21,8 @@ description:
   - A live migration still running after O(timeout) is aborted or forced to
     complete, as O(on_timeout) says, and never left running unreported; while it
     runs, its progress is read from Nova's migration record.
-  - Migrates several servers at a time up to O(concurrency).
+  - Migrates several servers at a time up to O(concurrency), at most O(concurrency_per_host) from one
+    host and O(concurrency_per_target) to the target, polling each host once per poll for all of them.
   - With O(from_host) or O(target_host), a server already off the source
     host or already on the target is left alone, so a second run changes nothing.
 options:
@@ -304,6 +305,7 @@ class ServerMigrateModule(OpenStackModule):
                     kind=self.params["kind"],
                     target_host=self.params["target_host"],
                     block_migration=block_migration_value(self.params["block_migration"]),
+                    source_host=server.compute_host,
                 ))
         settings = migration_settings(self.params, self.params["timeout"], self.params["confirm"])
         for outcome in Migrator(self.conn, settings).migrate_all(requests):

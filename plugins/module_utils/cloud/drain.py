@@ -103,7 +103,8 @@ def plan_drain(
             )
             plan.blockers.append(entry)
         else:
-            plan.moves.append(MigrationRequest(server.id, kind=action, target_host=target_host))
+            plan.moves.append(MigrationRequest(server.id, kind=action, target_host=target_host,
+                                               source_host=server.host))
     return plan
 
 

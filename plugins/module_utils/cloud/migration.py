@@ -20,14 +20,23 @@ copy, from Nova's record of the migration) is read at most once every
 ``progress_interval`` seconds, so a migration that ends within that time costs
 no request beyond the polls of the server. Nova cannot abort a cold
 migration: one past its timeout is reported with the server's state.
+
+Several migrations at a time run in one loop (MigrationBatch), each waiting
+for a slot of its own source host and target host within the overall
+``concurrency``, and one poll answers for all of them with one list of the
+servers of each host they run on: a poll costs one request per host, not one
+per server.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Callable, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
     ABORT_FLOOR,
@@ -75,6 +84,19 @@ class MigrationRequest:
     kind: str = LIVE
     target_host: Optional[str] = None
     block_migration: Union[bool, str] = "auto"
+    # Where the server is, when the caller knows: migrate_all then reads the servers of each such host with one
+    # list, instead of one GET per server, to learn whose slot each request waits for.
+    source_host: Optional[str] = None
+
+
+# Migrations at once from one source host: Nova runs a compute's outgoing live migrations
+# max_concurrent_live_migrations at a time (1 by default) and queues the others, so 2 keeps the next one queued
+# in Nova, starting the moment the running one ends instead of at our next poll, and uses 2 where Nova allows
+# more, without long queues that count against a migration's timeout.
+DEFAULT_PER_HOST = 2
+# Migrations at once into one target host that the request names (the planner's targets): what two sources
+# send at DEFAULT_PER_HOST, so that a plan sending many servers to one host does not land them all at once.
+DEFAULT_PER_TARGET = 4
 
 
 @dataclass(frozen=True)
@@ -85,7 +107,10 @@ class MigrationSettings:
     retries: int = 3
     retry_delay: float = 5.0
     confirm: bool = True
-    concurrency: int = 1
+    concurrency: int = 1  # migrations at once in all
+    # At once from one source host and to one named target host (see DEFAULT_PER_HOST, DEFAULT_PER_TARGET).
+    concurrency_per_host: int = DEFAULT_PER_HOST
+    concurrency_per_target: int = DEFAULT_PER_TARGET
     on_timeout: str = ABORT
     # Seconds between two progress lines of one live migration (each reads its migration record once).
     progress_interval: float = 10.0
@@ -131,7 +156,7 @@ def unmoved_outcome(
 
 
 # The migration options that must be at least 1, and those that must not be negative.
-MIGRATION_COUNTS = ("concurrency",)
+MIGRATION_COUNTS = ("concurrency", "concurrency_per_host", "concurrency_per_target")
 MIGRATION_DELAYS = ("retries", "retry_delay", "poll_interval")
 
 
@@ -139,6 +164,8 @@ def migration_argument_spec() -> dict:
     """The options of every module that migrates (documented in the MIGRATION doc fragment)."""
     return dict(
         concurrency=dict(default=1, type="int"),
+        concurrency_per_host=dict(default=DEFAULT_PER_HOST, type="int"),
+        concurrency_per_target=dict(default=DEFAULT_PER_TARGET, type="int"),
         retries=dict(default=3, type="int"),
         retry_delay=dict(default=5, type="float"),
         poll_interval=dict(default=2, type="float"),
@@ -155,6 +182,8 @@ def migration_settings(params: dict, timeout: int, confirm: bool = True) -> Migr
         retry_delay=params["retry_delay"],
         confirm=confirm,
         concurrency=params["concurrency"],
+        concurrency_per_host=params["concurrency_per_host"],
+        concurrency_per_target=params["concurrency_per_target"],
         on_timeout=params["on_timeout"],
     )
 
@@ -188,6 +217,38 @@ def no_events(outcome: "MigrationOutcome", kind: str, details: dict) -> None:
     """The default of ``Events``: nobody listens."""
 
 
+# What a migration's steps wait for. The steps (Migrator.steps_of) yield these to whoever drives them:
+# Migrator.migrate, one server at a time with one GET of it per poll, or a MigrationBatch, many at once with
+# one list of the servers of each host per poll.
+@dataclass(frozen=True)
+class CurrentState:
+    """The server as it is now, before its migration is requested."""
+
+    server_id: str
+
+
+@dataclass(frozen=True)
+class NextState:
+    """The server at the next poll; ``paced``: one poll_interval after the previous read of it."""
+
+    server_id: str
+    paced: bool
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Nothing to do for ``seconds`` (a retry's backoff)."""
+
+    seconds: float
+
+
+Step = Union[CurrentState, NextState, Pause]
+Steps = Generator[Step, object, Optional["MigrationOutcome"]]
+# Told when a migration of migrate_all really starts (its slot free) and when it ended.
+Started = Callable[[MigrationRequest], None]
+Ended = Callable[[MigrationRequest, "MigrationOutcome"], None]
+
+
 class Migrator:
     """Migrates servers through an openstacksdk connection."""
 
@@ -202,31 +263,84 @@ class Migrator:
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
+        # In a thread of migrate_all's ``each``: the batch whose loop drives its migration, and which request it is.
+        self.each_thread = threading.local()
 
     def migrate_all(self, requests: List[MigrationRequest],
-                    each: Optional[Callable[[MigrationRequest], MigrationOutcome]] = None) -> List[MigrationOutcome]:
-        """Migrate every request, at most ``concurrency`` at a time; order kept.
+                    each: Optional[Callable[[MigrationRequest], MigrationOutcome]] = None,
+                    events: Events = no_events, started: Optional[Started] = None,
+                    ended: Optional[Ended] = None) -> List[MigrationOutcome]:
+        """Migrate every request; order kept.
 
-        ``each`` replaces ``migrate`` for one request (a caller wraps it to
-        record when each migration really starts and ends, queue time aside).
+        With ``concurrency`` 1 (or one request) one after the other, each
+        polling its own server. Else a MigrationBatch runs them: at most
+        ``concurrency`` in all, ``concurrency_per_host`` from one source host
+        and ``concurrency_per_target`` to one named target host, a request
+        waiting only for its own hosts' slots, and one list of the servers of
+        each host per poll answering for every migration in flight.
+
+        ``started(request)`` and ``ended(request, outcome)`` are told when
+        each migration really starts (queue time aside) and ends, ``events``
+        what happens to it. ``each``, the older way, replaces ``migrate`` for
+        one request (a caller wraps it to record start and end): it then runs
+        in a thread of its own, whose call of ``migrate`` the batch's loop
+        drives like the others.
         """
-        each = each or self.migrate
         if self.settings.concurrency <= 1 or len(requests) <= 1:
-            return [each(request) for request in requests]
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
-            return list(pool.map(each, requests))
+            return [self._one(request, each, events, started, ended) for request in requests]
+        return MigrationBatch(self, requests, events, started, ended).run(each)
+
+    def _one(self, request: MigrationRequest, each, events: Events, started: Optional[Started],
+             ended: Optional[Ended]) -> MigrationOutcome:
+        if each is not None:
+            return each(request)
+        if started is not None:
+            started(request)
+        outcome = self.migrate(request, events)
+        if ended is not None:
+            ended(request, outcome)
+        return outcome
 
     def migrate(self, request: MigrationRequest, events: Events = no_events) -> MigrationOutcome:
         """Migrate one server; ``events`` hears its progress lines and what a timeout led to."""
+        steps = self.steps_of(request, events)
+        batch = getattr(self.each_thread, "batch", None)
+        if batch is not None:
+            # Called by migrate_all's ``each`` in a thread: the batch's loop polls for it with the others.
+            self.each_thread.batch = None
+            return batch.hand_over(self.each_thread.index, steps)
+        return self._drive(steps)
+
+    def _drive(self, steps: Steps) -> MigrationOutcome:
+        """Run one migration's steps to their outcome, reading its server with one GET per poll."""
+        reply, error = None, None
+        while True:
+            try:
+                step = steps.throw(error) if error is not None else steps.send(reply)
+            except StopIteration as done:
+                return done.value
+            reply, error = None, None
+            if isinstance(step, Pause):
+                self.sleep(step.seconds)
+                continue
+            if isinstance(step, NextState) and step.paced:
+                self.sleep(self.settings.poll_interval)
+            try:
+                reply = self.conn.compute.get_server(step.server_id)
+            except Exception as exc:  # pylint: disable=broad-except
+                error = exc  # raised where the steps asked, as if they had read the server themselves
+
+    def steps_of(self, request: MigrationRequest, events: Events = no_events) -> Steps:
+        """The steps of one server's migration, from reading it to its outcome (retries included)."""
         started = self.clock()
-        server = self.conn.compute.get_server(request.server_id)
+        server = yield CurrentState(request.server_id)
         outcome = unmoved_outcome(
             server.id, server.name, server.project_id, request.kind, server.compute_host, "failed"
         )
         for attempt in range(1, self.settings.retries + 2):
             outcome.attempts = attempt
             try:
-                outcome.destination = self._attempt(request, outcome, server.status, events)
+                outcome.destination = yield from self._attempt(request, outcome, server.status, events)
                 outcome.status = "migrated" if self.settings.wait else "requested"
                 outcome.error = None
                 break
@@ -234,7 +348,7 @@ class Migrator:
                 outcome.error = str(exc)
                 if not exc.transient or attempt > self.settings.retries:
                     break
-                self.sleep(self.settings.retry_delay * (2 ** (attempt - 1)))
+                yield Pause(self.settings.retry_delay * (2 ** (attempt - 1)))
             except Exception as exc:  # pylint: disable=broad-except
                 # One server's API or network failure must not abandon the
                 # others migrating beside it; it is reported with its outcome.
@@ -244,25 +358,26 @@ class Migrator:
         return outcome
 
     def _attempt(self, request: MigrationRequest, outcome: MigrationOutcome, original_status: str,
-                 events: Events) -> Optional[str]:
+                 events: Events) -> Generator[Step, object, Optional[str]]:
         source = outcome.source
         self._request(request)
         if not self.settings.wait:
             return None
         progress = ProgressLog(self, request.server_id, outcome, events) if request.kind == LIVE else None
         try:
-            server = self._wait_settled(request.server_id, request.kind, self.settings.timeout, watch=progress)
+            server = yield from self._wait_settled(request.server_id, request.kind, self.settings.timeout,
+                                                   watch=progress)
         except MigrationTimeout as stuck:
-            server = self._after_timeout(request, outcome, stuck, events)
+            server = yield from self._after_timeout(request, outcome, stuck, events)
         if request.kind == COLD and server.status == "VERIFY_RESIZE":
             if not self.settings.confirm:
                 return server.compute_host
             self.conn.compute.confirm_server_resize(server)
             try:
-                server = self._wait_settled(request.server_id, request.kind, self.settings.timeout,
-                                            leaving="VERIFY_RESIZE")
+                server = yield from self._wait_settled(request.server_id, request.kind, self.settings.timeout,
+                                                       leaving="VERIFY_RESIZE")
             except MigrationTimeout as stuck:
-                server = self._after_timeout(request, outcome, stuck, events)
+                server = yield from self._after_timeout(request, outcome, stuck, events)
         if server.status == "ERROR":
             raise MigrationError("server went to ERROR during the %s migration" % request.kind)
         if server.compute_host == source:
@@ -292,24 +407,24 @@ class Migrator:
             ) from exc
 
     def _wait_settled(self, server_id: str, kind: str, timeout: float, leaving: Optional[str] = None,
-                      watch: Optional[Callable[[object], None]] = None):
+                      watch: Optional[Callable[[object], None]] = None) -> Generator[Step, object, object]:
         """Poll until the server has no task and left the ``leaving`` status; MigrationTimeout after ``timeout``.
 
         ``watch`` sees the server at each poll that does not end the wait.
         """
         deadline = self.clock() + timeout
+        server = yield NextState(server_id, paced=False)
         while True:
-            server = self.conn.compute.get_server(server_id)
             if is_settled(server) and server.status != leaving:
                 return server
             if self.clock() >= deadline:
                 raise MigrationTimeout(timeout, server, kind)
             if watch is not None:
                 watch(server)
-            self.sleep(self.settings.poll_interval)
+            server = yield NextState(server_id, paced=True)
 
     def _after_timeout(self, request: MigrationRequest, outcome: MigrationOutcome, stuck: MigrationTimeout,
-                       events: Events):
+                       events: Events) -> Generator[Step, object, object]:
         """End a migration past its timeout as the settings say; the server when it settled off its source.
 
         A live migration is forced or aborted and the server waited for; a
@@ -317,7 +432,8 @@ class Migrator:
         settled on another host raises MigrationError with the server's state.
         """
         if request.kind == LIVE:
-            server, action, what = self._end_live_migration(request.server_id, stuck.server, outcome.source)
+            server, action, what = yield from self._end_live_migration(request.server_id, stuck.server,
+                                                                       outcome.source)
         else:
             server, action = stuck.server, REPORTED
             what = ("Nova cannot abort a cold migration, it was left running: %s; %s; see"
@@ -333,7 +449,8 @@ class Migrator:
             return server
         raise MigrationError("%s; %s" % (stuck, what))
 
-    def _end_live_migration(self, server_id: str, server, source: Optional[str]) -> Tuple[object, str, str]:
+    def _end_live_migration(self, server_id: str, server,
+                            source: Optional[str]) -> Generator[Step, object, Tuple[object, str, str]]:
         """Force or abort the server's live migration in progress; the server afterwards, the action, what happened."""
         try:
             record = in_progress_migration(self.conn, server_id)
@@ -343,7 +460,7 @@ class Migrator:
                 type(exc).__name__, exc, where(server, source))
         if record is None:
             # It ended between the last poll and this read, or Nova lost track of it.
-            server = self._settle(server_id)
+            server = yield from self._settle(server_id)
             return server, REPORTED, "Nova lists no live migration in progress for it: %s" % where(server, source)
         action, why = self._timeout_action(record)
         floor = FORCE_COMPLETE_FLOOR if action == FORCE_COMPLETE else (
@@ -360,10 +477,10 @@ class Migrator:
                 self.conn.compute.abort_server_migration(record, server_id, ignore_missing=False)
         except _sdk_exceptions().HttpException as exc:
             # It may have left the state Nova accepts the request in (finished, failed) since it was read.
-            server = self._settle(server_id)
+            server = yield from self._settle(server_id)
             return server, REPORTED, "Nova refused to %s %s: %s; %s" % (
                 action.replace("_", " "), was, _http_message(exc), where(server, source))
-        server = self._settle(server_id)
+        server = yield from self._settle(server_id)
         done = FORCED if action == FORCE_COMPLETE else ABORTED
         return server, done, "on_timeout: %s: %s %s%s; %s; %s" % (
             self.settings.on_timeout, done, was, why, where(server, source),
@@ -383,10 +500,10 @@ class Migrator:
         except Exception as exc:  # pylint: disable=broad-except
             return "its migration record could not be read (%s: %s)" % (type(exc).__name__, exc)
 
-    def _settle(self, server_id: str):
+    def _settle(self, server_id: str) -> Generator[Step, object, object]:
         """The server once settled, or as it is after ``settle_timeout``."""
         try:
-            return self._wait_settled(server_id, LIVE, self.settings.settle_timeout)
+            return (yield from self._wait_settled(server_id, LIVE, self.settings.settle_timeout))
         except MigrationTimeout as still:
             return still.server
 
@@ -401,6 +518,303 @@ class Migrator:
             % (source, request.kind, status),
             transient=transient,
         )
+
+
+@dataclass(eq=False)
+class _InFlight:
+    """One migration of a batch, from its start (its slots taken) to its outcome."""
+
+    index: int
+    request: MigrationRequest
+    source: Optional[str]  # whose per-host slot it holds
+    steps: Optional[Steps] = None  # None until the thread of an ``each`` hands them over
+    waiting: Optional[Step] = None  # the poll (CurrentState, NextState) or the Pause it waits for
+    wake: float = 0.0  # when its Pause ends
+    handover: Optional["_Handover"] = None  # the ``each`` thread waiting for its outcome
+
+
+def waits_for_poll(migration: _InFlight) -> bool:
+    return isinstance(migration.waiting, (CurrentState, NextState))
+
+
+class _Handover:
+    """An ``each`` thread's migration, driven by the batch's loop: the thread waits here for its outcome."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: object = None
+
+    def deliver(self, result: object) -> None:
+        self.result = result
+        self.done.set()
+
+    def outcome(self) -> MigrationOutcome:
+        self.done.wait()
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+
+class MigrationBatch:
+    """Many migrations in one loop, with slots per source host, per target host and in all, and one poll for all.
+
+    Each migration's steps wait for their server's next state; a poll
+    answers every waiting one with one list of the servers of each host one
+    of them was last seen on (``GET /servers/detail?all_tenants=1&host=...``,
+    every ``poll_interval``). Nova filters the list by one host, not several,
+    and no other list gives the status, the task and the host of a server at
+    once (the migrations list has no task state nor the server's status). A
+    server no longer on its host's list (its live migration ended, its cold
+    one moved it) is looked for in the list of its target host when the
+    request names one, read alone (``GET /servers/{id}``) when not. So a poll
+    costs one request per host, whatever the number of servers on it; the
+    servers are read first the same way, one list per source host the
+    requests name. Only a migration running longer than ``progress_interval``
+    reads its migration record, once per interval, for its progress.
+    """
+
+    def __init__(self, migrator: Migrator, requests: List[MigrationRequest], events: Events = no_events,
+                 started: Optional[Started] = None, ended: Optional[Ended] = None) -> None:
+        self.migrator = migrator
+        self.settings = migrator.settings
+        self.requests = requests
+        self.events = events
+        self.started = started
+        self.ended = ended
+        self.wanted = {request.server_id for request in requests}
+        self.latest: Dict[str, Tuple[object, float]] = {}  # server id: (its state, when read)
+        self.results: List[object] = [None] * len(requests)  # outcomes, or what a migration raised
+        self.running: List[_InFlight] = []
+        self.next_poll = float("-inf")
+        # When the latest two polls began (the first read counting as one): what they read is fresh enough.
+        self.poll_starts: Deque[float] = deque(maxlen=2)
+        self.inbox: "queue.Queue[Tuple[int, Optional[Tuple[Steps, _Handover]]]]" = queue.Queue()
+        self.stopped: Optional[BaseException] = None  # why the loop stopped before the migrations ended
+
+    def run(self, each: Optional[Callable[[MigrationRequest], MigrationOutcome]] = None) -> List[MigrationOutcome]:
+        self.read_sources()
+        if each is None:
+            self.loop(self.start)
+            return self.outcomes()
+        futures: Dict[int, Future] = {}
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+            try:
+                self.loop(lambda index: self.start_thread(pool, futures, each, index))
+            except BaseException as exc:
+                # No thread may wait for ever for a loop that stopped.
+                self.stopped = exc
+                for migration in self.running:
+                    if migration.handover is not None:
+                        migration.handover.deliver(exc)
+                raise
+        return [futures[index].result() for index in range(len(self.requests))]
+
+    def outcomes(self) -> List[MigrationOutcome]:
+        for result in self.results:
+            if isinstance(result, BaseException):
+                raise result  # as migrate would have raised it, once the others are done
+        return list(self.results)
+
+    def loop(self, start: Callable[[int], None]) -> None:
+        queued = list(range(len(self.requests)))
+        while queued or self.running:
+            for index in list(queued):
+                if len(self.running) >= self.settings.concurrency:
+                    break
+                if self.has_slots(index):
+                    queued.remove(index)
+                    start(index)
+            if not self.running:
+                continue  # they all ended at once (wait=false, refusals): start the next ones
+            self.wait_until_due()
+            self.end_pauses()
+            self.poll_if_due()
+
+    def has_slots(self, index: int) -> bool:
+        """Whether the request's source host and its target host each have a free slot."""
+        request = self.requests[index]
+        source = self.source_of(request)
+        from_source = sum(1 for migration in self.running if migration.source == source)
+        if from_source >= max(1, self.settings.concurrency_per_host):
+            return False
+        if request.target_host is None:
+            return True  # the scheduler's choice is not known before it is made
+        to_target = sum(1 for migration in self.running if migration.request.target_host == request.target_host)
+        return to_target < max(1, self.settings.concurrency_per_target)
+
+    def source_of(self, request: MigrationRequest) -> Optional[str]:
+        known = self.latest.get(request.server_id)
+        return known[0].compute_host if known is not None else request.source_host
+
+    def start(self, index: int) -> None:
+        migration = self.take_slots(index)
+        if self.started is not None:
+            try:
+                self.started(migration.request)
+            except Exception as exc:  # pylint: disable=broad-except
+                # Raised by migrate_all once the others are done, as an ``each`` failing before it migrates.
+                self.finish(migration, exc)
+                return
+        migration.steps = self.migrator.steps_of(migration.request, self.events)
+        self.advance(migration)
+
+    def take_slots(self, index: int) -> _InFlight:
+        request = self.requests[index]
+        migration = _InFlight(index, request, self.source_of(request))
+        self.running.append(migration)
+        return migration
+
+    def start_thread(self, pool: ThreadPoolExecutor, futures: Dict[int, Future], each, index: int) -> None:
+        """Start ``each`` on the request in a thread, and wait until it hands its migration over (or returns)."""
+        migration = self.take_slots(index)
+        futures[index] = pool.submit(self.run_each, each, index)
+        while True:
+            sender, handed = self.inbox.get()
+            if sender != index:
+                continue  # the thread of a migration that ended, returning from its ``each``
+            if handed is None:
+                self.finish(migration, None)  # its ``each`` returned without migrating; its future says what
+            else:
+                migration.steps, migration.handover = handed
+                self.advance(migration)
+            return
+
+    def run_each(self, each, index: int) -> MigrationOutcome:
+        local = self.migrator.each_thread
+        local.batch, local.index = self, index
+        try:
+            return each(self.requests[index])
+        finally:
+            local.batch = None
+            self.inbox.put((index, None))
+
+    def hand_over(self, index: int, steps: Steps) -> MigrationOutcome:
+        """In an ``each`` thread: have the loop drive the migration's steps, and wait for its outcome."""
+        if self.stopped is not None:
+            raise self.stopped
+        handover = _Handover()
+        self.inbox.put((index, (steps, handover)))
+        return handover.outcome()
+
+    def advance(self, migration: _InFlight, reply: object = None, error: Optional[BaseException] = None) -> None:
+        """Run the migration's steps until they wait for a poll or a pause, or end."""
+        while True:
+            try:
+                step = migration.steps.throw(error) if error is not None else migration.steps.send(reply)
+            except StopIteration as done:
+                self.finish(migration, done.value)
+                return
+            except Exception as exc:  # pylint: disable=broad-except
+                self.finish(migration, exc)  # what its steps let out (its server could not be read at all)
+                return
+            reply, error = None, None
+            if isinstance(step, CurrentState) and self.is_fresh(step.server_id):
+                reply = self.latest[step.server_id][0]
+                continue
+            migration.waiting = step
+            if isinstance(step, Pause):
+                migration.wake = self.migrator.clock() + step.seconds
+            return
+
+    def finish(self, migration: _InFlight, result: object) -> None:
+        self.running.remove(migration)
+        self.results[migration.index] = result
+        if migration.handover is not None:
+            migration.handover.deliver(result)
+        elif self.ended is not None and isinstance(result, MigrationOutcome):
+            try:
+                self.ended(migration.request, result)
+            except Exception as exc:  # pylint: disable=broad-except
+                self.results[migration.index] = exc  # raised once the others are done, like ``started``
+
+    def wait_until_due(self) -> None:
+        """Sleep until the next poll or the end of the first pause, whichever comes first."""
+        due = [migration.wake for migration in self.running if isinstance(migration.waiting, Pause)]
+        if any(waits_for_poll(migration) for migration in self.running):
+            due.append(self.next_poll)
+        if not due:
+            return
+        delay = min(due) - self.migrator.clock()
+        if delay > 0:
+            self.migrator.sleep(delay)
+
+    def end_pauses(self) -> None:
+        now = self.migrator.clock()
+        for migration in list(self.running):
+            if isinstance(migration.waiting, Pause) and migration.wake <= now:
+                self.advance(migration)
+
+    def poll_if_due(self) -> None:
+        waiting = [migration for migration in self.running if waits_for_poll(migration)]
+        if waiting and self.migrator.clock() >= self.next_poll:
+            self.poll_starts.append(self.migrator.clock())
+            self.poll(waiting)
+            self.next_poll = self.migrator.clock() + self.settings.poll_interval
+
+    def poll(self, waiting: List[_InFlight]) -> None:
+        """Answer every waiting migration with its server's state: one list per host, a GET for a server lost."""
+        seen: Dict[str, object] = {}
+        listed: Set[str] = set()
+        hosts = {self.source_of(migration.request) for migration in waiting}
+        for host in sorted(host for host in hosts if host is not None):
+            self.list_host(host, seen, listed)
+        for migration in waiting:
+            server_id, target = migration.request.server_id, migration.request.target_host
+            if server_id not in seen and target is not None and target not in listed:
+                self.list_host(target, seen, listed)
+            if server_id in seen:
+                self.advance(migration, seen[server_id])
+                continue
+            try:
+                server = self.read_server(server_id)
+            except Exception as exc:  # pylint: disable=broad-except
+                self.advance(migration, error=exc)
+                continue
+            self.advance(migration, server)
+
+    def read_sources(self) -> None:
+        """Read the servers first: one list per source host the requests name, a GET for each other one."""
+        self.poll_starts.append(self.migrator.clock())
+        listed: Set[str] = set()
+        for host in sorted({request.source_host for request in self.requests if request.source_host}):
+            self.list_host(host, {}, listed)
+        for request in self.requests:
+            if request.server_id not in self.latest:
+                try:
+                    self.read_server(request.server_id)
+                except Exception:  # pylint: disable=broad-except
+                    pass  # its migration reads it again, and reports what fails then
+
+    def is_fresh(self, server_id: str) -> bool:
+        """Whether one of the latest two polls (or the first read) saw the server, so a migration may start from it.
+
+        Two: a cold migration frees its slot one poll after its server left
+        the source host's list (the poll that sees it confirmed), and the
+        poll before listed that host, with the servers queued on it. A
+        migration starting with an older state waits for the next poll, which
+        lists its host; Nova checks the server's state again when asked.
+        """
+        known = self.latest.get(server_id)
+        return known is not None and known[1] >= self.poll_starts[0]
+
+    def list_host(self, host: str, seen: Dict[str, object], listed: Set[str]) -> None:
+        """The servers of the batch on ``host`` into ``seen`` (GET /servers/detail?all_tenants=1&host=...)."""
+        listed.add(host)
+        try:
+            servers = list(self.migrator.conn.compute.servers(details=True, all_projects=True, compute_host=host))
+        except Exception:  # pylint: disable=broad-except
+            # A failed list costs this poll one GET of each server it should have shown; it fails no migration.
+            return
+        now = self.migrator.clock()
+        for server in servers:
+            if server.id in self.wanted:
+                seen[server.id] = server
+                self.latest[server.id] = (server, now)
+
+    def read_server(self, server_id: str):
+        server = self.migrator.conn.compute.get_server(server_id)
+        self.latest[server_id] = (server, self.migrator.clock())
+        return server
 
 
 class ProgressLog:

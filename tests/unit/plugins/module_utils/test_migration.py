@@ -323,3 +323,240 @@ def test_nova_refusing_the_abort_is_reported_with_the_server_state():
     assert outcome.timeout_action == "reported"
     assert ("Nova refused to abort migration 1 (running): Migration 1 state of instance %s is completed.;"
             " the server is MIGRATING on compute1 (task migrating, not settled), its source" % server) in outcome.error
+
+
+# Batches: several migrations at once share one poll, one list of the servers of each host.
+
+SOURCES = ["compute1", "compute2", "compute3", "compute4"]
+TARGETS = ["compute5", "compute6"]
+
+
+class ListLog:
+    """Wraps the fake's server list: which hosts each poll listed, and how many servers were migrating then."""
+
+    def __init__(self, cloud, clock):
+        self.cloud, self.clock = cloud, clock
+        self.hosts_at = {}  # clock time: hosts listed then
+        self.migrating = []  # at each list: {source host: its servers migrating}, and per target
+        self.original = cloud.compute.servers
+        cloud.compute.servers = self
+
+    def __call__(self, **query):
+        self.hosts_at.setdefault(self.clock.now, []).append(query.get("compute_host"))
+        busy = [server for server in self.cloud.servers.values() if server.task_state is not None]
+        self.migrating.append(busy)
+        return self.original(**query)
+
+    def polls(self):
+        """Hosts listed by each poll after the first moment (which also reads the sources before any request)."""
+        return [hosts for moment, hosts in sorted(self.hosts_at.items()) if moment > 0]
+
+
+def batch_cloud(per_host=5, kind=LIVE, settle_polls=3, targets=True):
+    """``per_host`` servers on each of 4 sources, each request naming a target (compute5, compute6) or not."""
+    cloud = FakeCloud(hosts=SOURCES + TARGETS, settle_polls=settle_polls)
+    requests = []
+    for _index in range(per_host):
+        for host in SOURCES:
+            server = cloud.add_server(host, status="ACTIVE" if kind == LIVE else "SHUTOFF")
+            target = TARGETS[len(requests) % 2] if targets else None
+            requests.append(MigrationRequest(server, kind, target, source_host=host))
+    return cloud, requests
+
+
+def run_batch(cloud, requests, **settings):
+    clock = Clock()
+    log = ListLog(cloud, clock)
+    defaults = dict(concurrency=100, concurrency_per_host=2, concurrency_per_target=100)
+    defaults.update(settings)
+    outcomes = migrator(cloud, clock, **defaults).migrate_all(requests)
+    return outcomes, log, clock
+
+
+def nova_requests(cloud):
+    return sum(count for call, count in cloud.calls.items() if call.startswith("compute."))
+
+
+def test_a_batch_polls_each_host_once_per_poll_and_no_server_alone():
+    # Each live migration ends at the 4th read of its server after the request: 4 polls at 1 s, as one of about
+    # 8 s on the test cloud at poll_interval 2.
+    cloud, requests = batch_cloud(per_host=5)
+    outcomes, log, _clock = run_batch(cloud, requests)
+    assert [outcome.server_id for outcome in outcomes] == [request.server_id for request in requests]
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    assert [outcome.destination for outcome in outcomes] == [request.target_host for request in requests]
+    assert {cloud.servers[request.server_id].compute_host for request in requests} == set(TARGETS)
+    # No server is read on its own: neither before its request nor while it migrates.
+    assert cloud.calls["compute.get_server"] == 0
+    assert cloud.calls["compute.live_migrate_server"] == 20
+    assert nova_requests(cloud) / len(requests) <= 5
+    # A poll lists each host a migrating server was on (or went to) once: at most the 6 hosts, whatever the count.
+    assert all(len(hosts) == len(set(hosts)) <= 6 for hosts in log.polls())
+
+
+def test_the_requests_of_a_poll_grow_with_the_hosts_not_the_servers():
+    small_cloud, small = batch_cloud(per_host=5)
+    _outcomes, small_log, _clock = run_batch(small_cloud, small)
+    large_cloud, large = batch_cloud(per_host=10)
+    outcomes, large_log, _clock = run_batch(large_cloud, large)
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    # Twice the servers on the same hosts: no poll lists more, each migrated server costs less.
+    assert max(len(hosts) for hosts in large_log.polls()) == max(len(hosts) for hosts in small_log.polls()) <= 6
+    assert nova_requests(large_cloud) / len(large) < nova_requests(small_cloud) / len(small) <= 5
+    assert large_cloud.calls["compute.get_server"] == 0
+
+
+def test_cold_migrations_of_a_batch_are_confirmed_and_polled_per_host():
+    cloud, requests = batch_cloud(per_host=5, kind=COLD)
+    outcomes, log, _clock = run_batch(cloud, requests)
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    assert all(cloud.servers[request.server_id].status == "SHUTOFF" for request in requests)
+    assert cloud.calls["compute.confirm_server_resize"] == 20 and cloud.calls["compute.get_server"] == 0
+    assert all(cloud.allocations[host] == {} for host in SOURCES)
+    # The request and its confirmation are two of them; the polls of every host share the rest.
+    assert nova_requests(cloud) / len(requests) <= 6
+    assert all(len(hosts) <= 6 for hosts in log.polls())
+
+
+def test_a_server_gone_from_its_host_without_a_named_target_is_read_once():
+    cloud, requests = batch_cloud(per_host=5, targets=False)
+    outcomes, _log, _clock = run_batch(cloud, requests)
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    # The fake scheduler sends compute1's servers to compute2 and the others to compute1: a server is read alone
+    # only when it landed on a host that poll did not list (one with no migration of its own left).
+    assert cloud.calls["compute.get_server"] <= len(requests)
+    assert nova_requests(cloud) / len(requests) <= 5
+
+
+def test_concurrency_is_per_source_host_so_more_hosts_move_more_at_once():
+    cloud, requests = batch_cloud(per_host=5)
+    _outcomes, log, _clock = run_batch(cloud, requests, concurrency_per_host=2)
+    sources = {request.server_id: request.source_host for request in requests}
+    per_source = [[sources[server.id] for server in busy] for busy in log.migrating]
+    assert max(max(hosts.count(host) for host in SOURCES) for hosts in per_source) == 2
+    # Four hosts at two each: eight at once, where one overall cap of two would have moved two.
+    assert max(len(busy) for busy in log.migrating) == 8
+
+
+def test_concurrency_per_target_and_overall_cap():
+    cloud, requests = batch_cloud(per_host=5)
+    _outcomes, log, _clock = run_batch(cloud, requests, concurrency_per_target=3)
+    targets = {request.server_id: request.target_host for request in requests}
+    assert max(max([targets[server.id] for server in busy].count(host) for host in TARGETS)
+               for busy in log.migrating) == 3
+    cloud, requests = batch_cloud(per_host=5)
+    outcomes, log, _clock = run_batch(cloud, requests, concurrency=3)
+    assert max(len(busy) for busy in log.migrating) == 3
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+
+
+def test_a_request_waits_only_for_its_own_hosts_slot():
+    # Three servers on compute1 and one on compute2: compute2's starts with the first two, not after them.
+    cloud = FakeCloud(settle_polls=3)
+    requests = [MigrationRequest(cloud.add_server(host), LIVE, "compute3", source_host=host)
+                for host in ("compute1", "compute1", "compute1", "compute2")]
+    started = []
+    clock = Clock()
+    settings = dict(concurrency=10, concurrency_per_host=2)
+    outcomes = migrator(cloud, clock, **settings).migrate_all(
+        requests, started=lambda request: started.append((request.server_id, clock.now)),
+        ended=lambda request, outcome: started.append((request.server_id, outcome.status)))
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    first, second, third, fourth = (request.server_id for request in requests)
+    assert started[:3] == [(first, 0.0), (second, 0.0), (fourth, 0.0)]
+    assert (third, 0.0) not in started and [item for item in started if item[0] == third][0][1] > 0
+    assert [item for item in started if item[0] == first][-1] == (first, "migrated")
+
+
+def test_each_still_wraps_every_migration_of_a_batch_and_polls_per_host():
+    cloud, requests = batch_cloud(per_host=3)
+    clock = Clock()
+    calls = []
+    instance = migrator(cloud, clock, concurrency=8, concurrency_per_host=2)
+
+    def journaled(request):
+        calls.append(("start", request.server_id))
+        outcome = instance.migrate(request, events=lambda *_args: None)
+        calls.append(("end", request.server_id, outcome.status))
+        return outcome
+
+    outcomes = instance.migrate_all(requests, each=journaled)
+    assert [outcome.server_id for outcome in outcomes] == [request.server_id for request in requests]
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    assert sorted(call[1] for call in calls if call[0] == "start") == sorted(r.server_id for r in requests)
+    assert all(call[2] == "migrated" for call in calls if call[0] == "end")
+    assert cloud.calls["compute.get_server"] == 0
+    assert nova_requests(cloud) / len(requests) <= 5
+
+
+def test_an_error_raised_by_each_reaches_the_caller_once_the_others_are_done():
+    cloud, requests = batch_cloud(per_host=1)
+    clock = Clock()
+    instance = migrator(cloud, clock, concurrency=4)
+
+    def failing(request):
+        if request is requests[1]:
+            raise RuntimeError("journal is locked")
+        return instance.migrate(request)
+
+    with pytest.raises(RuntimeError, match="journal is locked"):
+        instance.migrate_all(requests, each=failing)
+    moved = [request for request in requests if cloud.servers[request.server_id].compute_host in TARGETS]
+    assert len(moved) == 3
+
+
+def test_a_stuck_migration_of_a_batch_is_aborted_and_the_others_move():
+    cloud, requests = batch_cloud(per_host=1)
+    stuck_server = requests[0].server_id
+    original = cloud.compute.live_migrate_server
+
+    def never_ends_for_the_first(server_id, **kwargs):
+        original(server_id, **kwargs)
+        if server_id == stuck_server:
+            cloud._pending[server_id]["polls"] = 10 ** 6
+
+    cloud.compute.live_migrate_server = never_ends_for_the_first
+    events = []
+    clock = Clock()
+    outcomes = migrator(cloud, clock, concurrency=4, timeout=25).migrate_all(
+        requests, events=lambda outcome, kind, details: events.append((outcome.server_id, kind)))
+    assert (outcomes[0].status, outcomes[0].timeout_action) == ("failed", "aborted")
+    assert cloud.servers[stuck_server].compute_host == "compute1"
+    assert all(outcome.status == "migrated" for outcome in outcomes[1:])
+    assert events == [(stuck_server, "instance.migration_progress")] * 2 + [(stuck_server, "instance.migration_timeout")]
+    # Its progress was read at 10 s and 20 s, and its record once more to abort it: no other server's.
+    assert cloud.calls["compute.server_migrations"] == 3 and cloud.calls["compute.get_server"] == 0
+
+
+def test_a_refused_request_of_a_batch_is_retried_after_its_backoff():
+    cloud, requests = batch_cloud(per_host=1)
+    cloud.refusals = [http_error(409, "task_state migrating")]
+    clock = Clock()
+    outcomes = migrator(cloud, clock, concurrency=4, retry_delay=3).migrate_all(requests)
+    assert [outcome.attempts for outcome in outcomes] == [2, 1, 1, 1]
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    # The others went on meanwhile; the refused one started again 3 s later and took as long as they did.
+    assert [outcome.duration for outcome in outcomes] == [6.0, 3.0, 3.0, 3.0]
+
+
+def test_a_batch_without_waiting_requests_each_migration_once():
+    cloud, requests = batch_cloud(per_host=2)
+    outcomes, log, _clock = run_batch(cloud, requests, wait=False)
+    assert [outcome.status for outcome in outcomes] == ["requested"] * 8
+    assert cloud.calls["compute.live_migrate_server"] == 8 and log.polls() == []
+
+
+def test_a_failing_started_callback_skips_its_migration_and_is_raised_once_the_others_are_done():
+    cloud, requests = batch_cloud(per_host=1)
+    ended = []
+
+    def started(request):
+        if request is requests[2]:
+            raise RuntimeError("journal is locked")
+
+    with pytest.raises(RuntimeError, match="journal is locked"):
+        migrator(cloud, Clock(), concurrency=4).migrate_all(
+            requests, started=started, ended=lambda request, outcome: ended.append(request.server_id))
+    assert ended == [request.server_id for request in requests if request is not requests[2]]
+    assert cloud.servers[requests[2].server_id].compute_host == "compute3"
+    assert cloud.calls["compute.live_migrate_server"] == 3

@@ -77,6 +77,21 @@ def test_nack_stops_before_anything_moves(tmp_path):
     assert all(cloud.servers[vm[name]].compute_host == "compute1" for name in ("a1", "a2", "b1"))
 
 
+def test_several_at_a_time_are_journaled_and_polled_per_host(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    cloud.settle_polls = 5  # each migration takes several polls
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+    journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, concurrency=4)
+        assert not result["failed"], result["msg"]
+        assert len(hook.bodies) == 3
+    assert all(cloud.servers[vm[name]].compute_host != "compute1" for name in ("a1", "a2", "b1"))
+    assert sorted(move.state for move in journal.moves("s1")) == ["DONE"] * 3
+    # Each server read alone at most twice (before its request, and where it landed), never once per poll.
+    assert cloud.calls["compute.get_server"] <= 2 * 3
+
+
 def test_check_mode_decides_and_moves_nothing(tmp_path):
     cloud, path, journal, vm = setup(tmp_path)
     with WebhookServer() as hook:

@@ -86,3 +86,26 @@ def test_on_timeout_takes_only_what_nova_can_do():
     result = run(cloud, servers=["web-1"], on_timeout="wait_longer")
     assert result["failed"] and "on_timeout" in result["msg"] and "abort, force_complete" in result["msg"]
     assert cloud.servers[server].compute_host == "compute1" and cloud.calls["compute.live_migrate_server"] == 0
+
+
+def test_several_at_a_time_are_polled_per_host_within_their_limits():
+    cloud = FakeCloud(hosts=("compute1", "compute2", "compute3"), settle_polls=2)
+    names = ["web-%d" % index for index in range(6)]
+    for index, name in enumerate(names):
+        cloud.add_server(("compute1", "compute2")[index % 2], name=name)
+    result = run(cloud, servers=names, target_host="compute3", concurrency=4, concurrency_per_host=1,
+                 concurrency_per_target=2)
+    assert not result["failed"], result["msg"]
+    assert [item["destination"] for item in result["servers"]] == ["compute3"] * 6
+    # find_server found them; after that no server was read alone, the hosts were listed instead.
+    assert cloud.calls["compute.get_server"] == 0 and cloud.calls["compute.servers"] > 0
+
+
+def test_per_host_and_per_target_limits_must_be_at_least_one():
+    cloud = FakeCloud()
+    cloud.add_server("compute1", name="web-1")
+    assert run(cloud, servers=["web-1"], concurrency_per_host=0)["msg"] == (
+        "concurrency_per_host: must be at least 1, got 0")
+    assert run(cloud, servers=["web-1"], concurrency_per_target=0)["msg"] == (
+        "concurrency_per_target: must be at least 1, got 0")
+    assert cloud.calls["compute.live_migrate_server"] == 0
