@@ -80,8 +80,10 @@ def seed(per_host: int) -> None:
 
 
 def drain(host: str, concurrency: int):
+    # One host: concurrency_per_host as high as the concurrency, so that it moves that many at a time.
     result, counts, wall = run_module(ComputeHostDrainModule, {
-        "host": host, "concurrency": concurrency, "poll_interval": 1, "reason": "bench"})
+        "host": host, "concurrency": concurrency, "concurrency_per_host": concurrency, "poll_interval": 1,
+        "reason": "bench"})
     conn = openstack.connect(cloud="fenix-admin")
     service = next(iter(conn.compute.services(binary="nova-compute", host=host)))
     conn.compute.enable_service(service)
