@@ -242,9 +242,10 @@ class Service:
                     hosts = resolve_hosts(self.conn, hosts)
             except ValueError as exc:
                 raise ApiError(400, str(exc))
+        # A host another running session maintains is refused (409): two runs would move the same servers.
         session = self.journal.create_session(
             hosts, workflow=body.get("workflow") or "default", maintenance_at=maintenance_at,
-            metadata=body.get("metadata"), request=body, session_id=body.get("session_id"))
+            metadata=body.get("metadata"), request=body, session_id=body.get("session_id"), exclusive=True)
         self._launch(session.session_id, call.base_url)
         return {"session_id": session.session_id}
 

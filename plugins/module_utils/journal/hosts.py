@@ -11,7 +11,7 @@ A host recorded as disabled by the session is one the session must re-enable.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
@@ -20,6 +20,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
     merge_record,
     record_from_row,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import MAINTENANCE_DONE, MAINTENANCE_FAILED
 
 
 class HostsMixin(JournalCore):
@@ -59,6 +60,18 @@ class HostsMixin(JournalCore):
         self.session(session_id)
         rows = self._run("SELECT * FROM hosts WHERE session_id = ? ORDER BY host", (session_id,)).fetchall()
         return [record_from_row(HostRecord, row) for row in rows]
+
+    def sessions_holding(self, hosts: List[str]) -> Dict[str, List[str]]:
+        """The sessions not ended (neither done nor failed) that have any of ``hosts``: session id to those hosts."""
+        wanted = set(hosts)
+        rows = self._run("SELECT hosts.session_id, hosts.host FROM hosts JOIN sessions"
+                         " ON sessions.session_id = hosts.session_id WHERE sessions.state NOT IN (?, ?)"
+                         " ORDER BY hosts.session_id, hosts.host", (MAINTENANCE_DONE, MAINTENANCE_FAILED)).fetchall()
+        holding: Dict[str, List[str]] = {}
+        for row in rows:
+            if row["host"] in wanted:
+                holding.setdefault(row["session_id"], []).append(row["host"])
+        return holding
 
     def hosts_disabled_by_session(self, session_id: str) -> List[str]:
         return [record.host for record in self.hosts(session_id) if record.disabled_by_session]

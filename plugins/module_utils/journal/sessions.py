@@ -35,7 +35,7 @@ def check_silent_projects(value: str) -> None:
 
 
 class SessionsMixin(JournalCore):
-    """The sessions table (part of Journal, which supplies ``_event``)."""
+    """The sessions table (part of Journal, which supplies ``_event`` and ``sessions_holding``)."""
 
     def create_session(
         self,
@@ -46,14 +46,22 @@ class SessionsMixin(JournalCore):
         request: Optional[dict] = None,
         session_id: Optional[str] = None,
         silent_projects: str = ASK_AGAIN,
+        exclusive: bool = False,
     ) -> Session:
-        """A new session in state MAINTENANCE, with each of its hosts PENDING."""
+        """A new session in state MAINTENANCE, with each of its hosts PENDING.
+
+        ``exclusive``: refused when another session not ended has one of the hosts.
+        """
         check_silent_projects(silent_projects)
         session_id = session_id or str(uuid.uuid4())
         now = self.clock()
         with self.transaction():
             if self._run("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
                 raise JournalError("session_id: %s exists already; resume it or choose another" % session_id)
+            held = self.sessions_holding(hosts) if exclusive else {}
+            if held:
+                raise JournalError("hosts: %s; end that session or leave its hosts out" % "; ".join(
+                    "%s held by running session %s" % (", ".join(names), other) for other, names in sorted(held.items())))
             self._run(
                 "INSERT INTO sessions (session_id, state, workflow, maintenance_at, metadata, request, reason,"
                 " created_at, updated_at, silent_projects) VALUES (?, 'MAINTENANCE', ?, ?, ?, ?, NULL, ?, ?, ?)",
