@@ -36,6 +36,7 @@ from typing import Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import utc_now
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.processes import command_line, process_stat
 
 LAUNCHERS = ("runner", "controller", "none")
 RUN_PLAYBOOK = "fenix.maintenance.rolling_maintenance"
@@ -294,14 +295,8 @@ def process_runs(pid: Optional[int], marker: str) -> bool:
     """Whether ``pid`` is alive and is our run (its command line names ``marker``), not a reused pid."""
     if not pid:
         return False
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            cmdline = handle.read().decode(errors="replace")
-        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z" and marker in cmdline
+    stat = process_stat(pid)
+    return stat is not None and not stat.ended and marker in "\0".join(command_line(pid))
 
 
 def read_text(path: str) -> Optional[str]:
