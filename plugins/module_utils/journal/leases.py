@@ -10,7 +10,10 @@ A run acquires its session's lease before it acts, renews it while it runs and
 releases it at the end. Another run of the session is refused at once while
 the lease is renewed; a holder that stops renewing (killed, machine lost) lets
 its lease expire, and the next run takes it over: resuming after SIGKILL needs
-no manual step.
+no manual step. A run on the holder's own machine may see that the holder's
+process has ended and take its lease over at once (``ended``, judged by
+``lease_keeper.holder_ended``); ``lease_keeper`` also names the holder and
+renews the lease while its run lives.
 
 Each change is one compare-and-set statement: an INSERT that does nothing when
 the session has a lease, or an UPDATE of exactly the lease that was read
@@ -27,9 +30,14 @@ duration.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Optional
+from typing import Callable, Optional
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.clock import TIME_FORMAT, iso_time, parse_time
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import (
+    TIME_FORMAT,
+    iso_time,
+    parse_time,
+    seconds_between,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
     JournalError,
@@ -42,15 +50,20 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
 # A lease that changes hands between being read and being taken is read again, a few times at most.
 _ATTEMPTS = 3
 
+# Whether a lease's holder is gone for sure (its process ended): judged by the caller, who knows its machine.
+HolderEnded = Callable[[Lease], bool]
+
 
 class LeasesMixin(JournalCore):
     """The leases table (part of Journal, which supplies ``session`` and ``_event``)."""
 
-    def acquire_lease(self, session_id: str, holder: str, ttl: float) -> Lease:
+    def acquire_lease(self, session_id: str, holder: str, ttl: float, ended: Optional[HolderEnded] = None) -> Lease:
         """The session's lease for ``holder``, valid ``ttl`` seconds: taken when free or expired.
 
         Acquiring a lease one holds already renews it (a retried task is not
-        refused by itself). LeaseHeld when another holder's lease has not expired.
+        refused by itself). LeaseHeld when another holder's lease has not
+        expired, unless ``ended`` says that holder is gone for sure (its
+        process ended on this machine): such a lease is taken over at once.
         """
         check_lease_request(holder, ttl)
         with self.transaction():
@@ -58,10 +71,10 @@ class LeasesMixin(JournalCore):
             for _attempt in range(_ATTEMPTS):
                 now = self.clock()
                 current = self.lease(session_id)
-                if current is not None and current.holder != holder and not lease_expired(current, now):
-                    raise LeaseHeld(held_message(current), current)
+                if held_by_another(current, holder, now, ended):
+                    raise LeaseHeld(held_message(current, now), current)
                 if self._take_lease(session_id, holder, now, ttl, current):
-                    self._log_acquired(session_id, holder, current)
+                    self._log_acquired(session_id, holder, current, now)
                     return self.lease(session_id)
         raise JournalError("session %s: its lease changed hands %d times while %s tried to acquire it;"
                            " run again" % (session_id, _ATTEMPTS, holder))
@@ -104,6 +117,12 @@ class LeasesMixin(JournalCore):
         row = self._run("SELECT * FROM leases WHERE session_id = ?", (session_id,)).fetchone()
         return None if row is None else record_from_row(Lease, row)
 
+    def held_lease(self, session_id: str, holder: Optional[str] = None,
+                   ended: Optional[HolderEnded] = None) -> Optional[Lease]:
+        """The session's lease when a run other than ``holder`` holds it (what acquire_lease would refuse), or None."""
+        current = self.lease(session_id)
+        return current if held_by_another(current, holder, self.clock(), ended) else None
+
     def _take_lease(self, session_id: str, holder: str, now: str, ttl: float, current: Optional[Lease]) -> bool:
         """Write the holder's lease if the session's lease is still ``current``; whether it was written."""
         expires_at = stamp_after(now, ttl)
@@ -121,12 +140,14 @@ class LeasesMixin(JournalCore):
              current.expires_at),
         ).rowcount == 1
 
-    def _log_acquired(self, session_id: str, holder: str, previous: Optional[Lease]) -> None:
+    def _log_acquired(self, session_id: str, holder: str, previous: Optional[Lease], now: str) -> None:
         if previous is not None and previous.holder == holder:
             return  # renewed through acquire: nothing changed hands
         details = {"holder": holder}
-        if previous is not None:
+        if previous is not None and lease_expired(previous, now):
             details.update(taken_over_from=previous.holder, expired_at=previous.expires_at)
+        elif previous is not None:
+            details.update(taken_over_from=previous.holder, holder_ended=True)
         self._event(session_id, "lease.acquired", details=details)
 
 
@@ -147,12 +168,20 @@ def lease_expired(lease: Lease, now: str) -> bool:
     return parse_time(now) >= parse_time(lease.expires_at)
 
 
-def held_message(lease: Lease) -> str:
+def held_by_another(current: Optional[Lease], holder: Optional[str], now: str, ended: Optional[HolderEnded]) -> bool:
+    """Whether ``current`` keeps ``holder`` out: another holder's lease, unexpired, its holder not known to be gone."""
+    if current is None or current.holder == holder or lease_expired(current, now):
+        return False
+    return ended is None or not ended(current)
+
+
+def held_message(lease: Lease, now: str) -> str:
+    renewed_ago = max(0, int(round(seconds_between(lease.renewed_at, now) or 0)))
     return (
-        "session %s is held by another run: %s, since %s (lease renewed %s, valid until %s); wait for that run"
-        " to end, or stop it and run again after %s: a lease no longer renewed is taken over once it expires"
-        % (lease.session_id, lease.holder, shown(lease.acquired_at), shown(lease.renewed_at),
-           shown(lease.expires_at), shown(lease.expires_at))
+        "session %s is being run by %s since %s (lease renewed %d s ago, expires %s); wait for that run to end,"
+        " or stop it and run again: a lease its holder no longer renews is taken over once it expires, and at"
+        " once from the holder's own machine when its process has ended"
+        % (lease.session_id, lease.holder, shown(lease.acquired_at), renewed_ago, shown(lease.expires_at))
     )
 
 

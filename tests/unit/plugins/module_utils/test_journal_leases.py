@@ -90,10 +90,13 @@ def test_a_second_run_is_refused_saying_who_holds_it_since_when_and_until_when(r
     with pytest.raises(LeaseHeld) as refused:
         second.acquire_lease(sid, RUN_B, 60)
     assert str(refused.value) == (
-        "session s1 is held by another run: ansible-playbook pid 1234 on host-a, since 2026-11-22T12:00:00Z"
-        " (lease renewed 2026-11-22T12:00:10Z, valid until 2026-11-22T12:01:10Z); wait for that run to end,"
-        " or stop it and run again after 2026-11-22T12:01:10Z: a lease no longer renewed is taken over once"
-        " it expires")
+        "session s1 is being run by ansible-playbook pid 1234 on host-a since 2026-11-22T12:00:00Z"
+        " (lease renewed 0 s ago, expires 2026-11-22T12:01:10Z); wait for that run to end, or stop it and run"
+        " again: a lease its holder no longer renews is taken over once it expires, and at once from the"
+        " holder's own machine when its process has ended")
+    clock.advance(7)
+    with pytest.raises(LeaseHeld, match=r"\(lease renewed 7 s ago, expires 2026-11-22T12:01:10Z\)"):
+        second.acquire_lease(sid, RUN_B, 60)
     assert refused.value.lease == held
     assert isinstance(refused.value, JournalError) and isinstance(refused.value, MaintenanceError)
     assert second.lease(sid) == held  # the refused run changed nothing
@@ -130,9 +133,45 @@ def test_an_expired_lease_is_taken_over_and_its_old_holder_has_lost_it(runs, clo
         "session s1: ansible-playbook pid 1234 on host-a lost its lease: it expired and AWX job 4711 took it"
         " over at 2026-11-22T12:01:01Z; stop this run, the session is run by AWX job 4711")
     assert killed.release_lease(sid, RUN_A) is False
-    with pytest.raises(LeaseHeld, match="held by another run: AWX job 4711, since 2026-11-22T12:01:01Z"):
+    with pytest.raises(LeaseHeld, match="is being run by AWX job 4711 since 2026-11-22T12:01:01Z"):
         killed.acquire_lease(sid, RUN_A, 60)
     assert resumed.lease(sid) == taken
+
+
+def test_a_lease_whose_holder_ended_is_taken_over_at_once(runs, clock):
+    killed, resumed, sid = runs
+    killed.acquire_lease(sid, RUN_A, 60)
+    clock.advance(5)  # far from expiry, but RUN_A's process is gone (judged on its machine)
+    judged = []
+
+    def ended(lease):
+        judged.append(lease.holder)
+        return lease.holder == RUN_A
+
+    taken = resumed.acquire_lease(sid, RUN_B, 60, ended=ended)
+    assert taken == Lease(sid, RUN_B, "2026-11-22T12:00:05.000000Z", "2026-11-22T12:00:05.000000Z",
+                          "2026-11-22T12:01:05.000000Z")
+    assert judged == [RUN_A]
+    assert lease_events(resumed, sid)[-1] == (
+        "lease.acquired", {"holder": RUN_B, "taken_over_from": RUN_A, "holder_ended": True})
+    with pytest.raises(LeaseLost):
+        killed.renew_lease(sid, RUN_A, 60)
+    assert killed.release_lease(sid, RUN_A) is False  # the ended run's keeper frees nothing of the new holder's
+
+
+def test_held_lease_says_what_acquire_would_refuse(runs, clock):
+    first, second, sid = runs
+    assert second.held_lease(sid) is None
+    held = first.acquire_lease(sid, RUN_A, 60)
+    with pytest.raises(LeaseHeld):
+        second.acquire_lease(sid, RUN_B, 60, ended=lambda lease: False)
+    assert second.held_lease(sid) == held  # held against anyone
+    assert second.held_lease(sid, RUN_B, ended=lambda lease: False) == held
+    assert second.held_lease(sid, RUN_B, ended=lambda lease: True) is None
+    assert second.held_lease(sid, RUN_A) is None  # not against its own holder
+    clock.advance(60)
+    assert second.held_lease(sid, RUN_B) is None  # expired
+    assert second.lease(sid) == held  # judging changed nothing
 
 
 def test_renewing_late_keeps_a_lease_nobody_took(runs, clock):
