@@ -75,6 +75,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.policy impor
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import settle_migrations_from
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import holder_ended
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.leases import held_message
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
     journal_path,
     open_journal,
@@ -282,6 +284,7 @@ class Service:
         """Continue a failed or stopped session (Fenix's PUT): its state back, then a new run."""
         session_id = call.params["session_id"]
         self.launcher.refuse_second_run(session_id)
+        self._refuse_while_a_run_holds(session_id)
         current = self.journal.session(session_id)
         state = call.body.get("state")
         if not state and current.state == "MAINTENANCE_DONE":
@@ -305,6 +308,10 @@ class Service:
         session_id = call.params["session_id"]
         journal = self.journal
         journal.session(session_id)
+        own = self.launcher.find(session_id)
+        if own is None or not own.alive:
+            # Not the service's own run (stopped below), but a run by hand or from elsewhere holds the session.
+            self._refuse_while_a_run_holds(session_id)
         stopped = self.launcher.stop(session_id)
         if stopped is not None and stopped.alive:
             raise ApiError(409, "session %s: its run %s did not stop; the session is kept" % (session_id, stopped.ident))
@@ -320,6 +327,12 @@ class Service:
                 enabled, left = restore_hosts(self.conn, journal, session_id, check_mode=False)
         journal.delete_session(session_id)
         return {"session_id": session_id, "enabled_hosts": enabled, "left_hosts": left}
+
+    def _refuse_while_a_run_holds(self, session_id: str) -> None:
+        """409 while a live run holds the session's lease: changing the session under it would race its moves."""
+        held = self.journal.held_lease(session_id, ended=holder_ended)
+        if held is not None:
+            raise ApiError(409, held_message(held, self.journal.clock()))
 
     def _settle_migrations(self, session_id: str) -> None:
         """After a stopped run: what Nova still moves off the session's hosts ends before they are enabled."""

@@ -7,6 +7,8 @@ fixture skips (auth_token's cache, its conversation with Keystone) use a local K
 from __future__ import annotations
 
 import datetime
+import socket
+import subprocess
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -17,8 +19,10 @@ from openstack import exceptions
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import RunProcess, process_space
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.processes import process_stat
 
 from fakes import FakeCloud
 from keystone_server import KeystoneServer, issued, service_clouds_yaml
@@ -245,6 +249,32 @@ def test_delete_enables_what_the_session_disabled(api, cloud):
     assert deleted.json["enabled_hosts"] == ["compute1"]
     assert cloud.services["compute1"].status == "enabled"
     assert call(api, "GET", "/v1/maintenance/%s" % sid).status_code == 404
+
+
+def test_put_and_delete_leave_a_session_alone_while_a_live_run_holds_it(api, cloud):
+    # A run by hand (or from elsewhere) holds the session's lease; the service runs nothing itself here.
+    sid = call(api, "POST", "/v1/maintenance", body={"hosts": ["compute1"]}).json["session_id"]
+    api.journal.set_session_state(sid, "MAINTENANCE_FAILED", "compute1 did not empty")
+    cloud.services["compute1"].status = "disabled"
+    cloud.services["compute1"].disabled_reason = "fenix.maintenance: session %s" % sid
+    api.journal.set_host(sid, "compute1", disabled_by_session=True)
+    playbook = subprocess.Popen(["sleep", "60"])  # the run's ansible-playbook process, on this machine
+    try:
+        run = RunProcess(socket.gethostname(), playbook.pid, process_stat(playbook.pid).started, process_space())
+        holder = "%s (user alice, started from bash)" % run.key
+        api.journal.acquire_lease(sid, holder, 60)
+        for method in ("PUT", "DELETE"):
+            refused = call(api, method, "/v1/maintenance/%s" % sid, body={} if method == "PUT" else None)
+            assert refused.status_code == 409, refused.text
+            assert refused.json["error"]["message"].startswith("session %s is being run by %s since " % (sid, holder))
+        assert api.journal.session(sid).state == "MAINTENANCE_FAILED"  # nothing changed
+        assert cloud.services["compute1"].status == "disabled"
+    finally:
+        playbook.kill()
+        playbook.wait()
+    # Its process ended on this machine: the lease holds nothing back any more, expired or not.
+    assert call(api, "PUT", "/v1/maintenance/%s" % sid, body={}).json["state"] == "MAINTENANCE"
+    assert call(api, "DELETE", "/v1/maintenance/%s" % sid).json["enabled_hosts"] == ["compute1"]
 
 
 def test_constraints_belong_to_their_project(api, cloud):
