@@ -149,9 +149,24 @@ def list_hypervisors(conn, hostname_pattern: Optional[str] = None) -> Dict[str, 
 
 def read_resources(conn, provider_id: str) -> Dict[str, dict]:
     """Placement inventory and usage of one resource provider, per resource class."""
-    inventories = conn.placement.get("/resource_providers/%s/inventories" % provider_id).json()
+    inventories = provider_inventories(conn, provider_id)
     usages = conn.placement.get("/resource_providers/%s/usages" % provider_id).json()
-    return resources_from_placement(inventories.get("inventories", {}), usages.get("usages", {}))
+    return resources_from_placement(inventories, usages.get("usages", {}))
+
+
+def provider_inventories(conn, provider_id: str) -> Dict[str, dict]:
+    """Placement's inventory of one resource provider: resource class -> {total, reserved, allocation_ratio, ...}."""
+    return conn.placement.get("/resource_providers/%s/inventories" % provider_id).json().get("inventories", {})
+
+
+def provider_named(conn, name: str) -> Optional[dict]:
+    """The Placement resource provider of that name ({uuid, name, generation, ...}), or None.
+
+    Nova names a compute node's provider after its hypervisor hostname.
+    """
+    body = conn.placement.get("/resource_providers?" + urlencode({"name": name})).json()
+    providers = body.get("resource_providers", [])
+    return providers[0] if providers else None
 
 
 def resources_from_placement(inventories: dict, usages: dict) -> Dict[str, dict]:
@@ -245,10 +260,15 @@ def host_allocations(conn, provider_id: str) -> Dict[str, dict]:
     return {consumer: data.get("resources", {}) for consumer, data in body.get("allocations", {}).items()}
 
 
-def provider_id_of(conn, host: str) -> Optional[str]:
-    """The Placement resource provider of a host (its hypervisor UUID)."""
+def hypervisor_of(conn, host: str) -> Optional[dict]:
+    """The hypervisor of one host (identity and state, as list_hypervisors gives it), or None."""
     hypervisor = list_hypervisors(conn, hostname_pattern=host).get(host)
     if hypervisor is None:
         # The hypervisor hostname need not contain the service host name.
         hypervisor = list_hypervisors(conn).get(host)
-    return (hypervisor or {}).get("id")
+    return hypervisor
+
+
+def provider_id_of(conn, host: str) -> Optional[str]:
+    """The Placement resource provider of a host (its hypervisor UUID)."""
+    return (hypervisor_of(conn, host) or {}).get("id")

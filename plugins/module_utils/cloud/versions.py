@@ -48,11 +48,15 @@ class Floor:
     release: str  # the first OpenStack release whose service offers it
 
 
+# Named: the health gate needs only these two (``floors_problem``).
+FORCED_DOWN_FLOOR = Floor("compute", "2.11", "the forced_down state of compute services", "Liberty")
+HYPERVISOR_FLOOR = Floor("compute", HYPERVISOR_MICROVERSION, "hypervisors with their resource provider", "Pike")
+
 FLOORS: Tuple[Floor, ...] = (
-    Floor("compute", "2.11", "the forced_down state of compute services", "Liberty"),
+    FORCED_DOWN_FLOOR,
     Floor("compute", "2.25", "live migration with block_migration auto", "Mitaka"),
     Floor("compute", "2.47", "servers with their flavor's vCPU, RAM and disk", "Pike"),
-    Floor("compute", HYPERVISOR_MICROVERSION, "hypervisors with their resource provider", "Pike"),
+    HYPERVISOR_FLOOR,
     Floor("placement", ALLOCATION_CANDIDATES_MICROVERSION,
           "allocation candidates with every resource class of each provider", "Rocky"),
 )
