@@ -52,10 +52,10 @@ display = Display()
 
 # Types that run per host (default host: inventory_hostname); pre and post run
 # once per session, on the controller.
-HOST_TYPES = ("host", "compute", "controller")
+HOST_TYPES = ("host", "compute", "check", "controller")
 # Host types whose host must be one of the session's hosts (compute hosts by
 # Nova's name). Controllers are not session hosts, so they are not checked.
-SESSION_HOST_TYPES = ("host", "compute")
+SESSION_HOST_TYPES = ("host", "compute", "check")
 
 # A failure message keeps the last lines of the plugin's output and at most this many characters.
 OUTPUT_TAIL_LINES = 5

@@ -70,8 +70,9 @@ ASK_AGAIN = "ask_again"
 DECIDE_AT_ONCE = "decide_at_once"
 SILENT_PROJECTS = (ASK_AGAIN, DECIDE_AT_ONCE)
 
-# Where the upgrade plugins of a session run, in the order a batch runs them.
-PLUGIN_TYPES = ("pre", "host", "compute", "controller", "post")
+# Where the upgrade plugins of a session run, in the order a batch runs them. ``check`` plugins are site checks:
+# they run on the host once its built-in health checks pass, before it is enabled again.
+PLUGIN_TYPES = ("pre", "host", "compute", "check", "controller", "post")
 
 # Fenix's port, which VNFM configurations already name.
 DEFAULT_API_PORT = 12347

@@ -103,10 +103,12 @@ options:
         type: str
         required: true
       type:
-        description: When the plugin runs.
+        description:
+          - When the plugin runs (M(fenix.maintenance.upgrade_plugins)). V(check) plugins are site checks,
+            run on a host once it passed M(fenix.maintenance.compute_host_health), before it is enabled.
         type: str
         required: true
-        choices: [pre, host, compute, controller, post]
+        choices: [pre, host, compute, check, controller, post]
       metadata:
         description: Passed to the plugin.
         type: dict
@@ -343,6 +345,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions i
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
     ASK_AGAIN,
     DEFAULT_WORKFLOW,
+    PLUGIN_TYPES,
     SESSION_STATES,
     SILENT_PROJECTS,
     WORKFLOWS,
@@ -374,7 +377,7 @@ class MaintenanceSessionModule(OpenStackModule):
             default=[],
             options=dict(
                 plugin=dict(required=True),
-                type=dict(required=True, choices=["pre", "host", "compute", "controller", "post"]),
+                type=dict(required=True, choices=list(PLUGIN_TYPES)),
                 metadata=dict(type="dict", default={}),
             ),
         ),

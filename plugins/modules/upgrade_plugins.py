@@ -31,7 +31,7 @@ description:
     is C(plugins/sub_plugins/upgrade/NAME.py) of that collection. See
     C(docs/upgrade_plugins.md) for writing one.
   - The journal is read and written on the controller; the plugins act on the task's host
-    through its connection, so C(host), C(compute) and C(controller) actions run on the
+    through its connection, so C(host), C(compute), C(check) and C(controller) actions run on the
     host itself, while C(pre) and C(post) actions belong in a play on the controller (localhost).
 options:
   session_id:
@@ -43,15 +43,19 @@ options:
     description:
       - Which actions run. V(pre) and V(post) run once per session (before the first host and after
         the last); V(host) runs for every host, V(compute) and V(controller) for hosts of that kind.
+      - V(check) actions are site checks of a host (the new package version is installed, a service
+        of yours answers). The role runs them on the host after its upgrade plugins and after
+        M(fenix.maintenance.compute_host_health) passed, before enabling it; one that fails keeps
+        the host disabled and fails the session with its message.
     type: str
     required: true
-    choices: [pre, host, compute, controller, post]
+    choices: [pre, host, compute, check, controller, post]
   host:
     description:
       - The host the plugins run for, recorded in the journal, as Nova names it.
-      - Defaults to C(inventory_hostname) for O(type=host), O(type=compute) and O(type=controller),
-        and to none for O(type=pre) and O(type=post).
-      - For O(type=host) and O(type=compute) it must be one of the session's hosts.
+      - Defaults to C(inventory_hostname) for O(type=host), O(type=compute), O(type=check) and
+        O(type=controller), and to none for O(type=pre) and O(type=post).
+      - For O(type=host), O(type=compute) and O(type=check) it must be one of the session's hosts.
     type: str
   plugin_dirs:
     description:

@@ -18,8 +18,9 @@ description:
     the task's host, waits until its boot ID changes, then until O(test_command) succeeds.
   - In check mode it does nothing.
   - Like C(ansible.builtin.reboot) it refuses a local connection, which would reboot the controller.
-    Use it as a C(host) or C(compute) action, so the compute host itself is rebooted, and wait for
-    its nova-compute to report up before enabling the host again.
+    Use it as a C(host) or C(compute) action, so the compute host itself is rebooted. It returns once the
+    host answers over its connection again; the role's health gate (M(fenix.maintenance.compute_host_health))
+    then waits until its nova-compute reports to Nova again, before the host is enabled.
 options:
   reboot_timeout:
     description: Seconds to wait for the host to come back and pass O(test_command); 600 when not given.

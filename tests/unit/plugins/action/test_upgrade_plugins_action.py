@@ -131,6 +131,25 @@ def test_pre_and_post_run_without_a_host(tmp_path, plugin_dir):
     assert result["runs"] == [] and "no controller actions" in result["msg"] and not seen.get("calls")
 
 
+def test_site_checks_run_on_a_session_host_and_a_failed_one_fails_with_its_message(tmp_path, plugin_dir):
+    location = str(tmp_path / "journal.sqlite")
+    actions = HOST_ACTIONS + [{"plugin": "beta", "type": "check", "metadata": {"raise_": "plugin_error"}},
+                              {"plugin": "alpha", "type": "check", "metadata": {"n": 1}}]
+    journal = make_journal(location, actions)
+    result, seen = run_action(dict(session_id=SESSION, journal=location, type="check", plugin_dirs=[plugin_dir]),
+                              task_vars={"inventory_hostname": "compute2"})
+    # Only the check actions, by name, on the task's host; the failed one stops the type with its message.
+    assert [call[0] for call in seen["calls"]] == ["alpha", "beta"] and seen["calls"][0][2] == "compute2"
+    assert result["failed"] is True
+    assert result["msg"] == "upgrade plugin beta (check, compute2) failed: beta broke (rc=3): disk full"
+    assert states(journal) == [("alpha", "check", "compute2", "DONE"), ("beta", "check", "compute2", "FAILED")]
+    # A check is for a host of the session, like the host and compute types.
+    result, seen = run_action(dict(session_id=SESSION, journal=location, type="check", plugin_dirs=[plugin_dir]),
+                              task_vars={"inventory_hostname": "compute9"})
+    assert result["failed"] is True and not seen.get("calls")
+    assert "host: compute9 is not a host of session chg-1" in result["msg"]
+
+
 def test_a_failure_stops_the_type_and_is_recorded(location, plugin_dir):
     actions = [{"plugin": "alpha", "type": "host"},
                {"plugin": "beta", "type": "host", "metadata": {"raise_": "plugin_error"}},
