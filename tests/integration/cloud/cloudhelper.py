@@ -6,6 +6,13 @@
                                                until N nova-compute services are
                                                up, mapped in the cell and listed
                                                as hypervisors
+  cloudhelper.py service-report HOST           the time of the last report of
+                                               HOST's nova-compute ('none')
+  cloudhelper.py wait-compute HOST BEFORE TIMEOUT
+                                               until HOST's nova-compute reported
+                                               after BEFORE (service-report's
+                                               output), is up and consumes its
+                                               queue
 """
 
 import subprocess
@@ -129,6 +136,42 @@ def wait_computes(n, timeout, nova_manage):
     return 1
 
 
+def compute_service(conn, host):
+    for service in conn.compute.services(binary='nova-compute', host=host):
+        if service.host == host:
+            return service
+    raise SystemExit('no nova-compute service on %s' % host)
+
+
+def service_report(host):
+    print(compute_service(connect(), host).updated_at or 'none')
+
+
+def wait_compute(host, before, timeout):
+    """A report newer than ``before`` proves the new process runs: Nova
+    shows a stopped compute 'up' until service_down_time has passed."""
+    conn = connect()
+    deadline = time.time() + float(timeout)
+    state = ''
+    while time.time() < deadline:
+        try:
+            service = compute_service(conn, host)
+            queue = consumers('compute.%s' % host)
+        except Exception as exc:  # an API restarting under load
+            state = 'error: %s' % exc
+            time.sleep(1)
+            continue
+        state = 'state=%s last report=%s (before: %s) queue consumers=%d' % (
+            service.state, service.updated_at, before, queue)
+        if (service.state == 'up' and (service.updated_at or 'none') != before
+                and queue > 0):
+            return 0
+        time.sleep(1)
+    print('nova-compute of %s not back after %ss: %s' % (host, timeout, state),
+          file=sys.stderr)
+    return 1
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == 'catalog':
@@ -137,6 +180,10 @@ def main(argv):
         return wait_queue(argv[2], argv[3])
     if cmd == 'wait-computes':
         return wait_computes(argv[2], argv[3], argv[4])
+    if cmd == 'service-report':
+        return service_report(argv[2])
+    if cmd == 'wait-compute':
+        return wait_compute(argv[2], argv[3], argv[4])
     raise SystemExit('unknown command %s' % cmd)
 
 
