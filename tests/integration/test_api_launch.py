@@ -151,3 +151,41 @@ def process_alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_put_resumes_a_session_failed_by_an_injected_fault(launching_service, tokens, admin_conn, tmp_path):
+    """The host plugin fails until the test fixes the fault: the session fails naming the host, which stays
+    disabled (its upgrade had begun); PUT starts the resume, which runs the plugin again and finishes."""
+    admin = tokens["fenix-admin"].token
+    fixed = tmp_path / "fault-fixed"
+    status, created = request("POST", launching_service.url + "/maintenance", admin, {
+        "hosts": ["compute3"], "session_id": "api-run-3",
+        "actions": [{"plugin": "command", "type": "host", "metadata": {"argv": ["test", "-e", str(fixed)]}}]})
+    assert status == 200, created
+    seen = follow(launching_service, admin, "api-run-3", lambda state: state in ("MAINTENANCE_DONE", "MAINTENANCE_FAILED"))
+    assert seen[-1] == "MAINTENANCE_FAILED", seen
+    detail = request("GET", launching_service.url + "/maintenance/api-run-3/detail", admin)[1]
+    assert "compute3" in detail["reason"] and "test" in detail["reason"], detail["reason"]
+    service = next(iter(admin_conn.compute.services(binary="nova-compute", host="compute3")))
+    assert service.status == "disabled" and service.disabled_reason.startswith(
+        "fenix.maintenance: session api-run-3"), service.disabled_reason
+    wait_until_run_ends(launching_service, admin, "api-run-3")
+    fixed.write_text("")
+    resumed = request("PUT", launching_service.url + "/maintenance/api-run-3", admin, {})
+    assert resumed[0] == 200, resumed
+    seen = follow(launching_service, admin, "api-run-3", lambda state: state in ("MAINTENANCE_DONE", "MAINTENANCE_FAILED"))
+    detail = request("GET", launching_service.url + "/maintenance/api-run-3/detail", admin)[1]
+    assert seen[-1] == "MAINTENANCE_DONE", (seen, detail.get("reason"))
+    assert detail["run"]["ident"] == "api-run-3-2", detail["run"]  # the second run of the session
+    service = next(iter(admin_conn.compute.services(binary="nova-compute", host="compute3")))
+    assert service.status == "enabled", service.disabled_reason
+    runs = [(r.host, r.state) for r in Journal(launching_service.journal).action_runs("api-run-3")]
+    assert runs[-1] == ("compute3", "DONE") and ("compute3", "FAILED") in runs, runs
+
+
+def wait_until_run_ends(service, token: str, session_id: str, timeout: float = 60.0) -> None:
+    """A run ends a moment after it writes its session's last state."""
+    deadline = time.monotonic() + timeout
+    while request("GET", service.url + "/maintenance/%s/detail" % session_id, token)[1]["run"]["alive"]:
+        assert time.monotonic() < deadline, "the run of %s did not end" % session_id
+        time.sleep(0.5)
