@@ -224,7 +224,8 @@ class InstanceActions:
             self.sleep(remaining)
 
     def migrate(self, items: List[InstanceWork]) -> None:
-        requests = [MigrationRequest(item.server_id, MIGRATION_KIND[item.action], item.target_host) for item in items]
+        requests = [MigrationRequest(item.server_id, MIGRATION_KIND[item.action], item.target_host,
+                                     source_host=item.from_host) for item in items]
         by_server = {item.server_id: item for item in items}
 
         # Migrations run in threads sharing one journal: the journal serialises their writes.
