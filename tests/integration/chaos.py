@@ -154,8 +154,8 @@ def judge(run: Run, session_id: str, hosts: List[str], seeded: dict, samples: li
     for server in seeded["servers"]:
         current = now.get(server["id"])
         if current is None or current.status != server["status"]:
-            problems.append("server %s is %s, was %s" % (server["name"], current.status if current else "gone",
-                                                          server["status"]))
+            now_status = current.status if current else "gone"
+            problems.append("server %s is %s, was %s" % (server["name"], now_status, server["status"]))
     group = {"id": seeded["server_groups"]["aa-group"]["id"],
              "members": [s["id"] for s in seeded["servers"] if s["group"] == "aa-group"]}
     seeded_ids = {s["id"] for s in seeded["servers"]}

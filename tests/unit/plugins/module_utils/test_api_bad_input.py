@@ -79,8 +79,8 @@ def test_a_reply_for_an_instance_not_asked_about_or_an_action_not_allowed_is_ref
     assert 400 <= not_allowed.status_code < 500, not_allowed.text
     assert message(not_allowed) == ("instance action 'OWN_ACTION' is not allowed in state PLANNED_MAINTENANCE;"
                                     " allowed: LIVE_MIGRATE, MIGRATE")
-    project_form = api.simulate_put("/v1/maintenance/%s/p1" % sid, json={"state": "ACK_" + PLANNED,
-                                                                          "instance_actions": {"i9": "MIGRATE"}})
+    project_reply = {"state": "ACK_" + PLANNED, "instance_actions": {"i9": "MIGRATE"}}
+    project_form = api.simulate_put("/v1/maintenance/%s/p1" % sid, json=project_reply)
     assert 400 <= project_form.status_code < 500 and "i9" in message(project_form), project_form.text
     project = api.journal.project(sid, "p1")
     assert project.reply is None and project.instance_actions == {}
