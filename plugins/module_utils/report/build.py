@@ -84,6 +84,7 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
         "hosts": hosts,
         "moves": moves,
         "controller_plugin_runs": [_run_view(run) for run in runs if run["host"] is None],
+        "controller_hosts": controller_hosts(runs),
         "projects": projects,
         "summary": session_summary(journal, session),
     }
@@ -170,6 +171,15 @@ def _move_view(move: Dict[str, Any], server_names: Dict[str, Optional[str]],
                project_names: Dict[str, str]) -> Dict[str, Any]:
     return dict(move, seconds=seconds_between(move["started_at"], move["ended_at"]),
                 instance_name=server_names.get(move["instance_id"]), project_name=project_names.get(move["project_id"]))
+
+
+def controller_hosts(runs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The controller hosts (not hosts of the session) in the order their controller plugins first ran, each with its runs."""
+    hosts: Dict[str, List[Dict[str, Any]]] = {}
+    for run in runs:
+        if run["type"] == "controller" and run["host"] is not None:
+            hosts.setdefault(run["host"], []).append(_run_view(run))
+    return [{"host": host, "plugin_runs": host_runs} for host, host_runs in hosts.items()]
 
 
 def _run_view(run: Dict[str, Any]) -> Dict[str, Any]:

@@ -197,6 +197,24 @@ def test_empty_session(journal):
     assert "## Hosts" in render_markdown(report)
 
 
+def test_controller_hosts_have_their_plugin_runs_apart_from_the_session_hosts(journal):
+    done_session(journal)
+    for host, ok in (("ctl2", True), ("ctl1", True), ("ctl2", False)):
+        journal.finish_action(journal.start_action("s1", "db_upgrade", "controller", host), ok, {"changed": ok})
+    journal.finish_action(journal.start_action("s1", "notify_cmdb", "post"), True, {"changed": False})
+    report = build_report(journal, "s1")
+    assert [(item["host"], [(run["plugin"], run["type"], run["state"]) for run in item["plugin_runs"]])
+            for item in report["controller_hosts"]] == [
+        ("ctl2", [("db_upgrade", "controller", "DONE"), ("db_upgrade", "controller", "FAILED")]),
+        ("ctl1", [("db_upgrade", "controller", "DONE")])]
+    assert all(run["seconds"] > 0 for item in report["controller_hosts"] for run in item["plugin_runs"])
+    # Not session hosts: no row of theirs; pre and post stay where they were.
+    assert [host["host"] for host in report["hosts"]] == ["compute1", "compute2"]
+    assert all(run["type"] == "host" for host in report["hosts"] for run in host["plugin_runs"])
+    assert [run["plugin"] for run in report["controller_plugin_runs"]] == ["notify_cmdb"]
+    assert sorted(svg_rows(render_svg(report), "host")) == ["compute1", "compute2"]
+
+
 def test_failed_session_shows_the_failure(journal):
     journal.create_session(["compute1"], session_id="bad")
     journal.notify_project("bad", "pa", "MAINTENANCE")
