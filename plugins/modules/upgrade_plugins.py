@@ -43,6 +43,8 @@ options:
     description:
       - Which actions run. V(pre) and V(post) run once per session (before the first host and after
         the last); V(host) runs for every host, V(compute) and V(controller) for hosts of that kind.
+      - The role C(fenix.maintenance.rolling_maintenance) runs V(controller) actions on each host of the inventory
+        group its C(rolling_maintenance_controller_group) names, one host at a time, before the compute hosts.
       - V(check) actions are site checks of a host (the new package version is installed, a service
         of yours answers). The role runs them on the host after its upgrade plugins and after
         M(fenix.maintenance.compute_host_health) passed, before enabling it; one that fails keeps
@@ -55,7 +57,8 @@ options:
       - The host the plugins run for, recorded in the journal, as Nova names it.
       - Defaults to C(inventory_hostname) for O(type=host), O(type=compute), O(type=check) and
         O(type=controller), and to none for O(type=pre) and O(type=post).
-      - For O(type=host), O(type=compute) and O(type=check) it must be one of the session's hosts.
+      - For O(type=host), O(type=compute) and O(type=check) it must be one of the session's hosts. For
+        O(type=controller) it is not checked, since controller hosts are not hosts of the session.
     type: str
   plugin_dirs:
     description:

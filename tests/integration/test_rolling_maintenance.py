@@ -168,11 +168,11 @@ def enabled_everywhere(conn) -> bool:
     return all(s.status == "enabled" for s in conn.compute.services(binary="nova-compute"))
 
 
-def plugin_running(journal_path: str, session_id: str) -> bool:
+def plugin_running(journal_path: str, session_id: str, action_type: str = None) -> bool:
     if not os.path.exists(journal_path):
         return False
     try:
-        return any(r.state == "RUNNING" for r in Journal(journal_path).action_runs(session_id))
+        return any(r.state == "RUNNING" and action_type in (None, r.type) for r in Journal(journal_path).action_runs(session_id))
     except SessionNotFound:
         return False  # the journal is there (the API made it) before the session
 
@@ -366,3 +366,74 @@ def test_capacity_short_asks_to_scale_in_then_goes_on(tmp_path, test_cloud, admi
         assert enabled_everywhere(admin_conn)
     finally:
         subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
+
+
+CONTROLLERS = ["ctl1", "ctl2"]
+
+
+def add_controller_group(run: Run, hosts: list) -> None:
+    """The operator's controller hosts beside the compute hosts: a group `controller`, local connections here."""
+    with open(run.inventory, "a") as handle:
+        handle.write("[controller]\n" + "".join("%s ansible_connection=local ansible_python_interpreter=%s\n"
+                                                % (host, sys.executable) for host in hosts))
+
+
+def controller_runs(journal_path: str, session_id: str) -> list:
+    return [run for run in Journal(journal_path).action_runs(session_id) if run.type == "controller"]
+
+
+def test_controller_plugins_run_once_per_controller_host_first_and_not_again_when_resumed(tmp_path, reseeded, admin_conn):
+    """One compute host, and a controller action on the two hosts of the group `controller`: each controller host ran
+    it once, one after the other, before the compute host was disabled. Killed during the compute host's plugin and
+    resumed, then run again once done, the session does not run them again."""
+    vnfms = start_vnfms(tmp_path, reseeded, {"tenant-a": "live_migrate", "tenant-b": "migrate", "tenant-c": "migrate"})
+    actions = [{"plugin": "dummy", "type": "controller", "metadata": {"seconds": 1}},
+               {"plugin": "dummy", "type": "host", "metadata": {"seconds": 4}}]
+    run = Run(tmp_path, "e2e-ctl", webhook_urls(reseeded, vnfms), rolling_maintenance_actions=actions,
+              rolling_maintenance_hosts=["compute1"])
+    add_controller_group(run, CONTROLLERS)
+    try:
+        process = run.start()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not plugin_running(run.journal, "e2e-ctl", "host"):
+            assert process.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        killed = controller_runs(run.journal, "e2e-ctl")
+        code, output = run.run()
+        again, output_again = run.run()
+    finally:
+        stop_all(vnfms)
+        if run.session().state != "MAINTENANCE_DONE":
+            run.run(playbook=ABORT)  # leave no host disabled for the tests after this one
+    assert [(r.plugin, r.host, r.state) for r in killed] == [("dummy", "ctl1", "DONE"), ("dummy", "ctl2", "DONE")]
+    assert killed[0].ended_at <= killed[1].started_at, "the controller hosts ran at the same time"
+    disabled_at = [event["at"] for event in Journal(run.journal).events("e2e-ctl")
+                   if event["kind"] == "host.state" and event["details"].get("state") == "DISABLED"]
+    assert disabled_at and killed[1].ended_at <= disabled_at[0], "a compute host was disabled before the controllers"
+    assert code == 0, output[-3000:]
+    assert again == 0 and "is MAINTENANCE_DONE already" in output_again, output_again[-3000:]
+    assert run.session().state == "MAINTENANCE_DONE"
+    # The resumed run and the run of the finished session skipped them: the same two runs, nothing more.
+    assert [(r.run_id, r.state) for r in controller_runs(run.journal, "e2e-ctl")] == [(r.run_id, r.state) for r in killed]
+    assert host_plugin_runs(run.journal, "e2e-ctl") == {"compute1": 1}
+    assert [r.host for r in Journal(run.journal).hosts("e2e-ctl") if r.maintained] == ["compute1"]
+    assert enabled_everywhere(admin_conn)
+
+
+def test_controller_actions_without_controller_hosts_fail_before_anything_changes(tmp_path, seed, admin_conn):
+    before = {s.id: s.compute_host for s in admin_conn.compute.servers(details=True, all_projects=True)}
+    actions = [{"plugin": "dummy", "type": "controller"}, {"plugin": "dummy", "type": "host"}]
+    run = Run(tmp_path, "e2e-ctl-bad", {}, rolling_maintenance_actions=actions, rolling_maintenance_hosts=["compute1"])
+    said = ("rolling_maintenance_controller_group: the session has controller upgrade plugins (dummy) but the inventory"
+            " has no host in group 'controller'")
+    code, output = run.run()  # the inventory has no group controller
+    assert code != 0 and said in output, output[-3000:]
+    add_controller_group(run, [])  # nor does an empty one do
+    code, output = run.run()
+    assert code != 0 and said in output, output[-3000:]
+    # Failed at the start: no session, no API, no host disabled, no server moved.
+    assert not os.path.exists(run.journal) and not os.path.exists(run.variables["rolling_maintenance_api_run_dir"])
+    assert enabled_everywhere(admin_conn)
+    assert {s.id: s.compute_host for s in admin_conn.compute.servers(details=True, all_projects=True)} == before

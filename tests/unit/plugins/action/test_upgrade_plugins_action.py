@@ -131,6 +131,44 @@ def test_pre_and_post_run_without_a_host(tmp_path, plugin_dir):
     assert result["runs"] == [] and "no controller actions" in result["msg"] and not seen.get("calls")
 
 
+def test_controller_plugins_run_on_each_controller_host_and_are_skipped_there_when_done(tmp_path, plugin_dir):
+    location = str(tmp_path / "journal.sqlite")
+    actions = HOST_ACTIONS + [{"plugin": "beta", "type": "controller", "metadata": {"raise_": "plugin_error"}},
+                              {"plugin": "alpha", "type": "controller", "metadata": {"n": 1}}]
+    journal = make_journal(location, actions)
+    args = dict(session_id=SESSION, journal=location, type="controller", plugin_dirs=[plugin_dir])
+
+    # A controller host is not one of the session's (compute) hosts, and nothing refuses it: the role runs the
+    # type on the hosts of its controller group. The first failure stops the type, as for any host.
+    result, seen = run_action(args, task_vars={"inventory_hostname": "ctl1"})
+    assert seen["calls"] == [("alpha", {"n": 1}, "ctl1", False), ("beta", {"raise_": "plugin_error"}, "ctl1", False)]
+    assert result["failed"] is True
+    assert result["msg"] == "upgrade plugin beta (controller, ctl1) failed: beta broke (rc=3): disk full"
+    assert states(journal) == [("alpha", "controller", "ctl1", "DONE"), ("beta", "controller", "ctl1", "FAILED")]
+
+    # Resumed once beta is fixed: alpha, DONE on ctl1, is skipped there; beta runs again. ctl2 runs both.
+    fixed = [dict(action, metadata={}) if action["type"] == "controller" else action for action in actions]
+    result, seen = run_action(dict(args, actions=fixed), task_vars={"inventory_hostname": "ctl1"})
+    assert not result.get("failed"), result["msg"]
+    assert [call[0] for call in seen["calls"]] == ["beta"]
+    assert [(r["plugin"], r["state"], r["host"]) for r in result["runs"]] == [
+        ("alpha", "SKIPPED", "ctl1"), ("beta", "DONE", "ctl1")]
+    assert result["msg"] == "ran beta; skipped (done before): alpha"
+    result, seen = run_action(dict(args, actions=fixed), task_vars={"inventory_hostname": "ctl2"})
+    assert [(call[0], call[2]) for call in seen["calls"]] == [("alpha", "ctl2"), ("beta", "ctl2")]
+
+    # Run again for both: nothing runs, nothing is recorded.
+    for host in ("ctl1", "ctl2"):
+        result, seen = run_action(dict(args, actions=fixed), task_vars={"inventory_hostname": host})
+        assert not seen.get("calls") and result["changed"] is False
+        assert [r["state"] for r in result["runs"]] == ["SKIPPED", "SKIPPED"]
+    assert states(journal)[2:] == [("beta", "controller", "ctl1", "DONE"), ("alpha", "controller", "ctl2", "DONE"),
+                                   ("beta", "controller", "ctl2", "DONE")]
+    # A DONE controller run is for its type and host only: the same plugin as a host action still runs on compute1.
+    result, seen = run_action(dict(session_id=SESSION, journal=location, type="host", plugin_dirs=[plugin_dir]))
+    assert [call[0] for call in seen["calls"]] == ["alpha", "beta", "gamma"]
+
+
 def test_site_checks_run_on_a_session_host_and_a_failed_one_fails_with_its_message(tmp_path, plugin_dir):
     location = str(tmp_path / "journal.sqlite")
     actions = HOST_ACTIONS + [{"plugin": "beta", "type": "check", "metadata": {"raise_": "plugin_error"}},
