@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
-from conftest import ApiService, ROOT
+from conftest import ADMIN_CLOUD, ApiService, ROOT
 
 
 def request(method, url, token=None, body=None, raw=None):
@@ -53,7 +53,9 @@ def asked(api_service, tokens, seed):
         journal.set_instance(sid, server_id, project_a, host="compute1")
     journal.notify_project(sid, project_a, "PLANNED_MAINTENANCE", instance_ids=mine,
                            allowed_actions=["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION"])
-    return sid, project_a, mine, journal
+    yield sid, project_a, mine, journal
+    # A session not ended holds its hosts (the next POST of compute1 would be refused): end it as an admin does.
+    assert request("DELETE", api_service.url + "/maintenance/" + sid, admin)[0] == 200
 
 
 def test_tokens_are_validated_by_keystone(api_service, tokens):
@@ -277,3 +279,41 @@ def test_start_refuses_a_port_another_service_holds(api_service, tmp_path):
     other = ApiService(str(tmp_path / "run"), str(tmp_path / "journal.sqlite"))  # the port api_service holds
     with pytest.raises(ApiProcessError, match="bind: something already answers on 127.0.0.1:12347"):
         other.start()
+
+
+def test_an_operators_policy_file_decides_with_real_tokens(playbook, tokens, tmp_path):
+    """The module's policy_file, through gunicorn and auth_token with real Keystone tokens: the rule the file
+    names changes, the others keep their defaults; a file oslo.policy cannot use stops the start."""
+    tenant_a, tenant_b, admin = tokens["fenix-tenant-a"], tokens["fenix-tenant-b"], tokens["fenix-admin"].token
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"maintenance:list_sessions": "rule:maintenance:admin or project_id:%s"\n' % tenant_a.project_id)
+    run_dir = str(tmp_path / "run")
+    task = {"fenix.maintenance.maintenance_api": {
+        "collections_path": os.path.join(ROOT, ".work", "collections"), "run_dir": run_dir,
+        "bind": "127.0.0.1:12356", "journal": str(tmp_path / "journal.sqlite"), "policy_file": str(policy),
+        "launcher": {"type": "none"}}}
+    stopped = {"fenix.maintenance.maintenance_api": {"state": "stopped", "run_dir": run_dir}}
+    started, = playbook.run(task)
+    assert not started.get("failed"), started
+    try:
+        url = started["url"]
+        assert request("GET", url + "/maintenance", tenant_a.token) == (200, {"session_id": []})
+        status, body = request("GET", url + "/maintenance", tenant_b.token)
+        assert status == 403 and body["error"]["message"] == (
+            "this endpoint needs a token with the admin role (policy rule maintenance:list_sessions)")
+        status, body = request("GET", url + "/maintenance/no-such-session", tenant_a.token)
+        assert status == 403 and body["error"]["message"] == (
+            "this endpoint needs a token with the admin role (policy rule maintenance:get_session)")
+        assert request("GET", url + "/maintenance", admin) == (200, {"session_id": []})
+        # A 401 says where to get a token: the auth_url of the service's cloud.
+        auth_url = openstack.config.OpenStackConfig().get_one(cloud=ADMIN_CLOUD).config["auth"]["auth_url"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/maintenance", timeout=10)
+        assert refused.value.code == 401 and refused.value.headers["WWW-Authenticate"] == 'Keystone uri="%s"' % auth_url
+    finally:
+        playbook.run(stopped)
+    policy.write_text('"maintenance:admin": "role:admin or"\n')
+    failed, = playbook.run(task)
+    assert failed["failed"] and "the check string of maintenance:admin is not one oslo.policy can parse" in failed["msg"]
+    with pytest.raises(OSError):
+        urllib.request.urlopen("http://127.0.0.1:12356/", timeout=2)
