@@ -127,9 +127,26 @@ class _Compute:
         return [s for s in self.cloud.services.values() if host is None or s.host == host]
 
     def disable_service(self, service, disabled_reason=None):
+        """As openstacksdk does at 2.53: only the fields whose value changes are sent, and Nova refuses a
+        reason without a status (the status of a disabled service does not change)."""
         self.cloud.calls["compute.disable_service"] += 1
+        if service.status == "disabled":
+            raise RuntimeError("BadRequestException: 400: No updates were requested. Fields 'status' or"
+                               " 'forced_down' should be specified.")
         service.status, service.disabled_reason = "disabled", disabled_reason
         return service
+
+    def put(self, url, json=None, microversion=None):
+        """PUT /os-services/{id} as Nova answers it at 2.53: a reason without a status is refused."""
+        self.cloud.calls["compute.put"] += 1
+        service_id = url.rsplit("/", 1)[1]
+        service = next(s for s in self.cloud.services.values() if s.id == service_id)
+        if "status" not in (json or {}) and "forced_down" not in (json or {}):
+            return SimpleNamespace(status_code=400, text="No updates were requested. Fields 'status' or"
+                                                         " 'forced_down' should be specified.")
+        service.status = json.get("status", service.status)
+        service.disabled_reason = json.get("disabled_reason") if service.status == "disabled" else None
+        return SimpleNamespace(status_code=200, text="")
 
     def enable_service(self, service):
         self.cloud.calls["compute.enable_service"] += 1

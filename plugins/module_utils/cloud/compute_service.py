@@ -24,6 +24,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, List, Optional
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import SERVICE_MICROVERSION
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 
 MANAGED_REASON_PREFIX = "fenix.maintenance"
@@ -43,6 +44,10 @@ class HostNotFound(MaintenanceError, LookupError):
 
 class NotOurs(MaintenanceError, RuntimeError):
     """The service was disabled by someone else and ``force`` was not set."""
+
+
+class ReasonRefused(MaintenanceError, RuntimeError):
+    pass
 
 
 class DisabledByOthers(MaintenanceError, ValueError):
@@ -273,15 +278,34 @@ def apply_service(conn, service, desired: DesiredService) -> ServiceState:
     if desired.status == "enabled" and not desired.forced_down and current.forced_down:
         service = conn.compute.update_service_forced_down(service, forced=False) or service
     if desired.status == "disabled":
-        if current.status != "disabled" or current.disabled_reason != desired.disabled_reason:
+        if current.status != "disabled":
             service = conn.compute.disable_service(
                 service, disabled_reason=desired.disabled_reason
             ) or service
+        elif current.disabled_reason != desired.disabled_reason:
+            service = change_disabled_reason(conn, service, desired.disabled_reason)
     elif current.status != "enabled":
         service = conn.compute.enable_service(service) or service
     if not desired.forced_down and current.forced_down and desired.status == "disabled":
         service = conn.compute.update_service_forced_down(service, forced=False) or service
     return service_state(service)
+
+
+def change_disabled_reason(conn, service, reason: Optional[str]):
+    """A disabled service with a new reason.
+
+    Nova (2.53) refuses a reason without a status, and the SDK's update sends
+    only the fields whose value changed, so it would send the reason alone:
+    the status goes with it in the request itself.
+    """
+    response = conn.compute.put("/os-services/%s" % service.id, json={"status": "disabled", "disabled_reason": reason},
+                                microversion=SERVICE_MICROVERSION)
+    if response.status_code >= 400:
+        raise ReasonRefused("compute service %s: Nova refused its new disabled_reason (HTTP %s): %s"
+                                  % (getattr(service, "host", service.id), response.status_code, response.text))
+    # Nova has no GET of one service: the list filtered by host reads it back.
+    return next(found for found in conn.compute.services(binary=service.binary, host=service.host)
+                if found.id == service.id)
 
 
 def predicted_state(current: ServiceState, desired: DesiredService) -> ServiceState:

@@ -31,6 +31,8 @@ except ImportError:  # no SDK: the module base reports that before any cloud cal
 # provider UUIDs) and the owning service; 2.88 would add an uptime field that
 # costs one RPC to every compute, which a listing of thousands must avoid.
 HYPERVISOR_MICROVERSION = "2.53"
+# From 2.53 a compute service is addressed by its UUID (PUT /os-services/{service_id}).
+SERVICE_MICROVERSION = "2.53"
 # From 1.27 provider summaries list every resource class of a provider, not only the requested
 # ones; 1.29 (asked for) makes the candidates aware of nested providers.
 ALLOCATION_CANDIDATES_MICROVERSION = "1.29"

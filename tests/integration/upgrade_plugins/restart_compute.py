@@ -54,7 +54,9 @@ class UpgradePlugin(UpgradePluginBase):
             # Every descriptor away from the task's pipes, or the module would wait for the start.
             detached = "setsid nohup sh -c %s >>%s 2>&1 </dev/null" % (shlex.quote(later), shlex.quote(options["log"]))
             script += " && { %s & }" % detached
-        self.raise_if_failed(self.run_module("ansible.builtin.shell", {"cmd": script}), "restarting nova-compute")
+        # ansible.builtin.shell is an action over command, not a module of its own: the shell is named here.
+        self.raise_if_failed(self.run_module("ansible.builtin.command", {"argv": ["sh", "-c", script]}),
+                             "restarting nova-compute")
         if options["come_back"]:
             msg = "stopped nova-compute of %s; it starts again in %s s" % (host, options["down_seconds"])
         else:

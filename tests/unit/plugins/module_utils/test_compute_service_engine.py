@@ -97,6 +97,18 @@ def test_apply_clears_forced_down_before_enabling():
     assert after.status == "enabled" and not after.forced_down
 
 
+def test_a_disabled_host_gets_its_new_reason_with_its_status():
+    """Nova refuses a reason alone (the fake as Nova does): the status goes with it in the request."""
+    cloud = FakeCloud()
+    service = cloud.services["compute1"]
+    service.status, service.disabled_reason = "disabled", "fenix.maintenance: session s1: maintenance"
+    current = ServiceState("compute1", "disabled", service.disabled_reason, False)
+    desired = desired_service(current, "disabled", "compute1 failed: rc 1", False, False, session_id="s1")
+    after = apply_service(cloud, service, desired)
+    assert after.status == "disabled" and after.disabled_reason == "fenix.maintenance: session s1: compute1 failed: rc 1"
+    assert cloud.calls["compute.put"] == 1 and cloud.calls["compute.disable_service"] == 0
+
+
 def test_find_unknown_host_says_how_to_list():
     with pytest.raises(HostNotFound, match="compute_host_info"):
         find_compute_service(FakeCloud(), "nope")
