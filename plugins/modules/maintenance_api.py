@@ -53,9 +53,11 @@ options:
     default: 127.0.0.1:12347
   auth_mode:
     description:
-      - V(keystone) checks every caller's C(X-Auth-Token) with Keystone (validations are cached
-        for the token's lifetime, at most O(token_ttl) seconds); a project token may only read and
-        answer for its own project, admin endpoints need the admin role.
+      - V(keystone) puts keystonemiddleware's C(auth_token) in front of the service, which checks every
+        caller's C(X-Auth-Token) with Keystone as the service's user (validations are cached for the
+        token's lifetime, at most O(token_ttl) seconds); then oslo.policy rules decide. By default a
+        project token may only read and answer for its own project, and admin endpoints need the admin
+        role (O(policy_file) changes them).
       - V(none) checks nothing and treats every caller as an admin. For labs only;
         the service logs a warning and adds an C(X-Fenix-Auth) header to every answer.
     type: str
@@ -66,6 +68,14 @@ options:
       - Longest time in seconds a token validation is trusted, so a revoked token stops working within it.
     type: int
     default: 300
+  policy_file:
+    description:
+      - An oslo.policy file (YAML, rule name to check string) overriding the service's default rules
+        (C(maintenance:admin), C(maintenance:project) and one C(maintenance:<operation>) rule per endpoint;
+        the list is in the collection's C(docs/api.md)). Rules it does not name keep their defaults.
+      - The service refuses to start when the file is missing or cannot be used, and reads it again
+        when it changes. Only with O(auth_mode=keystone).
+    type: path
   workers:
     description:
       - gunicorn worker processes.
@@ -86,7 +96,8 @@ options:
   python:
     description:
       - Python interpreter that runs gunicorn; it needs gunicorn, falcon and jsonschema
-        besides openstacksdk. Defaults to the interpreter running this module.
+        besides openstacksdk, and keystonemiddleware and oslo.policy with O(auth_mode=keystone).
+        Defaults to the interpreter running this module.
     type: path
   launcher:
     description:
@@ -173,6 +184,7 @@ requirements:
   - gunicorn
   - falcon
   - jsonschema
+  - keystonemiddleware and oslo.policy (with O(auth_mode=keystone))
 """
 
 EXAMPLES = r"""
@@ -231,10 +243,10 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.process impo
     running,
     start,
     stop,
-    stop_pid,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection import connection_kwargs
+from ansible_collections.fenix.maintenance.plugins.module_utils.processes import stop_pid
 
 SERVICE_CLOUD = "fenix-api"
 
@@ -247,6 +259,7 @@ class MaintenanceApiModule(OpenStackModule):
         bind=dict(default="127.0.0.1:12347"),
         auth_mode=dict(default="keystone", choices=["keystone", "none"]),
         token_ttl=dict(type="int", default=300, no_log=False),
+        policy_file=dict(type="path"),
         workers=dict(type="int", default=2),
         threads=dict(type="int", default=8),
         python=dict(type="path"),
@@ -329,6 +342,7 @@ class MaintenanceApiModule(OpenStackModule):
             workers=params["workers"],
             threads=params["threads"],
             token_ttl=params["token_ttl"],
+            policy_file=params["policy_file"],
         )
         if params["python"]:
             settings.python = params["python"]

@@ -18,7 +18,6 @@ import hashlib
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,9 +27,12 @@ from typing import Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.processes import alive, stop_pid
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import DEFAULT_API_BIND
 
 APP = "ansible_collections.fenix.maintenance.plugins.module_utils.api.app:create_app()"
+# What auth_mode keystone imports besides the API's own libraries (pip takes these names as they are).
+KEYSTONE_MODULES = ("keystonemiddleware", "oslo_policy")
 
 
 class ApiProcessError(MaintenanceError):
@@ -49,6 +51,7 @@ class ApiSettings:
     workers: int = 2
     threads: int = 8
     token_ttl: int = 300
+    policy_file: Optional[str] = None
     python: str = sys.executable
     launch: LaunchSettings = field(default_factory=LaunchSettings)
     extra_env: Dict[str, str] = field(default_factory=dict)
@@ -94,6 +97,8 @@ class ApiSettings:
             env["FENIX_API_CLOUD"] = self.cloud
         if self.clouds_yaml:
             env["OS_CLIENT_CONFIG_FILE"] = self.clouds_yaml
+        if self.policy_file:
+            env["FENIX_API_POLICY_FILE"] = self.policy_file
         return env
 
 
@@ -108,6 +113,12 @@ def check_settings(settings: ApiSettings) -> None:
     if settings.auth == "keystone" and not settings.cloud:
         raise ApiProcessError("cloud: the service needs credentials to validate Keystone tokens;"
                               " give a cloud (or auth_mode: none in a lab)")
+    if settings.policy_file and settings.auth != "keystone":
+        raise ApiProcessError("policy_file: auth_mode %s checks nobody, so the policy would not apply; give"
+                              " auth_mode: keystone or no policy_file" % settings.auth)
+    if settings.policy_file and not os.path.isfile(settings.policy_file):
+        raise ApiProcessError("policy_file: %s is not a file; give the path of a YAML policy file"
+                              " (see docs/api.md, The policy)" % settings.policy_file)
     try:
         settings.launch.check()
     except ValueError as exc:
@@ -115,15 +126,15 @@ def check_settings(settings: ApiSettings) -> None:
     host, _colon, port = settings.bind.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ApiProcessError("bind: %r is not HOST:PORT" % settings.bind)
-    missing = _missing_libraries(settings.python)
+    missing = _missing_libraries(settings.python, settings.auth)
     if missing:
         raise ApiProcessError("python: %s lacks %s; pip install %s"
                               % (settings.python, ", ".join(missing), " ".join(missing)))
 
 
-def _missing_libraries(python: str) -> List[str]:
-    probe = ("import importlib.util as u; print(' '.join(m for m in ('gunicorn', 'falcon', 'jsonschema')"
-             " if u.find_spec(m) is None))")
+def _missing_libraries(python: str, auth: str) -> List[str]:
+    needed = ("gunicorn", "falcon", "jsonschema") + (KEYSTONE_MODULES if auth == "keystone" else ())
+    probe = "import importlib.util as u; print(' '.join(m for m in %r if u.find_spec(m) is None))" % (needed,)
     try:
         out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
@@ -138,7 +149,7 @@ def running(settings: ApiSettings) -> Optional[dict]:
             state = json.load(handle)
     except (OSError, ValueError):
         return None
-    return state if _alive(state.get("pid")) else None
+    return state if alive(state.get("pid")) else None
 
 
 def start(settings: ApiSettings, timeout: float = 60.0) -> dict:
@@ -212,36 +223,6 @@ def stop(settings: ApiSettings, timeout: float = 30.0) -> bool:
         return False
     stop_pid(state["pid"], timeout)
     _remove(settings.state_file)
-    return True
-
-
-def stop_pid(pid: int, timeout: float) -> None:
-    """SIGTERM (gunicorn finishes requests in flight), SIGKILL if it does not go."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
-
-
-def _alive(pid: Optional[int]) -> bool:
-    if not pid:
-        return False
-    try:
-        # Reap it if it is our own child that exited.
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

@@ -87,6 +87,9 @@ def test_valid_settings_pass(tmp_path):
     ({"bind": "127.0.0.1:65536"}, r"^bind: '127.0.0.1:65536' is not HOST:PORT$"),
     ({"bind": "127.0.0.1:http"}, r"^bind: '127.0.0.1:http' is not HOST:PORT$"),
     ({"python": "/nonexistent/python3"}, r"^python: cannot run /nonexistent/python3: "),
+    ({"auth": "keystone", "cloud": "fenix-admin", "policy_file": "/nonexistent/policy.yaml"},
+     r"^policy_file: /nonexistent/policy.yaml is not a file; give the path of a YAML policy file"),
+    ({"policy_file": __file__}, r"^policy_file: auth_mode none checks nobody, so the policy would not apply"),
 ])
 def test_check_settings_names_the_field(tmp_path, changes, message):
     with pytest.raises(ApiProcessError, match=message):
@@ -100,6 +103,18 @@ def test_a_python_without_the_libraries_is_named_with_what_to_install(tmp_path):
     with pytest.raises(ApiProcessError) as raised:
         check_settings(settings_in(tmp_path, python=str(python)))
     assert str(raised.value) == "python: %s lacks gunicorn, jsonschema; pip install gunicorn jsonschema" % python
+
+
+def test_keystone_mode_needs_keystonemiddleware_and_oslo_policy(tmp_path):
+    python = tmp_path / "python"
+    # What the probe prints: the missing ones, here those of the keystone mode when it asks for them.
+    python.write_text('#!/bin/sh\ncase "$2" in *oslo_policy*) echo keystonemiddleware oslo_policy;; esac\n')
+    python.chmod(0o755)
+    assert check_settings(settings_in(tmp_path, python=str(python))) is None
+    with pytest.raises(ApiProcessError) as raised:
+        check_settings(settings_in(tmp_path, python=str(python), auth="keystone", cloud="fenix-admin"))
+    assert str(raised.value) == ("python: %s lacks keystonemiddleware, oslo_policy; pip install keystonemiddleware"
+                                 " oslo_policy" % python)
 
 
 def test_nothing_starts_on_invalid_settings(tmp_path):
@@ -124,6 +139,9 @@ def test_command_and_environment(tmp_path):
     assert (env["FENIX_API_CLOUD"], env["OS_CLIENT_CONFIG_FILE"], env["EXTRA"]) == (
         "fenix-api", "/etc/fenix/clouds.yaml", "1")
     assert "FENIX_API_CLOUD" not in settings_in(tmp_path).environment()
+    assert "FENIX_API_POLICY_FILE" not in env
+    policy = settings_in(tmp_path, auth="keystone", cloud="fenix-api", policy_file="/etc/fenix/policy.yaml")
+    assert policy.environment()["FENIX_API_POLICY_FILE"] == "/etc/fenix/policy.yaml"
 
 
 def test_fingerprint_changes_with_any_setting(tmp_path):

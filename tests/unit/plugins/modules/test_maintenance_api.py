@@ -44,3 +44,20 @@ def test_the_controller_token_is_kept_out_of_the_result(tmp_path):
                         FakeCloud(), check_mode=True)
     assert not result["failed"], result["msg"]
     assert "s3cr3t-t0ken" not in str(result)
+
+
+def test_a_policy_file_is_checked_before_anything_starts(tmp_path):
+    keystone = dict(args(tmp_path), auth_mode="keystone", cloud="fenix-api")
+    missing = run_module(MaintenanceApiModule, dict(keystone, policy_file=str(tmp_path / "policy.yaml")), FakeCloud(),
+                         check_mode=True)
+    assert missing["failed"] and missing["msg"] == (
+        "policy_file: %s is not a file; give the path of a YAML policy file (see docs/api.md, The policy)"
+        % (tmp_path / "policy.yaml"))
+    (tmp_path / "policy.yaml").write_text('"maintenance:list_sessions": "role:reader or rule:maintenance:admin"\n')
+    lab = run_module(MaintenanceApiModule, dict(args(tmp_path), policy_file=str(tmp_path / "policy.yaml")), FakeCloud(),
+                     check_mode=True)
+    assert lab["failed"] and lab["msg"].startswith("policy_file: auth_mode none checks nobody")
+    given = run_module(MaintenanceApiModule, dict(keystone, policy_file=str(tmp_path / "policy.yaml")), FakeCloud(),
+                       check_mode=True)
+    assert not given["failed"], given["msg"]
+    assert given["changed"] and given["auth_mode"] == "keystone" and not os.path.exists(tmp_path / "run")
