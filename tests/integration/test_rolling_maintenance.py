@@ -309,42 +309,6 @@ def test_nack_fails_cleanly(tmp_path, reseeded, admin_conn):
     assert now == {s["id"]: s["host"] for s in reseeded["servers"]}, "a server moved although a project said NACK"
 
 
-def test_killed_run_resumes_without_redoing_hosts(tmp_path, reseeded, admin_conn):
-    vnfms = start_vnfms(tmp_path, reseeded, {"tenant-a": "live_migrate", "tenant-b": "migrate", "tenant-c": "migrate"})
-    actions = [{"plugin": "dummy", "type": "host", "metadata": {"seconds": 4}}]
-    run = Run(tmp_path, "e2e-c", webhook_urls(reseeded, vnfms), rolling_maintenance_actions=actions)
-    try:
-        process = run.start()
-        deadline = time.monotonic() + 600
-        # Kill it in the middle of a batch: while a host's upgrade plugin runs.
-        while time.monotonic() < deadline:
-            if plugin_running(run.journal, "e2e-c"):
-                break
-            assert process.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.2)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        assert run.session().state != "MAINTENANCE_DONE"
-        maintained_before = [r.host for r in Journal(run.journal).hosts("e2e-c") if r.maintained]
-        code, output = run.run()
-    finally:
-        stop_all(vnfms)
-        if run.session().state != "MAINTENANCE_DONE":
-            run.run(playbook=ABORT)  # leave no host disabled for the tests after this one
-    assert code == 0, output[-3000:]
-    assert run.session().state == "MAINTENANCE_DONE"
-    assert host_plugin_runs(run.journal, "e2e-c") == {host: 1 for host in HOSTS}
-    assert len(maintained_before) < len(HOSTS)
-    assert enabled_everywhere(admin_conn)
-    # The killed run's lease stood in nobody's way: its keeper freed it, or the resumed run (same machine) saw its
-    # process gone and took it over at once; the resumed run gave it up at its end.
-    leases = [(event["kind"], event["details"]) for event in Journal(run.journal).events("e2e-c")
-              if event["kind"].startswith("lease.")]
-    holders = [details["holder"] for kind, details in leases if kind == "lease.acquired"]
-    assert len(holders) == 2 and holders[0] != holders[1], leases
-    assert leases[-1] == ("lease.released", {"holder": holders[1]}) and Journal(run.journal).lease("e2e-c") is None
-
-
 def test_check_mode_changes_nothing_and_prints_the_plan(tmp_path, seed, admin_conn):
     before = {s.id: s.compute_host for s in admin_conn.compute.servers(details=True, all_projects=True)}
     run = Run(tmp_path, "e2e-e", {})
