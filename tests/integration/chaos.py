@@ -212,7 +212,7 @@ def print_verdicts(verdicts: List[Verdict], wall: float) -> None:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sessions", type=int, default=6, help="sessions, each on a freshly seeded cloud (default 6)")
     parser.add_argument("--kills", type=int, default=5, help="kills per session (default 5)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the kill times (default 1)")

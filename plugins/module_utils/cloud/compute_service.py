@@ -302,7 +302,7 @@ def change_disabled_reason(conn, service, reason: Optional[str]):
                                 microversion=SERVICE_MICROVERSION)
     if response.status_code >= 400:
         raise ReasonRefused("compute service %s: Nova refused its new disabled_reason (HTTP %s): %s"
-                                  % (getattr(service, "host", service.id), response.status_code, response.text))
+                            % (getattr(service, "host", service.id), response.status_code, response.text))
     # Nova has no GET of one service: the list filtered by host reads it back.
     return next(found for found in conn.compute.services(binary=service.binary, host=service.host)
                 if found.id == service.id)
