@@ -174,7 +174,9 @@ def chaos_session(workdir: str, session_id: str, delays: List[float], hosts: Lis
         seeded = json.load(handle)
     conn = openstack.connect(cloud=ADMIN_CLOUD)
     vnfms = start_vnfms(workdir, seeded, {"tenant-a": "live_migrate", "tenant-b": "migrate", "tenant-c": "migrate"},
-                        extra={"tenant-a": ["--group", "aa-group", "--max-impacted", "1", "--recovery-time", "1"]})
+                        extra={"tenant-a": ["--group", "aa-group", "--max-impacted", "1", "--recovery-time", "1",
+                                            # the run's own API (Run's bind): it sets them once that answers
+                                            "--api-url", "http://127.0.0.1:12370/v1"]})
     run = Run(workdir, session_id, webhook_urls(seeded, vnfms), rolling_maintenance_reply_timeout=5,
               rolling_maintenance_renotify=0, rolling_maintenance_hosts=list(hosts),
               rolling_maintenance_actions=[{"plugin": "dummy", "type": "host", "metadata": {"seconds": 2}},
