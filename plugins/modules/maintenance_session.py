@@ -136,6 +136,14 @@ options:
         resumed run carries on from there. Ignored for a session that has not failed.
     type: bool
     default: false
+  settle_timeout:
+    description:
+      - Seconds a resumed session waits for the migrations its stopped run left in flight (its moves still
+        running in the journal) to end in Nova, confirming the cold ones that wait for it; each such move is
+        then recorded as done where its server landed or failed where it stayed (RV(settled_moves)).
+      - Servers still migrating then fail the task, naming them, before anything else changes.
+    type: int
+    default: 600
   restore_hosts:
     description:
       - With O(state=present), enable again every host the session disabled (hosts someone else
@@ -321,6 +329,29 @@ resumed:
   returned: always
   type: bool
   sample: false
+settled_moves:
+  description:
+    - For a resumed session, the migrations its stopped run had left in flight, as they ended (see O(settle_timeout)).
+  returned: when the session existed already
+  type: list
+  elements: dict
+  contains:
+    instance_id:
+      description: The server.
+      type: str
+    action:
+      description: C(LIVE_MIGRATE) or C(MIGRATE).
+      type: str
+    from_host:
+      description: The host it was leaving.
+      type: str
+    to_host:
+      description: Where it is now.
+      type: str
+    moved:
+      description: Whether it left its host (the move is done) or stayed (the move failed).
+      type: bool
+  sample: [{instance_id: 0b7c..., action: LIVE_MIGRATE, from_host: compute3, to_host: compute4, moved: true}]
 restored_hosts:
   description: Hosts enabled again because the session was deleted or O(restore_hosts) was set.
   returned: always
@@ -355,6 +386,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session
     resolve_hosts,
     restore_hosts,
     session_view,
+    settle_unfinished_moves,
     state_before_failure,
     validate_actions,
 )
@@ -384,6 +416,7 @@ class MaintenanceSessionModule(OpenStackModule):
         download=dict(type="list", elements="str", default=[]),
         silent_projects=dict(choices=list(SILENT_PROJECTS)),
         resume_failed=dict(type="bool", default=False),
+        settle_timeout=dict(type="int", default=600),
         restore_hosts=dict(type="bool", default=False),
         restore_only=dict(type="list", elements="str"),
         host_updates=dict(
@@ -419,6 +452,10 @@ class MaintenanceSessionModule(OpenStackModule):
             existing = self.create(result)
         else:
             result["resumed"] = True
+            # The moves a stopped run left in flight end first: planning again over MIGRATING servers would refuse.
+            result["settled_moves"] = settle_unfinished_moves(self.conn, self.journal, existing.session_id,
+                                                              self.params["settle_timeout"], self.check_mode)
+            result["changed"] = result["changed"] or bool(result["settled_moves"])
         if existing is not None:
             self.update_hosts(existing, result)
             existing = self.update_silent_projects(existing, result)

@@ -22,10 +22,13 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     select_hosts,
     service_state,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import settle_migrations_from
+from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import Session
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import Ask, ask_history
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
+    ADMIN_ACTIONS,
     INSTANCE_ACTION_DONE,
     PLUGIN_TYPES,
     VNF_WORKFLOW,
@@ -103,6 +106,44 @@ def restore_hosts(conn, journal: Journal, session_id: str, check_mode: bool,
             journal.set_host(session_id, host, disabled_by_session=False)
         enabled.append(host)
     return enabled, left
+
+
+class MovesStillRunning(MaintenanceError):
+    pass
+
+
+def settle_unfinished_moves(conn, journal: Journal, session_id: str, timeout: float,
+                            check_mode: bool = False) -> List[dict]:
+    """Let the migrations a stopped run left in flight end before the session goes on, and record how each ended.
+
+    A run killed while Nova migrated its servers leaves their moves RUNNING
+    in the journal and the servers MIGRATING (or waiting to be confirmed) in
+    Nova; planning again over them would refuse them. Nova finishes what it
+    started (a cold migration waiting for it is confirmed), then each move is
+    marked done where its server landed, or failed where it stayed.
+    """
+    running = [move for move in journal.moves(session_id) if move.state == "RUNNING" and move.action in ADMIN_ACTIONS]
+    if not running:
+        return []
+    if not check_mode:
+        hosts = sorted({move.from_host for move in running if move.from_host})
+        moving = settle_migrations_from(conn, hosts, timeout=timeout)
+        if moving:
+            raise MovesStillRunning("servers %s still migrating off %s after %ss, left by the session's stopped run;"
+                                    " run it again once Nova has finished them" % (", ".join(moving), ", ".join(hosts),
+                                                                                   timeout))
+    settled = []
+    for move in running:
+        server = conn.compute.find_server(move.instance_id, ignore_missing=True, all_projects=True)
+        landed = getattr(server, "compute_host", None)
+        moved = server is not None and landed != move.from_host
+        settled.append({"instance_id": move.instance_id, "action": move.action, "from_host": move.from_host,
+                        "to_host": landed, "moved": moved})
+        if not check_mode:
+            journal.finish_move(move.move_id, moved, landed if moved else None,
+                                None if moved else "its run stopped before the move ended; it stayed on %s"
+                                % move.from_host)
+    return settled
 
 
 def state_before_failure(journal: Journal, session_id: str) -> str:
