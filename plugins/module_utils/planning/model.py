@@ -10,8 +10,8 @@ A CloudModel holds the compute hosts (capacity and usage per Placement resource
 class, zone, aggregates, service state), the servers on them (flavor, status,
 server group), and the constraints projects set through the Fenix API
 (instance groups and instances). PlanSettings holds the operator's choices:
-batch size, max_unavailable limits, server policy and the timings that the
-estimates use. planning/input.py reads a CloudModel from the cloud.
+batch size, max_unavailable limits, server policy, how full a target may get,
+and the timings and migrations at once that the estimates use. planning/input.py reads a CloudModel from the cloud.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import DEFAULT_POLICY
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import DEFAULT_PER_TARGET
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import ACTION_ALIASES, COLD_MIGRATION_SECONDS
 
 VCPU = "VCPU"
@@ -29,6 +30,9 @@ DISK_GB = "DISK_GB"
 RESOURCES = (VCPU, MEMORY_MB, DISK_GB)
 # A resource class a provider has no inventory of (shared storage, say) does not limit.
 UNLIMITED = 1 << 60
+
+# The fraction of any resource a target may be filled to when the cloud has the room (PlanSettings.max_fill).
+DEFAULT_MAX_FILL = 0.85
 
 # Nova server group policies the planner treats as hard rules.
 HARD_ANTI_AFFINITY = "anti-affinity"
@@ -206,6 +210,11 @@ class PlanSettings:
     host_seconds: float = 300.0
     # Migrations running at once from one source host (Nova's max_concurrent_live_migrations).
     migrations_per_host: int = 1
+    # Migrations running at once into one target host (the executor's concurrency_per_target).
+    incoming_per_host: int = DEFAULT_PER_TARGET
+    # No target is filled past this fraction of its capacity in any resource (capacity as Placement has
+    # it: vCPU with the allocation ratio) while another host has the room; 1.0: up to the capacity.
+    max_fill: float = DEFAULT_MAX_FILL
 
     def policy(self, key: str) -> str:
         return (self.server_policy or {}).get(key) or DEFAULT_POLICY[key]
@@ -223,6 +232,14 @@ def resolve_limit(value: Union[int, str, None], total: int) -> Optional[int]:
     if count < 1:
         raise ValueError("max_unavailable: %r would let no host go down; give at least 1 or a percentage" % value)
     return count
+
+
+def validate_fill(name: str, value: float) -> None:
+    """ValueError naming the option when ``value`` is not a fraction of a host's capacity in (0, 1]."""
+    if not 0 < value <= 1:
+        raise ValueError("%s: %r is not a fraction of a host's capacity; give a number above 0 and at most 1"
+                         " (0.85: no target above 85%% of any resource while the cloud has the room; 1: no limit)"
+                         % (name, value))
 
 
 def validate_limit(name: str, value: Union[int, str, None]) -> None:

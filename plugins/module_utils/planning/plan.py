@@ -44,7 +44,9 @@ class Move:
     @property
     def groups(self) -> Tuple[str, ...]:
         """The groups whose max_impacted_members and recovery_time this move counts for."""
-        return tuple(group for group in (self.group_id, self.fenix_group_id) if group is not None)
+        if self.fenix_group_id is None:
+            return () if self.group_id is None else (self.group_id,)
+        return (self.fenix_group_id,) if self.group_id is None else (self.group_id, self.fenix_group_id)
 
     def as_dict(self) -> dict:
         return {
@@ -114,6 +116,9 @@ class Plan:
     # Hosts that no batch could take, each with why.
     unplanned_hosts: Dict[str, str] = field(default_factory=dict)
     scale_in: Optional[dict] = None
+    # Targets filled past PlanSettings.max_fill because no host had the room under it (None: none was):
+    # max_fill, the servers placed past it, their vCPU, RAM and disk, and the hosts.
+    over_fill: Optional[dict] = None
     prepare_host: Optional[str] = None
     projects: Dict[str, List[str]] = field(default_factory=dict)
     estimated_seconds: float = 0.0
@@ -134,6 +139,7 @@ class Plan:
             "blockers": [blocker.as_dict() for blocker in self.blockers],
             "unplanned_hosts": [{"host": host, "reason": reason} for host, reason in sorted(self.unplanned_hosts.items())],
             "scale_in": self.scale_in,
+            "over_fill": self.over_fill,
             "prepare_host": self.prepare_host,
             "projects": [{"project_id": pid, "instance_ids": ids} for pid, ids in sorted(self.projects.items())],
             "estimated_seconds": round(self.estimated_seconds, 1),

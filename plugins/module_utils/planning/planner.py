@@ -15,14 +15,28 @@ Pure computation over a CloudModel (no I/O). For every batch it guarantees:
   members impacted (members left on a batch host count for every wave of the batch);
 * at most ``max_unavailable`` hosts of an availability zone / aggregate are down at once
   (hosts already down count);
-* targets are never a host of the same batch, nor a disabled or down host.
+* targets are never a host of the same batch, nor a disabled or down host;
+* no target passes ``max_fill`` of any resource while another host has the room
+  under it (past it only when none has, up to the capacity; ``Plan.over_fill``
+  names those servers and hosts: the limit gives way rather than block the
+  maintenance, as capacity does).
 
 Batches are filled greedily in a fixed host order (empty hosts first, then the
 hosts with the fewest servers), as large as the rules and ``max_parallel_hosts``
-allow. Targets are searched first-fit in preference tiers (hosts already
-maintained, hosts outside the maintenance, hosts of later batches); each tier
-keeps a cursor past the hosts that are full, so planning stays near-linear in
-hosts + servers.
+allow. Each server goes to the least filled host that takes it (spread, not
+first-fit): a host's fill is the fraction of its capacity it uses in its
+fullest resource. Before the fill come two preferences: under ``max_fill``
+before past it, then the tiers (hosts already maintained, hosts outside the
+maintenance, hosts of later batches, the hosts next in line for the batch
+being formed): a maintained host at 60 % is preferred to an empty host that
+will be maintained later, whose servers would move twice. Each tier is a heap
+of its hosts by fill, so a target costs O(log hosts), and a search that meets
+a host without the room stops as soon as no host further up can have it.
+``candidates`` (a per-server filter, every host by default) narrows the hosts
+a server may go to.
+
+A wave's estimate is the time its busiest host is busy, as a source
+(``migrations_per_host`` at once) or as a target (``incoming_per_host``).
 
 It reads a CloudModel and PlanSettings (planning/model.py) and returns a Plan
 (planning/plan.py); plan_maintenance plans every host, plan_batch re-plans one batch.
@@ -32,10 +46,12 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from heapq import heappop, heappush, heapreplace
+from operator import attrgetter
+from typing import AbstractSet, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     FAIL,
@@ -47,6 +63,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
     HARD_AFFINITY,
     HARD_ANTI_AFFINITY,
+    RESOURCES,
+    UNLIMITED,
+    VCPU,
     CloudModel,
     GroupRule,
     PlanSettings,
@@ -64,7 +83,13 @@ DONE = "done"            # maintained (before this plan or by an earlier batch)
 OUTSIDE = "outside"      # not part of the maintenance
 
 # Tiers of targets, most preferred first.
-TIER_MAINTAINED, TIER_OUTSIDE, TIER_LATER = 0, 1, 2
+# Hosts of later batches are targets of last resort (a server put there moves again), and the hosts next in
+# line for the batch being formed come after them (a host a server goes to cannot join the batch).
+TIER_MAINTAINED, TIER_OUTSIDE, TIER_LATER, TIER_NEXT = 0, 1, 2, 3
+
+# Which hosts may take a server besides the planner's own rules (a Placement query, say): a set of host
+# names, or None for every host. plan_maintenance and plan_batch take one; by default every host may.
+CandidateFilter = Callable[[ServerModel], Optional[AbstractSet[str]]]
 
 # While a batch already has hosts, stop trying more after this many hosts that
 # cannot join it: each try costs a placement of all its servers.
@@ -90,48 +115,75 @@ def host_limit(policy: Optional[str], rule: Optional[GroupRule]) -> Optional[int
 
 
 def move_order(server: ServerModel, limits: Dict[Optional[str], Optional[int]]) -> tuple:
-    """Most constrained first: servers of groups limited per host, then the largest flavors."""
+    """Most constrained first: servers of groups limited per host, then the largest flavors (a sort key)."""
     unlimited = limits.get(server.group_id) is None and limits.get(server.fenix_group_id) is None
-    return (unlimited, -server.vcpus, -server.ram_mb, -server.disk_gb, server.name or "", server.id)
+    return (unlimited, -server.vcpus, -server.ram_mb, -server.disk_gb)
 
 
 # ---------------------------------------------------------------------------
 # Planning state
 # ---------------------------------------------------------------------------
 
-@dataclass
-class _Attempt:
-    """The tentative result of emptying one host."""
+# A tier's heap entry is one int, the host's fill in steps of 1/FILL_STEPS above the host's index (ties go
+# by index): ints compare faster than tuples, and a heap is searched once per server.
+FILL_STEPS = 1 << 20
+INDEX_BITS = 24
+INDEX_MASK = (1 << INDEX_BITS) - 1
+# A resource class no usable host has an inventory of never bounds a search.
+NO_SHARE = 1e18
+# claim_target's answer for a target past max_fill (no host had the room under it).
+OVER_FILL = "over_fill"
 
-    host: str
-    moves: List[Move] = field(default_factory=list)
-    skipped: List[ServerModel] = field(default_factory=list)
-    problems: List[Blocker] = field(default_factory=list)
-    short: List[int] = field(default_factory=lambda: [0, 0, 0])
-    short_servers: int = 0
+# Attribute readers that run in C, for the passes over every server or move.
+_FLAVOR = attrgetter("vcpus", "ram_mb", "disk_gb")
+_STATUS, _HOST = attrgetter("status"), attrgetter("host")
+_PROJECT_AND_ID = attrgetter("project_id", "id")
+_SOURCE_AND_KIND, _TARGET_AND_KIND = attrgetter("from_host", "kind"), attrgetter("to_host", "kind")
+_SERVER_ID = attrgetter("server_id")
+
+
+class _Attempt:
+    """The tentative result of emptying one host (a class with slots: one is made per host tried)."""
+
+    __slots__ = ("host", "moves", "skipped", "problems", "short", "short_servers", "grouped", "again", "over_fill",
+                 "moved")
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.moves: List[Move] = []
+        self.skipped: List[ServerModel] = []
+        self.problems: List[Blocker] = []
+        self.short = [0, 0, 0]
+        self.short_servers = 0
+        # The moves of servers in a group, in the order of moves (what counts for max_impacted_members).
+        self.grouped: List[Move] = []
+        # (server, target) of each server placed on a host of a later batch (it moves again from there).
+        self.again: List[Tuple[ServerModel, str]] = []
+        # (server, target) of each server placed past max_fill.
+        self.over_fill: List[Tuple[ServerModel, str]] = []
+        # The vCPU, RAM and disk of the servers moving off the host.
+        self.moved = [0, 0, 0]
 
 
 class _Tier:
-    """Hosts of one preference tier, in search order, with a cursor past the full ones."""
+    """Hosts of one preference tier in a heap, the least filled first (ties: by host index, _State.names).
 
-    def __init__(self, names: Iterable[str]) -> None:
-        self.names: List[str] = list(names)
-        self.position: Dict[str, int] = {name: index for index, name in enumerate(self.names)}
-        self.cursor = 0
+    ``entry[index]`` is the valid heap entry of the host of that index, or None when
+    the host is not in the heap (_State.push puts it there). A host whose fill
+    changed, that joined a batch or changed tier leaves its old entry behind,
+    dropped when it comes up.
+    """
 
-    def append(self, name: str) -> None:
-        self.position[name] = len(self.names)
-        self.names.append(name)
-
-    def reopen(self, name: str) -> None:
-        position = self.position.get(name)
-        if position is not None and position < self.cursor:
-            self.cursor = position
+    def __init__(self, rank: int, hosts: int) -> None:
+        self.rank = rank  # TIER_MAINTAINED, TIER_OUTSIDE, TIER_LATER or TIER_NEXT
+        self.heap: List[int] = []
+        self.entry: List[Optional[int]] = [None] * hosts
 
 
 class _State:
-    def __init__(self, model: CloudModel, targets_later: Sequence[str], maintained: Iterable[str],
-                 to_maintain: Iterable[str]) -> None:
+    def __init__(self, model: CloudModel, settings: PlanSettings, targets_later: Sequence[str],
+                 maintained: Iterable[str], to_maintain: Iterable[str],
+                 candidates: Optional[CandidateFilter] = None) -> None:
         self.model = model
         self.hosts = model.hosts
         self.free: Dict[str, List[int]] = {name: host.free() for name, host in model.hosts.items()}
@@ -145,16 +197,57 @@ class _State:
                 self.status[name] = PENDING
             else:
                 self.status[name] = OUTSIDE
+        self._read_servers(model)
+        self.actions = {key: settings.policy(key) for key in POLICY_CHOICES}
+        self.cold_seconds = settings.cold_migration_seconds
+        # The kind of a server that no instance rule or affinity group concerns depends on its status only:
+        # per status, when it is a move to a target (LIVE_MIGRATE or MIGRATE).
+        self.plain_kinds: Dict[str, str] = {}
+        for status in self.statuses:
+            kind, reason = self.kind_of(ServerModel("", "", "", "", status), self.actions, self.cold_seconds)
+            if reason is None and kind in (LIVE_MIGRATE, MIGRATE):
+                self.plain_kinds[status] = kind
+        self.candidates = candidates
+        self.unfiltered = candidates is None
+        self._measure_hosts(settings.max_fill, targets_later)
+
+        def usable(name: str) -> bool:
+            host = model.hosts[name]
+            return host.enabled and host.up
+
+        self.tiers = tuple(_Tier(rank, len(self.names)) for rank in (TIER_MAINTAINED, TIER_OUTSIDE, TIER_LATER,
+                                                                     TIER_NEXT))
+        self.tier_of: Dict[str, int] = {}
+        for tier, names in ((TIER_MAINTAINED, [name for name in maintained if usable(name)]),
+                            (TIER_OUTSIDE, [name for name, status in self.status.items()
+                                            if status == OUTSIDE and usable(name)]),
+                            (TIER_LATER, [name for name in targets_later if usable(name)])):
+            for name in names:
+                self.tier_of[name] = tier
+                self.push(name)
+        # Moves into each host of a later batch during the batch being formed (it may not join it).
+        self.incoming: Counter = Counter()
+        # Servers placed past max_fill, and their vCPU, RAM and disk; the hosts they went to.
+        self.over_fill = [0, 0, 0, 0]
+        self.over_fill_hosts: Dict[str, None] = {}
+        # (project, server) of every server on a planned host, in the order planned.
+        self.projects: List[Tuple[str, str]] = []
+
+    def _read_servers(self, model: CloudModel) -> None:
+        """The servers on each host, the groups' limits and members per host, the smallest flavor."""
         self.on_host: Dict[str, List[ServerModel]] = defaultdict(list)
+        on_host, hosts = self.on_host, model.hosts
+        for host, server in zip(map(_HOST, model.servers), model.servers):
+            if host in hosts:
+                on_host[host].append(server)
+        # The servers on each host before the plan: those moved there later are listed in the plan already.
+        self.originally = {name: len(servers) for name, servers in on_host.items()}
         # A group's limit per host comes from its first member (its group policy).
         self.limits: Dict[Optional[str], Optional[int]] = {}
         self.members: Dict[str, Counter] = defaultdict(Counter)
-        for server in model.servers:
-            if server.host in model.hosts:
-                self.on_host[server.host].append(server)
+        grouped = [server for server in model.servers if server.group_id is not None]
+        for server in grouped:
             group_id = server.group_id
-            if group_id is None:
-                continue
             if group_id not in self.limits:
                 self.limits[group_id] = group_host_limit(server, model.groups.get(group_id))
             if self.limits[group_id] is not None:
@@ -165,121 +258,265 @@ class _State:
                     self.limits[fenix_group_id] = host_limit(None, model.groups.get(fenix_group_id))
                 if self.limits[fenix_group_id] is not None:
                     self.members[fenix_group_id][server.host] += 1
-        movable_statuses = {status for status in {server.status for server in model.servers}
-                            if policy_key(status) != "other"}
-        movable = [server for server in model.servers if server.status in movable_statuses] or model.servers
-        self.smallest = [min((s.vcpus for s in movable), default=0), min((s.ram_mb for s in movable), default=0),
-                         min((s.disk_gb for s in movable), default=0)]
+        # The servers of a group limited per host (they move first, as move_order has it).
+        self.limited_ids = {server.id for server in grouped if self.limits.get(server.group_id) is not None
+                            or self.limits.get(server.fenix_group_id) is not None}
+        # The hosts such servers are on (commit adds those they move to).
+        self.limited_hosts = {server.host for server in grouped if server.id in self.limited_ids}
+        self.statuses = statuses = set(map(_STATUS, model.servers))
+        movable_statuses = {status for status in statuses if policy_key(status) != "other"}
+        movable = model.servers
+        if movable_statuses != statuses:
+            movable = [server for server in model.servers if server.status in movable_statuses] or model.servers
+        flavors = set(map(_FLAVOR, movable))  # a few distinct ones: one pass instead of three
+        self.smallest = [min((flavor[index] for flavor in flavors), default=0) for index in range(3)]
 
-        def usable(name: str) -> bool:
-            host = model.hosts[name]
-            return host.enabled and host.up
+    def _measure_hosts(self, max_fill: float, targets_later: Sequence[str]) -> None:
+        """Per host what its fill and the room kept under max_fill are computed from."""
+        if not 0 < max_fill <= 1:
+            raise ValueError("max_fill: %r; give a fraction above 0 and at most 1" % (max_fill,))
+        self.max_fill = max_fill
+        # Under max_fill in every tier first, then up to the capacity (a target found there is past max_fill);
+        # no limit at all: one search.
+        self.bounds = ((max_fill, ""), (1.0, OVER_FILL)) if max_fill < 1 else ((1.0, ""),)
+        # Hosts by index, whose order breaks ties between equally filled hosts: by name, then the hosts of
+        # later batches, the last to be maintained first (a server put there moves again, as late as can be,
+        # and the hosts next in line stay free to join the batch being formed). Per index their room (the
+        # lists of self.free) and their sizing: per resource (vCPU, RAM, disk) the room to leave free to stay
+        # under max_fill, then the capacity, then its inverse (0: the host has no inventory of it, no limit).
+        # One tuple per host: each placement reads one host's, cold in memory.
+        later = set(targets_later)
+        self.names: List[str] = sorted(set(self.hosts) - later) + [name for name in targets_later if name in self.hosts]
+        self.index: Dict[str, int] = {name: index for index, name in enumerate(self.names)}
+        self.rooms: List[List[int]] = [self.free[name] for name in self.names]
+        self.sizing: List[Tuple[float, ...]] = []
+        largest = [0, 0, 0]
+        for name in self.names:
+            host = self.hosts[name]
+            capacity = [host.capacity.get(rc, UNLIMITED) for rc in RESOURCES]
+            limited = [0 < cap < UNLIMITED for cap in capacity]
+            inverse = [1.0 / cap if bounded else 0.0 for cap, bounded in zip(capacity, limited)]
+            reserve = [cap - max_fill * cap if bounded else 0 for cap, bounded in zip(capacity, limited)]
+            self.sizing.append(tuple(reserve) + tuple(capacity) + tuple(inverse))
+            if host.enabled and host.up:
+                largest = [max(most, cap) if bounded else most for most, cap, bounded in zip(largest, capacity, limited)]
+        # 1 / the largest capacity per resource, for a server's share of a host (NO_SHARE: never limited).
+        self.share = [1.0 / most if most else NO_SHARE for most in largest]
 
-        self.tiers = (
-            _Tier(sorted(name for name in maintained if usable(name))),
-            _Tier(sorted(name for name, status in self.status.items() if status == OUTSIDE and usable(name))),
-            _Tier(name for name in targets_later if usable(name)),
-        )
-        self.tier_of: Dict[str, int] = {}
-        for index, tier in enumerate(self.tiers):
-            for name in tier.names:
-                self.tier_of[name] = index
-        # Tentative moves into a host during the batch being formed.
-        self.incoming: Counter = Counter()
+    def fill(self, name: str) -> float:
+        """The fraction of its capacity the host uses in its fullest resource (vCPU with the allocation ratio)."""
+        room, sizing = self.free[name], self.sizing[self.index[name]]
+        return max((sizing[3] - room[0]) * sizing[6], (sizing[4] - room[1]) * sizing[7],
+                   (sizing[5] - room[2]) * sizing[8])
+
+    def push(self, name: str) -> None:
+        """The host into its tier's heap with its fill now (its earlier entry, if any, is left behind)."""
+        tier, index = self.tiers[self.tier_of[name]], self.index[name]
+        entry = (int(self.fill(name) * FILL_STEPS) << INDEX_BITS) | index
+        tier.entry[index] = entry
+        heappush(tier.heap, entry)
+
+    # --- hosts joining and leaving the batch being formed --------------------
+    def join_batch(self, name: str) -> None:
+        """The host goes into the batch being formed: no target for it any more."""
+        self.status[name] = IN_BATCH
+        tier = self.tier_of.get(name)
+        if tier is not None:
+            self.tiers[tier].entry[self.index[name]] = None
+
+    def next_in_line(self, name: str) -> None:
+        """The host may join the batch being formed: a target only when no host of a later batch has the room."""
+        if self.tier_of.get(name) == TIER_LATER:
+            self.tiers[TIER_LATER].entry[self.index[name]] = None
+            self.tier_of[name] = TIER_NEXT
+            self.push(name)
+
+    def leave_batch(self, name: str) -> None:
+        """The host could not join the batch: pending again, and a target of its tier again."""
+        self.status[name] = PENDING
+        if name in self.tier_of:
+            self.push(name)
 
     # --- targets -----------------------------------------------------------
     # The loops below run once per server to move: they read attributes and
     # lists directly, as function calls there cost a good part of the time.
-    def find_target(self, server: ServerModel, source: str) -> Tuple[Optional[str], str]:
-        """The first host that takes the server, by tier; else (None, why)."""
-        vcpus, ram_mb, disk_gb = server.vcpus, server.ram_mb, server.disk_gb
-        small_vcpus, small_ram_mb, small_disk_gb = self.smallest
-        limit = self.limits.get(server.group_id)
-        counts = self.members.get(server.group_id) if limit is not None else None
-        fenix_limit = self.limits.get(server.fenix_group_id) if server.fenix_group_id is not None else None
-        fenix_counts = self.members.get(server.fenix_group_id) if fenix_limit is not None else None
-        status, free = self.status, self.free
-        blocked_by_group = False
-        for tier_index, tier in enumerate(self.tiers):
-            names, later = tier.names, tier_index == TIER_LATER
-            index, end = tier.cursor, len(names)
-            # Move the cursor past hosts that no server fits into any more, or that
-            # left this tier for good (a later-batch host that got maintained).
-            while index < end:
-                name = names[index]
-                room = free[name]
-                if (not (later and status[name] in (DONE, IN_BATCH))
-                        and room[0] >= small_vcpus and room[1] >= small_ram_mb and room[2] >= small_disk_gb):
-                    break
-                index += 1
-            tier.cursor = index
-            for position in range(index, end):
-                name = names[position]
-                host_status = status[name]
-                if host_status == IN_BATCH or name == source or (later and host_status != PENDING):
-                    continue
-                room = free[name]
-                if room[0] < vcpus or room[1] < ram_mb or room[2] < disk_gb:
-                    continue
-                if counts is not None and counts.get(name, 0) >= limit:
-                    blocked_by_group = True
-                    continue
-                if fenix_counts is not None and fenix_counts.get(name, 0) >= fenix_limit:
-                    blocked_by_group = True
-                    continue
-                return name, ""
-        if blocked_by_group:
-            return None, "group"
-        return None, "capacity"
+    def claim_target(self, server: ServerModel) -> Tuple[Optional[str], int, str]:
+        """Take the room for the server on a host: (host, its tier, "") under max_fill, or OVER_FILL past it.
 
-    def place(self, server: ServerModel, target: str) -> None:
-        room = self.free[target]
+        (None, -1, why) when no host has the room. The host is the first that has it
+        under max_fill in every tier, else up to the capacity: in each of the
+        two, the tiers in order, and in a tier the least filled host that has the
+        room for the server and for its groups and that ``candidates`` allows.
+        The caller counts the server in its groups there.
+        """
+        vcpus, ram_mb, disk_gb = server.vcpus, server.ram_mb, server.disk_gb
+        if self.unfiltered and (server.group_id is None or server.id not in self.limited_ids):
+            # The common case first (this runs once per server): the least filled host of the first tier
+            # with hosts has the room under the first bound, and no group or filter has a say.
+            tiers = self.tiers
+            tier = tiers[0] if tiers[0].heap else tiers[1] if tiers[1].heap else tiers[2] if tiers[2].heap else tiers[3]
+            heap, entries = tier.heap, tier.entry
+            if heap:
+                entry = heap[0]
+                index = entry & INDEX_MASK
+                room = self.rooms[index]
+                if entries[index] == entry:
+                    bound, tag = self.bounds[0]
+                    sizing = self.sizing[index]  # the room to leave under max_fill first
+                    if bound < 1:
+                        fits = room[0] - vcpus >= sizing[0] and room[1] - ram_mb >= sizing[1] and (
+                            room[2] - disk_gb >= sizing[2])
+                    else:
+                        fits = room[0] >= vcpus and room[1] >= ram_mb and room[2] >= disk_gb
+                    if fits:
+                        return self._take(heap, entries, index, room, sizing, server), tier.rank, tag
+        group_id, fenix_group_id = server.group_id, server.fenix_group_id
+        counts = fenix_counts = None
+        limit = fenix_limit = 0
+        if group_id is not None or fenix_group_id is not None:
+            limits = self.limits
+            if limits.get(group_id) is not None:
+                limit, counts = limits[group_id], self.members[group_id]
+            if limits.get(fenix_group_id) is not None:
+                fenix_limit, fenix_counts = limits[fenix_group_id], self.members[fenix_group_id]
+        allowed = self.candidates(server) if self.candidates is not None else None
+        rooms, reserves, names = self.rooms, self.sizing, self.names
+        why = "capacity"
+        for bound, tag in self.bounds:
+            bounded = bound < 1
+            # Computed at the first host without the room: from there on, no host has it.
+            stop_at = None
+            aside: List[Tuple[List[int], int]] = []
+            for tier in self.tiers:
+                heap, entries = tier.heap, tier.entry
+                while heap:
+                    entry = heap[0]
+                    if stop_at is not None and entry >= stop_at:
+                        break
+                    index = entry & INDEX_MASK
+                    if entries[index] != entry:
+                        heappop(heap)  # left behind by a change
+                        continue
+                    room = rooms[index]
+                    if bounded:
+                        reserve = reserves[index]
+                        fits = room[0] - vcpus >= reserve[0] and room[1] - ram_mb >= reserve[1] and (
+                            room[2] - disk_gb >= reserve[2])
+                    else:
+                        fits = room[0] >= vcpus and room[1] >= ram_mb and room[2] >= disk_gb
+                    if not fits:
+                        heappop(heap)
+                        small_vcpus, small_ram_mb, small_disk_gb = self.smallest
+                        if room[0] < small_vcpus or room[1] < small_ram_mb or room[2] < small_disk_gb:
+                            entries[index] = None  # no server fits any more: out until it gets room
+                            continue
+                        aside.append((heap, entry))
+                        if stop_at is None:
+                            stop_at = self.stop_entry(server, bound)
+                        continue
+                    name = names[index]
+                    if allowed is not None and name not in allowed:
+                        why = "candidates" if why == "capacity" else why
+                        aside.append((heap, heappop(heap)))
+                        continue
+                    if (counts is not None and counts.get(name, 0) >= limit) or (
+                            fenix_counts is not None and fenix_counts.get(name, 0) >= fenix_limit):
+                        why = "group"
+                        aside.append((heap, heappop(heap)))
+                        continue
+                    self._take(heap, entries, index, room, self.sizing[index], server)
+                    for heap, entry in aside:
+                        heappush(heap, entry)
+                    return name, tier.rank, tag
+            for heap, entry in aside:
+                heappush(heap, entry)
+        return None, -1, why
+
+    def _take(self, heap: List[int], entries: List[Optional[int]], index: int, room: List[int],
+              sizing: Tuple[float, ...], server: ServerModel) -> str:
+        """The server's room on the host at the top of ``heap``, and the host in its place by its new fill."""
         room[0] -= server.vcpus
         room[1] -= server.ram_mb
         room[2] -= server.disk_gb
-        self.count_member(server, target, 1)
-        self.incoming[target] += 1
+        # fill(), written out: max() with three arguments costs as much as the rest of it.
+        fill = (sizing[3] - room[0]) * sizing[6]
+        other = (sizing[4] - room[1]) * sizing[7]
+        if other > fill:
+            fill = other
+        other = (sizing[5] - room[2]) * sizing[8]
+        if other > fill:
+            fill = other
+        entry = (int(fill * FILL_STEPS) << INDEX_BITS) | index
+        entries[index] = entry
+        heapreplace(heap, entry)
+        return self.names[index]
+
+    def stop_entry(self, server: ServerModel, bound: float) -> int:
+        """The heap entry from which on no host has the room for the server under ``bound``.
+
+        The server's reach is its share of the largest host in its least demanding
+        resource: a host filled above bound - reach would pass the bound in its
+        fullest resource with the server on it.
+        """
+        share_vcpu, share_ram, share_disk = self.share
+        reach = min(server.vcpus * share_vcpu, server.ram_mb * share_ram, server.disk_gb * share_disk)
+        return (math.floor((bound - reach) * FILL_STEPS) + 1) << INDEX_BITS
 
     def unplace(self, server: ServerModel, target: str) -> None:
         room = self.free[target]
         room[0] += server.vcpus
         room[1] += server.ram_mb
         room[2] += server.disk_gb
-        self.count_member(server, target, -1)
-        self.incoming[target] -= 1
-        tier = self.tier_of.get(target)
-        if tier is not None:
-            self.tiers[tier].reopen(target)
+        if server.group_id is not None or server.fenix_group_id is not None:
+            self.count_member(server, target, -1)
+        if self.status[target] == PENDING:
+            self.incoming[target] -= 1
+        self.push(target)
 
-    def count_member(self, server: ServerModel, host: str, delta: int) -> None:
-        """The server joins (1) or leaves (-1) ``host`` in each of its groups limited per host."""
+    def count_member(self, server: Union[ServerModel, Move], host: str, delta: int) -> None:
+        """The server (or the server of a move) joins (1) or leaves (-1) ``host`` in each of its groups limited per host."""
         if self.limits.get(server.group_id) is not None:
             self.members[server.group_id][host] += delta
         if server.fenix_group_id is not None and self.limits.get(server.fenix_group_id) is not None:
             self.members[server.fenix_group_id][host] += delta
 
+    def in_move_order(self, name: str) -> List[ServerModel]:
+        """The host's servers in move_order (equal ones in the model's order): the members of groups limited
+        per host first, then by flavor."""
+        ordered = sorted(self.on_host.get(name, ()), key=_FLAVOR, reverse=True)  # stable: equal ones keep their order
+        if name not in self.limited_hosts:
+            return ordered
+        limited_ids = self.limited_ids
+        return ([server for server in ordered if server.id in limited_ids]
+                + [server for server in ordered if server.id not in limited_ids])
+
     # --- one host ----------------------------------------------------------
-    def attempt(self, name: str, settings: PlanSettings) -> _Attempt:
+    def attempt(self, name: str) -> _Attempt:
         """Place every server of the host, tentatively (undo() takes the moves back)."""
         result = _Attempt(host=name)
-        host = self.hosts[name]
-        actions = {key: settings.policy(key) for key in POLICY_CHOICES}
-        servers = sorted(self.on_host.get(name, ()), key=functools.partial(move_order, limits=self.limits))
-        for server in servers:
-            kind, reason = self.kind_of(server, actions, settings.cold_migration_seconds)
-            if kind == SKIP:
-                result.skipped.append(server)
-                continue
-            if reason is None and not host.up and kind is not None:
-                reason = "its host %s is down (nova-compute not up), so Nova cannot migrate it" % name
-            if reason is not None:
-                result.problems.append(Blocker(server.id, server.name, server.project_id, name, reason))
-                continue
-            if kind == OWN_ACTION:  # its project moves or removes it: no target to plan, none to hold
-                result.moves.append(Move(server.id, server.project_id, server.name, name, None, kind,
-                                         server.group_id, fenix_group_id=server.fenix_group_id))
-                continue
-            target, why = self.find_target(server, name)
+        instances = self.model.instances
+        # The kind of a server that no instance rule or affinity group concerns, by its status, when it
+        # moves with a target as it is (on a host that is down, every server is a blocker).
+        plain = self.plain_kinds if self.hosts[name].up else {}
+        moves, grouped = result.moves, result.grouped
+        moved_vcpus = moved_ram_mb = moved_disk_gb = 0
+        for server in self.in_move_order(name):
+            kind = None if server.id in instances or server.group_policy == HARD_AFFINITY else plain.get(server.status)
+            if kind is None:
+                kind = self.kind_or_problem(server, result)
+                if kind is None:
+                    continue  # left on the host (skip) or a blocker
+                if kind == OWN_ACTION:  # its project moves or removes it: no target to plan, none to hold
+                    move = Move(server.id, server.project_id, server.name, name, None, kind,
+                                server.group_id, False, server.fenix_group_id)
+                    moves.append(move)
+                    if server.group_id is not None or server.fenix_group_id is not None:
+                        grouped.append(move)
+                    moved_vcpus += server.vcpus
+                    moved_ram_mb += server.ram_mb
+                    moved_disk_gb += server.disk_gb
+                    continue
+            target, tier, why = self.claim_target(server)
             if target is None:
                 result.problems.append(Blocker(server.id, server.name, server.project_id, name,
                                                self.no_target_reason(server, why)))
@@ -288,18 +525,45 @@ class _State:
                         result.short[index] += amount
                     result.short_servers += 1
                 continue
-            self.place(server, target)
-            result.moves.append(Move(server.id, server.project_id, server.name, name, target, kind,
-                                     server.group_id, moves_again=self.status[target] == PENDING,
-                                     fenix_group_id=server.fenix_group_id))
+            moved_vcpus += server.vcpus
+            moved_ram_mb += server.ram_mb
+            moved_disk_gb += server.disk_gb
+            again = tier >= TIER_LATER  # a host still to maintain (PENDING): the server will move again
+            if again:
+                self.incoming[target] += 1
+                result.again.append((server, target))
+            if why:
+                result.over_fill.append((server, target))
+            move = Move(server.id, server.project_id, server.name, name, target, kind,
+                        server.group_id, again, server.fenix_group_id)
+            moves.append(move)
+            if server.group_id is not None or server.fenix_group_id is not None:
+                self.count_member(server, target, 1)
+                grouped.append(move)
+        result.moved = [moved_vcpus, moved_ram_mb, moved_disk_gb]
         return result
+
+    def kind_or_problem(self, server: ServerModel, result: _Attempt) -> Optional[str]:
+        """How the server moves (LIVE_MIGRATE, MIGRATE, OWN_ACTION); None: it stays (skip) or is a blocker,
+        put in ``result``."""
+        kind, reason = self.kind_of(server, self.actions, self.cold_seconds)
+        if kind == SKIP:
+            result.skipped.append(server)
+            return None
+        if reason is None and not self.hosts[result.host].up and kind is not None:
+            reason = "its host %s is down (nova-compute not up), so Nova cannot migrate it" % result.host
+        if reason is not None:
+            result.problems.append(Blocker(server.id, server.name, server.project_id, result.host, reason))
+            return None
+        return kind
 
     def undo(self, attempt: _Attempt) -> None:
         by_id = {server.id: server for server in self.on_host.get(attempt.host, ())}
         for move in attempt.moves:
             if move.to_host is not None:
                 self.unplace(by_id[move.server_id], move.to_host)
-        attempt.moves = []
+        attempt.moves, attempt.grouped, attempt.again, attempt.over_fill = [], [], [], []
+        attempt.moved = [0, 0, 0]
 
     def kind_of(self, server: ServerModel, actions: Dict[str, str],
                 cold_seconds: float) -> Tuple[Optional[str], Optional[str]]:
@@ -351,35 +615,41 @@ class _State:
                 "%s of group %s on it" % ("another member" if self.limits[group] == 1
                                           else "more than %d members" % self.limits[group], self.group_label(group))
                 for group in limited)
+        if why == "candidates":
+            return ("no enabled host outside its batch that may take it (the hosts its flavor and image allow)"
+                    " has room for it")
         return ("no enabled host outside its batch has room for its flavor (%d vCPU, %d MB RAM, %d GB disk);"
                 " capacity is short: scale in or add hosts" % server.need)
 
     # --- commit ------------------------------------------------------------
     def commit(self, batch_hosts: List[str], attempts: Dict[str, _Attempt]) -> None:
+        on_host = self.on_host
         for name in batch_hosts:
             attempt = attempts[name]
-            moved = {move.server_id: move for move in attempt.moves}
-            staying = []
             room = self.free[name]
-            for server in self.on_host.get(name, ()):
-                move = moved.get(server.id)
-                if move is None:
-                    staying.append(server)
-                    continue
-                room[0] += server.vcpus
-                room[1] += server.ram_mb
-                room[2] += server.disk_gb
-                self.count_member(server, name, -1)
-                if move.to_host is not None:  # an OWN_ACTION instance leaves the plan: its project places it
-                    self.on_host[move.to_host].append(server)
-            self.on_host[name] = staying
+            room[0] += attempt.moved[0]
+            room[1] += attempt.moved[1]
+            room[2] += attempt.moved[2]
+            for move in attempt.grouped:
+                self.count_member(move, name, -1)
+            # Only a host still to maintain is emptied later: only its servers are needed.
+            for server, target in attempt.again:
+                on_host[target].append(server)
+                if server.id in self.limited_ids:
+                    self.limited_hosts.add(target)
+            on_host[name] = list(attempt.skipped)
             self.status[name] = DONE
             if self.hosts[name].enabled and self.hosts[name].up:
                 # Emptied and maintained, the host is the best target from now on (a host someone
                 # else disabled stays disabled, so it is not one).
-                if self.tier_of.get(name) != TIER_MAINTAINED:
-                    self.tiers[TIER_MAINTAINED].append(name)
-                    self.tier_of[name] = TIER_MAINTAINED
+                self.tier_of[name] = TIER_MAINTAINED
+                self.push(name)
+            for server, target in attempt.over_fill:
+                self.over_fill[0] += 1
+                self.over_fill[1] += server.vcpus
+                self.over_fill[2] += server.ram_mb
+                self.over_fill[3] += server.disk_gb
+                self.over_fill_hosts[target] = None
         self.incoming.clear()
 
 
@@ -441,8 +711,9 @@ def _group_members(attempts: Iterable[_Attempt]) -> Tuple[Counter, Counter]:
     for attempt in attempts:
         for server in attempt.skipped:
             staying.update(server.groups)
-        for move in attempt.moves:
-            moving.update(move.groups)
+        for move in attempt.grouped:
+            for group_id in move.groups:
+                moving[group_id] += 1
     return staying, moving
 
 
@@ -489,13 +760,21 @@ class _BatchImpact:
 
     def admit(self, attempt: _Attempt) -> Optional[str]:
         """Why the attempt's host may not join the batch; None: it joins the counts."""
+        if not attempt.skipped and not self.staying:
+            # Only members left on a host make a refusal (_group_refusal): none in the batch, none here.
+            moving = self.moving
+            for move in attempt.grouped:
+                for group_id in move.groups:
+                    moving[group_id] += 1
+            return None
         staying, moving = _group_members([attempt])
         refusal = self._first_refusal(staying, moving)
         if refusal is None:
-            for group_id in staying:
+            for group_id, count in staying.items():
                 self.rank.setdefault(group_id, len(self.rank))
-            self.staying.update(staying)
-            self.moving.update(moving)
+                self.staying[group_id] += count
+            for group_id, count in moving.items():
+                self.moving[group_id] += count
         return refusal
 
     def _first_refusal(self, staying: Counter, moving: Counter) -> Optional[str]:
@@ -513,15 +792,19 @@ class _BatchImpact:
         return first[1] if first is not None else None
 
 
-def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule]) -> List[List[Move]]:
+def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule],
+                grouped: Optional[List[Move]] = None) -> List[List[Move]]:
     """Waves of moves such that no group has more than max_impacted_members impacted in one wave.
 
     A move goes into the first wave where each of its groups still has room
     (a server in a Nova server group and a Fenix instance group counts in both).
+    ``grouped``: the moves of servers in a group, in order, when the caller has them.
     """
-    waves: List[List[Move]] = []
+    if grouped is None:
+        grouped = [move for move in moves if move.group_id is not None or move.fenix_group_id is not None]
+    later: List[List[Move]] = []  # the waves after the first
     in_wave: Dict[str, List[int]] = {}  # group -> members moving in each wave
-    for move in moves:
+    for move in grouped:
         limited = []
         for group_id in move.groups:
             rule = groups.get(group_id)
@@ -536,41 +819,81 @@ def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule
             while len(counts) <= wave:
                 counts.append(0)
             counts[wave] += 1
-        while len(waves) <= wave:
-            waves.append([])
-        waves[wave].append(move)
-    return waves
+        if wave:
+            while len(later) < wave:
+                later.append([])
+            later[wave - 1].append(move)
+    # Every other move, in order, goes first (a later wave exists only when the one before it has moves).
+    if later:
+        held = {id(move) for wave in later for move in wave}
+        first = [move for move in moves if id(move) not in held]
+    else:
+        first = list(moves)
+    return [first] + later if first else later
 
 
-def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings) -> float:
-    """Seconds: notice (largest lead_time), waves one after the other, recovery between waves, host work."""
-    moves = batch.moves
-    lead = max((model.instances[move.server_id].lead_time for move in moves if move.server_id in model.instances),
-               default=0.0)
-    total = lead
-    per_host = max(1, settings.migrations_per_host)
-    for index, wave in enumerate(batch.waves):
-        by_source: Dict[str, Counter] = defaultdict(Counter)
-        for move in wave:
-            by_source[move.from_host][move.kind] += 1
-        total += max(
-            # A project's own action is counted as long as a live migration.
-            (math.ceil((kinds[LIVE_MIGRATE] + kinds[OWN_ACTION]) / per_host) * settings.live_migration_seconds
-             + math.ceil(kinds[MIGRATE] / per_host) * settings.cold_migration_seconds
-             for kinds in by_source.values()),
-            default=0.0,
-        )
-        if index + 1 < len(batch.waves):
-            later = {group_id for move in batch.waves[index + 1] for group_id in move.groups}
-            total += max((model.groups[group_id].recovery_time for move in wave for group_id in move.groups
-                          if group_id in later and group_id in model.groups), default=0.0)
+def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings,
+                   grouped: Optional[List[Move]] = None) -> float:
+    """Seconds: notice (largest lead_time), waves one after the other, recovery between waves, host work.
+
+    ``grouped``: the batch's moves of servers in a group, when the caller has them.
+    """
+    instances, waves = model.instances, batch.waves
+    lead = 0.0
+    if instances:
+        moving = set(map(_SERVER_ID, (move for wave in waves for move in wave)))
+        lead = max((instances[server_id].lead_time for server_id in instances.keys() & moving), default=0.0)
+    total = lead + sum(wave_seconds(wave, settings) for wave in waves)
+    if len(waves) > 1:
+        # A group's recovery_time lies between two waves that both move members of it. Every move of a
+        # later wave is of a grouped server; the first wave's grouped moves are the others.
+        held = {id(move) for wave in waves[1:] for move in wave}
+        if grouped is None:
+            grouped = [move for move in waves[0] if move.group_id is not None or move.fenix_group_id is not None]
+        in_waves = [{group_id for move in grouped if id(move) not in held for group_id in move.groups}]
+        in_waves += [{group_id for move in wave for group_id in move.groups} for wave in waves[1:]]
+        for groups, next_groups in zip(in_waves, in_waves[1:]):
+            total += max((model.groups[group_id].recovery_time for group_id in groups & next_groups
+                          if group_id in model.groups), default=0.0)
     return total + settings.host_seconds
+
+
+def wave_seconds(wave: List[Move], settings: PlanSettings) -> float:
+    """How long the wave's busiest host is busy, as a source or as a target.
+
+    A source runs ``migrations_per_host`` migrations at once (Nova's
+    max_concurrent_live_migrations), a target receives ``incoming_per_host`` at
+    once; each host runs its live migrations, then its cold ones, in rounds of
+    that many. A project's own action (no target) counts at its source, as
+    long as a live migration.
+    """
+    return max(_busiest(Counter(map(_SOURCE_AND_KIND, wave)), settings.migrations_per_host, settings),
+               _busiest(Counter(map(_TARGET_AND_KIND, wave)), settings.incoming_per_host, settings))
+
+
+def _busiest(counts: Dict[Tuple[Optional[str], str], int], at_once: int, settings: PlanSettings) -> float:
+    """Seconds of the busiest host, from its migrations per (host, kind), ``at_once`` at a time."""
+    live: Dict[str, int] = {}
+    cold: Dict[str, int] = {}
+    for (host, kind), count in counts.items():
+        if host is None:
+            continue  # a project's own action has no target
+        side = cold if kind == MIGRATE else live
+        side[host] = side.get(host, 0) + count
+    at_once = max(1, at_once)
+    return max((math.ceil(live.get(host, 0) / at_once) * settings.live_migration_seconds
+                + math.ceil(cold.get(host, 0) / at_once) * settings.cold_migration_seconds
+                for host in set(live) | set(cold)), default=0.0)
 
 
 def host_order(model: CloudModel, hosts: Iterable[str]) -> List[str]:
     """Empty hosts first, then the fewest servers, then the most free vCPU (Fenix's choice of host to empty)."""
-    counts = Counter(server.host for server in model.servers)
-    return sorted(hosts, key=lambda name: (counts[name], -model.hosts[name].free()[0], name))
+    counts = Counter(map(_HOST, model.servers))
+
+    def key(name: str) -> tuple:
+        host = model.hosts[name]
+        return (counts[name], host.used.get(VCPU, 0) - host.capacity.get(VCPU, UNLIMITED), name)
+    return sorted(hosts, key=key)
 
 
 def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt], plan: Plan,
@@ -578,23 +901,22 @@ def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt]
     staying = Counter()
     skipped = []
     moves: List[Move] = []
+    grouped: List[Move] = []
     for name in hosts:
         attempt = attempts[name]
         moves.extend(attempt.moves)
+        grouped.extend(attempt.grouped)
         for server in attempt.skipped:
             staying.update(server.groups)
             skipped.append({"server_id": server.id, "name": server.name, "project_id": server.project_id,
                             "host": name, "status": server.status,
                             "reason": "server_policy.%s is skip" % policy_key(server.status)})
-        for server in state.on_host.get(name, ()):
-            # A dict keeps the order and drops a server seen twice (moved onto a later batch's host).
-            ids = plan.projects.get(server.project_id)
-            if ids is None:
-                ids = plan.projects[server.project_id] = {}
-            ids[server.id] = None
-    batch = Batch(hosts=list(hosts), waves=split_waves(moves, staying, state.model.groups), skipped=skipped)
-    batch.estimated_seconds = estimate_batch(batch, state.model, settings)
-    plan.double_moves += sum(1 for move in moves if move.moves_again)
+        # Not the servers moved onto the host by an earlier batch: they are listed already.
+        first_listed = itertools.islice(state.on_host.get(name, ()), state.originally.get(name, 0))
+        state.projects.extend(map(_PROJECT_AND_ID, first_listed))
+        plan.double_moves += len(attempt.again)
+    batch = Batch(hosts=list(hosts), waves=split_waves(moves, staying, state.model.groups, grouped), skipped=skipped)
+    batch.estimated_seconds = estimate_batch(batch, state.model, settings, grouped)
     state.commit(hosts, attempts)
     plan.batches.append(batch)
     plan.estimated_seconds += batch.estimated_seconds
@@ -645,8 +967,11 @@ def _without_cyclic_gc(planner: _Planner) -> _Planner:
 
 @_without_cyclic_gc
 def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
-                     maintained: Iterable[str] = ()) -> Plan:
-    """Batches for every host of ``hosts`` not in ``maintained``, in order, with a target per server."""
+                     maintained: Iterable[str] = (), candidates: Optional[CandidateFilter] = None) -> Plan:
+    """Batches for every host of ``hosts`` not in ``maintained``, in order, with a target per server.
+
+    ``candidates``: the hosts each server may go to besides the planner's rules (None: every host).
+    """
     maintained = set(maintained)
     unknown = sorted(set(hosts) - set(model.hosts))
     if unknown:
@@ -657,13 +982,15 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     to_maintain = [name for name in set(hosts) if name not in maintained]
     order = host_order(model, to_maintain)
     # Targets among hosts still to maintain: the last in the order first, as they go last.
-    state = _State(model, list(reversed(order)), maintained, to_maintain)
+    state = _State(model, settings, list(reversed(order)), maintained, to_maintain, candidates)
     availability = _Availability(model, settings)
     plan = Plan()
     any_empty = any(not state.on_host.get(name) for name in order)
     failures: Dict[str, Tuple[str, Optional[_Attempt]]] = {}
     pending = list(order)
     while pending:
+        for name in pending[:settings.max_parallel_hosts]:
+            state.next_in_line(name)
         availability.reset()
         impact = _BatchImpact(model.groups)
         batch_hosts: List[str] = []
@@ -675,21 +1002,18 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
                     batch_hosts and len(failures) >= FAILED_TRIES_PER_BATCH):
                 scanned = index
                 break
-            if state.incoming[name]:
+            if state.incoming.get(name):
                 continue  # already a target of this batch
             refusal = availability.refusal(name)
             if refusal is not None:
                 failures[name] = (refusal, None)
                 continue
-            state.status[name] = IN_BATCH
-            attempt = state.attempt(name, settings)
+            state.join_batch(name)
+            attempt = state.attempt(name)
             refusal = None if attempt.problems else impact.admit(attempt)
             if attempt.problems or refusal:
                 state.undo(attempt)
-                state.status[name] = PENDING
-                tier = state.tier_of.get(name)
-                if tier is not None:
-                    state.tiers[tier].reopen(name)
+                state.leave_batch(name)
                 failures[name] = (refusal or _describe_failure(attempt), attempt if attempt.problems else None)
                 continue
             attempts[name] = attempt
@@ -708,12 +1032,13 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     if not any_empty and plan.batches:
         # PREPARE_MAINTENANCE: no host to maintain is empty, so the first one planned is emptied first.
         plan.prepare_host = plan.batches[0].hosts[0]
-    return _with_project_lists(plan)
+    return _finish_plan(plan, state)
 
 
 @_without_cyclic_gc
 def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
-               maintained: Iterable[str] = (), pending: Iterable[str] = ()) -> Plan:
+               maintained: Iterable[str] = (), pending: Iterable[str] = (),
+               candidates: Optional[CandidateFilter] = None) -> Plan:
     """Exactly ``hosts`` as one batch, with fresh targets against the current model.
 
     ``pending`` names the other hosts still to maintain (targets of last resort).
@@ -725,7 +1050,8 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
         raise ValueError("batch: %s not in the cloud model; known hosts: %s"
                          % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
     later = list(host_order(model, set(pending) - set(hosts) - set(maintained)))
-    state = _State(model, list(reversed(later)), set(maintained) - set(hosts), list(hosts) + later)
+    state = _State(model, settings, list(reversed(later)), set(maintained) - set(hosts), list(hosts) + later,
+                   candidates)
     availability = _Availability(model, settings)
     plan = Plan()
     for name in hosts:
@@ -737,7 +1063,7 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
         if refusal is not None:
             failures[name] = (refusal, None)
         availability.add(name)
-        attempt = state.attempt(name, settings)
+        attempt = state.attempt(name)
         attempts[name] = attempt
         if attempt.problems:
             failures[name] = (_describe_failure(attempt), attempt)
@@ -747,11 +1073,19 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
             failures = {name: (refusal, None) for name in hosts}
     if failures:
         _record_failures(plan, failures)
-        return _with_project_lists(plan)
+        return _finish_plan(plan, state)
     _finish_batch(state, hosts, attempts, plan, settings)
-    return _with_project_lists(plan)
+    return _finish_plan(plan, state)
 
 
-def _with_project_lists(plan: Plan) -> Plan:
-    plan.projects = {project_id: list(ids) for project_id, ids in plan.projects.items()}
+def _finish_plan(plan: Plan, state: _State) -> Plan:
+    """Each project's servers on the planned hosts, and what was placed past max_fill."""
+    projects: Dict[str, List[str]] = defaultdict(list)
+    for project_id, server_id in state.projects:
+        projects[project_id].append(server_id)
+    plan.projects = dict(projects)
+    servers, vcpus, ram_mb, disk_gb = state.over_fill
+    if servers:
+        plan.over_fill = {"max_fill": state.max_fill, "servers": servers, "vcpus": vcpus, "memory_mb": ram_mb,
+                          "disk_gb": disk_gb, "hosts": sorted(state.over_fill_hosts)}
     return plan

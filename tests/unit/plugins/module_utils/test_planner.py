@@ -1,6 +1,7 @@
 """The planner: every rule holds for every plan of random clouds, and worked examples."""
 
 import gc
+import math
 from collections import Counter, defaultdict
 
 import pytest
@@ -55,11 +56,40 @@ def vm(server_id, on, vcpus=1, ram=256, disk=1, status="ACTIVE", project="p1", g
 # The rules, checked independently of the planner's own bookkeeping
 # ---------------------------------------------------------------------------
 
+def fill_of(model, used, name):
+    """The fraction of its capacity a host uses in its fullest resource (a resource it has no inventory of: none)."""
+    capacity = model.hosts[name].capacity
+    return max([amount / capacity[rc] for amount, rc in zip(used[name], ("VCPU", "MEMORY_MB", "DISK_GB"))
+                if capacity.get(rc, 0) > 0] or [0.0])
+
+
+def room_under(model, used, name, need, max_fill):
+    """The host has the room for ``need`` without passing max_fill of any resource (a hair to spare)."""
+    capacity = model.hosts[name].capacity
+    return all(amount + wanted <= max_fill * capacity[rc] - 1e-9 if rc in capacity else True
+               for amount, wanted, rc in zip(used[name], need, ("VCPU", "MEMORY_MB", "DISK_GB")))
+
+
+def busiest_seconds(wave, side, at_once, plan_settings):
+    """How long the wave's busiest source (side "from_host") or target ("to_host") is busy, ``at_once`` at a time."""
+    counts = defaultdict(Counter)
+    for m in wave:
+        host = getattr(m, side)
+        if host is not None:
+            counts[host][m.kind == MIGRATE] += 1
+    at_once = max(1, at_once)
+    return max((math.ceil(kinds[False] / at_once) * plan_settings.live_migration_seconds
+                + math.ceil(kinds[True] / at_once) * plan_settings.cold_migration_seconds
+                for kinds in counts.values()), default=0.0)
+
+
 def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
     """Replay the plan batch by batch and assert every rule of issue 4 (``later``: hosts of later batches)."""
     location = {s.id: s.host for s in model.servers}
     servers = {s.id: s for s in model.servers}
     free = {name: h.free() for name, h in model.hosts.items()}
+    used = {name: [h.used.get(rc, 0) for rc in ("VCPU", "MEMORY_MB", "DISK_GB")] for name, h in model.hosts.items()}
+    over_fill_hosts = set((plan.over_fill or {}).get("hosts", ()))
     to_maintain = set(hosts) - set(maintained)
     done = set(maintained)
     zone_size, agg_size, down_zone, down_agg = Counter(), Counter(), Counter(), Counter()
@@ -147,13 +177,21 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
             rule = model.groups.get(group_id)
             if rule and rule.max_impacted_members:
                 assert count <= rule.max_impacted_members
+        # the estimate: every wave lasts at least as long as its busiest source and its busiest target are busy
+        bound = plan_settings.host_seconds + sum(
+            max(busiest_seconds(wave, "from_host", plan_settings.migrations_per_host, plan_settings),
+                busiest_seconds(wave, "to_host", plan_settings.incoming_per_host, plan_settings))
+            for wave in batch.waves)
+        assert batch.estimated_seconds >= bound - 1e-6, (batch.estimated_seconds, bound)
         # apply the batch: capacity and anti-affinity on every target
         for m in moved:
             s = servers[m.server_id]
             for index, amount in enumerate((s.vcpus, s.ram_mb, s.disk_gb)):
                 free[m.from_host][index] += amount
+                used[m.from_host][index] -= amount
                 if m.to_host is not None:  # an OWN_ACTION instance leaves the model
                     free[m.to_host][index] -= amount
+                    used[m.to_host][index] += amount
             location[m.server_id] = m.to_host
         members = defaultdict(Counter)
         for sid, where in location.items():
@@ -168,6 +206,21 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
                 if limits.get(group_id) is not None:
                     assert members[group_id][m.to_host] <= limits[group_id], "group %s crowded on %s" % (
                         group_id, m.to_host)
+        # max_fill: a target past it is named in the plan, and one of its servers had no other host with the
+        # room under it (hosts only fill up during a batch, so room at its end was room when it was placed)
+        eligible = [name for name, h in model.hosts.items() if h.enabled and h.up and name not in batch_hosts]
+        for target in {m.to_host for m in moved if m.to_host is not None}:
+            if fill_of(model, used, target) <= plan_settings.max_fill + 1e-9:
+                continue
+            assert target in over_fill_hosts, "target %s filled to %.3f, past max_fill %s, unreported" % (
+                target, fill_of(model, used, target), plan_settings.max_fill)
+
+            def had_no_other_room(s):
+                return not any(room_under(model, used, name, (s.vcpus, s.ram_mb, s.disk_gb), plan_settings.max_fill)
+                               and all(limits.get(g) is None or members[g][name] < limits[g] for g in s.groups)
+                               for name in eligible if name != target)
+            assert any(had_no_other_room(servers[m.server_id]) for m in moved if m.to_host == target), (
+                "target %s past max_fill while another host had the room" % target)
         done |= batch_hosts
         planned |= batch_hosts
     # every host is planned or named unplanned, with its blockers
@@ -180,6 +233,10 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
     if any("capacity is short" in b.reason for b in plan.blockers):
         assert plan.scale_in is not None and plan.scale_in["servers"] > 0
     assert plan.serial == [len(b.hosts) for b in plan.batches]
+    assert plan.estimated_seconds == pytest.approx(sum(b.estimated_seconds for b in plan.batches))
+    if plan.over_fill is not None:
+        assert plan.over_fill["max_fill"] == plan_settings.max_fill and plan.over_fill["servers"] > 0
+        assert plan.over_fill["hosts"] and plan_settings.max_fill < 1
     as_dict = plan.as_dict()
     assert as_dict["serial"] == plan.serial
     assert sum(len(b["waves"]) for b in as_dict["batches"]) == sum(len(b.waves) for b in plan.batches)
@@ -250,6 +307,9 @@ def random_cloud(draw, easy=False):
         max_parallel_hosts=draw(st.integers(1, 6)),
         max_unavailable_per_zone=None if easy else draw(limit),
         max_unavailable_per_aggregate=None if easy else draw(limit),
+        max_fill=draw(st.sampled_from([0.85, 0.85, 0.5, 0.7, 1.0])),
+        migrations_per_host=draw(st.integers(1, 3)),
+        incoming_per_host=draw(st.integers(1, 4)),
         server_policy={
             "active": draw(st.sampled_from(["live", "cold"])) if easy else draw(st.sampled_from(["live", "cold", "skip"])),
             "paused": "live",
@@ -278,6 +338,19 @@ def test_with_a_roomy_host_outside_every_host_is_planned(case):
     check_plan(model, hosts, plan_settings, plan, maintained)
     assert not plan.unplanned_hosts and not plan.blockers and plan.scale_in is None
     assert sum(plan.serial) == len(set(hosts))
+    # The spare always has the room under max_fill: no target passes it.
+    assert plan.over_fill is None
+    used = {name: [h.used[rc] for rc in ("VCPU", "MEMORY_MB", "DISK_GB")] for name, h in model.hosts.items()}
+    for batch in plan.batches:
+        for m in batch.moves:
+            s = next(s for s in model.servers if s.id == m.server_id)
+            for index, amount in enumerate((s.vcpus, s.ram_mb, s.disk_gb)):
+                used[m.from_host][index] -= amount
+                if m.to_host is not None:  # OWN_ACTION: its project moves it, it leaves the model
+                    used[m.to_host][index] += amount
+        for m in batch.moves:
+            if m.to_host is not None:
+                assert fill_of(model, used, m.to_host) <= plan_settings.max_fill + 1e-9
 
 
 @settings(max_examples=200, deadline=None)
@@ -316,8 +389,8 @@ def test_prepare_host_is_the_host_with_fewest_servers_when_none_is_empty():
     plan = plan_maintenance(model, ["a", "b", "c"], PlanSettings())
     assert plan.prepare_host == "b"
     assert plan.batches[0].hosts == ["b"]
-    # its server goes to the host maintained last, and will move again
-    assert plan.batches[0].moves[0].to_host == "c" and plan.batches[0].moves[0].moves_again
+    # its server goes to the least filled host (a: 2 of 8 vCPU used, c: 3), of a later batch: it will move again
+    assert plan.batches[0].moves[0].to_host == "a" and plan.batches[0].moves[0].moves_again
     assert plan.double_moves == 1
 
 
@@ -528,6 +601,128 @@ def test_unknown_host_is_named():
         plan_maintenance(cloud([host("a")], []), ["nope"], PlanSettings())
 
 
+def test_max_fill_outside_zero_to_one_is_refused():
+    for value in (0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="max_fill: .*; give a fraction above 0 and at most 1"):
+            plan_maintenance(cloud([host("a"), host("b")], []), ["a"], PlanSettings(max_fill=value))
+
+
+# ---------------------------------------------------------------------------
+# Spread targets, the fill limit, migrations per target (issue 13 section 5)
+# ---------------------------------------------------------------------------
+
+def test_a_batch_spreads_its_servers_over_the_least_filled_hosts_of_the_best_tier():
+    maintained = [host("m%d" % i) for i in range(1, 6)]
+    model = cloud([host("src", vcpus=16)] + maintained + [host("out")], [vm("s%d" % i, "src") for i in range(10)])
+    plan = plan_maintenance(model, ["src"], PlanSettings(), maintained=[h.name for h in maintained])
+    check_plan(model, ["src"], PlanSettings(), plan, [h.name for h in maintained])
+    # Each server goes to the least filled maintained host (ties by name): two each, none outside.
+    assert Counter(m.to_host for m in plan.batches[0].moves) == {"m1": 2, "m2": 2, "m3": 2, "m4": 2, "m5": 2}
+
+
+def test_with_no_empty_host_the_first_batch_spreads_over_the_later_hosts():
+    """Issue 13's run: 6 computes, 3 servers each, batches of 3; first-fit sent 5 of the first batch's 9
+    servers to compute6 and 2 to compute5, so the second batch had 8 servers to move from compute6."""
+    names = ["c%d" % i for i in range(1, 7)]
+    model = cloud([host(name) for name in names], [vm("%s-%d" % (name, i), name) for name in names for i in range(3)])
+    plan_settings = PlanSettings(max_parallel_hosts=3, live_migration_seconds=10, host_seconds=100,
+                                 migrations_per_host=2, incoming_per_host=2)
+    plan = plan_maintenance(model, names, plan_settings)
+    check_plan(model, names, plan_settings, plan)
+    assert plan.batches[0].hosts == ["c1", "c2", "c3"] and plan.batches[1].hosts == ["c4", "c5", "c6"]
+    assert Counter(m.to_host for m in plan.batches[0].moves) == {"c4": 3, "c5": 3, "c6": 3}
+    assert all(m.moves_again for m in plan.batches[0].moves) and plan.double_moves == 9
+    assert Counter(m.to_host for m in plan.batches[1].moves) == {"c1": 6, "c2": 6, "c3": 6}
+    # 3 moves into each target, 2 at a time (2 rounds of 10 s), against 3 out of each source (also 2 rounds);
+    # then 6 into each: 3 rounds.
+    assert [b.estimated_seconds for b in plan.batches] == [2 * 10 + 100, 3 * 10 + 100]
+
+
+def test_max_fill_is_kept_while_a_host_has_the_room_before_the_tier_preference():
+    # m, maintained, is at 6 of 8 vCPU: 2 more would pass 85 %; o, outside, is empty.
+    model = cloud([host("src"), host("m"), host("o")],
+                  [vm("big", "src", vcpus=2)] + [vm("m%d" % i, "m") for i in range(6)])
+    plan = plan_maintenance(model, ["src"], PlanSettings(), maintained=["m"])
+    check_plan(model, ["src"], PlanSettings(), plan, ["m"])
+    assert plan.batches[0].moves[0].to_host == "o" and plan.over_fill is None
+    # Without a limit the maintained host is preferred and filled to the last vCPU.
+    plan = plan_maintenance(model, ["src"], PlanSettings(max_fill=1.0), maintained=["m"])
+    assert plan.batches[0].moves[0].to_host == "m" and plan.over_fill is None
+
+
+def test_max_fill_is_passed_only_when_no_host_has_the_room_and_the_plan_says_so():
+    # a at 5 of 8 vCPU, b at 6: neither takes 2 more under 85 % (6.8 vCPU).
+    model = cloud([host("src"), host("a"), host("b")],
+                  [vm("x1", "src", vcpus=2, ram=512, disk=5), vm("x2", "src", vcpus=2, ram=512, disk=5)]
+                  + [vm("a%d" % i, "a") for i in range(5)] + [vm("b%d" % i, "b") for i in range(6)])
+    plan = plan_maintenance(model, ["src"], PlanSettings())
+    check_plan(model, ["src"], PlanSettings(), plan)
+    # Up to the capacity, least filled first: x1 to a (5 of 8), then a has 7 and b 6: x2 to b.
+    assert {m.server_id: m.to_host for m in plan.batches[0].moves} == {"x1": "a", "x2": "b"}
+    assert plan.ok and plan.over_fill == {"max_fill": 0.85, "servers": 2, "vcpus": 4, "memory_mb": 1024,
+                                          "disk_gb": 10, "hosts": ["a", "b"]}
+    assert plan.as_dict()["over_fill"] == plan.over_fill
+    # No room even up to the capacity: a blocker and scale_in, as before.
+    model.servers.append(vm("x3", "src", vcpus=2))
+    model.hosts["src"].used["VCPU"] += 2
+    plan = plan_maintenance(model, ["src"], PlanSettings())
+    assert not plan.ok and plan.scale_in["vcpus"] == 2 and "capacity is short" in plan.blockers[0].reason
+
+
+def test_the_estimate_counts_the_migrations_into_each_target():
+    sources = ["s%d" % i for i in range(1, 5)]
+    servers = [vm("%s-%d" % (name, i), name, status="SHUTOFF" if i == 1 else "ACTIVE")
+               for name in sources for i in range(2)]
+    model = cloud([host(name) for name in sources] + [host("t", vcpus=100)], servers)
+    settings_of = dict(max_parallel_hosts=4, migrations_per_host=2, live_migration_seconds=10,
+                       cold_migration_seconds=30, host_seconds=100)
+    plan = plan_maintenance(model, sources, PlanSettings(incoming_per_host=2, **settings_of))
+    check_plan(model, sources, PlanSettings(incoming_per_host=2, **settings_of), plan)
+    assert plan.serial == [4] and {m.to_host for m in plan.batches[0].moves} == {"t"}
+    # Each source sends one live and one cold migration at once: 10 + 30 s; t receives 4 of each, 2 at a
+    # time: 2 x 10 + 2 x 30 s.
+    assert plan.estimated_seconds == 2 * 10 + 2 * 30 + 100
+    plan = plan_maintenance(model, sources, PlanSettings(incoming_per_host=8, **settings_of))
+    assert plan.estimated_seconds == 10 + 30 + 100
+
+
+def test_a_candidate_filter_narrows_each_servers_targets():
+    model = cloud([host("a"), host("b"), host("c"), host("d", vcpus=1)], [vm("x1", "a"), vm("x2", "a")])
+    plan = plan_maintenance(model, ["a"], PlanSettings(), candidates=lambda s: {"c"} if s.id == "x1" else None)
+    # x1 may only go to c; x2 to the least filled of the others (b; c has x1 by then).
+    assert {m.server_id: m.to_host for m in plan.batches[0].moves} == {"x1": "c", "x2": "b"}
+    plan = plan_maintenance(model, ["a"], PlanSettings(), candidates=lambda s: {"d"})
+    # d takes one of the two, b and c may not: a blocker, and no capacity shortage to scale in for
+    assert not plan.ok and plan.scale_in is None
+    [blocker] = plan.blockers
+    assert blocker.reason == ("no enabled host outside its batch that may take it (the hosts its flavor and image"
+                              " allow) has room for it")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_cloud(), st.data())
+def test_no_target_is_outside_the_candidates_of_its_server(case, data):
+    model, hosts, maintained, plan_settings = case
+    allowed = {s.id: set(data.draw(st.lists(st.sampled_from(sorted(model.hosts)), unique=True)))
+               for s in model.servers if data.draw(st.booleans())}
+    plan = plan_maintenance(model, hosts, plan_settings, maintained=maintained, candidates=lambda s: allowed.get(s.id))
+    for batch in plan.batches:
+        for m in batch.moves:
+            assert m.to_host is None or m.server_id not in allowed or m.to_host in allowed[m.server_id]
+
+
+@settings(max_examples=100, deadline=None)
+@given(random_cloud())
+def test_servers_are_tried_in_move_order(case):
+    """The planner's order (limited groups first, then the largest flavors, equal ones as the model lists
+    them) is move_order's."""
+    model, hosts, maintained, plan_settings = case
+    state = planner._State(model, plan_settings, [], maintained, hosts)
+    for name in model.hosts:
+        listed = [s for s in model.servers if s.host == name]
+        assert state.in_move_order(name) == sorted(listed, key=lambda s: planner.move_order(s, state.limits))
+
+
 # ---------------------------------------------------------------------------
 # The planner's shortcuts answer as the plain computation does
 # ---------------------------------------------------------------------------
@@ -546,6 +741,7 @@ def impact_attempts(draw):
                            for n, group in enumerate(draw(members))]
         attempt.moves = [Move("m%d-%d" % (index, n), "p1", "m", "h%d" % index, "t", LIVE_MIGRATE, group)
                          for n, group in enumerate(draw(members))]
+        attempt.grouped = [move for move in attempt.moves if move.groups]  # the moving members, as the planner keeps them
         attempts.append(attempt)
     return rules, attempts
 

@@ -3,13 +3,16 @@
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import DEFAULT_POLICY
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import DEFAULT_PER_TARGET
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
+    DEFAULT_MAX_FILL,
     UNLIMITED,
     CloudModel,
     HostModel,
     PlanSettings,
     ServerModel,
     label_of,
+    validate_fill,
     validate_limit,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Batch, Blocker, Move, Plan
@@ -93,7 +96,33 @@ def test_plan_as_dict_counts_moves_and_sorts_its_lists():
         ("kind", MIGRATE), ("group_id", None), ("fenix_group_id", None), ("moves_again", True)]
     assert data["unplanned_hosts"] == [{"host": "h5", "reason": "full"}, {"host": "h9", "reason": "down"}]
     assert [entry["project_id"] for entry in data["projects"]] == ["p1", "p2"]
+    assert data["over_fill"] is None
     assert Plan().ok
+
+
+def test_settings_default_to_an_85_percent_fill_and_the_executors_migrations_per_target():
+    settings = PlanSettings()
+    assert settings.max_fill == DEFAULT_MAX_FILL == 0.85
+    assert settings.incoming_per_host == DEFAULT_PER_TARGET == 4
+
+
+@pytest.mark.parametrize("value", [0.85, 1, 0.01])
+def test_validate_fill_accepts_fractions_up_to_one(value):
+    validate_fill("max_target_fill", value)
+
+
+@pytest.mark.parametrize("value", [0, -0.2, 1.01, 85])
+def test_validate_fill_names_the_option_and_the_range(value):
+    with pytest.raises(ValueError, match=r"^max_target_fill: .* is not a fraction of a host's capacity; give a number"
+                                         r" above 0 and at most 1"):
+        validate_fill("max_target_fill", value)
+
+
+def test_move_groups_are_its_nova_then_its_fenix_group():
+    assert Move("s", "p", "n", "a", "b", LIVE_MIGRATE).groups == ()
+    assert Move("s", "p", "n", "a", "b", LIVE_MIGRATE, "g").groups == ("g",)
+    assert Move("s", "p", "n", "a", "b", LIVE_MIGRATE, "g", fenix_group_id="f").groups == ("g", "f")
+    assert Move("s", "p", "n", "a", "b", LIVE_MIGRATE, None, fenix_group_id="f").groups == ("f",)
 
 
 def test_move_compares_by_value_and_holds_no_dict():
