@@ -22,8 +22,15 @@ description:
     no instance group has more than its C(max_impacted_members) impacted in one wave, and at most
     O(max_unavailable) hosts of an availability zone or aggregate are down.
   - Hosts already empty go first. Batches are as large as these rules allow, up to O(max_parallel_hosts).
-  - Targets are chosen among hosts already maintained first, then hosts outside the maintenance, then
-    hosts of later batches (such a server moves twice; the plan counts those).
+  - Each server goes to the least filled host that takes it, so that a batch's servers spread over the
+    targets instead of filling the first ones. A host's fill is the fraction of its capacity it uses in
+    its fullest resource (vCPU with the allocation ratio, as Placement counts capacity, RAM, disk).
+  - No target is filled past O(max_target_fill) of any resource while another host has the room under it;
+    when none has, the server goes to the least filled host that has the room at all, and the plan says so
+    in RV(over_fill).
+  - Among the hosts with the room, hosts already maintained come first, then hosts outside the maintenance,
+    then hosts of later batches (such a server moves twice; the plan counts those), the hosts next in line
+    for the batch being formed last.
   - Names every server that cannot move and why, how much capacity is missing when it is short
     (Fenix C(SCALE_IN)), and the host to empty first when no host to maintain is empty (Fenix
     C(PREPARE_MAINTENANCE)).
@@ -71,6 +78,15 @@ options:
       - Most hosts in one batch. Ignored with O(batch).
     type: int
     default: 10
+  max_target_fill:
+    description:
+      - The fraction of its capacity in any resource (vCPU with the allocation ratio, RAM, disk) that no
+        target passes while another host has the room under it.
+      - When no host has the room under it, servers go past it, up to the capacity, and RV(over_fill) names
+        them; V(1) means no limit but the capacity.
+      - Above 0 and at most 1.
+    type: float
+    default: 0.85
   max_unavailable:
     description:
       - Most hosts down at once per availability zone and per aggregate, hosts already down included.
@@ -108,8 +124,15 @@ options:
       migrations_per_host:
         description:
           - Migrations at once from one host (Nova's C(max_concurrent_live_migrations)).
+          - A wave of moves lasts as long as its busiest source or target host is busy.
         type: int
         default: 1
+      incoming_per_host:
+        description:
+          - Migrations at once into one target host (the C(concurrency_per_target) of the modules that
+            migrate).
+        type: int
+        default: 4
 extends_documentation_fragment:
   - fenix.maintenance.openstack.SERVER_POLICY
   - ansible.builtin.action_common_attributes
@@ -141,6 +164,7 @@ EXAMPLES = r"""
     max_unavailable:
       availability_zone: "10%"
       aggregate: 2
+    max_target_fill: 0.8
   register: plan
 
 - name: Show the batches and who will be asked
@@ -164,8 +188,8 @@ RETURN = r"""
 plan:
   description:
     - The whole plan. Besides C(batches) it holds the same C(serial), C(blockers), C(unplanned_hosts),
-      C(scale_in), C(prepare_host), C(projects), C(estimated_seconds) and C(skipped_hosts) as returned at the
-      top level.
+      C(scale_in), C(over_fill), C(prepare_host), C(projects), C(estimated_seconds) and C(skipped_hosts) as
+      returned at the top level.
   returned: always
   type: dict
   contains:
@@ -234,6 +258,14 @@ unplanned_hosts:
   type: list
   elements: dict
   sample: []
+over_fill:
+  description:
+    - Null when every target stays under O(max_target_fill). Otherwise the servers placed past it because no
+      host had the room under it, with C(max_fill), C(servers) (how many), C(vcpus), C(memory_mb) and
+      C(disk_gb) (their flavors, the room to add to stay under it) and C(hosts) (the targets past it).
+  returned: always
+  type: dict
+  sample: null
 scale_in:
   description:
     - Null when capacity suffices. Otherwise what is missing to empty the hardest host (Fenix C(SCALE_IN)),
@@ -256,7 +288,10 @@ projects:
     - project_id: fc9628a8089441e9af02942f29e0072c
       instance_ids: [6842f674-1e3c-4b42-9d31-c634edbc5957]
 estimated_seconds:
-  description: Estimated length of the maintenance (notice, migrations wave by wave, recovery times, host work).
+  description:
+    - Estimated length of the maintenance (notice, migrations wave by wave, recovery times, host work).
+    - A wave lasts as long as its busiest host is busy, as a source (O(estimates.migrations_per_host) at
+      once) or as a target (O(estimates.incoming_per_host) at once).
   returned: always
   type: float
   sample: 1260.0
@@ -282,7 +317,13 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain impo
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import host_states, read_cloud_model
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import PlanSettings, validate_limit
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import DEFAULT_PER_TARGET
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
+    DEFAULT_MAX_FILL,
+    PlanSettings,
+    validate_fill,
+    validate_limit,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
 
 
@@ -293,6 +334,7 @@ class MaintenancePlanModule(OpenStackModule):
         session_id=dict(),
         batch=dict(type="list", elements="str", default=[]),
         max_parallel_hosts=dict(type="int", default=10),
+        max_target_fill=dict(type="float", default=DEFAULT_MAX_FILL),
         max_unavailable=dict(
             type="dict",
             default={},
@@ -310,6 +352,7 @@ class MaintenancePlanModule(OpenStackModule):
                 cold_migration_seconds=dict(type="float", default=20),
                 host_seconds=dict(type="float", default=300),
                 migrations_per_host=dict(type="int", default=1),
+                incoming_per_host=dict(type="int", default=DEFAULT_PER_TARGET),
             ),
         ),
     )
@@ -322,10 +365,12 @@ class MaintenancePlanModule(OpenStackModule):
         estimates = params["estimates"] or {}
         if params["max_parallel_hosts"] < 1:
             self.fail_json(msg="max_parallel_hosts: %d; give at least 1" % params["max_parallel_hosts"])
-        if (estimates.get("migrations_per_host") or 1) < 1:
-            self.fail_json(msg="estimates.migrations_per_host: give at least 1")
+        for key in ("migrations_per_host", "incoming_per_host"):
+            if estimates.get(key) is not None and estimates[key] < 1:
+                self.fail_json(msg="estimates.%s: give at least 1" % key)
         for key in ("availability_zone", "aggregate"):
             validate_limit("max_unavailable.%s" % key, limits.get(key))
+        validate_fill("max_target_fill", params["max_target_fill"])
         return PlanSettings(
             max_parallel_hosts=params["max_parallel_hosts"],
             max_unavailable_per_zone=limits.get("availability_zone"),
@@ -335,6 +380,8 @@ class MaintenancePlanModule(OpenStackModule):
             cold_migration_seconds=estimates.get("cold_migration_seconds", 20.0),
             host_seconds=estimates.get("host_seconds", 300.0),
             migrations_per_host=estimates.get("migrations_per_host") or 1,
+            incoming_per_host=estimates.get("incoming_per_host") or DEFAULT_PER_TARGET,
+            max_fill=params["max_target_fill"],
         )
 
     def read_journal(self):
@@ -399,8 +446,8 @@ class MaintenancePlanModule(OpenStackModule):
             plan=view,
             hosts=sorted(batch) if batch else planned,
             maintained=sorted(maintained),
-            **{key: view[key] for key in ("serial", "blockers", "unplanned_hosts", "scale_in", "prepare_host",
-                                          "projects", "estimated_seconds", "skipped_hosts")}
+            **{key: view[key] for key in ("serial", "blockers", "unplanned_hosts", "scale_in", "over_fill",
+                                          "prepare_host", "projects", "estimated_seconds", "skipped_hosts")}
         )
         if batch and not plan.ok:
             reasons = [blocker["message"] for blocker in view["blockers"]]

@@ -214,3 +214,51 @@ def test_a_maintained_host_disabled_since_is_neither_an_error_nor_skipped(tmp_pa
     result = run_module(MaintenancePlanModule, {"journal": path, "session_id": "s1"}, cloud)
     assert not result["failed"], result["msg"]
     assert result["hosts"] == ["compute1"] and result["skipped_hosts"] == []
+
+
+def test_max_target_fill_is_passed_only_without_room_and_named_in_over_fill():
+    cloud = FakeCloud(hosts=("h0", "h1", "h2"))
+    cloud.add_server("h0", name="mover")
+    cloud.add_server("h1", vcpus=7)
+    cloud.add_server("h2", vcpus=6)
+    # 1 more vCPU puts h1 at 8 of 8 and h2 at 7 of 8: both past 85 %; h2 is the less filled.
+    result = run_module(MaintenancePlanModule, {"hosts": ["h0"]}, cloud)
+    [move] = result["plan"]["batches"][0]["waves"][0]
+    assert move["to_host"] == "h2" and result["blockers"] == []
+    assert result["over_fill"] == {"max_fill": 0.85, "servers": 1, "vcpus": 1, "memory_mb": 256, "disk_gb": 1,
+                                   "hosts": ["h2"]}
+    assert result["plan"]["over_fill"] == result["over_fill"]
+    result = run_module(MaintenancePlanModule, {"hosts": ["h0"], "max_target_fill": 1}, cloud)
+    assert result["over_fill"] is None and result["plan"]["batches"][0]["waves"][0][0]["to_host"] == "h2"
+
+
+def test_the_estimate_counts_migrations_into_each_target():
+    cloud = FakeCloud(hosts=("h0", "h1", "t"))
+    for host in ("h0", "h1"):
+        for _index in range(2):
+            cloud.add_server(host)
+    cloud.add_server("t", vcpus=3)  # t is the fullest: every server goes to it only when it is the one target
+    estimates = {"live_migration_seconds": 10, "host_seconds": 100, "migrations_per_host": 2}
+    result = run_module(MaintenancePlanModule, {"hosts": ["h0", "h1"], "max_parallel_hosts": 2,
+                                                "max_unavailable": {"availability_zone": "", "aggregate": ""},
+                                                "estimates": dict(estimates, incoming_per_host=1)}, cloud)
+    moves = [move for wave in result["plan"]["batches"][0]["waves"] for move in wave]
+    assert result["serial"] == [2] and {move["to_host"] for move in moves} == {"t"}
+    # Two out of each source at once (10 s), four into t one at a time (40 s).
+    assert result["estimated_seconds"] == 4 * 10 + 100
+    result = run_module(MaintenancePlanModule, {"hosts": ["h0", "h1"], "max_parallel_hosts": 2,
+                                                "max_unavailable": {"availability_zone": "", "aggregate": ""},
+                                                "estimates": dict(estimates, incoming_per_host=4)}, cloud)
+    assert result["estimated_seconds"] == 10 + 100
+
+
+def test_max_target_fill_and_incoming_per_host_out_of_range_are_named():
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    for value in (0, 1.5):
+        result = run_module(MaintenancePlanModule, {"max_target_fill": value}, cloud)
+        assert result["failed"] and result["msg"] == (
+            "max_target_fill: %r is not a fraction of a host's capacity; give a number above 0 and at most 1"
+            " (0.85: no target above 85%% of any resource while the cloud has the room; 1: no limit)" % float(value))
+    for key in ("migrations_per_host", "incoming_per_host"):
+        result = run_module(MaintenancePlanModule, {"estimates": {key: 0}}, cloud)
+        assert result["failed"] and result["msg"] == "estimates.%s: give at least 1" % key
