@@ -50,7 +50,7 @@ import itertools
 import math
 from collections import Counter, defaultdict
 from heapq import heappop, heappush, heapreplace
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import AbstractSet, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
@@ -140,6 +140,7 @@ _STATUS, _HOST = attrgetter("status"), attrgetter("host")
 _PROJECT_AND_ID = attrgetter("project_id", "id")
 _SOURCE_AND_KIND, _TARGET_AND_KIND = attrgetter("from_host", "kind"), attrgetter("to_host", "kind")
 _SERVER_ID = attrgetter("server_id")
+_SECOND = itemgetter(1)
 
 
 class _Attempt:
@@ -234,7 +235,7 @@ class _State:
         self.projects: List[Tuple[str, str]] = []
 
     def _read_servers(self, model: CloudModel) -> None:
-        """The servers on each host, the groups' limits and members per host, the smallest flavor."""
+        """The servers on each host, the groups' limits and members per host, the statuses."""
         self.on_host: Dict[str, List[ServerModel]] = defaultdict(list)
         on_host, hosts = self.on_host, model.hosts
         for host, server in zip(map(_HOST, model.servers), model.servers):
@@ -263,13 +264,23 @@ class _State:
                             or self.limits.get(server.fenix_group_id) is not None}
         # The hosts such servers are on (commit adds those they move to).
         self.limited_hosts = {server.host for server in grouped if server.id in self.limited_ids}
-        self.statuses = statuses = set(map(_STATUS, model.servers))
-        movable_statuses = {status for status in statuses if policy_key(status) != "other"}
-        movable = model.servers
-        if movable_statuses != statuses:
-            movable = [server for server in model.servers if server.status in movable_statuses] or model.servers
-        flavors = set(map(_FLAVOR, movable))  # a few distinct ones: one pass instead of three
-        self.smallest = [min((flavor[index] for flavor in flavors), default=0) for index in range(3)]
+        self.statuses = set(map(_STATUS, model.servers))
+        self._smallest: Optional[List[int]] = None
+
+    @property
+    def smallest(self) -> List[int]:
+        """The least vCPU, RAM and disk of a server that may move: a host with less room takes none.
+
+        Read only when a host lacks the room for a server, so computed then."""
+        if self._smallest is None:
+            servers = self.model.servers
+            movable_statuses = {status for status in self.statuses if policy_key(status) != "other"}
+            movable = servers
+            if movable_statuses != self.statuses:
+                movable = [server for server in servers if server.status in movable_statuses] or servers
+            flavors = set(map(_FLAVOR, movable))  # a few distinct ones: one pass instead of three
+            self._smallest = [min((flavor[index] for flavor in flavors), default=0) for index in range(3)]
+        return self._smallest
 
     def _measure_hosts(self, max_fill: float, targets_later: Sequence[str]) -> None:
         """Per host what its fill and the room kept under max_fill are computed from."""
@@ -290,17 +301,25 @@ class _State:
         self.index: Dict[str, int] = {name: index for index, name in enumerate(self.names)}
         self.rooms: List[List[int]] = [self.free[name] for name in self.names]
         self.sizing: List[Tuple[float, ...]] = []
-        largest = [0, 0, 0]
+        # Hosts of one capacity share one sizing (a cloud has few kinds of hosts; one tuple stays in cache).
+        sizing_of: Dict[Tuple[int, ...], Tuple[float, ...]] = {}
+        usable_capacities = set()
         for name in self.names:
             host = self.hosts[name]
-            capacity = [host.capacity.get(rc, UNLIMITED) for rc in RESOURCES]
-            limited = [0 < cap < UNLIMITED for cap in capacity]
-            inverse = [1.0 / cap if bounded else 0.0 for cap, bounded in zip(capacity, limited)]
-            reserve = [cap - max_fill * cap if bounded else 0 for cap, bounded in zip(capacity, limited)]
-            self.sizing.append(tuple(reserve) + tuple(capacity) + tuple(inverse))
+            capacity = tuple(host.capacity.get(rc, UNLIMITED) for rc in RESOURCES)
+            sizing = sizing_of.get(capacity)
+            if sizing is None:
+                limited = [0 < cap < UNLIMITED for cap in capacity]
+                inverse = [1.0 / cap if bounded else 0.0 for cap, bounded in zip(capacity, limited)]
+                reserve = [cap - max_fill * cap if bounded else 0 for cap, bounded in zip(capacity, limited)]
+                sizing = sizing_of[capacity] = tuple(reserve) + capacity + tuple(inverse)
+            self.sizing.append(sizing)
             if host.enabled and host.up:
-                largest = [max(most, cap) if bounded else most for most, cap, bounded in zip(largest, capacity, limited)]
-        # 1 / the largest capacity per resource, for a server's share of a host (NO_SHARE: never limited).
+                usable_capacities.add(capacity)
+        # 1 / the largest capacity per resource of a usable host, for a server's share of a host
+        # (NO_SHARE: no usable host has an inventory of it).
+        largest = [max((capacity[index] for capacity in usable_capacities if 0 < capacity[index] < UNLIMITED),
+                       default=0) for index in range(3)]
         self.share = [1.0 / most if most else NO_SHARE for most in largest]
 
     def fill(self, name: str) -> float:
@@ -467,7 +486,7 @@ class _State:
         room[0] += server.vcpus
         room[1] += server.ram_mb
         room[2] += server.disk_gb
-        if server.group_id is not None or server.fenix_group_id is not None:
+        if server.id in self.limited_ids:
             self.count_member(server, target, -1)
         if self.status[target] == PENDING:
             self.incoming[target] -= 1
@@ -494,7 +513,7 @@ class _State:
     def attempt(self, name: str) -> _Attempt:
         """Place every server of the host, tentatively (undo() takes the moves back)."""
         result = _Attempt(host=name)
-        instances = self.model.instances
+        instances, limited_ids = self.model.instances, self.limited_ids
         # The kind of a server that no instance rule or affinity group concerns, by its status, when it
         # moves with a target as it is (on a host that is down, every server is a blocker).
         plain = self.plain_kinds if self.hosts[name].up else {}
@@ -538,8 +557,9 @@ class _State:
                         server.group_id, again, server.fenix_group_id)
             moves.append(move)
             if server.group_id is not None or server.fenix_group_id is not None:
-                self.count_member(server, target, 1)
                 grouped.append(move)
+                if server.id in limited_ids:
+                    self.count_member(server, target, 1)
         result.moved = [moved_vcpus, moved_ram_mb, moved_disk_gb]
         return result
 
@@ -631,7 +651,8 @@ class _State:
             room[1] += attempt.moved[1]
             room[2] += attempt.moved[2]
             for move in attempt.grouped:
-                self.count_member(move, name, -1)
+                if move.server_id in self.limited_ids:
+                    self.count_member(move, name, -1)
             # Only a host still to maintain is emptied later: only its servers are needed.
             for server, target in attempt.again:
                 on_host[target].append(server)
@@ -804,12 +825,21 @@ def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule
         grouped = [move for move in moves if move.group_id is not None or move.fenix_group_id is not None]
     later: List[List[Move]] = []  # the waves after the first
     in_wave: Dict[str, List[int]] = {}  # group -> members moving in each wave
+    per_wave_of: Dict[str, Optional[int]] = {}  # group -> members it lets move in one wave (None: any number)
     for move in grouped:
         limited = []
         for group_id in move.groups:
-            rule = groups.get(group_id)
-            if rule is not None and rule.max_impacted_members is not None:
-                limited.append((group_id, max(1, rule.max_impacted_members - staying[group_id])))
+            if group_id in per_wave_of:
+                per_wave = per_wave_of[group_id]
+            else:
+                rule = groups.get(group_id)
+                per_wave = per_wave_of[group_id] = (
+                    None if rule is None or rule.max_impacted_members is None
+                    else max(1, rule.max_impacted_members - staying[group_id]))
+            if per_wave is not None:
+                limited.append((group_id, per_wave))
+        if not limited:
+            continue  # the first wave
         wave = 0
         while any(len(in_wave.get(group_id, ())) > wave and in_wave[group_id][wave] >= per_wave
                   for group_id, per_wave in limited):
@@ -873,17 +903,16 @@ def wave_seconds(wave: List[Move], settings: PlanSettings) -> float:
 
 def _busiest(counts: Dict[Tuple[Optional[str], str], int], at_once: int, settings: PlanSettings) -> float:
     """Seconds of the busiest host, from its migrations per (host, kind), ``at_once`` at a time."""
-    live: Dict[str, int] = {}
-    cold: Dict[str, int] = {}
-    for (host, kind), count in counts.items():
-        if host is None:
-            continue  # a project's own action has no target
-        side = cold if kind == MIGRATE else live
-        side[host] = side.get(host, 0) + count
+    if OWN_ACTION in set(map(_SECOND, counts)):
+        for host, kind in [key for key in counts if key[1] == OWN_ACTION]:
+            counts[(host, LIVE_MIGRATE)] += counts.pop((host, kind))  # as long as a live migration
     at_once = max(1, at_once)
-    return max((math.ceil(live.get(host, 0) / at_once) * settings.live_migration_seconds
-                + math.ceil(cold.get(host, 0) / at_once) * settings.cold_migration_seconds
-                for host in set(live) | set(cold)), default=0.0)
+    per_round = {LIVE_MIGRATE: settings.live_migration_seconds, MIGRATE: settings.cold_migration_seconds}
+    busy: Dict[str, float] = {}
+    for (host, kind), count in counts.items():
+        if host is not None:  # a project's own action has no target
+            busy[host] = busy.get(host, 0.0) + -(-count // at_once) * per_round[kind]
+    return max(busy.values(), default=0.0)
 
 
 def host_order(model: CloudModel, hosts: Iterable[str]) -> List[str]:
