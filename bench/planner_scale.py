@@ -2,10 +2,11 @@
 
 A synthetic cloud (no API calls; the planner is pure computation): 10,000 hosts
 in 10 availability zones and 100 aggregates, 200,000 servers of four flavors
-(about two thirds of the vCPU in use), 2,000 anti-affinity server groups of 4
-members on distinct hosts, and 500 more instance groups with
-max_impacted_members. Every host is planned, max_parallel_hosts 100 and
-max_unavailable 25% per zone and per aggregate.
+(a third of the vCPU in use, a sixth of the RAM, a fifth of the disk), 2,000
+anti-affinity server groups of 4 members on distinct hosts, and 500 more
+instance groups with max_impacted_members. Every host is planned,
+max_parallel_hosts 100, max_unavailable 25% per zone and per aggregate, 4
+migrations at once per source host and per target, the default max_fill.
 
 Each size is measured in a process of its own, so its peak RSS is its own:
 the plan is timed with nothing tracing it (wall and CPU time, the best of
@@ -18,7 +19,18 @@ against the time to build the model in the same process (plain Python work
 on the same input, garbage collector off as during planning), a ratio that
 depends less on the machine and its load than seconds do.
 
+How the plan spreads the load: replaying its moves, the fullest target at the
+end (the fraction of its capacity in its fullest resource, and in vCPU), the
+hosts at 90% vCPU or more and the empty ones at the end, and the most servers
+one batch sends to one host.
+
+--before REV measures the planner of a git revision beside this tree's (its
+plugins extracted with git archive), on the same clouds, --pairs times each,
+alternating, so that both see the same load of the machine; the best of each
+is shown, and the time ratio of each pair.
+
 Usage: . scripts/env.sh && python bench/planner_scale.py [--hosts 10000] [--seed 1] [--repeat 1]
+                                                        [--before REV [--pairs 3]]
        (--hosts 100000: 2,000,000 servers, baseline 10,000 hosts; about 2.5 minutes and 1.7 GB)
 """
 
@@ -32,11 +44,18 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from collections import Counter
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
+COLLECTIONS = os.path.join(ROOT, ".work", "collections")
+# A child process measuring another revision names its collections directory first.
+if "--collections" in sys.argv:
+    sys.path.insert(0, sys.argv[sys.argv.index("--collections") + 1])
+else:
+    sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (  # noqa: E402
     CloudModel,
@@ -102,7 +121,13 @@ def synthetic_cloud(hosts: int, servers: int, aa_groups: int, impact_groups: int
 
 
 SETTINGS = dict(max_parallel_hosts=100, max_unavailable_per_zone="25%", max_unavailable_per_aggregate="25%",
-                migrations_per_host=4)
+                migrations_per_host=4, incoming_per_host=4)
+
+
+def plan_settings() -> PlanSettings:
+    """SETTINGS, less what the planner measured does not know (an older revision)."""
+    known = getattr(PlanSettings, "__dataclass_fields__", {})
+    return PlanSettings(**{key: value for key, value in SETTINGS.items() if key in known})
 
 
 def cloud_of(hosts: int, seed: int) -> CloudModel:
@@ -115,6 +140,44 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def fill_figures(model: CloudModel, plan) -> dict:
+    """How full the plan leaves its targets: its moves replayed on the model's usage."""
+    used = {name: [host.used.get("VCPU", 0), host.used.get("MEMORY_MB", 0), host.used.get("DISK_GB", 0)]
+            for name, host in model.hosts.items()}
+    servers = {server.id: server for server in model.servers}
+    count = Counter(server.host for server in model.servers)
+    targets = set()
+    most_into_one = 0
+    for batch in plan.batches:
+        into = Counter()
+        for wave in batch.waves:
+            for move in wave:
+                server = servers[move.server_id]
+                need = (server.vcpus, server.ram_mb, server.disk_gb)
+                used[move.from_host] = [have - amount for have, amount in zip(used[move.from_host], need)]
+                count[move.from_host] -= 1
+                if move.to_host is not None:
+                    used[move.to_host] = [have + amount for have, amount in zip(used[move.to_host], need)]
+                    count[move.to_host] += 1
+                    targets.add(move.to_host)
+                    into[move.to_host] += 1
+        most_into_one = max([most_into_one] + list(into.values()))
+
+    def fractions(name: str) -> list:
+        capacity = model.hosts[name].capacity
+        return [have / capacity[rc] for have, rc in zip(used[name], ("VCPU", "MEMORY_MB", "DISK_GB"))
+                if capacity.get(rc)]
+
+    return dict(
+        max_target_fill=max((max(fractions(name)) for name in targets), default=0.0),
+        max_target_vcpu=max((fractions(name)[0] for name in targets), default=0.0),
+        hosts_vcpu_90=sum(1 for name in model.hosts if fractions(name)[0] >= 0.9),
+        empty_hosts=sum(1 for name in model.hosts if count[name] == 0),
+        most_into_one=most_into_one,
+        over_fill=(getattr(plan, "over_fill", None) or {}).get("servers", 0),
+    )
+
+
 def measure(hosts: int, seed: int, repeat: int) -> dict:
     """Figures of one size, measured in this process (run it in a fresh one)."""
     gc.disable()  # else its passes over the growing model make the build superlinear
@@ -122,7 +185,7 @@ def measure(hosts: int, seed: int, repeat: int) -> dict:
     model = cloud_of(hosts, seed)
     build_s = time.perf_counter() - started
     gc.enable()
-    settings = PlanSettings(**SETTINGS)
+    settings = plan_settings()
     walls, cpus = [], []
     for _run in range(repeat):
         plan = None
@@ -142,7 +205,9 @@ def measure(hosts: int, seed: int, repeat: int) -> dict:
         moves=as_dict["moves"], double_moves=plan.double_moves, blockers=len(plan.blockers),
         unplanned=len(plan.unplanned_hosts), largest_batch=max(plan.serial or [0]),
         waves=max((len(batch.waves) for batch in plan.batches), default=0),
+        estimated_s=plan.estimated_seconds,
     )
+    figures.update(fill_figures(model, plan))
     del as_dict, plan
     gc.collect()
     tracemalloc.start()
@@ -152,12 +217,24 @@ def measure(hosts: int, seed: int, repeat: int) -> dict:
     return figures
 
 
-def measure_apart(hosts: int, seed: int, repeat: int) -> dict:
+def measure_apart(hosts: int, seed: int, repeat: int, collections: str = COLLECTIONS) -> dict:
     """measure() in a child process, so that each size has its own peak RSS."""
     command = [sys.executable, os.path.abspath(__file__), "--one", str(hosts), "--seed", str(seed),
-               "--repeat", str(repeat)]
-    output = subprocess.run(command, check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+               "--repeat", str(repeat), "--collections", collections]
+    output = subprocess.run(command, check=True, stdout=subprocess.PIPE, universal_newlines=True,
+                            cwd=tempfile.gettempdir()).stdout
     return json.loads(output)
+
+
+def extract(revision: str) -> str:
+    """A collections directory holding ``revision``'s plugins (git archive into a temporary directory)."""
+    collections = tempfile.mkdtemp(prefix="fenix-bench-planner-")
+    tree = os.path.join(collections, "ansible_collections", "fenix", "maintenance")
+    os.makedirs(tree)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", revision, "plugins"], check=True,
+                             stdout=subprocess.PIPE).stdout
+    subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+    return collections
 
 
 def show(label: str, figures: dict) -> None:
@@ -167,7 +244,29 @@ def show(label: str, figures: dict) -> None:
              figures["plan_s"] / figures["build_s"], figures["dict_s"], figures["rss_plan_mb"],
              figures["rss_dict_mb"], figures["traced_peak_mb"]))
     print("         %(batches)d batches (largest %(largest_batch)d), %(moves)d moves, %(double_moves)d moved twice,"
-          " at most %(waves)d waves per batch, %(blockers)d blockers, %(unplanned)d hosts unplanned" % figures)
+          " at most %(waves)d waves per batch, %(blockers)d blockers, %(unplanned)d hosts unplanned,"
+          " estimate %(estimated_s).0f s" % figures)
+    print("         fullest target %.1f%% (vCPU %.1f%%), %d hosts >= 90%% vCPU, %d empty, at most %d servers"
+          " into one host in one batch, %d placed past max_fill"
+          % (100 * figures["max_target_fill"], 100 * figures["max_target_vcpu"], figures["hosts_vcpu_90"],
+             figures["empty_hosts"], figures["most_into_one"], figures["over_fill"]))
+
+
+def compare(args) -> None:
+    """The planner of --before and this tree's, alternating, --pairs times per size."""
+    trees = [(args.before, extract(args.before)), ("this tree", COLLECTIONS)]
+    for hosts in (args.hosts // 10, args.hosts):
+        runs = {label: [] for label, _collections in trees}
+        for _pair in range(args.pairs):
+            for label, collections in trees:
+                runs[label].append(measure_apart(hosts, args.seed, args.repeat, collections))
+        for label, _collections in trees:
+            best = min(runs[label], key=lambda figures: figures["plan_s"])
+            show(label[:8], best)
+            print("         plan times: %s s" % ", ".join("%.2f" % figures["plan_s"] for figures in runs[label]))
+        before, after = runs[trees[0][0]], runs[trees[1][0]]
+        print("ratio this tree / %s per pair at %d hosts: %s" % (args.before, hosts, ", ".join(
+            "%.2f" % (new["plan_s"] / old["plan_s"]) for old, new in zip(before, after))))
 
 
 def main() -> None:
@@ -175,10 +274,16 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=10000, help="hosts of the large case; the baseline has a tenth")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="time the plan this many times, keep the best")
+    parser.add_argument("--before", help="git revision whose planner to measure beside this tree's")
+    parser.add_argument("--pairs", type=int, default=3, help="with --before: runs of each, alternating")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # measure one size, print JSON (child process)
+    parser.add_argument("--collections", default=COLLECTIONS, help=argparse.SUPPRESS)  # the child's planner
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.seed, args.repeat)))
+        return
+    if args.before:
+        compare(args)
         return
     base = measure_apart(args.hosts // 10, args.seed, args.repeat)
     show("baseline", base)
