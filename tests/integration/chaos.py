@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+if HERE not in sys.path:  # run as a script: the tests' modules beside it
+    sys.path.insert(0, HERE)
 
 from conftest import ADMIN_CLOUD, CLOUDCTL, ROOT  # noqa: E402 (the tests' own modules, beside this file)
 from test_rolling_maintenance import (  # noqa: E402
@@ -54,7 +55,6 @@ from test_rolling_maintenance import (  # noqa: E402
     webhook_urls,
 )
 
-sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
 import openstack  # noqa: E402
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal  # noqa: E402

@@ -21,10 +21,7 @@ import yaml
 
 from conftest import ROOT, ansible_env
 
-if os.path.join(ROOT, ".work", "collections") not in sys.path:
-    sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
-
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 # A user plugin that acts on the host through a module, as a real one would:
 # it appends its name and metadata to the order log there.

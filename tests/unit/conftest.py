@@ -117,6 +117,18 @@ def pytest_configure(config):
     set_hypothesis_home_dir(os.path.join(scratch, "hypothesis"))
 
 
+def pytest_collection_finish(session):
+    # Ansible's collection finder scans sys.path too: a second entry holding the collection (even the
+    # same directory twice, as a test module's own sys.path.insert made once) fails every plugin load
+    # with "this loader requires exactly one path to search", far from the cause.
+    holding = [path for path in sys.path if os.path.isdir(os.path.join(path, *COLLECTION))]
+    if len(holding) > 1:
+        raise pytest.UsageError(
+            "the collection is on sys.path %d times (%s): Ansible's collection loader needs exactly one;"
+            " a test module adds .work/collections only through tests/integration/conftest.py"
+            % (len(holding), ", ".join(holding)))
+
+
 def pytest_sessionfinish(session, exitstatus):
     before = _session.get("untracked")
     after = untracked_files(ROOT)
