@@ -47,6 +47,10 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
     record_from_row,
 )
 
+LEASE_ACQUIRED = "lease.acquired"
+LEASE_RELEASED = "lease.released"
+LEASE_EVENTS = (LEASE_ACQUIRED, LEASE_RELEASED)
+
 # A lease that changes hands between being read and being taken is read again, a few times at most.
 _ATTEMPTS = 3
 
@@ -109,7 +113,7 @@ class LeasesMixin(JournalCore):
             released = self._run("DELETE FROM leases WHERE session_id = ? AND holder = ?",
                                  (session_id, holder)).rowcount == 1
             if released:
-                self._event(session_id, "lease.released", details={"holder": holder})
+                self._event(session_id, LEASE_RELEASED, details={"holder": holder})
         return released
 
     def lease(self, session_id: str) -> Optional[Lease]:
@@ -148,7 +152,7 @@ class LeasesMixin(JournalCore):
             details.update(taken_over_from=previous.holder, expired_at=previous.expires_at)
         elif previous is not None:
             details.update(taken_over_from=previous.holder, holder_ended=True)
-        self._event(session_id, "lease.acquired", details=details)
+        self._event(session_id, LEASE_ACQUIRED, details=details)
 
 
 def check_lease_request(holder: str, ttl: float) -> None:

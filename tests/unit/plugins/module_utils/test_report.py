@@ -313,3 +313,14 @@ def test_the_same_journal_renders_the_same_bytes(journal):
     done_session(journal)
     first = render(build_report(journal, "s1"), svg_name="s1.svg")
     assert render(build_report(journal, "s1"), svg_name="s1.svg") == first
+
+
+def test_a_later_run_taking_and_giving_back_the_lease_leaves_the_report_as_it_was(journal, tmp_path):
+    done_session(journal)
+    paths, changed = write_report(journal, "s1", str(tmp_path / "reports"))
+    assert changed
+    # What a second run of the finished session does (molecule's idempotence run): take the lease, read, give it back.
+    journal.acquire_lease("s1", "second-run", ttl=60)
+    assert journal.release_lease("s1", "second-run")
+    assert [event["kind"] for event in journal.events("s1")][-2:] == ["lease.acquired", "lease.released"]
+    assert write_report(journal, "s1", str(tmp_path / "reports")) == (paths, False)
