@@ -185,7 +185,7 @@ def test_compute_host_health_sees_a_stopped_compute_and_its_return(admin, playbo
     stopped, = playbook.run(task)
     assert stopped["failed"] is True and stopped["healthy"] is False
     assert stopped["msg"].startswith("%s is not healthy after 15s: " % HOST), stopped["msg"]
-    # Nova calls the stopped service up until service_down_time (60 s) has passed since its last report; the
+    # Nova calls the stopped service up until service_down_time (30 s in the test cloud) has passed since its last report; the
     # heartbeat check sees at once that it is gone, and the message says what Nova shows.
     assert "heartbeat: no report from nova-compute since the gate began (Nova shows state " in stopped["msg"]
     service = compute_service(admin, HOST)

@@ -108,7 +108,7 @@ def wait_computes(n, timeout, nova_manage):
     state = ''
     while time.time() < deadline:
         try:
-            # 'up' in the API only means a heartbeat in the last 60 s: also
+            # 'up' in the API only means a heartbeat within service_down_time: also
             # require the compute to consume its RPC queue (fresh broker)
             up = {s.host for s in conn.compute.services(binary='nova-compute')
                   if s.state == 'up' and s.host in want
