@@ -19,7 +19,7 @@ import textwrap
 import pytest
 import yaml
 
-from conftest import ROOT, ansible_env
+from conftest import ansible_env
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
