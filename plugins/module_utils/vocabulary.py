@@ -77,3 +77,5 @@ PLUGIN_TYPES = ("pre", "host", "compute", "check", "controller", "post")
 # Fenix's port, which VNFM configurations already name.
 DEFAULT_API_PORT = 12347
 DEFAULT_API_BIND = "127.0.0.1:%d" % DEFAULT_API_PORT
+# The start of the line the API service writes to its log when its configuration stops it from starting.
+API_START_FAILURE_MARK = "fenix-api cannot start: "

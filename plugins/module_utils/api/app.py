@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session
     session_view,
     state_before_failure,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import API_START_FAILURE_MARK
 
 LOG = logging.getLogger("fenix.maintenance.api")
 AUTH_MODES = ("keystone", "none")
@@ -592,7 +594,14 @@ class Operation:
 
 def create_app(config: Optional[ServiceConfig] = None, connect: Optional[Callable[[], Any]] = None):
     """The WSGI application; gunicorn calls this with no arguments (configuration from the environment)."""
-    return build(config, connect)[0]
+    try:
+        return build(config, connect)[0]
+    except (ValueError, RuntimeError) as exc:
+        # gunicorn buries a worker's boot error under its own tracebacks: one marked line lets
+        # whoever started the service (process.start) say why it did not start.
+        sys.stderr.write("%s%s\n" % (API_START_FAILURE_MARK, exc))
+        sys.stderr.flush()
+        raise
 
 
 def build(config: Optional[ServiceConfig] = None, connect: Optional[Callable[[], Any]] = None):

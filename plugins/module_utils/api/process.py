@@ -28,7 +28,7 @@ from typing import Dict, List, Optional
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.processes import alive, stop_pid
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import DEFAULT_API_BIND
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import API_START_FAILURE_MARK, DEFAULT_API_BIND
 
 APP = "ansible_collections.fenix.maintenance.plugins.module_utils.api.app:create_app()"
 # What auth_mode keystone imports besides the API's own libraries (pip takes these names as they are).
@@ -173,6 +173,7 @@ def start(settings: ApiSettings, timeout: float = 60.0) -> dict:
                               " its run_dir) or choose another port" % settings.bind)
     os.makedirs(settings.run_dir, mode=0o700, exist_ok=True)
     with open(settings.log_file, "ab") as log:
+        log_start = log.tell()
         process = subprocess.Popen(
             settings.command(), env=settings.environment(), stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
@@ -183,10 +184,25 @@ def start(settings: ApiSettings, timeout: float = 60.0) -> dict:
         json.dump(state, handle)
     try:
         wait_ready(settings.url, timeout, process)
-    except ApiProcessError:
+    except ApiProcessError as exc:
         stop_pid(process.pid, 10)
+        reasons = start_failures(settings.log_file, log_start)
+        if reasons:
+            raise ApiProcessError("%s; it said: %s" % (exc, "; ".join(reasons))) from None
         raise
     return state
+
+
+def start_failures(log_file: str, offset: int) -> List[str]:
+    """Why the service said it could not start, each reason once, from what it wrote after ``offset``."""
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(offset)
+            written = handle.read().decode(errors="replace")
+    except OSError:
+        return []
+    reasons = [line[len(API_START_FAILURE_MARK):] for line in written.splitlines() if line.startswith(API_START_FAILURE_MARK)]
+    return list(dict.fromkeys(reasons))
 
 
 def wait_ready(url: str, timeout: float, process: Optional[subprocess.Popen] = None) -> None:

@@ -7,7 +7,7 @@ import os
 import pytest
 from falcon import testing
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build, create_app
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.auth import (
     NOBODY_CHECKED,
     Caller,
@@ -25,6 +25,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.policy impor
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import API_START_FAILURE_MARK
 from fakes import FakeCloud
 from keystone_server import NOWHERE, SERVICE_USER, issued, service_clouds_yaml
 
@@ -156,6 +157,14 @@ def test_a_missing_policy_file_stops_the_service(tmp_path, service_cloud):
                                               " policy file, or unset it" % (tmp_path / "nowhere.yaml")):
         build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
                             policy_file=str(tmp_path / "nowhere.yaml"), launch=LaunchSettings(kind="none")))
+
+
+def test_the_service_says_why_it_cannot_start_on_one_marked_line(tmp_path, service_cloud, capsys):
+    with pytest.raises(PolicyFileError):
+        create_app(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
+                                 policy_file=str(tmp_path / "nowhere.yaml"), launch=LaunchSettings(kind="none")))
+    assert capsys.readouterr().err == "%sFENIX_API_POLICY_FILE: %s is not a file; give the path of a YAML policy file," \
+        " or unset it to use the default rules\n" % (API_START_FAILURE_MARK, tmp_path / "nowhere.yaml")
 
 
 def test_an_empty_policy_file_keeps_the_defaults(tmp_path, service_cloud):

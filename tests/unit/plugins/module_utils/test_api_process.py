@@ -27,6 +27,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.process impo
     start,
     stop,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import API_START_FAILURE_MARK
 from fakes import FakeCloud
 
 COLLECTIONS = next(path for path in sys.path  # tests/unit/conftest.py puts it there
@@ -277,6 +278,26 @@ def test_a_service_that_exits_at_once_is_reported_with_its_log(tmp_path):
         stop(settings)
     assert running(settings) is None
     assert log_tail(settings) == "cannot import the app\n"
+
+
+def test_a_service_that_cannot_start_is_reported_with_its_reason_however_long_its_log(tmp_path):
+    python = tmp_path / "python"
+    # Two workers say why, then gunicorn's own tracebacks push the reason out of any tail.
+    python.write_text('#!/bin/sh\n[ "$1" = -c ] && exit 0\nfor worker in 1 2; do echo "%sFENIX_API_POLICY_FILE: p.yaml:'
+                      ' not a mapping" >&2; done\nfor line in $(seq 40); do echo "  File gunicorn/arbiter.py" >&2; done\n'
+                      'exit 1\n' % API_START_FAILURE_MARK)
+    python.chmod(0o755)
+    settings = settings_in(tmp_path, python=str(python))
+    (tmp_path / "run").mkdir(exist_ok=True)
+    with open(settings.log_file, "w") as log:  # a reason from an earlier start is not this start's
+        log.write("%searlier reason\n" % API_START_FAILURE_MARK)
+    try:
+        with pytest.raises(ApiProcessError) as failed:
+            start(settings, timeout=30)
+    finally:
+        stop(settings)
+    assert str(failed.value) == ("the API service exited with code 1; see its log; it said:"
+                                 " FENIX_API_POLICY_FILE: p.yaml: not a mapping")
 
 
 # ------------------------------------------------------------------ catalog
