@@ -7,7 +7,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def test_one_conftest_per_suite():
-    # scripts/test collects tests/unit and tests/integration in one pytest run; the integration tests
+    # `pytest tests/unit tests/integration` collects both suites in one run; the integration tests
     # import their conftest by the module name "conftest", and a conftest in a subfolder loaded later
     # takes that name over (every integration module then fails to import).
     pattern = os.path.join(ROOT, "tests", "**", "conftest.py")
