@@ -133,6 +133,22 @@ options:
             migrate).
         type: int
         default: 4
+  page:
+    description:
+      - Write the plan as a page an operator reads before the maintenance, C(<name>-plan.md) and
+        C(<name>-plan.html) in O(page_dir), where C(<name>) is the session id or C(dry-run) without one.
+        It shows each batch with its hosts, the rule that bounds its width, its estimate by part, each server's
+        move (project, target, live or cold, wave) and the servers left on its hosts.
+      - Written in check mode too, as it is the dry run's own output; nothing else is written.
+        C(changed) says whether a page file changed (a file is replaced only when its content differs).
+    type: bool
+    default: false
+  page_dir:
+    description:
+      - Where O(page=true) writes the plan page.
+      - Default C(reports/) beside a SQLite journal, where the run report goes; required with a
+        PostgreSQL journal.
+    type: path
 extends_documentation_fragment:
   - fenix.maintenance.openstack.SERVER_POLICY
   - ansible.builtin.action_common_attributes
@@ -171,6 +187,17 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ plan.serial }} hosts per batch, {{ plan.projects | length }} projects, about {{ plan.estimated_seconds }} s"
 
+- name: Explain the plan, and write it as a page beside the journal
+  fenix.maintenance.maintenance_plan:
+    cloud: admin
+    page: true
+  check_mode: true
+  register: plan
+
+- name: Show what each batch does and why it is that wide
+  ansible.builtin.debug:
+    var: plan.explanation
+
 - name: Stop when something cannot move
   ansible.builtin.fail:
     msg: "{{ plan.blockers | map(attribute='message') | list }}"
@@ -195,7 +222,9 @@ plan:
   contains:
     batches:
       description:
-        - Batches in order, each with C(hosts), C(waves), C(skipped) and C(estimated_seconds).
+        - Batches in order, each with C(hosts), C(waves), C(skipped), C(estimated_seconds), C(estimate) (its
+          parts in seconds, C(lead_time), C(waves) (one per wave), C(recovery) and C(host)) and C(bound) (why
+          the batch has no more hosts).
         - C(waves) is a list of lists of moves, run one after the other; each move has C(server_id),
           C(name), C(project_id), C(from_host), C(to_host), C(kind) (C(LIVE_MIGRATE) or C(MIGRATE)),
           C(group_id) (its Nova server group, or the Fenix instance group its constraint names),
@@ -301,6 +330,28 @@ hosts:
   type: list
   elements: str
   sample: [compute1, compute2, compute3, compute4]
+explanation:
+  description:
+    - The plan as lines to read. First its overview, then each batch with its hosts and the rule that bounds
+      its width (after C(not wider)), its estimate by part (the projects' notice, each wave, the groups'
+      recovery, the host work), each server's move (wave, server, project by name, source, target, live or
+      cold) and the servers left on its hosts. A batch shows its first 50 moves; the plan page all of them.
+    - Projects are named from one Keystone list, except in a plan of O(batch) (ids only).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "batches: 2 (hosts per batch: 1, 1)"
+    - "batch 1: compute2 (not wider: compute1 cannot join it: 1 of its servers cannot move: ...)"
+    - "  estimate 320 s: wave 10 s + host work 300 s"
+    - "  wave 1: vm-1 (0b6a...) of tenant-a (fc96...), compute2 -> compute3, live"
+page_files:
+  description: The plan page's files by format (C(markdown), C(html)), with O(page=true).
+  returned: when page is true
+  type: dict
+  sample:
+    markdown: /var/lib/fenix/reports/chg-1234-plan.md
+    html: /var/lib/fenix/reports/chg-1234-plan.html
 maintained:
   description: Hosts of the session already maintained; preferred as targets.
   returned: always
@@ -315,6 +366,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain impo
     DEFAULT_POLICY,
     server_policy_argument_spec,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import project_names
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import host_states, read_cloud_model
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import DEFAULT_PER_TARGET
@@ -324,7 +376,10 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     validate_fill,
     validate_limit,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import describe, explain
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import ReportError
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import report_directory, write_plan_page
 
 
 class MaintenancePlanModule(OpenStackModule):
@@ -355,6 +410,8 @@ class MaintenancePlanModule(OpenStackModule):
                 incoming_per_host=dict(type="int", default=DEFAULT_PER_TARGET),
             ),
         ),
+        page=dict(type="bool", default=False),
+        page_dir=dict(type="path"),
     )
     module_kwargs = dict(supports_check_mode=True)
     uses_journal = True
@@ -425,6 +482,7 @@ class MaintenancePlanModule(OpenStackModule):
 
     def run(self) -> dict:
         settings = self.settings()
+        page_dir = self.page_directory()
         require_floors(self.conn)
         session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
         named, recorded = self.session_choice()
@@ -449,6 +507,13 @@ class MaintenancePlanModule(OpenStackModule):
             **{key: view[key] for key in ("serial", "blockers", "unplanned_hosts", "scale_in", "over_fill",
                                           "prepare_host", "projects", "estimated_seconds", "skipped_hosts")}
         )
+        # One Keystone list for the names; a batch's plan (once per batch of a run) goes without them.
+        names = {} if batch else project_names(self.conn)
+        result["explanation"] = explain(view, names)
+        if page_dir is not None:
+            name = self.params["session_id"] or "dry-run"
+            result["page_files"], result["changed"] = write_plan_page(
+                page_dir, name, describe(view, names), "Maintenance plan %s" % name)
         if batch and not plan.ok:
             reasons = [blocker["message"] for blocker in view["blockers"]]
             reasons += ["host %s: %s" % (item["host"], item["reason"]) for item in view["unplanned_hosts"]
@@ -456,6 +521,16 @@ class MaintenancePlanModule(OpenStackModule):
             self.fail_json(msg="batch: %s cannot be maintained together now: %s"
                            % (", ".join(sorted(batch)), "; ".join(reasons)), **result)
         return result
+
+    def page_directory(self):
+        """Where the plan page goes (None: no page), checked before anything is read."""
+        if not self.params["page"]:
+            return None
+        try:
+            return report_directory(self.journal_location, self.params["page_dir"])
+        except ReportError:
+            self.fail_json(msg="page_dir: missing; a PostgreSQL journal has no directory to put the plan page"
+                               " beside, so give page_dir")
 
     @staticmethod
     def plan(model, planned: list, batch: list, maintained: list, settings: PlanSettings):

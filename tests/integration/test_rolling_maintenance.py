@@ -8,6 +8,7 @@ samples, not on what the playbook reports about itself.
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -315,6 +316,12 @@ def test_check_mode_changes_nothing_and_prints_the_plan(tmp_path, seed, admin_co
     code, output = run.run("--check")
     assert code == 0, output[-3000:]
     assert "batches" in output and "serial" in output
+    # The dry run explains itself: each batch with the rule that bounds it, and the plan page beside the journal.
+    assert re.search(r'"batch 1: compute\d \(not wider: ', output), output[-3000:]
+    page = os.path.join(os.path.dirname(run.journal), "reports", "dry-run-plan.html")
+    with open(page) as handle:
+        assert '<section class="batch" data-batch="1">' in handle.read()
+    assert page in output
     assert not os.path.exists(run.journal)
     assert {s.id: s.compute_host for s in admin_conn.compute.servers(details=True, all_projects=True)} == before
     assert enabled_everywhere(admin_conn)

@@ -89,12 +89,32 @@ class Blocker:
 
 
 @dataclass
+class Estimate:
+    """A batch's seconds by what takes them: the projects' notice, each wave, the groups' recovery, the host's work."""
+    lead_time: float = 0.0
+    waves: List[float] = field(default_factory=list)
+    recovery: float = 0.0
+    host: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.lead_time + sum(self.waves) + self.recovery + self.host
+
+    def as_dict(self) -> dict:
+        return {"lead_time": round(self.lead_time, 1), "waves": [round(seconds, 1) for seconds in self.waves],
+                "recovery": round(self.recovery, 1), "host": round(self.host, 1)}
+
+
+@dataclass
 class Batch:
     hosts: List[str]
     waves: List[List[Move]] = field(default_factory=list)
     # Servers left on the batch's hosts during their maintenance (server_policy skip).
     skipped: List[dict] = field(default_factory=list)
     estimated_seconds: float = 0.0
+    estimate: Estimate = field(default_factory=Estimate)
+    # Why the batch has no more hosts: the rule that kept the next one out, or that none was left.
+    bound: str = ""
 
     @property
     def moves(self) -> List[Move]:
@@ -106,6 +126,8 @@ class Batch:
             "waves": [[move.as_dict() for move in wave] for wave in self.waves],
             "skipped": list(self.skipped),
             "estimated_seconds": round(self.estimated_seconds, 1),
+            "estimate": self.estimate.as_dict(),
+            "bound": self.bound,
         }
 
 

@@ -73,7 +73,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     label_of,
     resolve_limit,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Batch, Blocker, Move, Plan
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Batch, Blocker, Estimate, Move, Plan
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE, OWN_ACTION
 
 # Host states while planning.
@@ -863,17 +863,17 @@ def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule
 
 
 def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings,
-                   grouped: Optional[List[Move]] = None) -> float:
+                   grouped: Optional[List[Move]] = None) -> Estimate:
     """Seconds: notice (largest lead_time), waves one after the other, recovery between waves, host work.
 
     ``grouped``: the batch's moves of servers in a group, when the caller has them.
     """
     instances, waves = model.instances, batch.waves
-    lead = 0.0
+    estimate = Estimate(waves=[wave_seconds(wave, settings) for wave in waves], host=settings.host_seconds)
     if instances:
         moving = set(map(_SERVER_ID, (move for wave in waves for move in wave)))
-        lead = max((instances[server_id].lead_time for server_id in instances.keys() & moving), default=0.0)
-    total = lead + sum(wave_seconds(wave, settings) for wave in waves)
+        estimate.lead_time = max((instances[server_id].lead_time for server_id in instances.keys() & moving),
+                                 default=0.0)
     if len(waves) > 1:
         # A group's recovery_time lies between two waves that both move members of it. Every move of a
         # later wave is of a grouped server; the first wave's grouped moves are the others.
@@ -883,9 +883,9 @@ def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings,
         in_waves = [{group_id for move in grouped if id(move) not in held for group_id in move.groups}]
         in_waves += [{group_id for move in wave for group_id in move.groups} for wave in waves[1:]]
         for groups, next_groups in zip(in_waves, in_waves[1:]):
-            total += max((model.groups[group_id].recovery_time for group_id in groups & next_groups
-                          if group_id in model.groups), default=0.0)
-    return total + settings.host_seconds
+            estimate.recovery += max((model.groups[group_id].recovery_time for group_id in groups & next_groups
+                                      if group_id in model.groups), default=0.0)
+    return estimate
 
 
 def wave_seconds(wave: List[Move], settings: PlanSettings) -> float:
@@ -945,7 +945,8 @@ def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt]
         state.projects.extend(map(_PROJECT_AND_ID, first_listed))
         plan.double_moves += len(attempt.again)
     batch = Batch(hosts=list(hosts), waves=split_waves(moves, staying, state.model.groups, grouped), skipped=skipped)
-    batch.estimated_seconds = estimate_batch(batch, state.model, settings, grouped)
+    batch.estimate = estimate_batch(batch, state.model, settings, grouped)
+    batch.estimated_seconds = batch.estimate.total
     state.commit(hosts, attempts)
     plan.batches.append(batch)
     plan.estimated_seconds += batch.estimated_seconds
@@ -1025,6 +1026,7 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
         batch_hosts: List[str] = []
         attempts: Dict[str, _Attempt] = {}
         failures = {}
+        target: Optional[str] = None  # the first host left out as a target of this batch
         scanned = len(pending)
         for index, name in enumerate(pending):
             if len(batch_hosts) >= settings.max_parallel_hosts or (
@@ -1032,7 +1034,8 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
                 scanned = index
                 break
             if state.incoming.get(name):
-                continue  # already a target of this batch
+                target = target or name
+                continue
             refusal = availability.refusal(name)
             if refusal is not None:
                 failures[name] = (refusal, None)
@@ -1053,7 +1056,8 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
             rest = {name: failures.get(name, ("not tried", None)) for name in pending}
             _record_failures(plan, rest)
             break
-        _finish_batch(state, batch_hosts, attempts, plan, settings)
+        batch = _finish_batch(state, batch_hosts, attempts, plan, settings)
+        batch.bound = _width_bound(settings.max_parallel_hosts, batch_hosts, failures, target)
         # The batch's hosts are all in the part scanned: compacting only that keeps each batch
         # in the time of its own scan, not of every host still pending.
         done = set(batch_hosts)
@@ -1103,8 +1107,22 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
     if failures:
         _record_failures(plan, failures)
         return _finish_plan(plan, state)
-    _finish_batch(state, hosts, attempts, plan, settings)
+    _finish_batch(state, hosts, attempts, plan, settings).bound = "the hosts given as the batch"
     return _finish_plan(plan, state)
+
+
+def _width_bound(max_parallel_hosts: int, batch_hosts: List[str], failures: Dict[str, Tuple[str, Optional[_Attempt]]],
+                 target: Optional[str]) -> str:
+    """Why a batch has no more hosts: its width limit, the first host the rules kept out, or none left to try."""
+    if len(batch_hosts) >= max_parallel_hosts:
+        return "max_parallel_hosts is %d" % max_parallel_hosts
+    if failures:
+        name, (reason, _attempt) = next(iter(failures.items()))
+        others = len(failures) - 1
+        return "%s cannot join it%s: %s" % (name, " (nor can %d more)" % others if others else "", reason)
+    if target is not None:
+        return "%s, the next host, takes servers of this batch" % target
+    return "no other host is left to maintain"
 
 
 def _finish_plan(plan: Plan, state: _State) -> Plan:

@@ -21,6 +21,7 @@ from html import escape
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import parse_time
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import MOVE_HEADINGS as PLAN_MOVE_HEADINGS
 from ansible_collections.fenix.maintenance.plugins.module_utils.report import templates
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import PHASES, ReportError
 
@@ -116,7 +117,7 @@ def _template(name: str):
         if jinja2 is None:
             raise ReportError("report: rendering the report needs the Python package jinja2"
                               " (pip install jinja2): %s" % JINJA2_IMPORT_ERROR)
-        environment = jinja2.Environment(autoescape=name != "MARKDOWN", undefined=jinja2.StrictUndefined,
+        environment = jinja2.Environment(autoescape=not name.endswith("MARKDOWN"), undefined=jinja2.StrictUndefined,
                                          trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
         environment.filters["md"] = _md
         _TEMPLATES[name] = environment.from_string(getattr(templates, name))
@@ -335,3 +336,11 @@ def render_markdown(report: Dict[str, Any], svg_name: Optional[str] = None) -> s
 def render_html(report: Dict[str, Any], svg: Optional[str] = None) -> str:
     """One self-contained page: the timeline inlined, the tables, no external resource."""
     return _template("HTML").render(tables(report), svg=svg if svg is not None else render_svg(report))
+
+
+# ---------------------------------------------------------------- the plan page
+
+def render_plan(description: Dict[str, Any], title: str, html: bool) -> str:
+    """The plan page (planning/explain.describe's rows) as one self-contained HTML page, or as Markdown."""
+    return _template("PLAN_HTML" if html else "PLAN_MARKDOWN").render(
+        description, title=title, move_headings=PLAN_MOVE_HEADINGS)

@@ -26,6 +26,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.report.build imp
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.render import (
     render_html,
     render_markdown,
+    render_plan,
     render_svg,
 )
 
@@ -91,6 +92,22 @@ def write_report(journal: Journal, session_id: str, directory: str, formats: Tup
         changed = True
         if not check_mode:
             write_atomically(path, documents[name])
+    return paths, changed
+
+
+def write_plan_page(directory: str, name: str, description: Dict[str, Any], title: str) -> Tuple[Dict[str, str], bool]:
+    """Write the plan page (``<name>-plan.md`` and ``.html``); (paths by format, whether a file changed).
+
+    As the report's files: replaced atomically, and only when the content differs.
+    """
+    stem = "%s-plan" % file_stem(name)
+    paths = {"markdown": os.path.join(directory, stem + ".md"), "html": os.path.join(directory, stem + ".html")}
+    changed = False
+    for kind, path in paths.items():
+        text = render_plan(description, title, html=kind == "html")
+        if _current(path) != text:
+            changed = True
+            write_atomically(path, text)
     return paths, changed
 
 

@@ -4,7 +4,7 @@
 # option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-"""The run report's Jinja2 templates: the SVG timeline, the HTML page, the Markdown.
+"""The run report's Jinja2 templates: the SVG timeline, the HTML page, the Markdown; and the plan page's.
 
 They are Python strings because AnsiballZ ships only the .py files of
 module_utils. render.py lays everything out (coordinates, labels, tooltips);
@@ -173,4 +173,71 @@ MARKDOWN = """\
 ## Projects
 
 {{ table(project_headings, projects) -}}
+"""
+
+PLAN_HTML = """\
+<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ title }}</title>
+<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}\
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}th{background:#f0f0f0}\
+.bound,.estimate{margin:4px 0}</style></head>
+<body>
+<h1>{{ title }}</h1>
+<table class="overview"><tbody>
+{% for name, value in overview %}
+<tr><th>{{ name }}</th><td>{{ value }}</td></tr>
+{% endfor %}
+</tbody></table>
+{% for batch in batches %}
+<section class="batch" data-batch="{{ batch.number }}">
+<h2>Batch {{ batch.number }}: {{ batch.hosts | join(", ") }}</h2>
+<p class="bound">Not wider: {{ batch.bound or "no bound given" }}</p>
+<p class="estimate">Estimate {{ batch.estimated_seconds }} s: {{ batch.estimate }}</p>
+{% if batch.moves %}
+<table class="moves"><thead><tr>{% for heading in move_headings %}<th>{{ heading }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in batch.moves %}
+<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody></table>
+{% endif %}
+{% for text in batch.skipped %}
+<p class="stays">Stays: {{ text }}</p>
+{% endfor %}
+</section>
+{% endfor %}
+</body></html>
+"""
+
+PLAN_MARKDOWN = """\
+# {{ title | md }}
+
+| | |
+| --- | --- |
+{% for name, value in overview %}
+| {{ name | md }} | {{ value | md }} |
+{% endfor %}
+{% for batch in batches %}
+
+## Batch {{ batch.number }}: {{ batch.hosts | join(", ") | md }}
+
+Not wider: {{ (batch.bound or "no bound given") | md }}
+
+Estimate {{ batch.estimated_seconds }} s: {{ batch.estimate | md }}
+{% if batch.moves %}
+
+| {{ move_headings | join(" | ") }} |
+|{% for heading in move_headings %} --- |{% endfor %}
+
+{% for row in batch.moves %}
+|{% for cell in row %} {{ cell | md }} |{% endfor %}
+
+{% endfor %}
+{% endif %}
+{% for text in batch.skipped %}
+
+Stays: {{ text | md }}
+{% endfor %}
+{% endfor %}
 """

@@ -183,6 +183,10 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
                 busiest_seconds(wave, "to_host", plan_settings.incoming_per_host, plan_settings))
             for wave in batch.waves)
         assert batch.estimated_seconds >= bound - 1e-6, (batch.estimated_seconds, bound)
+        # its parts add up to it, one part per wave, and the batch says why it is not wider
+        parts = batch.estimate
+        assert parts.total == pytest.approx(batch.estimated_seconds) and len(parts.waves) == len(batch.waves)
+        assert parts.host == plan_settings.host_seconds and batch.bound, batch
         # apply the batch: capacity and anti-affinity on every target
         for m in moved:
             s = servers[m.server_id]
@@ -466,6 +470,43 @@ def test_batch_sizes_grow_when_rules_allow_and_max_parallel_hosts_caps_them():
     capped = plan_maintenance(cloud([host("e%d" % i) for i in range(10)], []), ["e%d" % i for i in range(10)],
                               PlanSettings(max_parallel_hosts=3))
     assert capped.serial == [3, 3, 3, 1]
+
+
+def test_each_batch_says_what_bounds_its_width():
+    # Issue 13's dry run: a 3-member anti-affinity group on 4 hosts keeps the batches to one host.
+    hosts = [host("c%d" % i) for i in (1, 2, 3, 4)]
+    servers = [vm("aa%d" % i, "c%d" % i, group="aa", policy="anti-affinity") for i in (1, 2, 3)]
+    model = cloud(hosts, servers)
+    plan = plan_maintenance(model, ["c1", "c2", "c3", "c4"], PlanSettings(max_parallel_hosts=4))
+    assert [batch.hosts for batch in plan.batches] == [["c4"], ["c1"], ["c2"], ["c3"]]
+    assert plan.batches[1].bound == (
+        "c2 cannot join it (nor can 1 more): 1 of its servers cannot move: server vm-aa2 (aa2) of project p1 cannot"
+        " move: no enabled host outside its batch has room for it without another member of group aa on it")
+    assert plan.batches[-1].bound == "no other host is left to maintain"
+    # No host is empty and none outside: the first host's servers go to the second, which waits for the next batch.
+    pair = cloud([host("h0"), host("h1")], [vm("a", "h0"), vm("b", "h1"), vm("c", "h1")])
+    plan = plan_maintenance(pair, ["h0", "h1"], PlanSettings(max_parallel_hosts=2))
+    assert plan.batches[0].hosts == ["h0"] and plan.batches[0].bound == "h1, the next host, takes servers of this batch"
+    capped = plan_maintenance(cloud([host("e%d" % i) for i in range(3)], []), ["e0", "e1", "e2"],
+                              PlanSettings(max_parallel_hosts=2))
+    assert [batch.bound for batch in capped.batches] == ["max_parallel_hosts is 2", "no other host is left to maintain"]
+    zones = cloud([host("a%d" % i, zone="az-a") for i in range(2)], [])
+    plan = plan_maintenance(zones, ["a0", "a1"], PlanSettings(max_parallel_hosts=8, max_unavailable_per_zone=1))
+    assert plan.batches[0].bound == "a1 cannot join it: availability zone az-a would have more than 1 hosts down" \
+        " (max_unavailable)"
+    assert plan_batch(zones, ["a0"], PlanSettings()).batches[0].bound == "the hosts given as the batch"
+
+
+def test_the_estimate_has_its_parts():
+    hosts = [host("c1"), host("c2")]
+    servers = [vm("m%d" % i, "c1", group="g") for i in range(3)] + [vm("n1", "c1")]
+    model = cloud(hosts, servers, [GroupRule("g", max_impacted_members=1, recovery_time=60)],
+                  [InstanceRule("m0", lead_time=45)])
+    plan = plan_maintenance(model, ["c1"], PlanSettings(live_migration_seconds=10, host_seconds=100))
+    estimate = plan.batches[0].estimate
+    assert (estimate.lead_time, estimate.waves, estimate.recovery, estimate.host) == (45, [20, 10, 10], 120, 100)
+    assert plan.batches[0].as_dict()["estimate"] == {"lead_time": 45, "waves": [20, 10, 10], "recovery": 120, "host": 100}
+    assert plan.estimated_seconds == 45 + 40 + 120 + 100
 
 
 def test_max_unavailable_per_zone_and_aggregate():

@@ -2,6 +2,7 @@ import os
 from types import SimpleNamespace
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import label_of
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_plan import MaintenancePlanModule
 from fakes import FakeCloud
 from module_runner import run_module
@@ -50,8 +51,8 @@ def test_requests_do_not_grow_with_servers():
         cloud, _members = seeded(per_host)
         run_module(MaintenancePlanModule, {"max_parallel_hosts": 4}, cloud)
         counts.append(sum(cloud.calls.values()))
-    # services, hypervisors, allocation candidates, aggregates, server groups, servers
-    assert counts == [6, 6]
+    # services, hypervisors, allocation candidates, aggregates, server groups, servers, projects (names)
+    assert counts == [7, 7]
 
 
 def test_max_parallel_hosts_and_unavailable_options():
@@ -262,3 +263,49 @@ def test_max_target_fill_and_incoming_per_host_out_of_range_are_named():
     for key in ("migrations_per_host", "incoming_per_host"):
         result = run_module(MaintenancePlanModule, {"estimates": {key: 0}}, cloud)
         assert result["failed"] and result["msg"] == "estimates.%s: give at least 1" % key
+
+
+def test_the_dry_run_explains_each_batch_and_writes_the_plan_page(tmp_path):
+    cloud, _members = seeded()
+    journal = str(tmp_path / "j.sqlite")
+    result = run_module(MaintenancePlanModule, {"journal": journal, "max_parallel_hosts": 4, "page": True,
+                                                "max_unavailable": {"availability_zone": "100%"},
+                                                "estimates": {"host_seconds": 60}}, cloud, check_mode=True)
+    assert not result["failed"], result.get("msg")
+    lines = result["explanation"]
+    batches = result["plan"]["batches"]
+    assert lines[0] == "batches: %d (hosts per batch: %s)" % (len(batches), ", ".join(map(str, result["serial"])))
+    first = batches[0]
+    # The anti-affinity group of three members on four hosts keeps the batches narrow, and the line says so.
+    assert "batch 1: %s (not wider: %s)" % (", ".join(first["hosts"]), first["bound"]) in lines
+    assert "without another member of group aa-name (aa) on it" in first["bound"]
+    assert "  estimate %g s: wave %g s + host work 60 s" % (first["estimated_seconds"], first["estimate"]["waves"][0]) \
+        in lines
+    move = first["waves"][0][0]
+    assert move["moves_again"]  # compute4 is emptied first onto hosts maintained later
+    move = next(move for batch in batches[1:] for move in batch["waves"][0] if not move["moves_again"])
+    project = {"p1": "tenant-a (p1)", "p2": "tenant-b (p2)"}[move["project_id"]]
+    server = label_of(move["name"], move["server_id"])
+    assert "  wave 1: %s of %s, %s -> %s, live" % (server, project, move["from_host"], move["to_host"]) in lines
+    # The page beside the journal, written in check mode (the dry run's output), and nothing else.
+    reports = tmp_path / "reports"
+    assert result["page_files"] == {"markdown": str(reports / "dry-run-plan.md"), "html": str(reports / "dry-run-plan.html")}
+    assert result["changed"] is True and not os.path.exists(journal)
+    markdown = (reports / "dry-run-plan.md").read_text()
+    assert markdown.startswith("# Maintenance plan dry-run\n")
+    assert "## Batch 1: %s\n\nNot wider: " % ", ".join(first["hosts"]) in markdown
+    assert "| 1 | %s | %s | %s | %s | live |" % (server, project, move["from_host"], move["to_host"]) in markdown
+    html = (reports / "dry-run-plan.html").read_text()
+    assert '<section class="batch" data-batch="1">' in html and "<td>%s</td>" % move["to_host"] in html
+    again = run_module(MaintenancePlanModule, {"journal": journal, "max_parallel_hosts": 4, "page": True,
+                                               "max_unavailable": {"availability_zone": "100%"},
+                                               "estimates": {"host_seconds": 60}}, cloud, check_mode=True)
+    assert again["changed"] is False and again["explanation"] == lines
+
+
+def test_a_plan_page_for_a_postgresql_journal_needs_its_directory():
+    cloud, _members = seeded()
+    result = run_module(MaintenancePlanModule, {"journal": "postgresql://fenix@db.example/fenix", "page": True}, cloud)
+    assert result["failed"] and result["msg"] == ("page_dir: missing; a PostgreSQL journal has no directory to put the"
+                                                  " plan page beside, so give page_dir")
+    assert sum(cloud.calls.values()) == 0
