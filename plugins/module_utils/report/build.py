@@ -14,6 +14,12 @@ Every time comes from the journal, nothing is estimated. A host's phases:
 - plugins: from the first upgrade plugin run on it to the end of the last;
 - enabled: from the session enabling it again to the end of the session.
 
+``time_spent`` says where the session's time went: moving servers (the union
+of the moves' intervals), plugins and checks (the plugin runs and the health
+gates), waiting for projects (from each ask to its answer, also per project),
+the rest (none of these), and the session's wall time against its busy time
+(moving or plugins and checks).
+
 Servers and projects carry their names when the run recorded them (an
 instance's ``name`` detail, an event's ``project_name`` detail); a name is
 None when it was not known. The data is the same for the same journal.
@@ -22,7 +28,7 @@ None when it was not known. The data is the same for the same journal.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
@@ -89,8 +95,65 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
         "controller_plugin_runs": [_run_view(run) for run in runs if run["host"] is None],
         "controller_hosts": controller_hosts(runs),
         "projects": projects,
+        "time_spent": time_spent(start, end, moves, runs, events, projects),
         "summary": session_summary(journal, session),
     }
+
+
+Interval = Tuple[float, float]
+
+
+def time_spent(start: str, end: str, moves: List[dict], runs: List[dict], events: List[dict],
+               projects: List[dict]) -> Dict[str, Any]:
+    """Seconds of the session spent moving, in plugins and checks, waiting for projects, and on the rest."""
+    def interval(begin: Optional[str], until: Optional[str]) -> Optional[Interval]:
+        if not begin:
+            return None
+        return (seconds_between(start, begin) or 0.0, seconds_between(start, until or end) or 0.0)
+
+    moving = [interval(move["started_at"], move["ended_at"]) for move in moves]
+    working = [interval(run["started_at"], run["ended_at"]) for run in runs]
+    for event in events:
+        if event["kind"] in ("host.healthy", "host.unhealthy"):
+            at = seconds_between(start, event["at"]) or 0.0
+            working.append((max(0.0, at - float(event["details"].get("waited") or 0.0)), at))
+    waits = {project["project_id"]: _waiting(project, interval) for project in projects}
+    total = seconds_between(start, end) or 0.0
+    busy = _covered(moving + working)
+    return {
+        "seconds": total,
+        "moving": _covered(moving),
+        "plugins_and_checks": _covered(working),
+        "waiting_for_projects": _covered([span for spans in waits.values() for span in spans]),
+        "waiting_by_project": {project_id: _covered(spans) for project_id, spans in waits.items()},
+        "other": round(total - _covered(moving + working + [span for spans in waits.values() for span in spans]), 3),
+        "busy": busy,
+        "wall_per_busy": round(total / busy, 2) if busy else None,
+    }
+
+
+def _waiting(project: Dict[str, Any], interval) -> List[Interval]:
+    """From each ask of the project (not a reminder) to the answer that followed it, or to the session's end."""
+    asks = [item["at"] for item in project["notifications"] if not item["reminder"]]
+    answers = sorted(reply["at"] for reply in project["replies"])
+    spans = []
+    for asked in asks:
+        answered = next((at for at in answers if at >= asked), None)
+        spans.append(interval(asked, answered))
+    return spans
+
+
+def _covered(intervals: List[Optional[Interval]]) -> float:
+    """Seconds covered by at least one of the intervals (overlaps counted once)."""
+    covered, reach = 0.0, None
+    for begin, until in sorted(span for span in intervals if span is not None):
+        if reach is None or begin > reach:
+            covered += until - begin
+            reach = until
+        elif until > reach:
+            covered += until - reach
+            reach = until
+    return round(covered, 3)
 
 
 def recorded_project_names(events: List[dict]) -> Dict[str, str]:

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import PHASES, ReportError, build_report
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import PHASES, ReportError, build_report, time_spent
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.render import (
     render_html,
     render_markdown,
@@ -324,3 +324,48 @@ def test_a_later_run_taking_and_giving_back_the_lease_leaves_the_report_as_it_wa
     assert journal.release_lease("s1", "second-run")
     assert [event["kind"] for event in journal.events("s1")][-2:] == ["lease.acquired", "lease.released"]
     assert write_report(journal, "s1", str(tmp_path / "reports")) == (paths, False)
+
+
+def stamp(seconds: float) -> str:
+    return (datetime(2026, 11, 22, 12, 0, 0) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_time_spent_says_where_the_session_went():
+    """100 s: two overlapping moves (10-30 s, 20-40 s), a plugin (50-60 s) and a health gate that waited 5 s
+    (60-65 s); tenant pa asked at 0 s, answering at 8 s; pb asked at 2 s, silent until its policy at 12 s, asked
+    again at 70 s and never answering."""
+    moves = [{"started_at": stamp(10), "ended_at": stamp(30)}, {"started_at": stamp(20), "ended_at": stamp(40)}]
+    runs = [{"started_at": stamp(50), "ended_at": stamp(60)}]
+    events = [{"kind": "host.healthy", "at": stamp(65), "details": {"waited": 5.0}}]
+    projects = [
+        {"project_id": "pa", "notifications": [{"at": stamp(0), "reminder": False}], "replies": [{"at": stamp(8)}]},
+        {"project_id": "pb", "notifications": [{"at": stamp(2), "reminder": False}, {"at": stamp(7), "reminder": True},
+                                               {"at": stamp(70), "reminder": False}],
+         "replies": [{"at": stamp(12)}]},
+    ]
+    spent = time_spent(stamp(0), stamp(100), moves, runs, events, projects)
+    assert spent == {
+        "seconds": 100.0,
+        "moving": 30.0,  # 10-40
+        "plugins_and_checks": 15.0,  # 50-65
+        "waiting_for_projects": 42.0,  # 0-12 and 70-100
+        "waiting_by_project": {"pa": 8.0, "pb": 40.0},
+        "other": 15.0,  # 40-50 and 65-70: nothing ran and nobody was waited for
+        "busy": 45.0,
+        "wall_per_busy": 2.22,
+    }
+
+
+def test_the_pages_say_where_the_time_went(journal):
+    done_session(journal)
+    report = build_report(journal, "s1")
+    spent = report["time_spent"]
+    assert spent["moving"] > 0 and spent["plugins_and_checks"] > 0 and spent["waiting_by_project"]["pb"] > 0
+    assert spent["busy"] <= spent["moving"] + spent["plugins_and_checks"]
+    covered = spent["seconds"] - spent["other"]
+    assert max(spent["busy"], spent["waiting_for_projects"]) <= covered <= spent["busy"] + spent["waiting_for_projects"]
+    row = "| time spent | moving servers %.1f s, plugins and checks %.1f s, waiting for projects %.1f s (" % (
+        spent["moving"], spent["plugins_and_checks"], spent["waiting_for_projects"])
+    markdown = render_markdown(report)
+    assert row in markdown and "; wall / busy %.2f |" % spent["wall_per_busy"] in markdown
+    assert "<td>time spent</td><td>moving servers" in render_html(report)
