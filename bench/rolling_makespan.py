@@ -8,8 +8,11 @@ group's constraints, tenant-b MIGRATE, tenant-c LIVE_MIGRATE):
 - baseline: max_parallel_hosts 1, one host at a time (what Fenix does);
 - planner: batches as large as the rules allow, up to --parallel hosts.
 
-Prints each run's wall time, the session's own total time, the batches,
-and the ratio planner / baseline.
+Prints each run's wall time, the session's own total time, the plan's
+estimate beside it (the role's "Show the plan", with the estimates this bench
+gives: 5 s of plugin per host), the run report's wall / busy time (busy: a
+migration, a plugin or a health gate running) and where the rest went
+(waiting for projects, other), and the ratio planner / baseline.
 
 The seeded anti-affinity group has 3 members on compute1..3: with 4 computes
 no two of those hosts may be down together, so batches stay single hosts.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +41,7 @@ import openstack  # noqa: E402
 from vnfm_process import VnfmProcess  # noqa: E402  (tests/integration: a reference VNFM as a process)
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import build_report  # noqa: E402
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import session_summary  # noqa: E402
 
 CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
@@ -65,6 +70,9 @@ def run_once(label: str, parallel: int, workdir: str, computes: int) -> dict:
         "rolling_maintenance_max_parallel_hosts": parallel,
         "rolling_maintenance_max_unavailable": {"availability_zone": "50%", "aggregate": "50%"},
         "rolling_maintenance_actions": [{"plugin": "dummy", "type": "host", "metadata": {"seconds": 5}}],
+        # What a host's batch takes on the test cloud: its 5 s plugin and the health gate; fake-driver moves.
+        "rolling_maintenance_estimates": {"live_migration_seconds": 4, "cold_migration_seconds": 6, "host_seconds": 10,
+                                          "migrations_per_host": 2},
     }
     settings_file = os.path.join(workdir, "%s.json" % label)
     with open(settings_file, "w") as handle:
@@ -89,8 +97,11 @@ def run_once(label: str, parallel: int, workdir: str, computes: int) -> dict:
         raise SystemExit("%s run failed (rc %d); see %s/%s.log" % (label, code, workdir, label))
     record = Journal(journal)
     summary = session_summary(record, record.session(session_id))
+    with open(os.path.join(workdir, "%s.log" % label)) as log:
+        estimate = re.search(r'"estimated_seconds": "?([0-9.]+)', log.read())
     return {"label": label, "wall": wall, "session": summary["total_seconds"], "moves": summary["moves"],
-            "hosts": summary["hosts_maintained"]}
+            "hosts": summary["hosts_maintained"], "estimate": float(estimate.group(1)) if estimate else None,
+            "spent": build_report(record, session_id)["time_spent"]}
 
 
 def main() -> None:
@@ -103,9 +114,14 @@ def main() -> None:
     baseline = run_once("one-at-a-time", 1, workdir, computes)
     planner = run_once("planner", args.parallel, workdir, computes)
     print("\nrolling maintenance of %d computes, %s (logs in %s)" % (computes, "same seed for both", workdir))
-    print("%-14s %9s %11s  %s" % ("run", "wall s", "session s", "moves"))
+    headings = ("run", "wall s", "session s", "estimate s", "est/sess", "wall/busy", "asking s", "other s", "moves")
+    print("%-14s %9s %11s %10s %9s %10s %9s %8s  %s" % headings)
     for row in (baseline, planner):
-        print("%-14s %9.1f %11.1f  %s" % (row["label"], row["wall"], row["session"], row["moves"]))
+        spent = row["spent"]
+        ratio = "%9.2f" % (row["estimate"] / row["session"]) if row["estimate"] and row["session"] else "%9s" % "-"
+        print("%-14s %9.1f %11.1f %10s %s %10s %9.1f %8.1f  %s" % (
+            row["label"], row["wall"], row["session"], row["estimate"] if row["estimate"] is not None else "-", ratio,
+            spent["wall_per_busy"], spent["waiting_for_projects"], spent["other"], row["moves"]))
     print("planner / one at a time: wall %.2f, session %.2f" % (planner["wall"] / baseline["wall"],
                                                                 planner["session"] / baseline["session"]))
 
