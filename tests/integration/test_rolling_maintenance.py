@@ -350,6 +350,9 @@ def test_capacity_short_asks_to_scale_in_then_goes_on(tmp_path, test_cloud, admi
         states = [e["details"]["to"] for e in journal.events("e2e-d") if e["kind"] == "session.state"]
         assert "SCALE_IN" in states and states[-1] == "MAINTENANCE_DONE"
         assert [r.host for r in journal.hosts("e2e-d") if r.maintained] == ["compute1"]
+        # The plan made again after the scale-in replaced the first one's page.
+        with open(os.path.join(os.path.dirname(run.journal), "reports", "e2e-d-plan.md")) as handle:
+            assert "## Batch 1: compute1\n" in handle.read()
         remaining = list(admin_conn.compute.servers(details=True, all_projects=True))
         assert len(remaining) == len(full["servers"]) - 4
         assert "compute1" not in {server.compute_host for server in remaining}
