@@ -118,15 +118,16 @@ def time_spent(start: str, end: str, moves: List[dict], runs: List[dict], events
             at = seconds_between(start, event["at"]) or 0.0
             working.append((max(0.0, at - float(event["details"].get("waited") or 0.0)), at))
     waits = {project["project_id"]: _waiting(project, interval) for project in projects}
+    waiting = [span for spans in waits.values() for span in spans]
     total = seconds_between(start, end) or 0.0
     busy = _covered(moving + working)
     return {
         "seconds": total,
         "moving": _covered(moving),
         "plugins_and_checks": _covered(working),
-        "waiting_for_projects": _covered([span for spans in waits.values() for span in spans]),
+        "waiting_for_projects": _covered(waiting),
         "waiting_by_project": {project_id: _covered(spans) for project_id, spans in waits.items()},
-        "other": round(total - _covered(moving + working + [span for spans in waits.values() for span in spans]), 3),
+        "other": round(total - _covered(moving + working + waiting), 3),
         "busy": busy,
         "wall_per_busy": round(total / busy, 2) if busy else None,
     }
