@@ -26,6 +26,9 @@ description:
     on the configured transports.
   - The progress of a long live migration and what its timeout led to are journal events of the
     session (C(instance.migration_progress), C(instance.migration_timeout)).
+  - A planned target that fails a migration (its nova-compute went down since the plan, the scheduler finds
+    no room there) is dropped from the retries (O(retries)) - the scheduler chooses, its filters still holding
+    anti-affinity; the event C(instance.migration_target_dropped) and RV(instances[].note) say so.
   - A project that answered NACK stops everything before any server moves.
   - The projects' constraints hold a wave back until each of its instances may be acted on - C(lead_time)
     seconds after its project was told of this batch (its notice), and C(recovery_time) seconds after the
@@ -163,7 +166,9 @@ instances:
       description: Seconds its action took.
       type: float
     note:
-      description: Why the action differs from what was asked, if it does.
+      description:
+        - Why the action differs from what was asked or planned, if it does, e.g. that its planned target failed
+          the migration (its nova-compute went down, no room there) and a retry let the scheduler choose.
       type: str
     timeout_action:
       description:
@@ -277,7 +282,9 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         def announce(item) -> None:
             notifier.announce_instance_done(session.session_id, item.project_id, item.server_id, api_url=api_url)
 
-        migrator = Migrator(self.conn, migration_settings(params, params["timeout"]))
+        # The plan's targets were chosen before the batch: one that fails a migration is dropped, the scheduler
+        # chooses (its filters still hold anti-affinity), rather than fail the batch.
+        migrator = Migrator(self.conn, migration_settings(params, params["timeout"], target_fallback=True))
         actions = InstanceActions(self.conn, self.journal, session.session_id, migrator, announce, params["timeout"],
                                   params["poll_interval"], lambda: list_servers(self.conn, hosts))
         self.partial_result = result  # a failed action reports each instance as the failure left it

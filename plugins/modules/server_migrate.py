@@ -45,6 +45,13 @@ options:
       - Host to move the servers to. The scheduler still checks it.
       - The scheduler chooses when not given.
     type: str
+  target_fallback:
+    description:
+      - When O(target_host) fails a server's migration (its nova-compute went down, the scheduler finds no room
+        there), the later attempts (O(retries)) let the scheduler choose, and RV(servers[].dropped_target) says so.
+      - With V(false), every attempt asks for O(target_host).
+    type: bool
+    default: false
   from_host:
     description:
       - Move only servers that are on this host; the others are reported as
@@ -168,6 +175,12 @@ servers:
           it may still run and RV(servers[].error) says where the server is).
       type: str
       sample: null
+    dropped_target:
+      description:
+        - The O(target_host) that failed an attempt, when O(target_fallback) let the scheduler choose in the
+          later ones (null otherwise); RV(servers[].destination) is where the server went.
+      type: str
+      sample: null
     server_state:
       description:
         - The server after a timeout and what followed it - C(status), C(task_state) (null once settled)
@@ -224,6 +237,7 @@ class ServerMigrateModule(OpenStackModule):
         servers=dict(type="list", elements="str", required=True, aliases=["server"]),
         kind=dict(default="live", choices=["live", "cold"]),
         target_host=dict(),
+        target_fallback=dict(default=False, type="bool"),
         from_host=dict(),
         block_migration=dict(default="auto", choices=["auto", "true", "false"]),
         confirm=dict(default=True, type="bool"),
@@ -307,7 +321,8 @@ class ServerMigrateModule(OpenStackModule):
                     block_migration=block_migration_value(self.params["block_migration"]),
                     source_host=server.compute_host,
                 ))
-        settings = migration_settings(self.params, self.params["timeout"], self.params["confirm"])
+        settings = migration_settings(self.params, self.params["timeout"], self.params["confirm"],
+                                      self.params["target_fallback"])
         for outcome in Migrator(self.conn, settings).migrate_all(requests):
             outcomes[outcome.server_id] = outcome
         return outcomes

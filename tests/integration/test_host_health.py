@@ -201,3 +201,36 @@ def test_compute_host_health_sees_a_stopped_compute_and_its_return(admin, playbo
     assert back["healthy"] is True, back.get("msg")
     print("compute_host_health after compute-start: waited %.1f s (%s)" % (back["waited"], "; ".join(back["progress"])))
 
+
+def test_a_migration_to_a_stopped_target_is_retried_where_the_scheduler_chooses(admin, playbook, compute_back,
+                                                                                 enabled_hosts):
+    """The planner's target went down after the plan: the first attempt fails on it, the retry lets Nova choose."""
+    grouped = {member for group in admin.compute.server_groups(all_projects=True) for member in group.member_ids}
+    server = next(s for s in admin.compute.servers(details=True, all_projects=True)
+                  if s.status == "ACTIVE" and s.id not in grouped and s.compute_host != HOST)
+    source = server.compute_host
+    cloudctl("compute-stop", HOST)
+    # As a fencing operator or monitoring does: Nova knows at once that it is down, instead of after
+    # service_down_time (and a pre-check RPC that waits rpc_response_timeout).
+    admin.compute.update_service_forced_down(compute_service(admin, HOST), forced=True)
+    move = {"servers": [server.id], "from_host": source, "target_host": HOST, "retries": 1, "retry_delay": 1,
+            "poll_interval": 1}
+
+    refused, = playbook.run({M + "server_migrate": move})
+    assert refused.get("failed") is True and refused["failed_servers"] == [server.id]
+    assert refused["servers"][0]["dropped_target"] is None
+    assert HOST in refused["servers"][0]["error"], refused["servers"][0]["error"]
+    assert admin.compute.get_server(server.id).compute_host == source
+
+    moved, = playbook.run({M + "server_migrate": dict(move, target_fallback=True)})
+    assert moved.get("failed") is not True, moved.get("msg")
+    outcome = moved["servers"][0]
+    assert (outcome["status"], outcome["dropped_target"], outcome["attempts"]) == ("migrated", HOST, 2)
+    # Nova, read independently: the server runs on a third host; its migration to the stopped host is in error.
+    after = admin.compute.get_server(server.id)
+    assert (after.status, after.compute_host) == ("ACTIVE", outcome["destination"])
+    assert after.compute_host not in (source, HOST)
+    records = sorted(admin.compute.migrations(server_id=server.id), key=lambda record: record.created_at)
+    assert (records[-1].dest_compute, records[-1].status) == (after.compute_host, "completed")
+    assert not [record for record in records if record.dest_compute == HOST and record.status == "completed"]
+    # compute_back starts HOST's compute again, enabled_hosts lifts the forced down.

@@ -51,6 +51,7 @@ class FakeCloud:
         self.allocations = {host: {} for host in hosts}
         self.refusals = []  # exceptions raised by the next migration requests, in order
         self.cold_failures = 0  # next cold migrations that end with an error record
+        self.failing_targets = set()  # hosts whose compute fails every migration naming them (an error record)
         self.live_status = "running"  # status of a live migration in progress (Nova's record), e.g. "queued"
         self.ignore_timeout_actions = False  # accept force_complete / abort and do nothing, as a wedged compute
         self._pending = {}
@@ -109,7 +110,8 @@ class FakeCloud:
     def other_host(self, source, target=None):
         if target:
             return target
-        return sorted(h for h in self.services if h != source and self.services[h].status == "enabled")[0]
+        return sorted(h for h in self.services if h != source and self.services[h].status == "enabled"
+                      and h not in self.failing_targets)[0]
 
     def move(self, server, destination):
         del self.allocations[server.compute_host][server.id]
@@ -219,6 +221,10 @@ class _Compute:
         self.cloud.migration_records.append((server.id, record))
 
         def finish():
+            if host in self.cloud.failing_targets:
+                server.status, server.task_state = previous, None
+                record.status = "error"
+                return
             self.cloud.move(server, destination)
             server.status, server.task_state = previous, None
             record.status = "completed"
@@ -272,8 +278,8 @@ class _Compute:
         record = SimpleNamespace(id=len(self.cloud.migration_records) + 1, status="migrating",
                                  created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records))
         self.cloud.migration_records.append((server.id, record))
-        if self.cloud.cold_failures:
-            self.cloud.cold_failures -= 1
+        if self.cloud.cold_failures or host in self.cloud.failing_targets:
+            self.cloud.cold_failures = max(0, self.cloud.cold_failures - 1)
 
             def finish():
                 server.task_state = None

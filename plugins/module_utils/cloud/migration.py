@@ -35,7 +35,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
@@ -71,11 +71,13 @@ NOT_STARTED = ("queued", "preparing")
 
 
 class MigrationError(MaintenanceError):
-    """A migration that failed; ``transient`` refusals may succeed later."""
+    """A migration that failed; ``transient`` refusals may succeed later; ``target_failed``: the named target
+    host failed it (Nova's refusal names it, or Nova accepted it and the server is still on its source)."""
 
-    def __init__(self, message: str, transient: bool = False) -> None:
+    def __init__(self, message: str, transient: bool = False, target_failed: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+        self.target_failed = target_failed
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ class MigrationSettings:
     progress_interval: float = 10.0
     # Seconds to wait for the server to settle once its stuck migration was forced or aborted.
     settle_timeout: float = 120.0
+    # A named target that failed a migration is dropped from the later attempts: the scheduler chooses. For the
+    # planner's targets, which are choices made before the batch, not the operator's orders.
+    target_fallback: bool = False
 
 
 @dataclass
@@ -133,6 +138,7 @@ class MigrationOutcome:
     timeout_action: Optional[str] = None  # FORCED, ABORTED or REPORTED when the migration ran past its timeout
     server_state: Optional[dict] = None  # the server after a timeout: status, task_state, host
     progress: List[dict] = field(default_factory=list)
+    dropped_target: Optional[str] = None  # the named target that failed an attempt, when later ones had none
 
     @property
     def ok(self) -> bool:
@@ -173,7 +179,8 @@ def migration_argument_spec() -> dict:
     )
 
 
-def migration_settings(params: dict, timeout: int, confirm: bool = True) -> MigrationSettings:
+def migration_settings(params: dict, timeout: int, confirm: bool = True,
+                       target_fallback: bool = False) -> MigrationSettings:
     return MigrationSettings(
         wait=params["wait"],
         timeout=timeout,
@@ -185,6 +192,7 @@ def migration_settings(params: dict, timeout: int, confirm: bool = True) -> Migr
         concurrency_per_host=params["concurrency_per_host"],
         concurrency_per_target=params["concurrency_per_target"],
         on_timeout=params["on_timeout"],
+        target_fallback=target_fallback,
     )
 
 
@@ -346,8 +354,14 @@ class Migrator:
                 break
             except MigrationError as exc:
                 outcome.error = str(exc)
-                if not exc.transient or attempt > self.settings.retries:
+                falls_back = self._falls_back(request, exc)
+                if not (exc.transient or falls_back) or attempt > self.settings.retries:
                     break
+                if falls_back:
+                    events(outcome, "instance.migration_target_dropped", dict(
+                        kind=request.kind, target=request.target_host, attempt=attempt, error=outcome.error))
+                    outcome.dropped_target = request.target_host
+                    request = replace(request, target_host=None)
                 yield Pause(self.settings.retry_delay * (2 ** (attempt - 1)))
             except Exception as exc:  # pylint: disable=broad-except
                 # One server's API or network failure must not abandon the
@@ -356,6 +370,11 @@ class Migrator:
                 break
         outcome.duration = round(self.clock() - started, 3)
         return outcome
+
+    def _falls_back(self, request: MigrationRequest, failure: MigrationError) -> bool:
+        """Whether the next attempt lets the scheduler choose: the named target failed this one."""
+        return self.settings.target_fallback and request.target_host is not None and (
+            failure.transient or failure.target_failed)
 
     def _attempt(self, request: MigrationRequest, outcome: MigrationOutcome, original_status: str,
                  events: Events) -> Generator[Step, object, Optional[str]]:
@@ -401,9 +420,13 @@ class Migrator:
             else:
                 self.conn.compute.migrate_server(request.server_id, host=request.target_host)
         except exceptions.HttpException as exc:
+            message = _http_message(exc)
+            # e.g. 400 "Compute service of compute4 is unavailable at this time." (pre-checks before 2.34)
+            names_target = request.target_host is not None and request.target_host in message
             raise MigrationError(
-                "Nova refused the %s migration: %s" % (request.kind, _http_message(exc)),
-                transient=is_transient_refusal(exc.status_code, _http_message(exc)),
+                "Nova refused the %s migration: %s" % (request.kind, message),
+                transient=is_transient_refusal(exc.status_code, message),
+                target_failed=names_target,
             ) from exc
 
     def _wait_settled(self, server_id: str, kind: str, timeout: float, leaving: Optional[str] = None,
@@ -517,6 +540,7 @@ class Migrator:
             "server is still on %s after the %s migration (migration record status: %s)"
             % (source, request.kind, status),
             transient=transient,
+            target_failed=request.target_host is not None,
         )
 
 

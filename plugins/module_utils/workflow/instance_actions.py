@@ -240,6 +240,9 @@ class InstanceActions:
         for item, outcome in zip(items, self.migrator.migrate_all(requests, each=journaled)):
             item.duration = outcome.duration
             item.timeout_action, item.progress = outcome.timeout_action, outcome.progress
+            if outcome.dropped_target:
+                dropped = "its planned target %s failed the migration: the scheduler chose" % outcome.dropped_target
+                item.note = "; ".join(filter(None, (item.note, dropped)))
             if outcome.ok:
                 self.finish(item, outcome.destination)
             else:

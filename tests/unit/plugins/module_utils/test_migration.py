@@ -107,6 +107,54 @@ def test_cold_migration_error_reported_when_retries_run_out():
     assert "still on compute1" in outcome.error and "error" in outcome.error
 
 
+@pytest.mark.parametrize("kind", [LIVE, COLD])
+def test_a_named_target_that_fails_the_migration_is_dropped_with_target_fallback(kind):
+    cloud, clock = FakeCloud(hosts=("compute1", "compute2", "compute3")), Clock()
+    server = cloud.add_server("compute1", status="ACTIVE")
+    cloud.failing_targets = {"compute2"}
+    events = []
+    outcome = migrator(cloud, clock, target_fallback=True).migrate(
+        MigrationRequest(server, kind, target_host="compute2"), events=lambda _o, what, details: events.append((what, details)))
+    assert (outcome.status, outcome.attempts, outcome.dropped_target) == ("migrated", 2, "compute2")
+    assert outcome.destination == cloud.servers[server].compute_host == "compute3"
+    assert [what for what, _ in events] == ["instance.migration_target_dropped"]
+    assert events[0][1]["target"] == "compute2" and "still on compute1" in events[0][1]["error"]
+    assert clock.sleeps.count(3) == 1  # the retry's backoff
+
+
+def test_a_refusal_naming_the_target_drops_it_with_target_fallback():
+    cloud, clock = FakeCloud(hosts=("compute1", "compute2", "compute3")), Clock()
+    server = cloud.add_server("compute1")
+    cloud.refusals = [http_error(400, "Compute service of compute2 is unavailable at this time.")]
+    cloud.failing_targets = {"compute2"}  # down: the scheduler does not choose it either
+    outcome = migrator(cloud, clock, target_fallback=True).migrate(MigrationRequest(server, LIVE, target_host="compute2"))
+    assert (outcome.status, outcome.attempts, outcome.dropped_target, outcome.destination) == (
+        "migrated", 2, "compute2", "compute3")
+
+    cloud.refusals = [http_error(400, "Compute service of compute3 is unavailable at this time.")]
+    refused = migrator(cloud, clock).migrate(MigrationRequest(server, LIVE, target_host="compute3"))
+    assert (refused.status, refused.attempts) == ("failed", 1)
+    assert "Compute service of compute3 is unavailable" in refused.error
+
+
+def test_without_target_fallback_every_attempt_asks_for_the_named_target():
+    cloud, clock = FakeCloud(hosts=("compute1", "compute2", "compute3")), Clock()
+    server = cloud.add_server("compute1")
+    cloud.failing_targets = {"compute2"}
+    outcome = migrator(cloud, clock, retries=2).migrate(MigrationRequest(server, COLD, target_host="compute2"))
+    assert (outcome.status, outcome.attempts, outcome.dropped_target) == ("failed", 3, None)
+    assert cloud.servers[server].compute_host == "compute1"
+    assert "still on compute1" in outcome.error
+
+
+def test_a_permanent_refusal_is_not_retried_even_with_target_fallback():
+    cloud, clock = FakeCloud(), Clock()
+    server = cloud.add_server("compute1")
+    cloud.refusals = [http_error(400, "Migration pre-check error: not shared storage")]
+    outcome = migrator(cloud, clock, target_fallback=True).migrate(MigrationRequest(server, LIVE, target_host="compute2"))
+    assert (outcome.status, outcome.attempts, outcome.dropped_target) == ("failed", 1, None)
+
+
 def test_timeout_names_the_state():
     cloud, clock = FakeCloud(settle_polls=1000), Clock()
     server = cloud.add_server("compute1")

@@ -135,6 +135,27 @@ def test_own_action_is_done_when_the_server_leaves(tmp_path):
     assert journal.instances("s1")[0].action_done
 
 
+def test_a_planned_target_that_fails_the_migration_is_dropped_and_the_scheduler_chooses(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+    journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
+    cloud.failing_targets = {"compute2"}  # its compute went down after the plan
+    waves = [[{"server_id": vm["a1"], "to_host": "compute2", "kind": "LIVE_MIGRATE"},
+              {"server_id": vm["a2"], "to_host": "compute2", "kind": "MIGRATE"},
+              {"server_id": vm["b1"], "to_host": "compute3", "kind": "LIVE_MIGRATE"}]]
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, waves=waves, retries=1)
+    assert not result["failed"], result["msg"]
+    done = {item["server_id"]: item for item in result["instances"]}
+    for name in ("a1", "a2"):
+        assert done[vm[name]]["to_host"] == cloud.servers[vm[name]].compute_host == "compute3"
+        assert done[vm[name]]["note"] == "its planned target compute2 failed the migration: the scheduler chose"
+    assert done[vm["b1"]]["note"] is None and done[vm["b1"]]["to_host"] == "compute3"
+    dropped = [event for event in journal.events("s1") if event["kind"] == "instance.migration_target_dropped"]
+    assert sorted(event["instance_id"] for event in dropped) == sorted([vm["a1"], vm["a2"]])
+    assert all(event["details"]["target"] == "compute2" for event in dropped)
+
+
 def test_a_stuck_migration_is_journaled_with_its_progress_and_what_its_timeout_led_to(tmp_path):
     from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import MigrationSettings, Migrator
     from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
@@ -203,7 +224,7 @@ class InstantMigrator:
         from types import SimpleNamespace
         self.started.append((request.server_id, self.time.now()))
         return SimpleNamespace(ok=True, destination=request.target_host, error=None, duration=0.0,
-                               timeout_action=None, progress=[])
+                               timeout_action=None, progress=[], dropped_target=None)
 
 
 def test_lead_time_and_recovery_time_hold_each_instance_back(tmp_path):
