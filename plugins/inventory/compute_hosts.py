@@ -111,8 +111,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection import (
     HAS_SDK,
     connect,
-    openstack,
-    sdk_exceptions,
+    enable_sdk_logging,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.inventory import (
     DISABLED_GROUP,
@@ -127,8 +126,10 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.inventory 
 
 try:
     from keystoneauth1 import exceptions as auth_exceptions
-except ImportError:  # comes with openstacksdk; HAS_SDK reports its absence
+    from openstack import exceptions as sdk_exceptions
+except ImportError:  # they come with openstacksdk; HAS_SDK reports its absence
     auth_exceptions = None
+    sdk_exceptions = None
 
 HOSTVAR = "fenix_compute"
 VALID_NAMES = ("compute_hosts.yml", "compute_hosts.yaml")
@@ -199,16 +200,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     @staticmethod
     def _cloud_errors() -> tuple:
-        errors = [sdk_exceptions.SDKException]
-        if auth_exceptions is not None:
-            errors.append(auth_exceptions.ClientException)
-        return tuple(errors)
+        return (sdk_exceptions.SDKException, auth_exceptions.ClientException)
 
     def _connect(self):
         """An openstacksdk connection from the plugin's options (a seam for the unit tests)."""
         if self.display.verbosity > 3:
             # On stderr, so that ansible-inventory's JSON on stdout stays clean.
-            openstack.enable_logging(debug=True, stream=sys.stderr)
+            enable_sdk_logging(debug=True, stream=sys.stderr)
         params = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
         return connect(params, self.get_option("clouds_yaml_path"))
 

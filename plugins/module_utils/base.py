@@ -24,9 +24,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection
     HAS_SDK,
     SDK_IMPORT_ERROR,
     connect,
-    openstack,
+    enable_sdk_logging,
+    is_sdk_error,
     openstack_full_argument_spec,
-    sdk_exceptions,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
@@ -147,7 +147,7 @@ class OpenStackModule:
 
     def _setup_sdk_logging(self) -> None:
         if self.params["sdk_log_path"]:
-            openstack.enable_logging(
+            enable_sdk_logging(
                 debug=self.params["sdk_log_level"] == "DEBUG",
                 path=self.params["sdk_log_path"],
             )
@@ -159,7 +159,9 @@ class OpenStackModule:
             return connect(self.params)
         except ValueError as exc:
             self.fail_json(msg=str(exc))
-        except sdk_exceptions.SDKException as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            if not is_sdk_error(exc):
+                raise
             self.fail_json(msg="cannot connect to the cloud: %s" % exc)
 
     def close(self) -> None:
@@ -181,17 +183,21 @@ class OpenStackModule:
         except (MaintenanceError, ValueError) as exc:
             # The engine's errors name the option and the fix: they are the message.
             self.fail(str(exc))
-        except sdk_exceptions.HttpException as exc:
-            self.fail(
-                str(exc),
-                extra_data={
-                    "url": getattr(exc, "url", None),
-                    "http_status": getattr(exc, "status_code", None),
-                    "details": getattr(exc, "details", None),
-                },
-            )
-        except sdk_exceptions.SDKException as exc:
-            self.fail(str(exc))
+        except Exception as exc:  # pylint: disable=broad-except
+            # The SDK's errors are the message (and, for an HTTP error, its request); any other is a bug: raised.
+            if is_sdk_error(exc, "HttpException"):
+                self.fail(
+                    str(exc),
+                    extra_data={
+                        "url": getattr(exc, "url", None),
+                        "http_status": getattr(exc, "status_code", None),
+                        "details": getattr(exc, "details", None),
+                    },
+                )
+            elif is_sdk_error(exc):
+                self.fail(str(exc))
+            else:
+                raise
         finally:
             self.close()
         self.exit_json(**result)

@@ -13,21 +13,27 @@ openstack.cloud work unchanged.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from typing import List, Optional
 
+# Importing openstacksdk takes about a third of a second, at every task: it is imported when a connection is
+# opened, so that the modules that only read or write the journal (most tasks of a run) do without it.
+HAS_SDK = importlib.util.find_spec("openstack") is not None
+SDK_IMPORT_ERROR = None if HAS_SDK else ImportError("No module named 'openstack'")  # reported by the module
 
-try:
+
+def is_sdk_error(exc: BaseException, name: str = "SDKException") -> bool:
+    """Whether ``exc`` is openstacksdk's exception ``name``; never when the SDK was not imported (nothing raised one)."""
+    exceptions = sys.modules.get("openstack.exceptions")
+    return exceptions is not None and isinstance(exc, getattr(exceptions, name))
+
+
+def enable_sdk_logging(**kwargs) -> None:
+    """openstacksdk's own logging set-up (``openstack.enable_logging``)."""
     import openstack
-    # The module base and the inventory plugin take the SDK's exceptions from here, guarded once.
-    from openstack import exceptions as sdk_exceptions  # pylint: disable=unused-import
 
-    HAS_SDK = True
-    SDK_IMPORT_ERROR = None
-except ImportError as exc:  # reported by the module, not at import time
-    openstack = None
-    sdk_exceptions = None
-    HAS_SDK = False
-    SDK_IMPORT_ERROR = exc
+    openstack.enable_logging(**kwargs)
 
 # Options that configure the connection; passing them together with a full
 # cloud dict would be ambiguous, so that is refused (as openstack.cloud does).
@@ -109,6 +115,9 @@ def connect(params: dict, config_files: Optional[List[str]] = None):
     ``config_files`` (the inventory's ``clouds_yaml_path``) are searched
     before that path; openstacksdk still reads ``OS_CLIENT_CONFIG_FILE`` first.
     """
+    import openstack
+    import openstack.connection
+
     kwargs = {key: value for key, value in connection_kwargs(params).items() if value is not None}
     if not config_files:
         return openstack.connect(**kwargs)

@@ -19,13 +19,6 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 
-try:
-    from keystoneauth1.exceptions import ClientException
-
-    # Discovery fails in keystoneauth (no such endpoint in the catalog, endpoint unreachable).
-    DISCOVERY_ERRORS: Tuple[type, ...] = (ClientException,)
-except ImportError:  # no SDK: the module base reports that before any cloud call
-    DISCOVERY_ERRORS = ()
 
 # Microversion 2.53 gives hypervisor UUIDs (equal to Placement resource
 # provider UUIDs) and the owning service; 2.88 would add an uptime field that
@@ -133,9 +126,12 @@ def floor_message(service: str, unmet: List[Floor], offered: str) -> str:
 
 def floors_problem(conn, service: str, floors: List[Floor]) -> Optional[str]:
     """What the service lacks of ``floors``, as a message, or None when it offers them all."""
+    # Imported here, as the SDK is (cloud/connection.py): only a module that reads the cloud pays for it.
+    from keystoneauth1.exceptions import ClientException
+
     try:
         offered = offered_range(getattr(conn, service))
-    except DISCOVERY_ERRORS as exc:
+    except ClientException as exc:  # discovery failed: no such endpoint in the catalog, endpoint unreachable
         return floor_message(service, floors, "reading the cloud's version document failed: %s" % exc)
     unmet = [floor for floor in floors if offered is None or not is_offered(floor.microversion, offered)]
     return floor_message(service, unmet, offered_text(offered)) if unmet else None
