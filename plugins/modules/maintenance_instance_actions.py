@@ -97,6 +97,19 @@ options:
         running then is aborted or forced to complete (O(on_timeout)).
     type: int
     default: 600
+  wait_empty:
+    description:
+      - Once the servers moved, wait until each of O(hosts) holds no server and no Placement allocation, as
+        M(fenix.maintenance.host_wait_empty) does (a server booted onto a host before it was disabled, an
+        unconfirmed migration), at most O(empty_timeout) seconds; then fail naming what is left.
+      - Not in check mode.
+    type: bool
+    default: false
+  empty_timeout:
+    description:
+      - Seconds O(wait_empty) waits for each host.
+    type: int
+    default: 600
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
@@ -212,9 +225,23 @@ counts:
   returned: always
   type: dict
   sample: {LIVE_MIGRATE: 3, MIGRATE: 1, OWN_ACTION: 0}
+empty:
+  description:
+    - With O(wait_empty), each host and the seconds it was waited for once the moves were done. On failure,
+      C(remaining) lists what is left on the host that is not empty, as
+      M(fenix.maintenance.host_wait_empty)'s RV(fenix.maintenance.host_wait_empty#module:remaining).
+  returned: when O(wait_empty) is true and not in check mode
+  type: list
+  elements: dict
+  sample:
+    - host: compute1
+      waited: 0.0
 """
 
+import time
+
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import HostNotEmpty, wait_host_empty
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     MIGRATION_COUNTS,
     MIGRATION_DELAYS,
@@ -252,6 +279,8 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         waves=dict(type="list", elements="list"),
         allow_nack=dict(type="bool", default=False),
         timeout=dict(type="int", default=600),
+        wait_empty=dict(type="bool", default=False),
+        empty_timeout=dict(type="int", default=600),
         **migration_argument_spec(),
         **notify_argument_spec(),
     )
@@ -260,7 +289,8 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
 
     def run(self) -> dict:
         params = self.params
-        problem = invalid_number(params, at_least_one=MIGRATION_COUNTS, not_negative=MIGRATION_DELAYS)
+        problem = invalid_number(params, at_least_one=MIGRATION_COUNTS,
+                                 not_negative=MIGRATION_DELAYS + ("empty_timeout",))
         if problem:
             self.fail_json(msg=problem)
         session = self.session(params["session_id"])
@@ -275,24 +305,44 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
                                " them (%s)" % exc)
         work = decide(servers, moves, replies, params["allow_nack"])
         result = dict(changed=bool(work), instances=[item.as_dict() for item in work], counts=counts(work))
-        if self.check_mode or not work:
+        if self.check_mode:
             return result
+        if work:
+            self.act(session.session_id, notifier, hosts, work, result)
+        if params["wait_empty"]:
+            result["empty"] = self.wait_empty(hosts, result)
+        return result
+
+    def act(self, session_id: str, notifier: Notifier, hosts: list, work: list, result: dict) -> None:
+        """Do each server's action, wave after wave; ``result`` reports each instance as it ended."""
+        params = self.params
         api_url = notifier.api_url()
 
         def announce(item) -> None:
-            notifier.announce_instance_done(session.session_id, item.project_id, item.server_id, api_url=api_url)
+            notifier.announce_instance_done(session_id, item.project_id, item.server_id, api_url=api_url)
 
         # The plan's targets were chosen before the batch: one that fails a migration is dropped, the scheduler
         # chooses (its filters still hold anti-affinity), rather than fail the batch.
         migrator = Migrator(self.conn, migration_settings(params, params["timeout"], target_fallback=True))
-        actions = InstanceActions(self.conn, self.journal, session.session_id, migrator, announce, params["timeout"],
+        actions = InstanceActions(self.conn, self.journal, session_id, migrator, announce, params["timeout"],
                                   params["poll_interval"], lambda: list_servers(self.conn, hosts))
         self.partial_result = result  # a failed action reports each instance as the failure left it
         try:
             actions.run(work)
         finally:
             result["instances"] = [item.as_dict() for item in work]
-        return result
+
+    def wait_empty(self, hosts: list, result: dict) -> list:
+        """Each host once it holds nothing, with the seconds waited; a host still holding something fails the module."""
+        emptied = []
+        for host in hosts:
+            started = time.monotonic()
+            try:
+                wait_host_empty(self.conn, host, self.params["empty_timeout"], self.params["poll_interval"])
+            except HostNotEmpty as exc:
+                self.fail(str(exc), **dict(result, empty=emptied, remaining=exc.contents.describe()))
+            emptied.append(dict(host=host, waited=round(time.monotonic() - started, 1)))
+        return emptied
 
 
 def moves_of_waves(waves: list) -> list:

@@ -156,6 +156,33 @@ def test_a_planned_target_that_fails_the_migration_is_dropped_and_the_scheduler_
     assert all(event["details"]["target"] == "compute2" for event in dropped)
 
 
+def test_wait_empty_ends_when_the_hosts_hold_nothing_and_fails_naming_what_is_left(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+    journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
+    with WebhookServer() as hook:
+        moved = act(cloud, path, hook, wait_empty=True, empty_timeout=0)
+        assert not moved["failed"], moved["msg"]
+        assert [entry["host"] for entry in moved["empty"]] == ["compute1"]
+        assert not any(server.compute_host == "compute1" for server in cloud.servers.values())
+
+        # Moved again (nothing to do): an allocation left behind on the host keeps it from being empty.
+        cloud.allocations["compute1"]["migration-x"] = {"resources": {"VCPU": 1}}
+        left = act(cloud, path, hook, wait_empty=True, empty_timeout=0)
+    assert left["failed"] and "host compute1 is not empty after 0s: placement allocation of consumer migration-x" in left["msg"]
+    assert left["remaining"] == [{"allocation_consumer": "migration-x", "resources": {"VCPU": 1}}]
+    assert left["empty"] == [] and left["instances"] == []
+
+
+def test_wait_empty_is_not_done_in_check_mode(tmp_path):
+    cloud, path, journal, vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, check_mode=True, wait_empty=True, empty_timeout=0)
+    assert not result["failed"] and "empty" not in result
+    assert cloud.calls["placement.get"] == 0
+
+
 def test_a_stuck_migration_is_journaled_with_its_progress_and_what_its_timeout_led_to(tmp_path):
     from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import MigrationSettings, Migrator
     from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
