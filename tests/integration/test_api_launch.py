@@ -36,7 +36,8 @@ def launching_service(test_cloud, tmp_path_factory):
     run_vars = workdir / "run_vars.yml"
     run_vars.write_text(yaml.safe_dump({
         "rolling_maintenance_bus": {"transport_url": "rabbit://guest:guest@127.0.0.1:5672/"},
-        "rolling_maintenance_reply_timeout": 3,  # nobody answers: each state costs this
+        "rolling_maintenance_reply_timeout": 3,  # nobody answers: the first state costs this,
+        "rolling_maintenance_silent_projects": "decide_at_once",  # the later ones decide at once
         "rolling_maintenance_renotify": 0,
         "rolling_maintenance_silent_policy": "LIVE_MIGRATE",
         "rolling_maintenance_poll_interval": 1,

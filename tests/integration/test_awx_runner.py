@@ -198,7 +198,8 @@ def test_maintenance_job_through_ansible_runner(tmp_path, tarball, reseeded):
         **job_template_vars(),
         # Where the projects are told and how long they have.
         "rolling_maintenance_webhook": {"urls": webhook_urls(reseeded, vnfms), "retries": 2, "retry_delay": 0.5},
-        "rolling_maintenance_reply_timeout": 10,  # the silent tenant-c costs this at every state
+        "rolling_maintenance_reply_timeout": 10,  # the silent tenant-c costs this at the first state,
+        "rolling_maintenance_silent_projects": "decide_at_once",  # the later ones decide for it at once
         "rolling_maintenance_renotify": 1,
         "rolling_maintenance_poll_interval": 1,
         "rolling_maintenance_api_bind": "127.0.0.1:%d" % API_PORT,
