@@ -22,6 +22,12 @@ description:
     no instance group has more than its C(max_impacted_members) impacted in one wave, and at most
     O(max_unavailable) hosts of an availability zone or aggregate are down.
   - Hosts already empty go first. Batches are as large as these rules allow, up to O(max_parallel_hosts).
+  - A target is one Nova accepts for the server - it has the traits the flavor requires and none it forbids
+    (C(trait:NAME=required|forbidden); one Placement request per distinct set of traits), it is in the
+    zone the server is pinned to (Nova 2.96 C(pinned_availability_zone); before 2.96 the server stays in
+    its zone), and its aggregates' metadata matches the flavor's C(aggregate_instance_extra_specs). A server
+    whose flavor has an extra spec the planner does not model (PCI devices, CPU pinning, NUMA, custom
+    resources) moves without a named target - the scheduler chooses - and RV(plan.scheduler_moves) says why.
   - Each server goes to the least filled host that takes it, so that a batch's servers spread over the
     targets instead of filling the first ones. A host's fill is the fraction of its capacity it uses in
     its fullest resource (vCPU with the allocation ratio, as Placement counts capacity, RAM, disk).
@@ -255,6 +261,14 @@ plan:
       description: How many of them put a server on a host of a later batch, which moves it again.
       type: int
       sample: 3
+    scheduler_moves:
+      description:
+        - The servers moved without a named target, Nova's scheduler choosing, because the planner cannot
+          model where Nova may put them (a flavor extra spec such as C(hw:cpu_policy) or C(pci_passthrough:alias))
+          - C(server_id), C(name), C(project_id), C(host) and C(reason).
+      type: list
+      elements: dict
+      sample: []
 serial:
   description: Hosts per batch, in order, for a play's C(serial) keyword.
   returned: always

@@ -52,6 +52,7 @@ class FakeCloud:
         self.refusals = []  # exceptions raised by the next migration requests, in order
         self.cold_failures = 0  # next cold migrations that end with an error record
         self.failing_targets = set()  # hosts whose compute fails every migration naming them (an error record)
+        self.traits = {host: set() for host in hosts}  # the traits of each host's resource provider
         self.live_status = "running"  # status of a live migration in progress (Nova's record), e.g. "queued"
         self.ignore_timeout_actions = False  # accept force_complete / abort and do nothing, as a wedged compute
         self._pending = {}
@@ -70,12 +71,14 @@ class FakeCloud:
     def endpoint_for(self, service_type, interface=None, region_name=None):
         return self.endpoints.get(service_type)
 
-    def add_server(self, host, status="ACTIVE", project_id="p1", name=None, vcpus=1):
+    def add_server(self, host, status="ACTIVE", project_id="p1", name=None, vcpus=1, extra_specs=None,
+                   pinned_zone=None):
         server_id = "00000000-0000-4000-8000-%012d" % next(self._ids)  # Nova ids are UUIDs
         self.servers[server_id] = FakeServer(
             id=server_id, name=name or server_id, project_id=project_id, status=status,
             task_state=None, compute_host=host, host_id="hid-" + host,
-            flavor={"original_name": "tiny", "vcpus": vcpus, "ram": 256, "disk": 1},
+            flavor={"original_name": "tiny", "vcpus": vcpus, "ram": 256, "disk": 1, "extra_specs": extra_specs or {}},
+            availability_zone=self.services[host].availability_zone, pinned_availability_zone=pinned_zone,
         )
         self.allocations[host][server_id] = {"resources": {"VCPU": vcpus}}
         return server_id
@@ -116,6 +119,7 @@ class FakeCloud:
     def move(self, server, destination):
         del self.allocations[server.compute_host][server.id]
         server.compute_host = destination
+        server.availability_zone = self.services[destination].availability_zone
         self.allocations[destination][server.id] = {"resources": {"VCPU": server.flavor["vcpus"]}}
 
 
@@ -351,6 +355,12 @@ class _Placement:
         self.cloud.calls["placement.get"] += 1
         if url.startswith("/allocation_candidates"):
             return FakeResponse(self._candidates())
+        if url.startswith("/resource_providers?required="):
+            assert microversion == "1.22", microversion
+            wanted = url.split("=", 1)[1].split(",")
+            return FakeResponse({"resource_providers": [
+                {"uuid": "rp-" + host, "name": host} for host, traits in sorted(self.cloud.traits.items())
+                if all((want[1:] not in traits) if want.startswith("!") else (want in traits) for want in wanted)]})
         parts = url.strip("/").split("/")
         host = parts[1][len("rp-"):]
         allocations = self.cloud.allocations[host]

@@ -52,7 +52,7 @@ def describe(plan: Mapping[str, Any], project_names: Mapping[str, str]) -> Dict[
         moves = []
         for wave, members in enumerate(batch["waves"], 1):
             for move in members:
-                target = move["to_host"] or "-"
+                target = move["to_host"] or ("-" if move["kind"] == OWN_ACTION else "(the scheduler chooses)")
                 if move.get("moves_again"):
                     target += " (moves again later)"
                 moves.append([str(wave), label_of(move["name"], move["server_id"]), project(move["project_id"]),
@@ -81,6 +81,9 @@ def _overview(plan: Mapping[str, Any], project) -> List[List[str]]:
         rows.append(["cannot be planned: %s" % item["host"], item["reason"]])
     for blocker in plan.get("blockers", []):
         rows.append(["blocker", blocker["message"]])
+    for item in plan.get("scheduler_moves", []):
+        rows.append(["no target named: %s" % label_of(item["name"], item["server_id"]),
+                     "%s; the scheduler chooses" % item["reason"]])
     if plan.get("scale_in"):
         short = plan["scale_in"]
         rows.append(["capacity is short (SCALE_IN)", "%s vCPU, %s MB RAM, %s GB disk must be freed on %s" % (

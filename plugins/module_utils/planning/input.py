@@ -16,7 +16,9 @@ Requests do not grow with servers, and grow with hosts only for full hosts:
   vCPU is not a candidate, so only those full hosts are read one by one
   (inventories and usages, as compute_host_info does);
 * one server list of all projects (flavors embedded at microversion >= 2.47);
-* one server group list and one aggregate list.
+* one server group list and one aggregate list;
+* one Placement ``GET /resource_providers?required=...`` per distinct set of flavor traits
+  (planning/requirements.py), none when no flavor asks for a trait.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot i
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
     ALLOCATION_CANDIDATES_MICROVERSION,
+    is_offered,
+    offered_range,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.requirements import (
+    hosts_meeting,
+    requirements_of,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
     RESOURCES,
@@ -64,6 +72,17 @@ def host_resources(conn, provider_id: Optional[str], summaries: Dict[str, dict])
     return read_resources(conn, provider_id)
 
 
+# Nova shows the zone a server is pinned to (booted into it, or default_schedule_zone) from this microversion.
+PINNED_ZONE_MICROVERSION = "2.96"
+
+
+def flavor_dict(flavor) -> dict:
+    """A server's embedded flavor as a dict (the SDK gives an object, the unit tests' fakes a dict)."""
+    if flavor is None:
+        return {}
+    return flavor if isinstance(flavor, dict) else flavor.to_dict(computed=False)
+
+
 def flavor_need(flavor) -> tuple:
     """(vCPU, RAM MB, disk GB) a server holds in Placement, from its embedded flavor.
 
@@ -71,10 +90,7 @@ def flavor_need(flavor) -> tuple:
     for a server on local disk; a volume-backed server claims less, so the
     plan errs on the safe side.
     """
-    if flavor is None:
-        flavor = {}
-    elif not isinstance(flavor, dict):
-        flavor = flavor.to_dict(computed=False)
+    flavor = flavor_dict(flavor)
     ephemeral = flavor.get("ephemeral") or flavor.get("OS-FLV-EXT-DATA:ephemeral") or 0
     swap = flavor.get("swap") or 0
     swap_gb = int(math.ceil(int(swap) / 1024.0)) if swap else 0
@@ -95,9 +111,11 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
     hypervisors = list_hypervisors(conn)
     summaries = placement_summaries(conn)
     aggregates: Dict[str, list] = {}
+    aggregate_metadata: Dict[str, list] = {}
     for aggregate in conn.compute.aggregates():
         for host in aggregate.hosts or []:
             aggregates.setdefault(host, []).append(aggregate.name)
+            aggregate_metadata.setdefault(host, []).append(aggregate.metadata or {})
     hosts: Dict[str, HostModel] = {}
     for name, service in sorted(services.items()):
         resources = host_resources(conn, (hypervisors.get(name) or {}).get("id"), summaries)
@@ -122,16 +140,26 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
         for member in group.member_ids or []:
             groups[member] = (group.id, policy)
     servers = []
+    zoned = len({host.availability_zone for host in hosts.values()}) > 1
+    pinned_known = zoned and is_offered(PINNED_ZONE_MICROVERSION, offered_range(conn.compute) or (None, None))
     for server in conn.compute.servers(details=True, all_projects=True):
         if server.compute_host not in hosts:
             continue  # not on a compute host (shelved, or never scheduled)
-        vcpus, ram, disk = flavor_need(server.flavor)
+        flavor = flavor_dict(server.flavor)
+        vcpus, ram, disk = flavor_need(flavor)
         group_id, policy = groups.get(server.id, (None, None))
+        # Without 2.96 whether Nova holds the server to its zone is unknown: it is held to it, which is safe.
+        zone = (server.pinned_availability_zone if pinned_known else server.availability_zone) if zoned else None
+        requirements, unmodelled = requirements_of(flavor.get("extra_specs") or {}, zone)
         servers.append(ServerModel(
             id=server.id, name=server.name, project_id=server.project_id, host=server.compute_host,
             status=server.status, vcpus=vcpus, ram_mb=ram, disk_gb=disk, group_id=group_id, group_policy=policy,
+            requirements=requirements, unmodelled=unmodelled,
         ))
-    model = CloudModel(hosts=hosts, servers=servers, group_names=group_names)
+    allowed = hosts_meeting(conn, (server.requirements for server in servers),
+                            {name: host.availability_zone for name, host in hosts.items()}, aggregate_metadata,
+                            {name: (hypervisors.get(name) or {}).get("id") for name in hosts})
+    model = CloudModel(hosts=hosts, servers=servers, group_names=group_names, allowed_hosts=allowed)
     return model.with_constraints(instance_groups, instances)
 
 

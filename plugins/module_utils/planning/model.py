@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import AbstractSet, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import DEFAULT_POLICY
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import DEFAULT_PER_TARGET
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.requirements import ANY_HOST, Requirements
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import ACTION_ALIASES, COLD_MIGRATION_SECONDS
 
 VCPU = "VCPU"
@@ -91,6 +92,11 @@ class ServerModel:
     # A Fenix instance group the server is in besides its Nova server group (its instance constraint
     # names another group): both groups' rules hold for it.
     fenix_group_id: Optional[str] = None
+    # What its target must offer besides room (traits, zone, aggregate metadata: planning/requirements.py).
+    requirements: Requirements = ANY_HOST
+    # Why the planner cannot model where Nova may put it (an extra spec it does not know): it moves without a
+    # named target, the scheduler chooses.
+    unmodelled: Optional[str] = None
 
     @property
     def groups(self) -> Tuple[str, ...]:
@@ -170,6 +176,15 @@ class CloudModel:
     groups: Dict[str, GroupRule] = field(default_factory=dict)
     instances: Dict[str, InstanceRule] = field(default_factory=dict)
     group_names: Dict[str, str] = field(default_factory=dict)
+    # The hosts that meet each requirement of a server (none listed: any host meets it).
+    allowed_hosts: Dict[Requirements, FrozenSet[str]] = field(default_factory=dict)
+
+    def candidate_filter(self) -> Optional[Callable[[ServerModel], Optional[AbstractSet[str]]]]:
+        """The planner's ``candidates``: the hosts a server's requirements allow (None: every host)."""
+        if not self.allowed_hosts:
+            return None
+        allowed = self.allowed_hosts
+        return lambda server: allowed.get(server.requirements)
 
     def with_constraints(self, instance_groups: Iterable[dict], instances: Iterable[dict]) -> "CloudModel":
         """Add the stored constraint bodies (as Journal.constraints returns them).

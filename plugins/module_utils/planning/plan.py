@@ -145,6 +145,9 @@ class Plan:
     projects: Dict[str, List[str]] = field(default_factory=dict)
     estimated_seconds: float = 0.0
     double_moves: int = 0
+    # Servers moved without a named target, the scheduler choosing, as the planner cannot model where Nova may
+    # put them: {server_id, name, project_id, host, reason}.
+    scheduler_moves: List[dict] = field(default_factory=list)
 
     @property
     def serial(self) -> List[int]:
@@ -167,4 +170,5 @@ class Plan:
             "estimated_seconds": round(self.estimated_seconds, 1),
             "moves": sum(len(wave) for batch in self.batches for wave in batch.waves),
             "double_moves": self.double_moves,
+            "scheduler_moves": self.scheduler_moves,
         }

@@ -147,7 +147,7 @@ class _Attempt:
     """The tentative result of emptying one host (a class with slots: one is made per host tried)."""
 
     __slots__ = ("host", "moves", "skipped", "problems", "short", "short_servers", "grouped", "again", "over_fill",
-                 "moved")
+                 "moved", "unmodelled")
 
     def __init__(self, host: str) -> None:
         self.host = host
@@ -164,6 +164,8 @@ class _Attempt:
         self.over_fill: List[Tuple[ServerModel, str]] = []
         # The vCPU, RAM and disk of the servers moving off the host.
         self.moved = [0, 0, 0]
+        # The servers moved without a named target (ServerModel.unmodelled): the scheduler chooses.
+        self.unmodelled: List[ServerModel] = []
 
 
 class _Tier:
@@ -525,16 +527,20 @@ class _State:
                 kind = self.kind_or_problem(server, result)
                 if kind is None:
                     continue  # left on the host (skip) or a blocker
-                if kind == OWN_ACTION:  # its project moves or removes it: no target to plan, none to hold
-                    move = Move(server.id, server.project_id, server.name, name, None, kind,
-                                server.group_id, False, server.fenix_group_id)
-                    moves.append(move)
-                    if server.group_id is not None or server.fenix_group_id is not None:
-                        grouped.append(move)
-                    moved_vcpus += server.vcpus
-                    moved_ram_mb += server.ram_mb
-                    moved_disk_gb += server.disk_gb
-                    continue
+            # Its project moves or removes it (OWN_ACTION), or where Nova may put it is not known (unmodelled):
+            # no target to plan, none to hold.
+            if kind == OWN_ACTION or server.unmodelled is not None:
+                move = Move(server.id, server.project_id, server.name, name, None, kind,
+                            server.group_id, False, server.fenix_group_id)
+                moves.append(move)
+                if server.group_id is not None or server.fenix_group_id is not None:
+                    grouped.append(move)
+                if kind != OWN_ACTION:
+                    result.unmodelled.append(server)
+                moved_vcpus += server.vcpus
+                moved_ram_mb += server.ram_mb
+                moved_disk_gb += server.disk_gb
+                continue
             target, tier, why = self.claim_target(server)
             if target is None:
                 result.problems.append(Blocker(server.id, server.name, server.project_id, name,
@@ -583,7 +589,7 @@ class _State:
             if move.to_host is not None:
                 self.unplace(by_id[move.server_id], move.to_host)
         attempt.moves, attempt.grouped, attempt.again, attempt.over_fill = [], [], [], []
-        attempt.moved = [0, 0, 0]
+        attempt.moved, attempt.unmodelled = [0, 0, 0], []
 
     def kind_of(self, server: ServerModel, actions: Dict[str, str],
                 cold_seconds: float) -> Tuple[Optional[str], Optional[str]]:
@@ -944,6 +950,8 @@ def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt]
         first_listed = itertools.islice(state.on_host.get(name, ()), state.originally.get(name, 0))
         state.projects.extend(map(_PROJECT_AND_ID, first_listed))
         plan.double_moves += len(attempt.again)
+        plan.scheduler_moves.extend({"server_id": server.id, "name": server.name, "project_id": server.project_id,
+                                     "host": name, "reason": server.unmodelled} for server in attempt.unmodelled)
     batch = Batch(hosts=list(hosts), waves=split_waves(moves, staying, state.model.groups, grouped), skipped=skipped)
     batch.estimate = estimate_batch(batch, state.model, settings, grouped)
     batch.estimated_seconds = batch.estimate.total
@@ -1000,7 +1008,8 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
                      maintained: Iterable[str] = (), candidates: Optional[CandidateFilter] = None) -> Plan:
     """Batches for every host of ``hosts`` not in ``maintained``, in order, with a target per server.
 
-    ``candidates``: the hosts each server may go to besides the planner's rules (None: every host).
+    ``candidates``: the hosts each server may go to besides the planner's rules (None: the hosts its
+    requirements allow, CloudModel.candidate_filter).
     """
     maintained = set(maintained)
     unknown = sorted(set(hosts) - set(model.hosts))
@@ -1012,7 +1021,8 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     to_maintain = [name for name in set(hosts) if name not in maintained]
     order = host_order(model, to_maintain)
     # Targets among hosts still to maintain: the last in the order first, as they go last.
-    state = _State(model, settings, list(reversed(order)), maintained, to_maintain, candidates)
+    state = _State(model, settings, list(reversed(order)), maintained, to_maintain,
+                   candidates if candidates is not None else model.candidate_filter())
     availability = _Availability(model, settings)
     plan = Plan()
     any_empty = any(not state.on_host.get(name) for name in order)
@@ -1084,7 +1094,7 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
                          % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
     later = list(host_order(model, set(pending) - set(hosts) - set(maintained)))
     state = _State(model, settings, list(reversed(later)), set(maintained) - set(hosts), list(hosts) + later,
-                   candidates)
+                   candidates if candidates is not None else model.candidate_filter())
     availability = _Availability(model, settings)
     plan = Plan()
     for name in hosts:

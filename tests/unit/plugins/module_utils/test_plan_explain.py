@@ -8,15 +8,18 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary impor
 
 def plan_view():
     moves = [Move("s1", "p1", "web-1", "c1", "c3", LIVE_MIGRATE), Move("s2", "p2", "s2", "c1", "c2", MIGRATE),
-             Move("s3", "p1", "db-1", "c1", None, OWN_ACTION)]
-    batch = Batch(hosts=["c1"], waves=[moves[:2], moves[2:]], estimated_seconds=175,
+             Move("s3", "p1", "db-1", "c1", None, OWN_ACTION), Move("s5", "p2", "pinned", "c1", None, LIVE_MIGRATE)]
+    batch = Batch(hosts=["c1"], waves=[moves[:2], moves[2:3], moves[3:]], estimated_seconds=175,
                   estimate=Estimate(lead_time=30, waves=[20, 10], recovery=15, host=100),
                   bound="c2 cannot join it: availability zone az1 would have more than 1 hosts down (max_unavailable)",
                   skipped=[{"server_id": "s4", "name": "old-vm", "project_id": "p2", "host": "c1", "status": "SHUTOFF",
                             "reason": "server_policy.shutoff is skip"}])
     plan = Plan(batches=[batch], projects={"p1": ["s1", "s3"], "p2": ["s2", "s4"]}, estimated_seconds=175,
                 unplanned_hosts={"c9": "down"}, scale_in={"vcpus": 4, "memory_mb": 512, "disk_gb": 0, "servers": 2,
-                                                          "hosts": ["c9"]})
+                                                          "hosts": ["c9"]},
+                scheduler_moves=[{"server_id": "s5", "name": "pinned", "project_id": "p2", "host": "c1",
+                                  "reason": "its flavor's extra spec hw:cpu_policy=dedicated is not one the planner"
+                                            " models"}])
     return plan.as_dict()
 
 
@@ -31,10 +34,12 @@ def test_the_lines_say_each_batch_its_bound_estimate_moves_and_what_stays():
     lines = explain(plan_view(), {"p1": "tenant-a"})
     assert lines == [
         "batches: 1 (hosts per batch: 1)",
-        "moves: 3 (0 to a host of a later batch, moved again then)",
+        "moves: 4 (0 to a host of a later batch, moved again then)",
         "estimate: 175 s",
         "projects to ask: tenant-a (p1), p2",
         "cannot be planned: c9: down",
+        "no target named: pinned (s5): its flavor's extra spec hw:cpu_policy=dedicated is not one the planner models;"
+        " the scheduler chooses",
         "capacity is short (SCALE_IN): 4 vCPU, 512 MB RAM, 0 GB disk must be freed on c9",
         "batch 1: c1 (not wider: c2 cannot join it: availability zone az1 would have more than 1 hosts down"
         " (max_unavailable))",
@@ -42,6 +47,7 @@ def test_the_lines_say_each_batch_its_bound_estimate_moves_and_what_stays():
         "  wave 1: web-1 (s1) of tenant-a (p1), c1 -> c3, live",
         "  wave 1: s2 of p2, c1 -> c2, cold",
         "  wave 2: db-1 (s3) of tenant-a (p1), c1 -> -, its project's own action",
+        "  wave 3: pinned (s5) of p2, c1 -> (the scheduler chooses), live",
         "  stays: old-vm (s4) of p2 on c1: server_policy.shutoff is skip",
     ]
 
@@ -49,7 +55,7 @@ def test_the_lines_say_each_batch_its_bound_estimate_moves_and_what_stays():
 def test_a_long_batch_shows_its_first_moves_and_counts_the_rest():
     lines = explain(plan_view(), {}, moves_shown=1)
     assert "  wave 1: web-1 (s1) of p1, c1 -> c3, live" in lines
-    assert "  ... and 2 more moves (the plan page lists them all)" in lines
+    assert "  ... and 3 more moves (the plan page lists them all)" in lines
     assert not any(line.startswith("  wave 2") for line in lines)
 
 
