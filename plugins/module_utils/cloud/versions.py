@@ -29,6 +29,10 @@ SERVICE_MICROVERSION = "2.53"
 # From 1.27 provider summaries list every resource class of a provider, not only the requested
 # ones; 1.29 (asked for) makes the candidates aware of nested providers.
 ALLOCATION_CANDIDATES_MICROVERSION = "1.29"
+# GET /resource_providers?required= with forbidden traits (!TRAIT); below the 1.29 floor.
+FORBIDDEN_TRAITS_MICROVERSION = "1.22"
+# Servers show the availability zone they are pinned to (pinned_availability_zone); used when offered.
+PINNED_ZONE_MICROVERSION = "2.96"
 
 Version = Tuple[int, int]
 # (lowest, highest) microversion a service offers; either may be unknown.

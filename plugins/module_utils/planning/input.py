@@ -37,6 +37,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot i
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
     ALLOCATION_CANDIDATES_MICROVERSION,
+    PINNED_ZONE_MICROVERSION,
     is_offered,
     offered_range,
 )
@@ -70,10 +71,6 @@ def host_resources(conn, provider_id: Optional[str], summaries: Dict[str, dict])
     if provider_id in summaries:
         return summaries[provider_id]
     return read_resources(conn, provider_id)
-
-
-# Nova shows the zone a server is pinned to (booted into it, or default_schedule_zone) from this microversion.
-PINNED_ZONE_MICROVERSION = "2.96"
 
 
 def flavor_dict(flavor) -> dict:

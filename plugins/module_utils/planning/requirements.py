@@ -29,14 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import FORBIDDEN_TRAITS_MICROVERSION
+
 TRAIT_PREFIX = "trait:"
 AGGREGATE_PREFIX = "aggregate_instance_extra_specs:"
 # Extra specs that shape the guest, not where it may run: a server with only these needs any host.
 NEUTRAL_SPECS = ("quota:", "hw_rng:", "hw_video:", "hw:watchdog_action", "hw:boot_menu", "hw:cpu_sockets",
                  "hw:cpu_cores", "hw:cpu_threads", "hw:cpu_max_sockets", "hw:cpu_max_cores", "hw:cpu_max_threads",
                  "hw:vif_multiqueue_enabled", "hw:hide_hypervisor_id", "hw:serial_port_count")
-# Placement microversion of ``required`` with forbidden traits (``!TRAIT``) on GET /resource_providers.
-FORBIDDEN_TRAITS_MICROVERSION = "1.22"
 
 
 @dataclass(frozen=True)
