@@ -29,6 +29,8 @@ description:
   - A planned target that fails a migration (its nova-compute went down since the plan, the scheduler finds
     no room there) is dropped from the retries (O(retries)) - the scheduler chooses, its filters still holding
     anti-affinity; the event C(instance.migration_target_dropped) and RV(instances[].note) say so.
+  - Where the scheduler placed a server (no planned target, or one dropped), the module checks after its wave
+    that none of its anti-affinity groups has two members on one host, and fails naming them if one has.
   - A project that answered NACK stops everything before any server moves.
   - The projects' constraints hold a wave back until each of its instances may be acted on - C(lead_time)
     seconds after its project was told of this batch (its notice), and C(recovery_time) seconds after the

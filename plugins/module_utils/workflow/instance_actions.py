@@ -66,6 +66,29 @@ class InstanceWork:
         return asdict(self)
 
 
+def anti_affinity_breaches(conn, placed: List[InstanceWork]) -> List[str]:
+    """Each anti-affinity group of the ``placed`` servers that now has two members on one host, said.
+
+    Reads the server group list and each member of those groups only (none when ``placed`` is in no group).
+    """
+    wanted = {group for item in placed for group in item.groups}
+    if not wanted:
+        return []
+    breaches = []
+    for group in conn.compute.server_groups(all_projects=True):
+        policy = group.policy or (group.policies[0] if group.policies else None)
+        if group.id not in wanted or policy != "anti-affinity":
+            continue
+        members_on: Dict[str, List[str]] = {}
+        for member in group.member_ids or []:
+            members_on.setdefault(conn.compute.get_server(member).compute_host, []).append(member)
+        shared = ["%s on %s" % (" and ".join(members), host) for host, members in sorted(members_on.items())
+                  if host is not None and len(members) > 1]
+        if shared:
+            breaches.append("anti-affinity group %s has %s" % (group.name or group.id, ", ".join(shared)))
+    return breaches
+
+
 def default_action(status: str) -> str:
     """What the plan does with a server its project left to the operator: keep it running if it runs."""
     return LIVE_MIGRATE if status == "ACTIVE" else MIGRATE
@@ -202,6 +225,11 @@ class InstanceActions:
                 raise InstanceActionError("; ".join(
                     "server %s of project %s (%s): %s" % (item.name or item.server_id, item.project_id, item.action,
                                                           item.error) for item in failed))
+            # The planner checked the rules for the targets it named; where the scheduler chose, it is checked now.
+            breaches = anti_affinity_breaches(self.conn, [item for item in batch if item.action in MIGRATION_KIND
+                                                          and item.to_host != item.target_host])
+            if breaches:
+                raise InstanceActionError("where the scheduler placed them, %s" % "; ".join(breaches))
         return work
 
     def wait_until_ready(self, batch: List[InstanceWork]) -> None:

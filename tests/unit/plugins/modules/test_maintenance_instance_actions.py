@@ -156,6 +156,34 @@ def test_a_planned_target_that_fails_the_migration_is_dropped_and_the_scheduler_
     assert all(event["details"]["target"] == "compute2" for event in dropped)
 
 
+def test_where_the_scheduler_placed_a_server_its_anti_affinity_group_is_checked(tmp_path):
+    from types import SimpleNamespace
+
+    def moved(last_target, workdir):
+        """a1 and c1 (on compute2) in one anti-affinity group; a1 moves last, to ``last_target``."""
+        workdir.mkdir()
+        cloud, path, journal, vm = setup(workdir)
+        journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+        journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
+        cloud.groups = [SimpleNamespace(id="g1", name="aa-web", policy="anti-affinity", policies=None,
+                                        member_ids=[vm["a1"], vm["c1"]])]
+        waves = [[{"server_id": vm["a2"], "to_host": "compute3", "kind": "MIGRATE"},
+                  {"server_id": vm["b1"], "to_host": "compute3", "kind": "LIVE_MIGRATE"}],
+                 [{"server_id": vm["a1"], "to_host": last_target, "kind": "LIVE_MIGRATE", "group_id": "g1"}]]
+        with WebhookServer() as hook:
+            return cloud, vm, act(cloud, path, hook, waves=waves)
+
+    # No target: the fake scheduler takes compute2, where the other member is.
+    _cloud, vm, result = moved(None, tmp_path / "scheduler")
+    assert result["failed"]
+    assert result["msg"] == "where the scheduler placed them, anti-affinity group aa-web has %s and %s on compute2" % (
+        vm["a1"], vm["c1"])
+    # Named targets are the planner's, which checked them: no group is read.
+    cloud, _vm, result = moved("compute3", tmp_path / "planned")
+    assert not result["failed"], result["msg"]
+    assert cloud.calls["compute.server_groups"] == 0
+
+
 def test_wait_empty_ends_when_the_hosts_hold_nothing_and_fails_naming_what_is_left(tmp_path):
     cloud, path, journal, vm = setup(tmp_path)
     journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
