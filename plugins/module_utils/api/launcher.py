@@ -308,9 +308,16 @@ def read_text(path: str) -> Optional[str]:
 
 
 def last_task(artifacts: str) -> Optional[str]:
-    """The task of the newest job event (ansible-runner names them <counter>-<uuid>.json)."""
-    events = glob.glob(os.path.join(artifacts, "job_events", "*.json"))
-    for path in sorted(events, key=lambda name: int(os.path.basename(name).split("-", 1)[0]), reverse=True)[:20]:
+    """The task of the newest job event (ansible-runner names them <counter>-<uuid>.json).
+
+    An event still being completed is <uuid>-partial.json: it has no counter and is left out.
+    """
+    numbered = []
+    for path in glob.glob(os.path.join(artifacts, "job_events", "*.json")):
+        counter = os.path.basename(path).split("-", 1)[0]
+        if counter.isdigit():
+            numbered.append((int(counter), path))
+    for _counter, path in sorted(numbered, reverse=True)[:20]:
         try:
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle).get("event_data", {})

@@ -53,6 +53,9 @@ with open(os.path.join(artifacts, "job_events", "7-abc.json"), "w") as handle:
     json.dump({"event": "playbook_on_task_start", "event_data": {"task": "Disable the hosts of this batch"}}, handle)
 with open(os.path.join(artifacts, "job_events", "12-def.json"), "w") as handle:
     json.dump({"event": "runner_on_ok", "event_data": {"task": "Move the servers off the batch"}}, handle)
+# An event ansible-runner is still completing: named by its uuid alone, no counter.
+with open(os.path.join(artifacts, "job_events", "02fc0000-9a1b-4c2d-8e3f-5a6b7c8d9e0f-partial.json"), "w") as handle:
+    json.dump({"event": "runner_on_start", "event_data": {"task": "Enable the host again"}}, handle)
 deadline = time.time() + float(os.environ.get("FAKE_RUNNER_SECONDS", "30"))
 while time.time() < deadline:
     time.sleep(0.05)
