@@ -11,6 +11,19 @@ set is booted again, spread over the hosts deterministically:
 * the other slots cycle through tenant-a, tenant-b, tenant-c;
 * the first tenant-b server is stopped (SHUTOFF), for cold migration.
 
+With FENIX_SEED_ZONES=1 the cloud has what Nova's scheduler checks beyond room
+(the default seed takes it away again):
+
+* two availability zones, aggregates fenix-az1 (the first half of the hosts)
+  and fenix-az2 (the others), fenix-az2 with the metadata fenix_pinned=true;
+* the trait CUSTOM_FENIX_FAST on the resource providers of every host but the last;
+* flavors fenix.fast (trait:CUSTOM_FENIX_FAST=required), fenix.pinned
+  (aggregate_instance_extra_specs:fenix_pinned=true) and fenix.accel (an extra
+  spec the planner does not model, fenix_test:accelerator=fpga);
+* on compute2 slot 2 a fenix.fast server, on compute4 slot 0 a fenix.accel one
+  and slot 1 a fenix.pinned one, and the servers of compute2 slot 1, compute3
+  slot 2 and compute4 slot 2 booted into their host's zone.
+
 Servers are booted with networks='none' and the 2.74 `host` field (the
 scheduler still runs its filters, so anti-affinity and capacity are checked)
 by the user `fenix-seeder`, which has the admin role on the tenant projects
@@ -38,6 +51,18 @@ SEEDER = 'fenix-seeder'
 FLAVOR = 'fenix.tiny'
 IMAGE = 'fenix-tiny'
 GROUP = 'aa-group'
+ZONES = os.environ.get('FENIX_SEED_ZONES') == '1'
+ZONE_AGGREGATES = ('fenix-az1', 'fenix-az2')
+FAST_TRAIT = 'CUSTOM_FENIX_FAST'
+# name: extra specs
+SPECIAL_FLAVORS = {
+    'fenix.fast': {'trait:%s' % FAST_TRAIT: 'required'},
+    'fenix.pinned': {'aggregate_instance_extra_specs:fenix_pinned': 'true'},
+    'fenix.accel': {'fenix_test:accelerator': 'fpga'},
+}
+# (host index, slot): the flavor of that server, or 'zone' when it is booted into its host's zone.
+SPECIAL_SERVERS = {(3, 0): 'fenix.accel', (1, 2): 'fenix.fast', (3, 1): 'fenix.pinned',
+                   (1, 1): 'zone', (2, 2): 'zone', (3, 2): 'zone'}
 QUOTAS = dict(instances=200, cores=400, ram=400 * 1024, server_groups=50,
               server_group_members=200)
 T0 = time.time()
@@ -85,12 +110,80 @@ def ensure_identity(adm):
     return projects
 
 
-def ensure_flavor(adm):
-    f = adm.compute.find_flavor(FLAVOR, ignore_missing=True)
+def ensure_flavor(adm, name=FLAVOR, extra_specs=None):
+    f = adm.compute.find_flavor(name, ignore_missing=True)
     if f is None:
-        f = adm.compute.create_flavor(name=FLAVOR, vcpus=1, ram=256, disk=1,
+        f = adm.compute.create_flavor(name=name, vcpus=1, ram=256, disk=1,
                                       is_public=True)
+        if extra_specs:
+            adm.compute.create_flavor_extra_specs(f, extra_specs)
     return f
+
+
+def providers(adm, hosts):
+    """host -> its Placement resource provider UUID."""
+    found = {}
+    for h in hosts:
+        rps = adm.placement.get('/resource_providers?name=%s' % h).json()[
+            'resource_providers']
+        if rps:
+            found[h] = rps[0]['uuid']
+    return found
+
+
+def set_trait(adm, uuid, trait, present):
+    r = adm.placement.get('/resource_providers/%s/traits' % uuid,
+                          microversion='1.6')
+    exceptions.raise_from_response(r)
+    body = r.json()
+    traits = set(body['traits'])
+    wanted = traits | {trait} if present else traits - {trait}
+    if wanted == traits:
+        return
+    r = adm.placement.put('/resource_providers/%s/traits' % uuid, json={
+        'traits': sorted(wanted),
+        'resource_provider_generation': body['resource_provider_generation']},
+        microversion='1.6')
+    exceptions.raise_from_response(r)
+
+
+def reset_zones(adm, hosts):
+    """No zone aggregate and no CUSTOM_FENIX_FAST trait: the default seed."""
+    for aggregate in adm.compute.aggregates():
+        if aggregate.name in ZONE_AGGREGATES:
+            for h in aggregate.hosts or []:
+                adm.compute.remove_host_from_aggregate(aggregate, h)
+            adm.compute.delete_aggregate(aggregate)
+            log('deleted aggregate %s' % aggregate.name)
+    r = adm.placement.get('/resource_providers?required=%s' % FAST_TRAIT,
+                          microversion='1.18')
+    if r.status_code == 200:  # 400 while the trait does not exist yet
+        for rp in r.json()['resource_providers']:
+            set_trait(adm, rp['uuid'], FAST_TRAIT, False)
+
+
+def make_zones(adm, hosts):
+    """Two zones, the pinned aggregate's metadata, the trait; host -> zone."""
+    half = (len(hosts) + 1) // 2
+    zones = {}
+    for name, members in zip(ZONE_AGGREGATES, (hosts[:half], hosts[half:])):
+        zone = name[len('fenix-'):]
+        aggregate = adm.compute.create_aggregate(name=name,
+                                                 availability_zone=zone)
+        for h in members:
+            adm.compute.add_host_to_aggregate(aggregate, h)
+            zones[h] = zone
+        if name == ZONE_AGGREGATES[1]:
+            adm.compute.set_aggregate_metadata(aggregate,
+                                               {'fenix_pinned': 'true'})
+    r = adm.placement.put('/traits/%s' % FAST_TRAIT, microversion='1.6')
+    exceptions.raise_from_response(r)
+    rp = providers(adm, hosts)
+    for h in hosts[:-1]:
+        set_trait(adm, rp[h], FAST_TRAIT, True)
+    log('zones %s, trait %s on %s' % (
+        zones, FAST_TRAIT, ', '.join(hosts[:-1])))
+    return zones
 
 
 def ensure_image(adm):
@@ -176,26 +269,32 @@ def ensure_group(conn):
                                             policy='anti-affinity')
 
 
-def plan(hosts):
-    """[(name, project, host, group?)] in a deterministic order."""
+def plan(hosts, zones=None):
+    """[(name, project, host, group?, flavor name, zone)] in a deterministic order."""
     out = []
     cycle = 0
     for i, host in enumerate(hosts):
         for j in range(PER_HOST):
             if j == 0 and i < 3:
-                out.append(('tenant-a-aa-%s' % host, 'tenant-a', host, True))
+                out.append(('tenant-a-aa-%s' % host, 'tenant-a', host, True,
+                            FLAVOR, None))
                 continue
             project = TENANTS[cycle % len(TENANTS)]
             cycle += 1
+            special = SPECIAL_SERVERS.get((i, j)) if zones else None
+            flavor = special if special in SPECIAL_FLAVORS else FLAVOR
+            zone = zones[host] if special == 'zone' else None
             out.append(('%s-%s-%d' % (project, host, j), project, host,
-                        False))
+                        False, flavor, zone))
     return out
 
 
-def boot(conn, name, host, flavor, image, group_id):
+def boot(conn, name, host, flavor, image, group_id, zone=None):
     body = {'server': {'name': name, 'flavorRef': flavor.id,
                        'imageRef': image.id, 'networks': 'none',
                        'host': host}}
+    if zone:
+        body['server']['availability_zone'] = zone
     if group_id:
         body['os:scheduler_hints'] = {'group': group_id}
     r = conn.compute.post('/servers', json=body, microversion='2.74')
@@ -207,12 +306,17 @@ def main():
     adm = openstack.connect()  # admin OS_* variables from cloudctl
     projects = ensure_identity(adm)
     flavor = ensure_flavor(adm)
+    flavors = {FLAVOR: flavor}
+    for name, specs in SPECIAL_FLAVORS.items():
+        flavors[name] = ensure_flavor(adm, name, specs)
     image = ensure_image(adm)
     log('identity, flavor %s, image %s ready' % (flavor.id, image.id))
     delete_all_servers(adm)
     hosts = enable_computes(adm)
     if not hosts:
         raise SystemExit('no nova-compute service')
+    reset_zones(adm, hosts)
+    zones = make_zones(adm, hosts) if ZONES else {}
     for h in hosts:
         rps = adm.placement.get('/resource_providers?name=%s' % h).json()[
             'resource_providers']
@@ -228,13 +332,13 @@ def main():
 
     conns = {p: user_conn(SEEDER, p) for p in TENANTS}
     group = ensure_group(conns['tenant-a'])
-    servers = plan(hosts)
+    servers = plan(hosts, zones)
     log('booting %d servers on %d hosts' % (len(servers), len(hosts)))
 
     def do_boot(item):
-        name, project, host, in_group = item
-        return boot(conns[project], name, host, flavor, image,
-                    group.id if in_group else None)
+        name, project, host, in_group, flavor_name, zone = item
+        return boot(conns[project], name, host, flavors[flavor_name], image,
+                    group.id if in_group else None, zone)
 
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
         ids = list(ex.map(do_boot, servers))
@@ -271,7 +375,7 @@ def main():
     out = []
     for k, i in enumerate(ids):
         s = current[i]
-        name, project, host, in_group = servers[k]
+        name, project, host, in_group, flavor_name, zone = servers[k]
         if s.compute_host != host:
             raise SystemExit('%s landed on %s, expected %s' % (
                 name, s.compute_host, host))
@@ -279,7 +383,8 @@ def main():
                     'project': by_project_id.get(s.project_id),
                     'project_id': s.project_id, 'host': s.compute_host,
                     'status': s.status,
-                    'group': GROUP if in_group else None})
+                    'group': GROUP if in_group else None,
+                    'flavor': flavor_name, 'zone': zone})
     seed = {
         'servers': out,
         'hosts': hosts,
@@ -291,6 +396,10 @@ def main():
                                   'policy': 'anti-affinity'}},
         'stopped': stopped,
         'servers_per_host': PER_HOST,
+        # With FENIX_SEED_ZONES=1: host -> zone, the hosts with the trait, each special flavor's extra specs.
+        'zones': zones,
+        'trait_hosts': {FAST_TRAIT: hosts[:-1]} if zones else {},
+        'flavors': SPECIAL_FLAVORS if zones else {},
     }
     with open(os.path.join(D, 'seed.json'), 'w') as f:
         json.dump(seed, f, indent=2)
