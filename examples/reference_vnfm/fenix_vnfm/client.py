@@ -57,18 +57,22 @@ class MaintenanceApi:
             raise ApiError("GET %s failed after %d attempts: %s" % (url, result["attempts"], result["error"]))
         return list((result["body"] or {}).get("instance_ids") or [])
 
-    def put(self, url: str, body: dict) -> ApiResult:
+    def put(self, url: str, body: dict, retries: Optional[int] = None) -> ApiResult:
         """PUT an answer or a constraint; the caller decides what a failure means."""
-        return self.call("PUT", url, body)
+        return self.call("PUT", url, body, retries)
 
-    def call(self, method: str, url: str, body: Optional[dict] = None) -> ApiResult:
-        """{status, body, attempts, error}; error is None exactly when the status is 200."""
+    def call(self, method: str, url: str, body: Optional[dict] = None, retries: Optional[int] = None) -> ApiResult:
+        """{status, body, attempts, error}; error is None exactly when the status is 200.
+
+        ``retries``: this call's, instead of the client's.
+        """
+        retries = self.retries if retries is None else retries
         attempt, fresh = 0, False
         while True:
             attempt += 1
             status, answer, error = self._once(method, url, body, self.token(fresh))
             fresh = status == 401
-            if status == 200 or not worth_retrying(status) or attempt > self.retries:
+            if status == 200 or not worth_retrying(status) or attempt > retries:
                 return {"status": status, "body": answer, "attempts": attempt, "error": error}
             self.sleep(self.retry_delay * (2 ** (attempt - 1)))
 

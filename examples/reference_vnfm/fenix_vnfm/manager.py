@@ -189,9 +189,13 @@ class Vnfm:
 
     # constraints
     def set_constraints_when_possible(self, api_url: str, group_name: str, options: ConstraintOptions) -> None:
-        """Set the constraints now or, when the API does not answer yet, before the first answer."""
+        """Set the constraints now or, when the API does not answer yet, before the first answer.
+
+        One attempt now, without the client's retries: the API may well not run yet, and the webhook starts
+        listening only after this (30 s of backoff kept the VNFM from answering its readiness probe).
+        """
         try:
-            self.set_constraints(api_url, group_name, options)
+            self.set_constraints(api_url, group_name, options, retries=0)
         except ApiError as exc:
             # The API may start after the VNFM (an operator's run starts it); try again before the first answer.
             self.log.write("constraints_deferred", error=str(exc))
@@ -204,8 +208,12 @@ class Vnfm:
                 self.pending_constraints()
                 self.pending_constraints = None
 
-    def set_constraints(self, api_url: str, group_name: str, options: ConstraintOptions) -> None:
-        """Tell the API about our server group and each member, once at start (and again after a scale-out)."""
+    def set_constraints(self, api_url: str, group_name: str, options: ConstraintOptions,
+                        retries: Optional[int] = None) -> None:
+        """Tell the API about our server group and each member, once at start (and again after a scale-out).
+
+        ``retries``: of each request (None: the client's).
+        """
         group = self.cloud.server_group(group_name)
         migration_type = self.policies.for_state("PLANNED_MAINTENANCE").action
         requests = constraint_requests(api_url, group, self.project_id, migration_type, options)
@@ -213,7 +221,7 @@ class Vnfm:
             requests += vnf_group_requests(api_url, group, self.cloud.my_server_ids(), self.project_id,
                                            migration_type, options)
         for url, body in requests:
-            result = self.api.put(url, body)
+            result = self.api.put(url, body, retries)
             if result["error"]:
                 raise ApiError("PUT %s failed: %s" % (url, result["error"]))
             if "instance_id" in body:

@@ -60,6 +60,13 @@ def test_retries_are_bounded():
     assert result["attempts"] == 3 and result["status"] == 502 and result["error"] == "HTTP 502"
 
 
+def test_a_call_may_have_its_own_retries():
+    api, seen, _tokens, sleeps = api_with(URLError("refused"), (200, {}))
+    result = api.put(API + "/instance_group/g-1", {}, retries=0)
+    assert (result["attempts"], result["status"], sleeps, len(seen)) == (1, None, [], 1)
+    assert result["error"] == "refused"
+
+
 def test_a_refusal_is_not_retried_and_its_message_is_kept():
     api, seen, _tokens, _sleeps = api_with((409, {"error": {"code": 409, "message": "does not answer SCALE_IN"}}))
     result = api.call("PUT", API + "/x", {"state": "ACK_MAINTENANCE"})

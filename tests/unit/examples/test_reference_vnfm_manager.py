@@ -164,7 +164,9 @@ def test_constraints_the_api_refuses_are_deferred_until_the_first_answer():
     manager.set_constraints_when_possible(API, "aa-group", protocol.ConstraintOptions())
     assert log.events("constraints_deferred")[0]["error"] == "PUT %s/instance_group/g-1 failed: HTTP 503" % API
     assert manager.pending_constraints is not None and not log.events("constraints")
+    assert api.retries_asked == [0]  # at start, one attempt: the API may not run yet
     manager.handle_body(aodh(payload("MAINTENANCE"))[0], "webhook")
+    assert api.retries_asked[1:4] == [None] * 3  # before the first answer (then the answer), the client's retries
     events = [line["event"] for line in log.lines]
     assert events.count("constraints") == 3 and events.index("constraints") < events.index("replied")
     assert manager.pending_constraints is None

@@ -42,9 +42,12 @@ class FakeApi(client.MaintenanceApi):
         self.instances = list(MINE) if instances is None else instances
         self.statuses = list(statuses or [status])
         self.calls = []
+        self.retries_asked = []  # each PUT's retries (None: the client's)
 
-    def call(self, method, url, body=None):
+    def call(self, method, url, body=None, retries=None):
         self.calls.append((method, url, body))
+        if method == "PUT":
+            self.retries_asked.append(retries)
         if method == "GET":
             return {"status": 200, "body": {"instance_ids": self.instances}, "attempts": 1, "error": None}
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
