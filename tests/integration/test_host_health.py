@@ -202,8 +202,8 @@ def test_compute_host_health_sees_a_stopped_compute_and_its_return(admin, playbo
     print("compute_host_health after compute-start: waited %.1f s (%s)" % (back["waited"], "; ".join(back["progress"])))
 
 
-def test_a_migration_to_a_stopped_target_is_retried_where_the_scheduler_chooses(admin, playbook, compute_back,
-                                                                                 enabled_hosts):
+def test_a_migration_to_a_stopped_target_is_retried_where_the_scheduler_chooses(
+        admin, playbook, compute_back, enabled_hosts):
     """The planner's target went down after the plan: the first attempt fails on it, the retry lets Nova choose."""
     grouped = {member for group in admin.compute.server_groups(all_projects=True) for member in group.member_ids}
     server = next(s for s in admin.compute.servers(details=True, all_projects=True)

@@ -35,6 +35,7 @@ def enable_sdk_logging(**kwargs) -> None:
 
     openstack.enable_logging(**kwargs)
 
+
 # Options that configure the connection; passing them together with a full
 # cloud dict would be ambiguous, so that is refused (as openstack.cloud does).
 CONNECTION_OPTIONS = (

@@ -101,7 +101,9 @@ def test_without_pinned_zones_a_server_is_held_to_its_zone(cloud):
     cloud.api_versions["compute"] = ("2.1", "2.95")
     free = cloud.add_server("compute4", name="free")
     plan = plan_batch(read_cloud_model(cloud), ["compute4"], PlanSettings(max_fill=1.0))
-    target, = [move.to_host for batch in plan.batches for wave in batch.waves for move in wave]
+    (server_id, target), = [(move.server_id, move.to_host) for batch in plan.batches for wave in batch.waves
+                            for move in wave]
+    assert server_id == free
     assert target in ("compute5", "compute6")
 
 

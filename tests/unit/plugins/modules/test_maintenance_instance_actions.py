@@ -185,7 +185,7 @@ def test_where_the_scheduler_placed_a_server_its_anti_affinity_group_is_checked(
 
 
 def test_wait_empty_ends_when_the_hosts_hold_nothing_and_fails_naming_what_is_left(tmp_path):
-    cloud, path, journal, vm = setup(tmp_path)
+    cloud, path, journal, _vm = setup(tmp_path)
     journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
     journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
     with WebhookServer() as hook:
@@ -203,7 +203,7 @@ def test_wait_empty_ends_when_the_hosts_hold_nothing_and_fails_naming_what_is_le
 
 
 def test_wait_empty_is_not_done_in_check_mode(tmp_path):
-    cloud, path, journal, vm = setup(tmp_path)
+    cloud, path, journal, _vm = setup(tmp_path)
     journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
     with WebhookServer() as hook:
         result = act(cloud, path, hook, check_mode=True, wait_empty=True, empty_timeout=0)
