@@ -117,7 +117,7 @@ def test_a_named_target_that_fails_the_migration_is_dropped_with_target_fallback
         MigrationRequest(server, kind, target_host="compute2"), events=lambda _o, what, details: events.append((what, details)))
     assert (outcome.status, outcome.attempts, outcome.dropped_target) == ("migrated", 2, "compute2")
     assert outcome.destination == cloud.servers[server].compute_host == "compute3"
-    assert [what for what, _ in events] == ["instance.migration_target_dropped"]
+    assert [what for what, _details in events] == ["instance.migration_target_dropped"]
     assert events[0][1]["target"] == "compute2" and "still on compute1" in events[0][1]["error"]
     assert clock.sleeps.count(3) == 1  # the retry's backoff
 
