@@ -53,6 +53,7 @@ class FakeCloud:
         self.cold_failures = 0  # next cold migrations that end with an error record
         self.failing_targets = set()  # hosts whose compute fails every migration naming them (an error record)
         self.traits = {host: set() for host in hosts}  # the traits of each host's resource provider
+        self.confirmed_meanwhile = 0  # next confirmations that find the resize confirmed already (409)
         self.live_status = "running"  # status of a live migration in progress (Nova's record), e.g. "queued"
         self.ignore_timeout_actions = False  # accept force_complete / abort and do nothing, as a wedged compute
         self._pending = {}
@@ -309,6 +310,11 @@ class _Compute:
             self.cloud.allocations[server.source].pop("migration-" + server.id, None)
             server.status, server.task_state = server.previous_status, None
 
+        if self.cloud.confirmed_meanwhile:
+            # Someone else's confirmation ended just before this one arrived: Nova refuses it.
+            self.cloud.confirmed_meanwhile -= 1
+            finish()
+            raise http_error(409, "Cannot 'confirmResize' instance %s while it is in vm_state stopped" % server.id)
         self.cloud._pending[server.id] = {"polls": 0, "finish": finish}
 
     def migrations(self, server_id=None):

@@ -391,7 +391,7 @@ class Migrator:
         if request.kind == COLD and server.status == "VERIFY_RESIZE":
             if not self.settings.confirm:
                 return server.compute_host
-            self.conn.compute.confirm_server_resize(server)
+            confirm_resize(self.conn, server)
             try:
                 server = yield from self._wait_settled(request.server_id, request.kind, self.settings.timeout,
                                                        leaving="VERIFY_RESIZE")
@@ -964,6 +964,19 @@ def _sdk_exceptions():
     return exceptions
 
 
+def confirm_resize(conn, server) -> None:
+    """Confirm a cold migration waiting in VERIFY_RESIZE.
+
+    Nova refusing it (409) because it was confirmed meanwhile - by a run stopped while its confirmation was
+    under way, or by Nova's resize_confirm_window - is no error: only a server still waiting raises it.
+    """
+    try:
+        conn.compute.confirm_server_resize(server)
+    except _sdk_exceptions().HttpException as exc:
+        if exc.status_code != 409 or conn.compute.get_server(server.id).status == "VERIFY_RESIZE":
+            raise
+
+
 # Migrations Nova still works on, by the status of their os-migrations record ("finished" is a cold
 # migration waiting for its confirmation: the server is VERIFY_RESIZE on its target).
 UNSETTLED_MIGRATIONS = NOT_STARTED + ("accepted", "pre-migrating", "running", "migrating", "post-migrating",
@@ -990,7 +1003,7 @@ def settle_migrations_from(conn, hosts: List[str], timeout: float, poll: float =
                 if record.status == "finished":
                     server = conn.compute.get_server(record.server_id)
                     if server.status == "VERIFY_RESIZE":
-                        conn.compute.confirm_server_resize(server)
+                        confirm_resize(conn, server)
                 moving.append(record.server_id)
         if not moving or clock() >= deadline:
             return sorted(set(moving))

@@ -6,6 +6,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     MigrationRequest,
     MigrationSettings,
     Migrator,
+    confirm_resize,
     is_transient_refusal,
 )
 from fakes import FakeCloud, http_error
@@ -50,6 +51,28 @@ def test_cold_migration_is_confirmed_and_keeps_shutoff():
     assert cloud.calls["compute.confirm_server_resize"] == 1
     assert cloud.servers[server].status == "SHUTOFF"
     assert cloud.allocations["compute1"] == {}
+
+
+def test_a_confirmation_nova_refuses_because_it_was_confirmed_meanwhile_is_no_error():
+    cloud, clock = FakeCloud(), Clock()
+    server = cloud.add_server("compute1", status="SHUTOFF")
+    cloud.confirmed_meanwhile = 1  # a killed run's confirmation was under way
+    outcome = migrator(cloud, clock).migrate(MigrationRequest(server, COLD, target_host="compute3"))
+    assert (outcome.status, outcome.destination, outcome.error) == ("migrated", "compute3", None)
+    assert cloud.servers[server].status == "SHUTOFF" and cloud.calls["compute.confirm_server_resize"] == 1
+
+
+def test_a_conflict_on_a_server_still_waiting_is_raised():
+    cloud = FakeCloud()
+    server = cloud.servers[cloud.add_server("compute1", status="SHUTOFF")]
+    server.status = "VERIFY_RESIZE"
+
+    def refuse(_server):
+        raise http_error(409, "busy")
+
+    cloud.compute.confirm_server_resize = refuse
+    with pytest.raises(Exception, match="busy"):
+        confirm_resize(cloud, server)
 
 
 def test_cold_migration_without_confirm_stays_in_verify_resize():
