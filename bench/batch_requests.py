@@ -59,7 +59,7 @@ def one_batch(workdir: str) -> list:
     steps.append(("compute_service disable", counts))
     _result, counts, _wall = run_module(MaintenanceInstanceActionsModule, dict(
         session, hosts=[HOST], waves=plan["plan"]["batches"][0]["waves"], concurrency=4, poll_interval=1,
-        wait_empty=True))
+        wait_empty=True, bus={"transport_url": "rabbit://guest:guest@127.0.0.1:5672/"}))
     steps.append(("maintenance_instance_actions", counts))
     _result, counts, _wall = run_module(ComputeHostHealthModule, {"host": HOST, "poll_interval": 1})
     steps.append(("compute_host_health", counts))
