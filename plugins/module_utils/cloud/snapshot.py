@@ -185,10 +185,15 @@ def resources_from_placement(inventories: dict, usages: dict) -> Dict[str, dict]
     return resources
 
 
+def group_policy(group) -> Optional[str]:
+    """A Nova server group's policy: ``policy`` from microversion 2.64, the first of ``policies`` before."""
+    return group.policy or (group.policies[0] if group.policies else None)
+
+
 def server_groups_by_member(conn) -> Dict[str, dict]:
     by_member: Dict[str, dict] = {}
     for group in conn.compute.server_groups(all_projects=True):
-        policy = group.policy or (group.policies[0] if group.policies else None)
+        policy = group_policy(group)
         for member in group.member_ids or []:
             by_member[member] = {"id": group.id, "name": group.name, "policy": policy}
     return by_member

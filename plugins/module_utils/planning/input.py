@@ -32,6 +32,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     service_state,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import (
+    group_policy,
     list_hypervisors,
     read_resources,
 )
@@ -132,7 +133,7 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
         )
     groups, group_names = {}, {}
     for group in conn.compute.server_groups(all_projects=True):
-        policy = group.policy or (group.policies[0] if group.policies else None)
+        policy = group_policy(group)
         group_names[group.id] = group.name
         for member in group.member_ids or []:
             groups[member] = (group.id, policy)

@@ -28,6 +28,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     MigrationRequest,
     Migrator,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import group_policy
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import parse_time, utc_datetime
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
@@ -76,8 +77,7 @@ def anti_affinity_breaches(conn, placed: List[InstanceWork]) -> List[str]:
         return []
     breaches = []
     for group in conn.compute.server_groups(all_projects=True):
-        policy = group.policy or (group.policies[0] if group.policies else None)
-        if group.id not in wanted or policy != "anti-affinity":
+        if group.id not in wanted or group_policy(group) != "anti-affinity":
             continue
         members_on: Dict[str, List[str]] = {}
         for member in group.member_ids or []:
