@@ -165,6 +165,14 @@ def stop_all(vnfms: dict) -> None:
         vnfm.stop()
 
 
+def run_then_stop(run: "Run", vnfms: dict) -> tuple:
+    """The run's (exit code, output); its VNFMs are stopped afterwards, whatever happened."""
+    try:
+        return run.run()
+    finally:
+        stop_all(vnfms)
+
+
 def enabled_everywhere(conn) -> bool:
     return all(s.status == "enabled" for s in conn.compute.services(binary="nova-compute"))
 
@@ -297,10 +305,7 @@ def test_nack_fails_cleanly(tmp_path, reseeded, admin_conn):
     vnfms = start_vnfms(tmp_path, reseeded, {"tenant-a": "nack", "tenant-b": "migrate", "tenant-c": "migrate"},
                         extra={"tenant-a": ["--state-policy", "MAINTENANCE=live_migrate"]})
     run = Run(tmp_path, "e2e-b", webhook_urls(reseeded, vnfms))
-    try:
-        code, output = run.run()
-    finally:
-        stop_all(vnfms)
+    code, _output = run_then_stop(run, vnfms)
     assert code != 0
     session = run.session()
     assert session.state == "MAINTENANCE_FAILED" and "NACK" in session.reason
@@ -341,10 +346,7 @@ def test_capacity_short_asks_to_scale_in_then_goes_on(tmp_path, test_cloud, admi
                             extra={"tenant-c": ["--scale-in-delete", "4"]})
         run = Run(tmp_path, "e2e-d", webhook_urls(full, vnfms), rolling_maintenance_actions=[],
                   rolling_maintenance_hosts=["compute1"])
-        try:
-            code, output = run.run()
-        finally:
-            stop_all(vnfms)
+        code, output = run_then_stop(run, vnfms)
         assert code == 0, output[-3000:]
         journal = Journal(run.journal)
         states = [e["details"]["to"] for e in journal.events("e2e-d") if e["kind"] == "session.state"]

@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 import pytest
 
 from conftest import CLOUDCTL
-from test_rolling_maintenance import Run, start_vnfms, stop_all, webhook_urls
+from test_rolling_maintenance import Run, run_then_stop, start_vnfms, webhook_urls
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import build_report
@@ -121,10 +121,7 @@ def maintained(tmp_path, test_cloud):
         seed = json.load(handle)
     vnfms = start_vnfms(tmp_path, seed, {"tenant-a": "live_migrate", "tenant-b": "migrate", "tenant-c": "migrate"})
     run = Run(tmp_path, SESSION, webhook_urls(seed, vnfms), rolling_maintenance_hosts=HOSTS)
-    try:
-        code, output = run.run()
-    finally:
-        stop_all(vnfms)
+    code, output = run_then_stop(run, vnfms)
     assert code == 0, output[-3000:]
     return run, output, seed
 
@@ -197,10 +194,7 @@ def test_a_failed_run_writes_its_report_too(tmp_path, test_cloud):
                         extra={"tenant-a": ["--state-policy", "MAINTENANCE=live_migrate"]})
     session_id = "e2e-report-failed"
     run = Run(tmp_path, session_id, webhook_urls(seed, vnfms))
-    try:
-        code, output = run.run()
-    finally:
-        stop_all(vnfms)
+    code, output = run_then_stop(run, vnfms)
     assert code != 0
     reports = os.path.join(str(tmp_path), "reports")
     html = os.path.join(reports, session_id + ".html")

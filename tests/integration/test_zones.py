@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from conftest import CLOUDCTL
-from test_rolling_maintenance import Run, enabled_everywhere, start_vnfms, stop_all, webhook_urls
+from test_rolling_maintenance import Run, enabled_everywhere, run_then_stop, start_vnfms, webhook_urls
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
@@ -84,10 +84,7 @@ def test_a_maintenance_moves_each_server_where_nova_accepts_it(zoned, admin, tmp
     vnfms = start_vnfms(tmp_path, zoned, {"tenant-a": "live_migrate", "tenant-b": "migrate", "tenant-c": "migrate"})
     run = Run(tmp_path, "zones", webhook_urls(zoned, vnfms), rolling_maintenance_hosts=MAINTAINED,
               rolling_maintenance_reply_timeout=5, rolling_maintenance_actions=[])
-    try:
-        code, output = run.run()
-    finally:
-        stop_all(vnfms)
+    code, output = run_then_stop(run, vnfms)
     assert code == 0, output[-3000:]
     journal = Journal(run.journal)
     assert journal.session("zones").state == "MAINTENANCE_DONE"
