@@ -8,7 +8,10 @@ once on the cloud started with 4 computes and once with 8 (cloudctl restarts it;
 times), and prints the requests of each module and the batch's total at both sizes and their ratio.
 
 Usage: . scripts/env.sh && python bench/batch_requests.py [--computes 4 8]
-Leaves the cloud started with the last count; `cloudctl stop && cloudctl start && cloudctl seed` gives back 4.
+Leaves the cloud started with the last count, and Nova keeps the extra computes' services (down) after a
+restart with fewer: stop it with FENIX_CLOUD_COMPUTES=8 (cloudctl stops only the computes of the count it is
+given), start it, and delete the services and resource providers of compute5..8 before the tests, whose
+max_unavailable counts down hosts.
 """
 
 from __future__ import annotations
