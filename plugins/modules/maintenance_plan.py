@@ -42,7 +42,8 @@ description:
     C(PREPARE_MAINTENANCE)).
   - With O(batch), plans exactly those hosts as one batch with fresh targets against the cloud as it
     is now (a rolling play calls this once per batch), and fails naming the blockers when the rules
-    cannot be met.
+    cannot be met. It reads the servers of those hosts and the other members of their groups only, so
+    its cost grows with the batch, not with the cloud.
   - Read-only; nothing in the cloud or the journal changes.
   - First checks that the cloud's compute and Placement APIs offer the microversions the collection
     needs (OpenStack Rocky or later), and fails naming what is missing otherwise.
@@ -500,8 +501,10 @@ class MaintenancePlanModule(OpenStackModule):
         require_floors(self.conn)
         session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
         named, recorded = self.session_choice()
+        # A batch's plan reads the servers of its hosts (and their groups' other members), not the cloud's.
         model = read_cloud_model(self.conn, group_constraints, instance_constraints,
-                                 session_id=self.params["session_id"], recorded=recorded)
+                                 session_id=self.params["session_id"], recorded=recorded,
+                                 servers_of=self.params["batch"] or None)
         hosts = self.params["hosts"] or session_hosts or sorted(model.hosts)
         batch = self.params["batch"]
         unknown = sorted((set(hosts) | set(batch)) - set(model.hosts))

@@ -166,13 +166,17 @@ class _Compute:
         return service
 
     # servers
-    def servers(self, details=True, all_projects=False, compute_host=None):
+    def servers(self, details=True, all_projects=False, compute_host=None, id=None):  # pylint: disable=redefined-builtin
         """A list is a read of every server it shows: each sees its migration advance, as a GET would."""
         self.cloud.calls["compute.servers"] += 1
+
+        def shown(server):
+            return compute_host in (None, server.compute_host) and id in (None, server.id)
+
         for server in list(self.cloud.servers.values()):
-            if compute_host in (None, server.compute_host):
+            if shown(server):
                 self._advance(server)
-        return [s for s in self.cloud.servers.values() if compute_host in (None, s.compute_host)]
+        return [s for s in self.cloud.servers.values() if shown(s)]
 
     def get_server(self, server_id):
         self.cloud.calls["compute.get_server"] += 1

@@ -15,7 +15,10 @@ Requests do not grow with servers, and grow with hosts only for full hosts:
   and usage per resource class in a single response. A provider with no free
   vCPU is not a candidate, so only those full hosts are read one by one
   (inventories and usages, as compute_host_info does);
-* one server list of all projects (flavors embedded at microversion >= 2.47);
+* one server list of all projects (flavors embedded at microversion >= 2.47); for one batch
+  (``servers_of``), one server list per batch host and one read per other member of the groups
+  of their servers (where a group's rules may forbid a target), so a batch's reads grow with the
+  batch, not with the cloud;
 * one server group list and one aggregate list;
 * one Placement ``GET /resource_providers?required=...`` per distinct set of flavor traits
   (planning/requirements.py), none when no flavor asks for a trait.
@@ -24,7 +27,7 @@ Requests do not grow with servers, and grow with hosts only for full hosts:
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Optional
+from typing import Collection, Dict, Iterable, List, Optional, Set
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
@@ -96,15 +99,47 @@ def flavor_need(flavor) -> tuple:
             int(flavor.get("disk") or 0) + int(ephemeral) + swap_gb)
 
 
+def batch_servers(conn, hosts: Collection[str], members: Dict[str, List[str]], instances: List[dict]) -> list:
+    """The servers of ``hosts``, and the other members of their groups (Nova's and the sessions'), wherever they are.
+
+    ``members``: each Nova server group's member ids. Nova's server list filters on one ``uuid`` only,
+    so each other member costs a request: they are few (a group is an application's, not the cloud's).
+    """
+    servers = []
+    for host in sorted(hosts):
+        servers.extend(conn.compute.servers(details=True, all_projects=True, compute_host=host))
+    read = {server.id for server in servers}
+    groups_of: Dict[str, Set[str]] = {}
+    for group_id, member_ids in members.items():
+        for member in member_ids:
+            groups_of.setdefault(member, set()).add(group_id)
+    constraint_members: Dict[str, List[str]] = {}
+    for body in instances:
+        if body.get("group_id"):
+            groups_of.setdefault(body["instance_id"], set()).add(body["group_id"])
+            constraint_members.setdefault(body["group_id"], []).append(body["instance_id"])
+    touched = set().union(*(groups_of.get(server_id, set()) for server_id in read))
+    others = sorted({member for group_id in touched
+                     for member in members.get(group_id, constraint_members.get(group_id, []))} - read)
+    for member in others:
+        servers.extend(conn.compute.servers(details=True, all_projects=True, id=member))  # [] once deleted
+    return servers
+
+
 def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iterable[dict] = (),
-                     session_id: Optional[str] = None, recorded: Iterable[str] = ()) -> CloudModel:
-    """Every nova-compute host with capacity, every server, the server groups, and the constraints.
+                     session_id: Optional[str] = None, recorded: Iterable[str] = (),
+                     servers_of: Optional[Collection[str]] = None) -> CloudModel:
+    """Every nova-compute host with capacity, the servers, the server groups, and the constraints.
 
     A host counts as disabled by us when the session ``session_id`` owns its disable (its reason
     names the session, or names none and ``recorded``, the session's journal, lists the host);
     planning without a session, when this collection disabled it without one.
+
+    ``servers_of``: the hosts of the one batch to plan; only their servers, and the other members of
+    those servers' groups, are read (the model's ``servers_complete`` is False). None: every server.
     """
     recorded = set(recorded)
+    instances = list(instances)
     services = {service.host: service for service in conn.compute.services(binary=COMPUTE_BINARY)}
     hypervisors = list_hypervisors(conn)
     summaries = placement_summaries(conn)
@@ -131,16 +166,19 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
             disabled_by_us=service_state(service).owned_by(session_id, name in recorded),
             disabled_reason=service.disabled_reason if service.status == "disabled" else None,
         )
-    groups, group_names = {}, {}
+    groups, group_names, members = {}, {}, {}
     for group in conn.compute.server_groups(all_projects=True):
         policy = group_policy(group)
         group_names[group.id] = group.name
-        for member in group.member_ids or []:
+        members[group.id] = list(group.member_ids or [])
+        for member in members[group.id]:
             groups[member] = (group.id, policy)
     servers = []
     zoned = len({host.availability_zone for host in hosts.values()}) > 1
     pinned_known = zoned and is_offered(PINNED_ZONE_MICROVERSION, offered_range(conn.compute) or (None, None))
-    for server in conn.compute.servers(details=True, all_projects=True):
+    read = (conn.compute.servers(details=True, all_projects=True) if servers_of is None
+            else batch_servers(conn, servers_of, members, instances))
+    for server in read:
         if server.compute_host not in hosts:
             continue  # not on a compute host (shelved, or never scheduled)
         flavor = flavor_dict(server.flavor)
@@ -157,7 +195,8 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
     allowed = hosts_meeting(conn, (server.requirements for server in servers),
                             {name: host.availability_zone for name, host in hosts.items()}, aggregate_metadata,
                             {name: (hypervisors.get(name) or {}).get("id") for name in hosts})
-    model = CloudModel(hosts=hosts, servers=servers, group_names=group_names, allowed_hosts=allowed)
+    model = CloudModel(hosts=hosts, servers=servers, group_names=group_names, allowed_hosts=allowed,
+                       servers_complete=servers_of is None)
     return model.with_constraints(instance_groups, instances)
 
 

@@ -178,6 +178,9 @@ class CloudModel:
     group_names: Dict[str, str] = field(default_factory=dict)
     # The hosts that meet each requirement of a server (none listed: any host meets it).
     allowed_hosts: Dict[Requirements, FrozenSet[str]] = field(default_factory=dict)
+    # False when only a batch's servers (and their groups' other members) were read: the others'
+    # hosts are not known to hold none.
+    servers_complete: bool = True
 
     def candidate_filter(self) -> Optional[Callable[[ServerModel], Optional[AbstractSet[str]]]]:
         """The planner's ``candidates``: the hosts a server's requirements allow (None: every host)."""

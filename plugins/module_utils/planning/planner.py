@@ -922,8 +922,10 @@ def _busiest(counts: Dict[Tuple[Optional[str], str], int], at_once: int, setting
 
 
 def host_order(model: CloudModel, hosts: Iterable[str]) -> List[str]:
-    """Empty hosts first, then the fewest servers, then the most free vCPU (Fenix's choice of host to empty)."""
-    counts = Counter(map(_HOST, model.servers))
+    """Empty hosts first, then the fewest servers, then the most free vCPU (Fenix's choice of host to empty).
+
+    A model of one batch's servers does not know the others' counts: they order by free vCPU alone."""
+    counts = Counter(map(_HOST, model.servers)) if model.servers_complete else Counter()
 
     def key(name: str) -> tuple:
         host = model.hosts[name]

@@ -6,6 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import flavor_need, read_cloud_model
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import PlanSettings
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch
 from fakes import FakeCloud, FakeServer
 
 # One service list, one hypervisor list, one allocation candidates request,
@@ -169,6 +171,56 @@ def test_request_count_does_not_grow_with_servers(cloud, servers_per_host):
     model = read_cloud_model(cloud)
     assert len(model.servers) == 4 * servers_per_host
     assert cloud.calls == LISTS
+
+
+def test_a_batch_reads_its_hosts_servers_and_their_groups_other_members(cloud):
+    """Not the cloud's servers: those of the batch's hosts, and where the other members of their groups are."""
+    on_batch = cloud.add_server("compute1", name="web-a")
+    member_elsewhere = cloud.add_server("compute4", name="web-b")
+    fenix_member = cloud.add_server("compute3", name="db-b")
+    db = cloud.add_server("compute1", name="db-a")
+    unrelated = [cloud.add_server("compute2") for _index in range(5)]
+    cloud.groups = [group("g-web", "web", [on_batch, member_elsewhere], policy="anti-affinity"),
+                    group("g-other", "other", unrelated[:2], policy="anti-affinity")]
+    model = read_cloud_model(cloud, instances=[{"instance_id": db, "group_id": "g-db"},
+                                               {"instance_id": fenix_member, "group_id": "g-db"}],
+                             servers_of=["compute1"])
+    hosts = {server.id: server.host for server in model.servers}
+    assert hosts == {on_batch: "compute1", db: "compute1", member_elsewhere: "compute4", fenix_member: "compute3"}
+    assert model.servers_complete is False
+    assert sorted(model.hosts) == ["compute1", "compute2", "compute3", "compute4"]  # every host is a candidate
+    # One list of the batch host's servers, one read per other member.
+    assert cloud.calls == LISTS + Counter({"compute.servers": 2})
+
+
+def test_a_batch_reads_as_much_in_a_larger_cloud(cloud):
+    def batch_calls(fake):
+        for host in fake.services:
+            for _index in range(3):
+                fake.add_server(host)
+        read_cloud_model(fake, servers_of=["compute1"])
+        return fake.calls
+
+    assert batch_calls(cloud) == batch_calls(FakeCloud(hosts=["compute%d" % index for index in range(1, 41)]))
+
+
+def test_the_batch_plan_keeps_a_member_off_the_host_of_a_member_it_did_not_list():
+    """compute2 is the emptiest target, but web-b lives there: web-a goes to compute3."""
+    cloud = FakeCloud(hosts=("compute1", "compute2", "compute3"))
+    web_a = cloud.add_server("compute1", name="web-a")
+    web_b = cloud.add_server("compute2", name="web-b")
+    for _index in range(3):
+        cloud.add_server("compute3")
+    cloud.groups = [group("g-web", "web", [web_a, web_b], policy="anti-affinity")]
+    plan = plan_batch(read_cloud_model(cloud, servers_of=["compute1"]), ["compute1"], PlanSettings())
+    assert [(move.name, move.to_host) for move in plan.batches[0].moves] == [("web-a", "compute3")]
+
+
+def test_a_deleted_member_is_left_out(cloud):
+    member = cloud.add_server("compute1")
+    cloud.groups = [group("g-web", "web", [member, "gone"], policy="anti-affinity")]
+    model = read_cloud_model(cloud, servers_of=["compute1"])
+    assert [server.id for server in model.servers] == [member]
 
 
 @pytest.mark.parametrize("host_count", [3, 100])
