@@ -7,11 +7,12 @@ disable, maintenance_instance_actions (the moves, wait_empty), compute_host_heal
 once on the cloud started with 4 computes and once with 8 (cloudctl restarts it; 3 servers per host both
 times), and prints the requests of each module and the batch's total at both sizes and their ratio.
 
+It also prints the bytes each step received: the batch's plan reads the servers of its hosts (and their
+groups' other members), so what it transfers does not grow with the cloud either.
+
 Usage: . scripts/env.sh && python bench/batch_requests.py [--computes 4 8]
-Leaves the cloud started with the last count, and Nova keeps the extra computes' services (down) after a
-restart with fewer: stop it with FENIX_CLOUD_COMPUTES=8 (cloudctl stops only the computes of the count it is
-given), start it, and delete the services and resource providers of compute5..8 before the tests, whose
-max_unavailable counts down hosts.
+Ends with the cloud restarted with the first count and seeded, and the extra computes' services and resource
+providers deleted: Nova would keep them, down, and the tests' max_unavailable counts down hosts.
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ def restart(computes: int) -> None:
     subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
 
 
+def forget_computes_beyond(computes: int) -> None:
+    """Delete the nova-compute services (and resource providers) of compute<computes+1> and up."""
+    import openstack  # pylint: disable=import-outside-toplevel
+    conn = openstack.connect(cloud="fenix-admin")
+    kept = {"compute%d" % index for index in range(1, computes + 1)}
+    for service in list(conn.compute.services(binary="nova-compute")):
+        if service.host in kept:
+            continue
+        conn.compute.delete_service(service)
+        for provider in conn.placement.get("/resource_providers?name=%s" % service.host).json()["resource_providers"]:
+            conn.placement.delete("/resource_providers/%s" % provider["uuid"])
+        print("forgot %s (service and resource provider)" % service.host)
+
+
 def one_batch(workdir: str) -> list:
     """[(module, requests by API)] of the batch's cloud modules for HOST."""
     journal_path = os.path.join(workdir, "journal.sqlite")
@@ -76,24 +91,33 @@ def main() -> None:
     parser.add_argument("--computes", type=int, nargs="+", default=[4, 8])
     args = parser.parse_args()
     os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
-    totals = {}
+    totals, sizes = {}, {}
     for computes in args.computes:
         restart(computes)
         with tempfile.TemporaryDirectory() as workdir:
             steps = one_batch(workdir)
         total = collections.Counter()
         print("%d computes, %d servers, the batch of %s:" % (computes, 3 * computes, HOST))
+        received = collections.Counter()
         for name, counts in steps:
-            print("  %-30s %3d requests %s" % (name, sum(counts.values()), dict(sorted(counts.items()))))
+            print("  %-30s %3d requests %s, %6d bytes received" % (
+                name, sum(counts.values()), dict(sorted(counts.items())), sum(counts.received.values())))
             total.update(counts)
+            received.update(counts.received)
         totals[computes] = total
-        print("  %-30s %3d requests %s" % ("batch", sum(total.values()), dict(sorted(total.items()))))
+        sizes[computes] = received
+        print("  %-30s %3d requests %s, %6d bytes received" % (
+            "batch", sum(total.values()), dict(sorted(total.items())), sum(received.values())))
     first, last = args.computes[0], args.computes[-1]
+    if last != first:
+        restart(first)
+        forget_computes_beyond(first)
     if first != last:
         for api in ("compute", "placement"):
-            print("%s requests of the batch, %d computes against %d: %d / %d = %.2f" % (
+            print("%s requests of the batch, %d computes against %d: %d / %d = %.2f; bytes received %d / %d = %.2f" % (
                 api, last, first, totals[last][api], totals[first][api],
-                totals[last][api] / max(totals[first][api], 1)))
+                totals[last][api] / max(totals[first][api], 1),
+                sizes[last][api], sizes[first][api], sizes[last][api] / max(sizes[first][api], 1)))
 
 
 if __name__ == "__main__":

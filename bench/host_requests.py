@@ -37,6 +37,7 @@ PORTS = {"8774": "compute", "8778": "placement", "5000": "identity", "9696": "ne
 def counting_connection():
     conn = openstack.connect(cloud="fenix-admin")
     counts = collections.Counter()
+    counts.received = collections.Counter()  # response bytes by API, beside the request counts
     original = conn.session.request
 
     def request(url, method, *args, **kwargs):
@@ -45,7 +46,9 @@ def counting_connection():
             port = url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[-1]
             service = PORTS.get(port, port)
         counts[service] += 1
-        return original(url, method, *args, **kwargs)
+        response = original(url, method, *args, **kwargs)
+        counts.received[service] += len(response.content or b"")
+        return response
 
     conn.session.request = request
     return conn, counts
@@ -57,6 +60,7 @@ def run_module(module_class, args):
     conn.compute.get("/")  # authenticate and discover versions outside the count
     conn.placement.get("/")
     counts.clear()
+    counts.received.clear()
     started = time.monotonic()
     result = module_runner.run_module(module_class, dict(args, cloud="fenix-admin"), conn)
     if result["failed"]:

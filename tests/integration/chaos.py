@@ -15,10 +15,11 @@ was running and the journal's last event; for each session the verdict:
 - 0 anti-affinity and 0 max_impacted_members breaches of tenant-a's group,
   in the samples of Nova taken several times a second throughout.
 
-On demand, 30 points (six sessions of five kills), with the cloud running
+A kill drawn for a moment after its run has already ended does not land, and ends its session.
+On demand, 30 points (sessions of up to five kills until 30 landed), with the cloud running
 (``tests/integration/cloud/cloudctl start``)::
 
-    . scripts/env.sh && python tests/integration/chaos.py --sessions 6 --kills 5 --seed 1
+    . scripts/env.sh && python tests/integration/chaos.py --points 30 --seed 1
 
 CI runs one session of five fixed kills (tests/integration/test_chaos.py).
 """
@@ -196,6 +197,11 @@ def chaos_session(workdir: str, session_id: str, delays: List[float], hosts: Lis
     return verdict
 
 
+def landed(verdicts: List[Verdict]) -> int:
+    """The kills that hit a running run (not those drawn after their run had ended)."""
+    return sum(1 for verdict in verdicts for kill in verdict.kills if not kill.ended_before)
+
+
 def print_verdicts(verdicts: List[Verdict], wall: float) -> None:
     points = [kill for verdict in verdicts for kill in verdict.kills if not kill.ended_before]
     print("\n| session | kill | after (s) | task running | last journal event | verdict |")
@@ -217,6 +223,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sessions", type=int, default=6, help="sessions, each on a freshly seeded cloud (default 6)")
     parser.add_argument("--kills", type=int, default=5, help="kills per session (default 5)")
+    parser.add_argument("--points", type=int,
+                        help="run sessions until this many kills landed (a kill drawn after its run ended does"
+                             " not count, and ends its session); --sessions is then ignored")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the kill times (default 1)")
     parser.add_argument("--least", type=float, default=8.0,
                         help="the earliest kill, in seconds after its run started (default 8)")
@@ -231,14 +240,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     rng = random.Random(args.seed)
     workdir = args.workdir or tempfile.mkdtemp(prefix="fenix-chaos-")
-    print("chaos: %d sessions x %d kills, seed %d, logs in %s" % (args.sessions, args.kills, args.seed, workdir))
+    if args.points:
+        print("chaos: sessions of up to %d kills until %d landed, seed %d, logs in %s"
+              % (args.kills, args.points, args.seed, workdir))
+    else:
+        print("chaos: %d sessions x %d kills, seed %d, logs in %s" % (args.sessions, args.kills, args.seed, workdir))
     started = time.monotonic()
-    verdicts = []
-    for number in range(1, args.sessions + 1):
+    verdicts: List[Verdict] = []
+    number = 0
+    while landed(verdicts) < args.points if args.points else number < args.sessions:
+        number += 1
         session_id = "chaos-%d-%d" % (args.seed, number)
         session_dir = os.path.join(workdir, session_id)
         os.makedirs(session_dir, exist_ok=True)
-        delays = [round(rng.uniform(args.least, args.most), 1) for _kill in range(args.kills)]
+        kills = min(args.kills, args.points - landed(verdicts)) if args.points else args.kills
+        delays = [round(rng.uniform(args.least, args.most), 1) for _kill in range(kills)]
         print("%s: kills after %s s" % (session_id, delays), flush=True)
         verdicts.append(chaos_session(session_dir, session_id, delays, args.hosts))
     print_verdicts(verdicts, time.monotonic() - started)
