@@ -53,6 +53,14 @@ options:
     type: str
     choices: [MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, PLANNED_MAINTENANCE, MAINTENANCE_COMPLETE,
               INSTANCE_ACTION_DONE]
+  move_session:
+    description:
+      - Move the session to O(state) first, as
+        O(fenix.maintenance.maintenance_session#module:session_state) does, and then notify, so that
+        a rolling maintenance asks about each state with one task instead of two.
+      - Requires O(state), a session state (not V(INSTANCE_ACTION_DONE)).
+    type: bool
+    default: false
   projects:
     description:
       - The projects to notify, each with the instances it is asked about.
@@ -111,7 +119,8 @@ attributes:
     details: Records and sends nothing; returns the notifications that would be sent, and in
       RV(unreachable_projects) the projects no configured transport would reach.
   diff_mode:
-    support: none
+    support: partial
+    details: With O(move_session), the session's state before and after.
 notes:
   - The cloud is contacted to find the projects with servers on the hosts, to find the
     C(maintenance) endpoint when O(api_url) is omitted, the admin's project for
@@ -142,6 +151,17 @@ EXAMPLES = r"""
       transport_url: "{{ rabbit_transport_url }}"
       exchange: fenix
   register: asked
+
+- name: Move the session to PLANNED_MAINTENANCE and ask the projects on compute2, in one task
+  fenix.maintenance.project_notify:
+    cloud: admin
+    session_id: chg-1234
+    state: PLANNED_MAINTENANCE
+    move_session: true
+    hosts: [compute2]
+    api_url: http://maintenance.example.com:12347/v1
+    bus:
+      transport_url: "{{ rabbit_transport_url }}"
 
 - name: Tell a VNFM without AODH through its webhook
   fenix.maintenance.project_notify:
@@ -253,6 +273,11 @@ projects:
   returned: always
   type: list
   elements: dict
+session_state:
+  description: The session's state after the module (moved to O(state) with O(move_session)).
+  returned: always
+  type: str
+  sample: PLANNED_MAINTENANCE
 journal:
   description: The journal, a file path or a PostgreSQL DSN without its password.
   returned: always
@@ -281,6 +306,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary impor
     HOST_STATES,
     INSTANCE_ACTION_DONE,
     PROJECT_STATES,
+    SESSION_STATES,
 )
 
 
@@ -290,6 +316,7 @@ class ProjectNotifyModule(OpenStackModule):
         session_id=dict(required=True),
         event_type=dict(default="maintenance.scheduled", choices=["maintenance.scheduled", HOST_EVENT]),
         state=dict(choices=list(PROJECT_STATES)),
+        move_session=dict(type="bool", default=False),
         projects=dict(type="list", elements="dict", options=dict(
             project_id=dict(required=True),
             instance_ids=dict(type="list", elements="str", default=[]),
@@ -306,6 +333,7 @@ class ProjectNotifyModule(OpenStackModule):
         required_if=[
             ("event_type", HOST_EVENT, ["host", "host_state"]),
             ("state", INSTANCE_ACTION_DONE, ["instance_id"]),
+            ("move_session", True, ["state"]),
         ],
         mutually_exclusive=[("projects", "hosts")],
     )
@@ -319,6 +347,9 @@ class ProjectNotifyModule(OpenStackModule):
             self.fail("session_id: no journal at %s, so no session %s; create the session with"
                       " fenix.maintenance.maintenance_session first" % (self.journal_shown, session_id))
         session = self.session(session_id)
+        if self.params["move_session"]:
+            session = self.move_session(session, result)
+        result["session_state"] = session.state if not self.params["move_session"] else self.params["state"]
         notifier = Notifier(self.journal, self.params, lambda: self.conn)
         if self.params["event_type"] == HOST_EVENT:
             sent = self.notify_admin(notifier, session)
@@ -326,13 +357,29 @@ class ProjectNotifyModule(OpenStackModule):
             sent = self.notify_instance_done(notifier, session)
         else:
             sent = self.notify_projects(notifier, session, result)
-        result.update(changed=bool(sent), notifications=sent, unreachable_projects=unreachable_projects(sent))
+        result.update(changed=bool(sent) or result["changed"], notifications=sent,
+                      unreachable_projects=unreachable_projects(sent))
         # A project no transport reached is no reason to stop: the silent policy decides for it at its
         # deadline (project_reply_wait). Only bad options fail, and they fail before anything is recorded.
         failed = undelivered(sent) if not self.check_mode else []
         if failed:
             self.warn(undelivered_warning(failed))
         return result
+
+    def move_session(self, session, result: dict):
+        """The session moved to the asked state (recorded before anything is sent, as maintenance_session would)."""
+        wanted = self.params["state"]
+        if wanted not in SESSION_STATES:
+            self.fail("move_session: %s is not a session state; move the session only to one of %s"
+                      % (wanted, ", ".join(state for state in PROJECT_STATES if state in SESSION_STATES)))
+        if self.diff_mode:
+            result["diff"] = dict(before={"state": session.state}, after={"state": wanted})
+        if (session.state, session.reason) == (wanted, None):
+            return session
+        result["changed"] = True
+        if self.check_mode:
+            return session
+        return self.journal.set_session_state(session.session_id, wanted)
 
     def state(self, session) -> str:
         state = self.params["state"] or session.state

@@ -233,3 +233,39 @@ def test_bad_input_is_refused_before_anything_is_recorded(tmp_path):
                                                       webhook={"urls": {}}), cloud)
     assert no_session["failed"] and "nope" in no_session["msg"]
     assert journal.projects("s1") == []
+
+
+def test_move_session_moves_it_then_asks_in_one_task(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    with WebhookServer() as hook:
+        urls = {"p1": hook.url("/p1"), "p2": hook.url("/p2")}
+        predicted = run_module(ProjectNotifyModule, dict(journal=path, session_id="s1", state="PLANNED_MAINTENANCE",
+                                                         move_session=True, api_url=API, webhook={"urls": urls}),
+                               cloud, check_mode=True, diff=True)
+        assert predicted["changed"] and predicted["session_state"] == "PLANNED_MAINTENANCE"
+        assert predicted["diff"] == {"before": {"state": "MAINTENANCE"}, "after": {"state": "PLANNED_MAINTENANCE"}}
+        assert journal.session("s1").state == "MAINTENANCE" and hook.bodies == []
+
+        result = notify(cloud, path, state="PLANNED_MAINTENANCE", move_session=True, api_url=API, webhook={"urls": urls})
+        assert not result["failed"], result["msg"]
+        assert result["session_state"] == journal.session("s1").state == "PLANNED_MAINTENANCE"
+        assert [body["reason_data"]["event"]["traits"] for _path, body in hook.bodies]
+        kinds = [event["kind"] for event in journal.events("s1")]
+        # The move is recorded before the projects are asked.
+        assert kinds.index("session.state") < kinds.index("notification.delivered")
+        assert journal.project("s1", "p1").state == "PLANNED_MAINTENANCE"
+
+        again = notify(cloud, path, state="PLANNED_MAINTENANCE", move_session=True, api_url=API, webhook={"urls": urls})
+        assert [event["kind"] for event in journal.events("s1")].count("session.state") == 1  # already there
+        assert again["changed"]  # the projects were asked again
+
+
+def test_move_session_needs_a_session_state(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    missing = notify(cloud, path, move_session=True, api_url=API, webhook={"urls": {}})
+    assert missing["failed"] and "move_session" in missing["msg"] and "state" in missing["msg"]
+    done = notify(cloud, path, state="INSTANCE_ACTION_DONE", instance_id="i-1", move_session=True, api_url=API,
+                  webhook={"urls": {}})
+    assert done["failed"]
+    assert done["msg"].startswith("move_session: INSTANCE_ACTION_DONE is not a session state; move the session only")
+    assert journal.session("s1").state == "MAINTENANCE" and journal.projects("s1") == []
