@@ -257,6 +257,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         delays = [round(rng.uniform(args.least, args.most), 1) for _kill in range(kills)]
         print("%s: kills after %s s" % (session_id, delays), flush=True)
         verdicts.append(chaos_session(session_dir, session_id, delays, args.hosts))
+        verdict = verdicts[-1]
+        # Each session's verdict as it ends: a sweep stopped part-way still tells what it found.
+        print("%s: %s in %.0f s, %d kills landed%s" % (
+            session_id, "ok" if verdict.ok else "FAILED", verdict.seconds, landed([verdict]),
+            "".join("\n  - " + problem for problem in verdict.problems)), flush=True)
     print_verdicts(verdicts, time.monotonic() - started)
     return 0 if all(verdict.ok for verdict in verdicts) else 1
 
