@@ -964,17 +964,31 @@ def _sdk_exceptions():
     return exceptions
 
 
+# A cold migration's record once its confirmation reached Nova: it finishes it whoever asked.
+CONFIRM_UNDER_WAY = ("confirming", "confirmed")
+
+
 def confirm_resize(conn, server) -> None:
     """Confirm a cold migration waiting in VERIFY_RESIZE.
 
-    Nova refusing it (409) because it was confirmed meanwhile - by a run stopped while its confirmation was
-    under way, or by Nova's resize_confirm_window - is no error: only a server still waiting raises it.
+    Nova refusing it because another confirmation came first - a run stopped while its confirmation was under
+    way, or Nova's resize_confirm_window - is no error: 409 once that one ended (the server is no longer
+    VERIFY_RESIZE), 400 "Instance has not been resized" while Nova still carries it out (the migration is
+    ``confirming`` and the server still VERIFY_RESIZE). The callers then wait for the server to settle.
     """
     try:
         conn.compute.confirm_server_resize(server)
     except _sdk_exceptions().HttpException as exc:
-        if exc.status_code != 409 or conn.compute.get_server(server.id).status == "VERIFY_RESIZE":
+        if exc.status_code not in (400, 409) or not confirmed_by_another(conn, server.id):
             raise
+
+
+def confirmed_by_another(conn, server_id: str) -> bool:
+    """Whether the server's resize was confirmed, or its confirmation is under way, by another request."""
+    if conn.compute.get_server(server_id).status != "VERIFY_RESIZE":
+        return True
+    latest = max(conn.compute.migrations(server_id=server_id), key=lambda record: int(record.id or 0), default=None)
+    return latest is not None and latest.status in CONFIRM_UNDER_WAY
 
 
 # Migrations Nova still works on, by the status of their os-migrations record ("finished" is a cold

@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
@@ -72,6 +74,36 @@ def test_a_conflict_on_a_server_still_waiting_is_raised():
 
     cloud.compute.confirm_server_resize = refuse
     with pytest.raises(Exception, match="busy"):
+        confirm_resize(cloud, server)
+
+
+def refused_confirmation(records):
+    """A server in VERIFY_RESIZE with these (id, status) migration records, whose confirmation Nova refuses with 400."""
+    cloud = FakeCloud()
+    server = cloud.servers[cloud.add_server("compute1", status="SHUTOFF")]
+    server.status = "VERIFY_RESIZE"
+    for record_id, status in records:
+        cloud.migration_records.append((server.id, SimpleNamespace(id=record_id, status=status)))
+
+    def refuse(_server):
+        raise http_error(400, "Instance has not been resized.")
+
+    cloud.compute.confirm_server_resize = refuse
+    return cloud, server
+
+
+def test_a_confirmation_nova_is_still_carrying_out_is_no_error():
+    """A killed run's confirmation reached Nova: the migration is confirming and the server still VERIFY_RESIZE."""
+    cloud, server = refused_confirmation([(1, "confirmed"), (2, "confirming")])
+    confirm_resize(cloud, server)
+    assert cloud.calls["compute.migrations"] == 1
+
+
+@pytest.mark.parametrize("records", [[(1, "finished")], [(1, "confirmed"), (2, "finished")], []])
+def test_a_refusal_while_the_resize_still_waits_for_its_confirmation_is_raised(records):
+    """An older migration's confirmation does not count: only the latest record says whether one is under way."""
+    cloud, server = refused_confirmation(records)
+    with pytest.raises(Exception, match="has not been resized"):
         confirm_resize(cloud, server)
 
 
