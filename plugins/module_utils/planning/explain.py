@@ -31,7 +31,7 @@ def seconds_text(seconds: float) -> str:
 
 
 def estimate_text(estimate: Mapping[str, Any]) -> str:
-    """"notice 30 s + waves 20 s + 10 s + recovery 60 s + host work 300 s"."""
+    """"notice 30 s + waves 20 s + 10 s + recovery 60 s + host work 300 s + orchestration 20 s"."""
     waves = estimate.get("waves") or []
     parts = ["notice %s" % seconds_text(estimate.get("lead_time", 0))] if estimate.get("lead_time") else []
     if waves:
@@ -39,6 +39,8 @@ def estimate_text(estimate: Mapping[str, Any]) -> str:
     if estimate.get("recovery"):
         parts.append("recovery %s" % seconds_text(estimate["recovery"]))
     parts.append("host work %s" % seconds_text(estimate.get("host", 0)))
+    if estimate.get("orchestration"):
+        parts.append("orchestration %s" % seconds_text(estimate["orchestration"]))
     return " + ".join(parts)
 
 

@@ -226,6 +226,8 @@ class PlanSettings:
     live_migration_seconds: float = 10.0
     cold_migration_seconds: float = COLD_MIGRATION_SECONDS
     host_seconds: float = 300.0
+    # A batch's steps besides moves and host work, as the caller measured them (0: not counted).
+    batch_overhead_seconds: float = 0.0
     # Migrations running at once from one source host (Nova's max_concurrent_live_migrations).
     migrations_per_host: int = 1
     # Migrations running at once into one target host (the executor's concurrency_per_target).

@@ -90,19 +90,22 @@ class Blocker:
 
 @dataclass
 class Estimate:
-    """A batch's seconds by what takes them: the projects' notice, each wave, the groups' recovery, the host's work."""
+    """A batch's seconds by what takes them: the projects' notice, each wave, the groups' recovery, the host's work,
+    and the orchestration around them (planning the batch, disabling and enabling, asking, notifying)."""
     lead_time: float = 0.0
     waves: List[float] = field(default_factory=list)
     recovery: float = 0.0
     host: float = 0.0
+    orchestration: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.lead_time + sum(self.waves) + self.recovery + self.host
+        return self.lead_time + sum(self.waves) + self.recovery + self.host + self.orchestration
 
     def as_dict(self) -> dict:
         return {"lead_time": round(self.lead_time, 1), "waves": [round(seconds, 1) for seconds in self.waves],
-                "recovery": round(self.recovery, 1), "host": round(self.host, 1)}
+                "recovery": round(self.recovery, 1), "host": round(self.host, 1),
+                "orchestration": round(self.orchestration, 1)}
 
 
 @dataclass

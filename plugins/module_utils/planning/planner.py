@@ -870,12 +870,13 @@ def split_waves(moves: List[Move], staying: Counter, groups: Dict[str, GroupRule
 
 def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings,
                    grouped: Optional[List[Move]] = None) -> Estimate:
-    """Seconds: notice (largest lead_time), waves one after the other, recovery between waves, host work.
+    """Seconds: notice (largest lead_time), waves one after the other, recovery between waves, host work, orchestration.
 
     ``grouped``: the batch's moves of servers in a group, when the caller has them.
     """
     instances, waves = model.instances, batch.waves
-    estimate = Estimate(waves=[wave_seconds(wave, settings) for wave in waves], host=settings.host_seconds)
+    estimate = Estimate(waves=[wave_seconds(wave, settings) for wave in waves], host=settings.host_seconds,
+                        orchestration=settings.batch_overhead_seconds)
     if instances:
         moving = set(map(_SERVER_ID, (move for wave in waves for move in wave)))
         estimate.lead_time = max((instances[server_id].lead_time for server_id in instances.keys() & moving),

@@ -28,6 +28,8 @@ def test_the_estimate_is_said_by_part():
         "notice 30 s + waves 20 s + 10 s + recovery 15 s + host work 100 s"
     assert estimate_text({"lead_time": 0, "waves": [12.5], "recovery": 0, "host": 300}) == "wave 12.5 s + host work 300 s"
     assert estimate_text({"lead_time": 0, "waves": [], "recovery": 0, "host": 300}) == "host work 300 s"
+    assert estimate_text({"lead_time": 0, "waves": [4], "recovery": 0, "host": 10, "orchestration": 20}) == (
+        "wave 4 s + host work 10 s + orchestration 20 s")
 
 
 def test_the_lines_say_each_batch_its_bound_estimate_moves_and_what_stays():

@@ -502,11 +502,14 @@ def test_the_estimate_has_its_parts():
     servers = [vm("m%d" % i, "c1", group="g") for i in range(3)] + [vm("n1", "c1")]
     model = cloud(hosts, servers, [GroupRule("g", max_impacted_members=1, recovery_time=60)],
                   [InstanceRule("m0", lead_time=45)])
-    plan = plan_maintenance(model, ["c1"], PlanSettings(live_migration_seconds=10, host_seconds=100))
+    plan = plan_maintenance(model, ["c1"], PlanSettings(live_migration_seconds=10, host_seconds=100,
+                                                        batch_overhead_seconds=20))
     estimate = plan.batches[0].estimate
-    assert (estimate.lead_time, estimate.waves, estimate.recovery, estimate.host) == (45, [20, 10, 10], 120, 100)
-    assert plan.batches[0].as_dict()["estimate"] == {"lead_time": 45, "waves": [20, 10, 10], "recovery": 120, "host": 100}
-    assert plan.estimated_seconds == 45 + 40 + 120 + 100
+    assert (estimate.lead_time, estimate.waves, estimate.recovery, estimate.host, estimate.orchestration) == (
+        45, [20, 10, 10], 120, 100, 20)
+    assert plan.batches[0].as_dict()["estimate"] == {"lead_time": 45, "waves": [20, 10, 10], "recovery": 120, "host": 100,
+                                                     "orchestration": 20}
+    assert plan.estimated_seconds == 45 + 40 + 120 + 100 + 20
 
 
 def test_max_unavailable_per_zone_and_aggregate():

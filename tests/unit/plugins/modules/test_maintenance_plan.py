@@ -93,7 +93,8 @@ def test_session_hosts_maintained_hosts_and_constraints_from_the_journal(tmp_pat
     assert sorted(ig_waves) == [0, 1]
     assert [m["to_host"] for wave in first["waves"] for m in wave if m["server_id"] in members] == ["compute4"]
     # lead time 40 s + two waves (two live migrations one at a time, then one cold) + 5 s recovery + host 300 s
-    assert first["estimated_seconds"] == 40 + 20 + 5 + 20 + 300
+    # + the batch's orchestration (20 s by default)
+    assert first["estimated_seconds"] == 40 + 20 + 5 + 20 + 300 + 20
 
 
 def test_batch_mode_fails_naming_the_blockers(tmp_path):
@@ -239,7 +240,8 @@ def test_the_estimate_counts_migrations_into_each_target():
         for _index in range(2):
             cloud.add_server(host)
     cloud.add_server("t", vcpus=3)  # t is the fullest: every server goes to it only when it is the one target
-    estimates = {"live_migration_seconds": 10, "host_seconds": 100, "migrations_per_host": 2}
+    estimates = {"live_migration_seconds": 10, "host_seconds": 100, "migrations_per_host": 2,
+                 "batch_overhead_seconds": 0}
     result = run_module(MaintenancePlanModule, {"hosts": ["h0", "h1"], "max_parallel_hosts": 2,
                                                 "max_unavailable": {"availability_zone": "", "aggregate": ""},
                                                 "estimates": dict(estimates, incoming_per_host=1)}, cloud)
@@ -279,8 +281,8 @@ def test_the_dry_run_explains_each_batch_and_writes_the_plan_page(tmp_path):
     # The anti-affinity group of three members on four hosts keeps the batches narrow, and the line says so.
     assert "batch 1: %s (not wider: %s)" % (", ".join(first["hosts"]), first["bound"]) in lines
     assert "without another member of group aa-name (aa) on it" in first["bound"]
-    assert "  estimate %g s: wave %g s + host work 60 s" % (first["estimated_seconds"], first["estimate"]["waves"][0]) \
-        in lines
+    assert "  estimate %g s: wave %g s + host work 60 s + orchestration 20 s" % (
+        first["estimated_seconds"], first["estimate"]["waves"][0]) in lines
     move = first["waves"][0][0]
     assert move["moves_again"]  # compute4 is emptied first onto hosts maintained later
     move = next(move for batch in batches[1:] for move in batch["waves"][0] if not move["moves_again"])
@@ -309,3 +311,9 @@ def test_a_plan_page_for_a_postgresql_journal_needs_its_directory():
     assert result["failed"] and result["msg"] == ("page_dir: missing; a PostgreSQL journal has no directory to put the"
                                                   " plan page beside, so give page_dir")
     assert sum(cloud.calls.values()) == 0
+
+
+def test_a_negative_duration_of_the_estimate_is_named():
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    result = run_module(MaintenancePlanModule, {"estimates": {"batch_overhead_seconds": -5}}, cloud)
+    assert result["failed"] and result["msg"] == "estimates.batch_overhead_seconds: -5; give 0 or more seconds"
