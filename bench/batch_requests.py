@@ -40,15 +40,35 @@ HOST = "compute2"
 SESSION = "bench-batch"
 
 
-def restart(computes: int) -> None:
+def restart(computes: int, seed: bool = True) -> None:
     subprocess.run([CLOUDCTL, "stop"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([CLOUDCTL, "start"], check=True, stdout=subprocess.DEVNULL,
                    env=dict(os.environ, FENIX_CLOUD_COMPUTES=str(computes)))
+    if seed:
+        subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
+
+
+def shrink_to(computes: int) -> None:
+    """The cloud restarted with ``computes`` computes, seeded, and nothing left of the others in Nova.
+
+    Their servers go while their computes still run (a delete on a stopped compute waits for it), then
+    their services and resource providers once they are stopped, before the seed counts the hosts.
+    """
+    import openstack  # pylint: disable=import-outside-toplevel
+    conn = openstack.connect(cloud="fenix-admin")
+    kept = {"compute%d" % index for index in range(1, computes + 1)}
+    beyond = [server for server in conn.compute.servers(all_projects=True) if server.compute_host not in kept]
+    for server in beyond:
+        conn.compute.delete_server(server)
+    for server in beyond:
+        conn.compute.wait_for_delete(server, wait=300)
+    restart(computes, seed=False)
+    forget_computes_beyond(computes)
     subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
 
 
 def forget_computes_beyond(computes: int) -> None:
-    """Delete the nova-compute services (and resource providers) of compute<computes+1> and up."""
+    """Delete the nova-compute services (and resource providers) of compute<computes+1> and up, stopped and empty."""
     import openstack  # pylint: disable=import-outside-toplevel
     conn = openstack.connect(cloud="fenix-admin")
     kept = {"compute%d" % index for index in range(1, computes + 1)}
@@ -77,7 +97,8 @@ def one_batch(workdir: str) -> list:
     steps.append(("compute_service disable", counts))
     _result, counts, _wall = run_module(MaintenanceInstanceActionsModule, dict(
         session, hosts=[HOST], waves=plan["plan"]["batches"][0]["waves"], concurrency=4, poll_interval=1,
-        wait_empty=True, bus={"transport_url": "rabbit://guest:guest@127.0.0.1:5672/"}))
+        wait_empty=True, api_url="http://127.0.0.1:12347/v1",  # nothing answers there: the bus carries the events
+        bus={"transport_url": "rabbit://guest:guest@127.0.0.1:5672/"}))
     steps.append(("maintenance_instance_actions", counts))
     _result, counts, _wall = run_module(ComputeHostHealthModule, {"host": HOST, "poll_interval": 1})
     steps.append(("compute_host_health", counts))
@@ -110,8 +131,7 @@ def main() -> None:
             "batch", sum(total.values()), dict(sorted(total.items())), sum(received.values())))
     first, last = args.computes[0], args.computes[-1]
     if last != first:
-        restart(first)
-        forget_computes_beyond(first)
+        shrink_to(first)
     if first != last:
         for api in ("compute", "placement"):
             print("%s requests of the batch, %d computes against %d: %d / %d = %.2f; bytes received %d / %d = %.2f" % (
