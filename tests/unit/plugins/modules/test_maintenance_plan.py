@@ -93,8 +93,8 @@ def test_session_hosts_maintained_hosts_and_constraints_from_the_journal(tmp_pat
     assert sorted(ig_waves) == [0, 1]
     assert [m["to_host"] for wave in first["waves"] for m in wave if m["server_id"] in members] == ["compute4"]
     # lead time 40 s + two waves (two live migrations one at a time, then one cold) + 5 s recovery + host 300 s
-    # + the batch's orchestration (20 s by default)
-    assert first["estimated_seconds"] == 40 + 20 + 5 + 20 + 300 + 20
+    # + the batch's orchestration (15 s by default)
+    assert first["estimated_seconds"] == 40 + 20 + 5 + 20 + 300 + 15
 
 
 def test_batch_mode_fails_naming_the_blockers(tmp_path):
@@ -281,7 +281,7 @@ def test_the_dry_run_explains_each_batch_and_writes_the_plan_page(tmp_path):
     # The anti-affinity group of three members on four hosts keeps the batches narrow, and the line says so.
     assert "batch 1: %s (not wider: %s)" % (", ".join(first["hosts"]), first["bound"]) in lines
     assert "without another member of group aa-name (aa) on it" in first["bound"]
-    assert "  estimate %g s: wave %g s + host work 60 s + orchestration 20 s" % (
+    assert "  estimate %g s: wave %g s + host work 60 s + orchestration 15 s" % (
         first["estimated_seconds"], first["estimate"]["waves"][0]) in lines
     move = first["waves"][0][0]
     assert move["moves_again"]  # compute4 is emptied first onto hosts maintained later
