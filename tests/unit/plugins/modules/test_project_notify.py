@@ -211,7 +211,7 @@ def test_admin_host_notification_on_the_bus(tmp_path):
 
 
 def test_api_url_from_the_catalog_or_a_clear_error(tmp_path):
-    cloud, path, journal = setup(tmp_path)[:3]
+    cloud, path = setup(tmp_path)[:2]
     with WebhookServer() as hook:
         webhook = {"urls": {"p1": hook.url(), "p2": hook.url()}}
         missing = notify(cloud, path, webhook=webhook)
