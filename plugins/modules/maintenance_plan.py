@@ -136,7 +136,7 @@ options:
           - About 15 s per batch with answering VNFMs on the project's test cloud (the measured session
             less the estimate without it, per batch); V(0) leaves it out.
         type: float
-        default: 20
+        default: 15
       migrations_per_host:
         description:
           - Migrations at once from one host (Nova's C(max_concurrent_live_migrations)).
