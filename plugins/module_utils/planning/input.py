@@ -27,7 +27,7 @@ Requests do not grow with servers, and grow with hosts only for full hosts:
 from __future__ import annotations
 
 import math
-from typing import Collection, Dict, Iterable, List, Optional, Set
+from typing import Collection, Dict, Iterable, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     COMPUTE_BINARY,
@@ -109,18 +109,15 @@ def batch_servers(conn, hosts: Collection[str], members: Dict[str, List[str]], i
     for host in sorted(hosts):
         servers.extend(conn.compute.servers(details=True, all_projects=True, compute_host=host))
     read = {server.id for server in servers}
-    groups_of: Dict[str, Set[str]] = {}
-    for group_id, member_ids in members.items():
-        for member in member_ids:
-            groups_of.setdefault(member, set()).add(group_id)
+    # Each group's members: Nova's server groups, and the session's instance groups from the constraints.
+    groups = list(members.values())
     constraint_members: Dict[str, List[str]] = {}
     for body in instances:
         if body.get("group_id"):
-            groups_of.setdefault(body["instance_id"], set()).add(body["group_id"])
             constraint_members.setdefault(body["group_id"], []).append(body["instance_id"])
-    touched = set().union(*(groups_of.get(server_id, set()) for server_id in read))
-    others = sorted({member for group_id in touched
-                     for member in members.get(group_id, constraint_members.get(group_id, []))} - read)
+    groups += constraint_members.values()
+    others = sorted({member for member_ids in groups if not read.isdisjoint(member_ids) for member in member_ids}
+                    - read)
     for member in others:
         servers.extend(conn.compute.servers(details=True, all_projects=True, id=member))  # [] once deleted
     return servers
