@@ -98,6 +98,16 @@ options:
       - The state of a C(maintenance.host) notification.
     type: str
     choices: [IN_MAINTENANCE, MAINTENANCE_COMPLETE]
+  asked_since:
+    description:
+      - Keep the asks made since this time (UTC, as RV(asked_at) gives it). A project asked about O(state)
+        at or after it, about every instance the new ask names, is not asked again; its answer, or the
+        ask it has yet to answer, stands. RV(kept_projects) lists those projects.
+      - A project with one instance more (a server that came to O(hosts) since) is asked again about
+        all of them.
+      - The rolling maintenance role asks the next batch's projects while a batch is upgraded, and gives
+        that ask's RV(asked_at) here when the next batch begins, so that they are not asked twice.
+    type: str
   actions_at:
     description:
       - When the actions start, in UTC, as C(YYYY-MM-DD HH:MM:SS).
@@ -273,6 +283,23 @@ projects:
   returned: always
   type: list
   elements: dict
+asked_at:
+  description:
+    - When this task's asks were recorded (the earliest, in UTC), to give as O(asked_since) to a later
+      task that should not ask the same projects again. Null when nothing was asked (every project
+      kept, none affected, or check mode).
+  returned: always
+  type: str
+  sample: "2026-12-01T02:00:00.000000Z"
+kept_projects:
+  description:
+    - The projects not asked again because of O(asked_since), each with C(project_id), C(notified_at) (its
+      earlier ask), C(answered) (whether its answer is in) and C(reply) (the answer, or null).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{project_id: fc9628a8089441e9af02942f29e0072c, notified_at: "2026-12-01T02:00:00.000000Z", answered: true,
+            reply: ACK_PLANNED_MAINTENANCE}]
 session_state:
   description: The session's state after the module (moved to O(state) with O(move_session)).
   returned: always
@@ -285,6 +312,8 @@ journal:
 """
 
 from dataclasses import asdict
+from datetime import datetime
+from typing import Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time
@@ -298,6 +327,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier 
     default_actions_at,
     host_payload,
     notify_argument_spec,
+    split_kept_asks,
     undelivered,
     undelivered_warning,
     unreachable_projects,
@@ -326,6 +356,7 @@ class ProjectNotifyModule(OpenStackModule):
         host=dict(),
         host_state=dict(choices=list(HOST_STATES)),
         actions_at=dict(),
+        asked_since=dict(),
     )
     module_kwargs = dict(
         supports_check_mode=True,
@@ -341,7 +372,8 @@ class ProjectNotifyModule(OpenStackModule):
 
     def run(self) -> dict:
         result = self.partial_result = dict(changed=False, notifications=[], projects=[], unreachable_projects=[],
-                                            journal=self.journal_shown)
+                                            asked_at=None, kept_projects=[], journal=self.journal_shown)
+        asked_since = self.asked_since()
         session_id = self.params["session_id"]
         if not self.journal_exists:
             self.fail("session_id: no journal at %s, so no session %s; create the session with"
@@ -356,7 +388,7 @@ class ProjectNotifyModule(OpenStackModule):
         elif self.state(session) == INSTANCE_ACTION_DONE:
             sent = self.notify_instance_done(notifier, session)
         else:
-            sent = self.notify_projects(notifier, session, result)
+            sent = self.notify_projects(notifier, session, result, asked_since)
         result.update(changed=bool(sent) or result["changed"], notifications=sent,
                       unreachable_projects=unreachable_projects(sent))
         # A project no transport reached is no reason to stop: the silent policy decides for it at its
@@ -388,7 +420,19 @@ class ProjectNotifyModule(OpenStackModule):
                              % (state, ", ".join(PROJECT_STATES)))
         return state
 
-    def notify_projects(self, notifier, session, result) -> list:
+    def asked_since(self) -> Optional[datetime]:
+        """The asked_since option as a time, refused before anything changes when it is not one."""
+        if self.params["asked_since"] is None:
+            return None
+        if self.params["event_type"] == HOST_EVENT or self.params["state"] == INSTANCE_ACTION_DONE:
+            raise ValueError("asked_since: only asks are kept; drop it for %s"
+                             % (HOST_EVENT if self.params["event_type"] == HOST_EVENT else INSTANCE_ACTION_DONE))
+        try:
+            return parse_time(self.params["asked_since"])
+        except ValueError as exc:
+            raise ValueError("asked_since: %s; give the asked_at an earlier project_notify returned" % exc) from exc
+
+    def notify_projects(self, notifier, session, result, asked_since: Optional[datetime]) -> list:
         state = self.state(session)
         reply_at = notifier.reply_at()
         actions_at = self.actions_at(state, session, reply_at)
@@ -401,10 +445,16 @@ class ProjectNotifyModule(OpenStackModule):
         else:
             hosts = self.params["hosts"] or [record.host for record in self.journal.hosts(session.session_id)]
             asks = asks_from_servers(list_servers(self.conn, hosts), hosts, state, actions_at, reply_at)
+        if asked_since is not None:
+            records = {record.project_id: record for record in self.journal.projects(session.session_id)}
+            asks, kept = split_kept_asks(asks, records, asked_since)
+            result["kept_projects"] = [dict(project_id=record.project_id, notified_at=record.notified_at,
+                                            answered=record.answered, reply=record.reply) for record in kept]
         sent = notifier.ask_and_send(session, asks, self.check_mode)
         if not self.check_mode:
             asked = {ask.project_id for ask in asks}
             result["projects"] = [asdict(p) for p in self.journal.projects(session.session_id) if p.project_id in asked]
+            result["asked_at"] = min((p["notified_at"] for p in result["projects"]), default=None)
         return sent
 
     def actions_at(self, state, session, reply_at) -> str:

@@ -248,6 +248,7 @@ def test_the_demo_maintains_all_hosts_with_three_kinds_of_projects(tmp_path, tes
     unreachable = [e for e in events if e["kind"] == "project.unreachable"]
     assert {e["project_id"] for e in unreachable} == {seeded["projects"]["tenant-c"]}, unreachable
     check_tenant_constraints(journal, session_id, seeded, notifications)
+    check_asked_ahead(journal.events(session_id))
     # The rules held at every sample taken after the demo's seed: anti-affinity, max_impacted_members 1,
     # at most 1 host down. (Three anti-affinity members on four hosts leave room for one host down at a
     # time: the plan's batches are single hosts here, which the samples confirm.)
@@ -299,6 +300,29 @@ def check_tenant_constraints(journal, session_id: str, seeded: dict, notificatio
             assert leads[-1] >= rule["lead_time"], (instance_id, leads[-1], rule["lead_time"])
     print("tenant-a: %d moves, notice to move %.1f-%.1f s (lead_time %s)" % (
         len(leads), min(leads), max(leads), sorted({rule["lead_time"] for rule in rules.values()})))
+
+
+def check_asked_ahead(events: list) -> None:
+    """rolling_maintenance_ask_ahead: every batch after the first moved servers whose projects were asked while the
+    batch before was upgraded, before its own hosts were disabled; the first batch asks once its host is disabled."""
+    disabled = {}
+    for event in events:
+        if event["kind"].startswith("host.") and event["details"].get("disabled_by_session"):
+            disabled.setdefault(event["host"], parse_time(event["at"]))
+    asks = [(parse_time(e["at"]), e["project_id"]) for e in events
+            if e["kind"] == "project.notified" and not e["details"].get("reminder")
+            and e["details"]["state"] in ("PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE")]
+    order = sorted(disabled, key=disabled.get)
+    ahead = {}
+    for event in events:
+        if event["kind"] == "instance.move_started" and event["host"] in disabled:
+            started = parse_time(event["at"])
+            asked = max(at for at, project in asks if project == event["project_id"] and at <= started)
+            ahead.setdefault(event["host"], set()).add(asked < disabled[event["host"]])
+    print("asked ahead, by host in batch order: %s" % [(host, sorted(ahead.get(host, ()))) for host in order])
+    assert ahead.get(order[0], {False}) == {False}, "the first batch is asked once its host is disabled"
+    moved_later = [host for host in order[1:] if host in ahead]
+    assert moved_later and all(ahead[host] == {True} for host in moved_later), ahead
 
 
 def test_nack_fails_cleanly(tmp_path, reseeded, admin_conn):

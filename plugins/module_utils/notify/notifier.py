@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time, utc_datetime
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import project_names
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import POLICY, ask_history
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
@@ -966,6 +967,25 @@ def asks_from_list(projects: List[dict], state: str, actions_at: Optional[str],
     return [ProjectAsk(item["project_id"], state, sorted(item.get("instance_ids") or []),
                        allowed_actions_for(state), actions_at, reply_at)
             for item in sorted(projects, key=lambda item: item["project_id"])]
+
+
+def split_kept_asks(asks: List[ProjectAsk], records: Dict[str, ProjectRecord],
+                    since: datetime) -> Tuple[List[ProjectAsk], List[ProjectRecord]]:
+    """The asks still to send, and the projects whose ask made at or after ``since`` stands for theirs.
+
+    A project's ask stands when it was about the same state and named every instance the new ask names:
+    asked again, the project would lose the answer it may have given already. One instance more (a
+    server that arrived on the hosts since) and the project is asked again about all of them.
+    """
+    send, kept = [], []
+    for ask in asks:
+        record = records.get(ask.project_id)
+        if (record is not None and record.state == ask.state and parse_time(record.notified_at) >= since
+                and set(ask.instance_ids) <= set(record.instance_ids)):
+            kept.append(record)
+        else:
+            send.append(ask)
+    return send, kept
 
 
 def default_actions_at(state: str, maintenance_at: Optional[str], reply_at: str) -> str:

@@ -269,3 +269,57 @@ def test_move_session_needs_a_session_state(tmp_path):
     assert done["failed"]
     assert done["msg"].startswith("move_session: INSTANCE_ACTION_DONE is not a session state; move the session only")
     assert journal.session("s1").state == "MAINTENANCE" and journal.projects("s1") == []
+
+
+def test_asks_made_ahead_stand_and_a_new_server_asks_its_project_again(tmp_path):
+    cloud, path, journal, servers = setup(tmp_path, state="PLANNED_MAINTENANCE")
+    cloud.add_server("compute2", project_id="p2")
+    with WebhookServer() as hook:
+        urls = {project: hook.url("/" + project) for project in ("p1", "p2", "p3")}
+        ask = dict(state="PLANNED_MAINTENANCE", hosts=["compute2"], api_url=API, webhook={"urls": urls})
+        # Asked ahead (while an earlier batch is upgraded): p2 and p3 have servers on compute2.
+        ahead = notify(cloud, path, **ask)
+        assert not ahead["failed"], ahead["msg"]
+        assert ahead["asked_at"] == min(p["notified_at"] for p in ahead["projects"]) and ahead["kept_projects"] == []
+        journal.record_reply("s1", "p3", "ACK_PLANNED_MAINTENANCE", {servers["p3"][0]: "MIGRATE"})
+        delivered = len(hook.bodies)
+
+        predicted = notify(cloud, path, check_mode=True, asked_since=ahead["asked_at"], **ask)
+        assert predicted["notifications"] == [] and not predicted["changed"]
+        assert [p["project_id"] for p in predicted["kept_projects"]] == ["p2", "p3"]
+
+        # The batch begins: nobody is asked twice, p3's answer stands and p2 is still to answer.
+        begins = notify(cloud, path, asked_since=ahead["asked_at"], **ask)
+        assert not begins["failed"], begins["msg"]
+        assert begins["notifications"] == [] and not begins["changed"] and begins["asked_at"] is None
+        assert begins["kept_projects"] == [
+            dict(project_id="p2", notified_at=journal.project("s1", "p2").notified_at, answered=False, reply=None),
+            dict(project_id="p3", notified_at=journal.project("s1", "p3").notified_at, answered=True,
+                 reply="ACK_PLANNED_MAINTENANCE")]
+        assert len(hook.bodies) == delivered
+        assert journal.project("s1", "p3").instance_actions == {servers["p3"][0]: "MIGRATE"}
+
+        # A server that came to compute2 since: its project is asked again, about all its servers there.
+        arrived = cloud.add_server("compute2", project_id="p3")
+        again = notify(cloud, path, asked_since=ahead["asked_at"], **ask)
+        assert [n["project_id"] for n in again["notifications"]] == ["p3"]
+        assert [p["project_id"] for p in again["kept_projects"]] == ["p2"]
+        record = journal.project("s1", "p3")
+        assert record.instance_ids == sorted([servers["p3"][0], arrived]) and not record.answered
+
+        # An ask older than asked_since (an earlier batch's) does not stand, even for the same servers.
+        later = notify(cloud, path, asked_since=again["asked_at"], **ask)
+        assert [n["project_id"] for n in later["notifications"]] == ["p2"]
+        assert [p["project_id"] for p in later["kept_projects"]] == ["p3"]
+
+
+def test_asked_since_that_is_no_time_is_refused_before_the_session_moves(tmp_path):
+    cloud, path, journal = setup(tmp_path)[:3]
+    result = notify(cloud, path, state="PLANNED_MAINTENANCE", move_session=True, asked_since="yesterday",
+                    api_url=API, webhook={"urls": {}})
+    assert result["failed"] and result["msg"].startswith("asked_since: ")
+    assert "give the asked_at an earlier project_notify returned" in result["msg"]
+    host_event = notify(cloud, path, event_type="maintenance.host", host="compute1", host_state="IN_MAINTENANCE",
+                        asked_since="2026-12-01 02:00:00", bus={"transport_url": "rabbit://u:p@127.0.0.1:5672/"})
+    assert host_event["failed"] and host_event["msg"] == "asked_since: only asks are kept; drop it for maintenance.host"
+    assert journal.session("s1").state == "MAINTENANCE" and journal.projects("s1") == []
