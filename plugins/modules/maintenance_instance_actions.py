@@ -21,6 +21,12 @@ description:
     cold for the others).
   - Moves go wave after wave as planned by M(fenix.maintenance.maintenance_plan), so that
     no instance group has more than its C(max_impacted_members) affected at once.
+  - When every action is a migration and O(concurrency) is above 1, the waves overlap - a move of a later wave
+    waits for the earlier members of its own groups (and its C(lead_time) and their C(recovery_time)), not for
+    the whole wave before it, and a group's members take a free slot before the servers of no group. So a group
+    that must move one member at a time moves beside the other servers instead of after them. A member whose
+    earlier member failed to move is not moved; the others go on, and the module fails naming both.
+    With an V(OWN_ACTION) to await, waves run one after the other.
   - Each action is written to the journal before it starts and marked done after;
     each finished action is announced to its project with C(INSTANCE_ACTION_DONE)
     on the configured transports.
@@ -30,9 +36,10 @@ description:
     no room there) is dropped from the retries (O(retries)) - the scheduler chooses, its filters still holding
     anti-affinity; the event C(instance.migration_target_dropped) and RV(instances[].note) say so.
   - Where the scheduler placed a server (no planned target, or one dropped), the module checks after its wave
-    that none of its anti-affinity groups has two members on one host, and fails naming them if one has.
+    (after all of them when they overlap) that none of its anti-affinity groups has two members on one host, and
+    fails naming them if one has.
   - A project that answered NACK stops everything before any server moves.
-  - The projects' constraints hold a wave back until each of its instances may be acted on - C(lead_time)
+  - The projects' constraints hold a wave (an instance, when waves overlap) back until each of its instances may be acted on - C(lead_time)
     seconds after its project was told of this batch (its notice), and C(recovery_time) seconds after the
     last move of another member of each of its instance groups ended, in this batch or an earlier one.
     Each wait is a journal event C(instance.held) with its reason.
@@ -76,7 +83,7 @@ options:
         description: Its Fenix instance group when that is not its Nova server group.
         type: str
       wave:
-        description: Moves of one wave run together; waves run in order.
+        description: Moves of one wave run together; waves run in order (or overlap, see above).
         type: int
         default: 0
   waves:

@@ -257,6 +257,19 @@ Started = Callable[[MigrationRequest], None]
 Ended = Callable[[MigrationRequest, "MigrationOutcome"], None]
 
 
+@dataclass
+class StartOrder:
+    """When each request of migrate_all may start, beyond its slots: after some others, and not before a moment.
+
+    ``after[i]`` lists the indices of the requests that must have ended well before request ``i`` starts (the
+    members of its groups in earlier waves); one that failed leaves ``i`` unmoved. ``hold(request)`` is told once
+    they have: the seconds the request must still wait (a lead_time, a group's recovery_time), 0 when none.
+    """
+
+    after: List[List[int]]
+    hold: Callable[[MigrationRequest], float] = lambda request: 0.0
+
+
 class Migrator:
     """Migrates servers through an openstacksdk connection."""
 
@@ -277,7 +290,7 @@ class Migrator:
     def migrate_all(self, requests: List[MigrationRequest],
                     each: Optional[Callable[[MigrationRequest], MigrationOutcome]] = None,
                     events: Events = no_events, started: Optional[Started] = None,
-                    ended: Optional[Ended] = None) -> List[MigrationOutcome]:
+                    ended: Optional[Ended] = None, order: Optional[StartOrder] = None) -> List[MigrationOutcome]:
         """Migrate every request; order kept.
 
         With ``concurrency`` 1 (or one request) one after the other, each
@@ -293,10 +306,14 @@ class Migrator:
         one request (a caller wraps it to record start and end): it then runs
         in a thread of its own, whose call of ``migrate`` the batch's loop
         drives like the others.
+
+        With an ``order`` (StartOrder), a request also waits for the requests
+        it comes after and for its hold; a MigrationBatch runs them, whatever
+        the concurrency.
         """
-        if self.settings.concurrency <= 1 or len(requests) <= 1:
+        if order is None and (self.settings.concurrency <= 1 or len(requests) <= 1):
             return [self._one(request, each, events, started, ended) for request in requests]
-        return MigrationBatch(self, requests, events, started, ended).run(each)
+        return MigrationBatch(self, requests, events, started, ended, order).run(each)
 
     def _one(self, request: MigrationRequest, each, events: Events, started: Optional[Started],
              ended: Optional[Ended]) -> MigrationOutcome:
@@ -598,8 +615,10 @@ class MigrationBatch:
     """
 
     def __init__(self, migrator: Migrator, requests: List[MigrationRequest], events: Events = no_events,
-                 started: Optional[Started] = None, ended: Optional[Ended] = None) -> None:
+                 started: Optional[Started] = None, ended: Optional[Ended] = None,
+                 order: Optional[StartOrder] = None) -> None:
         self.migrator = migrator
+        self.order = order
         self.settings = migrator.settings
         self.requests = requests
         self.events = events
@@ -631,7 +650,9 @@ class MigrationBatch:
                     if migration.handover is not None:
                         migration.handover.deliver(exc)
                 raise
-        return [futures[index].result() for index in range(len(self.requests))]
+        # A request the order left unmoved has no thread: its outcome says why.
+        return [futures[index].result() if index in futures else self.results[index]
+                for index in range(len(self.requests))]
 
     def outcomes(self) -> List[MigrationOutcome]:
         for result in self.results:
@@ -642,17 +663,56 @@ class MigrationBatch:
     def loop(self, start: Callable[[int], None]) -> None:
         queued = list(range(len(self.requests)))
         while queued or self.running:
-            for index in list(queued):
-                if len(self.running) >= self.settings.concurrency:
-                    break
-                if self.has_slots(index):
-                    queued.remove(index)
-                    start(index)
+            waiting = len(queued)
+            wake = self.start_queued(queued, start)
             if not self.running:
+                if wake is not None:
+                    self.migrator.sleep(max(0.0, wake - self.migrator.clock()))
+                elif len(queued) == waiting and queued:
+                    # Nothing runs, nothing started and nothing is held for a while: the order can never be met.
+                    raise MigrationError("migrations of servers %s wait for migrations that never end" % ", ".join(
+                        self.requests[index].server_id for index in queued))
                 continue  # they all ended at once (wait=false, refusals): start the next ones
-            self.wait_until_due()
+            self.wait_until_due(wake)
             self.end_pauses()
             self.poll_if_due()
+
+    def start_queued(self, queued: List[int], start: Callable[[int], None]) -> Optional[float]:
+        """Start the queued requests that may start now; the earliest moment a held one may, if any."""
+        wake: Optional[float] = None
+        for index in list(queued):
+            if len(self.running) >= self.settings.concurrency:
+                break
+            if self.order is not None:
+                after = self.order.after[index]
+                if any(self.results[earlier] is None for earlier in after):
+                    continue  # an earlier member still moves, or waits itself
+                failed = [earlier for earlier in after if not self.ended_well(earlier)]
+                if failed:
+                    queued.remove(index)
+                    self.leave_unmoved(index, failed[0])
+                    continue
+            if not self.has_slots(index):
+                continue
+            held = self.order.hold(self.requests[index]) if self.order is not None else 0.0
+            if held > 0:
+                moment = self.migrator.clock() + held
+                wake = moment if wake is None else min(wake, moment)
+                continue
+            queued.remove(index)
+            start(index)
+        return wake
+
+    def ended_well(self, index: int) -> bool:
+        result = self.results[index]
+        return isinstance(result, MigrationOutcome) and result.ok
+
+    def leave_unmoved(self, index: int, failed: int) -> None:
+        """The request is not started: a request it comes after failed (its outcome names which)."""
+        request, earlier = self.requests[index], self.requests[failed]
+        self.results[index] = unmoved_outcome(
+            request.server_id, None, None, request.kind, request.source_host, "skipped",
+            "not started: server %s, which had to move before it, did not move" % earlier.server_id)
 
     def has_slots(self, index: int) -> bool:
         """Whether the request's source host and its target host each have a free slot."""
@@ -751,9 +811,11 @@ class MigrationBatch:
             except Exception as exc:  # pylint: disable=broad-except
                 self.results[migration.index] = exc  # raised once the others are done, like ``started``
 
-    def wait_until_due(self) -> None:
-        """Sleep until the next poll or the end of the first pause, whichever comes first."""
+    def wait_until_due(self, wake: Optional[float] = None) -> None:
+        """Sleep until the next poll, the end of the first pause or ``wake`` (a held request's), the first of them."""
         due = [migration.wake for migration in self.running if isinstance(migration.waiting, Pause)]
+        if wake is not None:
+            due.append(wake)
         if any(waits_for_poll(migration) for migration in self.running):
             due.append(self.next_poll)
         if not due:

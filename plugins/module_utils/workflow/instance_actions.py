@@ -27,6 +27,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     MigrationOutcome,
     MigrationRequest,
     Migrator,
+    StartOrder,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import group_policy
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import parse_time, utc_datetime
@@ -148,6 +149,12 @@ class Pacing:
                           for body in journal.constraints("instance_group") if body.get("recovery_time")}
         return cls(notified, lead_times, recovery_times, last_member_moves(journal, session_id, recovery_times))
 
+    def moved(self, item: InstanceWork, ended: datetime) -> None:
+        """Count the move of ``item`` that just ended for the recovery_time of its groups."""
+        for group in item.groups:
+            if group in self.recovery_times:
+                self.last_ended.setdefault(group, {})[item.server_id] = ended
+
     def ready_at(self, item: InstanceWork, now: datetime) -> Tuple[datetime, Optional[str]]:
         """The earliest moment ``item`` may be acted on, and why it is not now (None when it is)."""
         ready, why = now, None
@@ -168,6 +175,16 @@ class Pacing:
                 if recovered > ready:
                     ready, why = recovered, "recovery_time %gs of group %s after %s moved" % (recovery, group, member)
         return ready, why
+
+
+def members_before(items: List[InstanceWork]) -> List[List[int]]:
+    """For each item, the indices of the items of earlier waves that share a group with it."""
+    members: Dict[str, List[Tuple[int, int]]] = {}  # group: (wave, index) of each of its members
+    for index, item in enumerate(items):
+        for group in item.groups:
+            members.setdefault(group, []).append((item.wave, index))
+    return [sorted({other for group in item.groups for wave, other in members[group] if wave < item.wave})
+            for item in items]
 
 
 def last_member_moves(journal: Journal, session_id: str,
@@ -208,29 +225,75 @@ class InstanceActions:
         self.now = now
 
     def run(self, work: List[InstanceWork]) -> List[InstanceWork]:
+        if self.overlaps_waves(work):
+            self.run_overlapped(work)
+            return work
         for wave in sorted({item.wave for item in work}):
             batch = [item for item in work if item.wave == wave]
-            for item in batch:
-                # action_done back to false: a server moved again (its host is maintained later) is not done yet.
-                # Its groups stay with it, so a later batch knows whose move a recovery_time counts from.
-                self.journal.set_instance(self.session_id, item.server_id, item.project_id, host=item.from_host,
-                                          action=item.action, action_done=False,
-                                          details={"target_host": item.target_host, "name": item.name,
-                                                   "groups": item.groups})
+            self.record_planned(batch)
             self.wait_until_ready(batch)
             self.migrate([item for item in batch if item.action in MIGRATION_KIND])
             self.await_own_actions([item for item in batch if item.action == OWN_ACTION])
-            failed = [item for item in batch if item.outcome != "done"]
-            if failed:
-                raise InstanceActionError("; ".join(
-                    "server %s of project %s (%s): %s" % (item.name or item.server_id, item.project_id, item.action,
-                                                          item.error) for item in failed))
-            # The planner checked the rules for the targets it named; where the scheduler chose, it is checked now.
-            breaches = anti_affinity_breaches(self.conn, [item for item in batch if item.action in MIGRATION_KIND
-                                                          and item.to_host != item.target_host])
-            if breaches:
-                raise InstanceActionError("where the scheduler placed them, %s" % "; ".join(breaches))
+            self.check_done(batch)
         return work
+
+    def overlaps_waves(self, work: List[InstanceWork]) -> bool:
+        """Whether a wave's moves may start while the wave before still moves others: several waves, several
+        migrations at a time, and only migrations (a project's OWN_ACTION is awaited wave by wave)."""
+        return (self.migrator.settings.concurrency > 1 and len({item.wave for item in work}) > 1
+                and all(item.action in MIGRATION_KIND for item in work))
+
+    def run_overlapped(self, work: List[InstanceWork]) -> None:
+        """Every wave in one run of migrations: a move of a later wave waits only for the earlier members of its
+        own groups (and for its lead_time and their recovery_time), not for the whole wave before it, so a
+        group's next member moves beside the free servers instead of after all of them."""
+        # A group's chain of waves is the longest path: its members take a free slot before the free servers do.
+        items = sorted(work, key=lambda item: (not item.groups, item.wave))
+        self.record_planned(items)
+        pacing = Pacing.from_journal(self.journal, self.session_id)
+        self.migrate(items, StartOrder(members_before(items), self.holder(items, pacing)), pacing)
+        self.check_done(items)
+
+    def record_planned(self, items: List[InstanceWork]) -> None:
+        for item in items:
+            # action_done back to false: a server moved again (its host is maintained later) is not done yet.
+            # Its groups stay with it, so a later batch knows whose move a recovery_time counts from.
+            self.journal.set_instance(self.session_id, item.server_id, item.project_id, host=item.from_host,
+                                      action=item.action, action_done=False,
+                                      details={"target_host": item.target_host, "name": item.name,
+                                               "groups": item.groups})
+
+    def check_done(self, items: List[InstanceWork]) -> None:
+        failed = [item for item in items if item.outcome != "done"]
+        if failed:
+            raise InstanceActionError("; ".join(
+                "server %s of project %s (%s): %s" % (item.name or item.server_id, item.project_id, item.action,
+                                                      item.error) for item in failed))
+        # The planner checked the rules for the targets it named; where the scheduler chose, it is checked now.
+        breaches = anti_affinity_breaches(self.conn, [item for item in items if item.action in MIGRATION_KIND
+                                                      and item.to_host != item.target_host])
+        if breaches:
+            raise InstanceActionError("where the scheduler placed them, %s" % "; ".join(breaches))
+
+    def holder(self, items: List[InstanceWork], pacing: Pacing) -> Callable[[MigrationRequest], float]:
+        """The seconds a move must still wait by its pacing, once its groups' earlier members moved; the first
+        time it must, an instance.held event says why."""
+        by_server = {item.server_id: item for item in items}
+
+        def hold(request: MigrationRequest) -> float:
+            item, now = by_server[request.server_id], self.now()
+            ready, why = pacing.ready_at(item, now)
+            seconds = (ready - now).total_seconds()
+            if why is not None and seconds > 0 and item.waited is None:
+                self.record_held(item, ready, why, now)
+            return seconds
+        return hold
+
+    def record_held(self, item: InstanceWork, ready: datetime, why: str, now: datetime) -> None:
+        item.waited = {"seconds": round((ready - now).total_seconds(), 3), "why": why}
+        self.journal.record_event(self.session_id, "instance.held", host=item.from_host,
+                                  project_id=item.project_id, instance_id=item.server_id,
+                                  details=dict(item.waited, until=ready.isoformat()))
 
     def wait_until_ready(self, batch: List[InstanceWork]) -> None:
         """Hold the wave until every instance of it may be acted on (Pacing), recording why it waited."""
@@ -242,39 +305,48 @@ class InstanceActions:
             return
         until = max(ready for _item, ready, _why in held)
         for item, ready, why in held:
-            item.waited = {"seconds": round((ready - now).total_seconds(), 3), "why": why}
-            self.journal.record_event(self.session_id, "instance.held", host=item.from_host,
-                                      project_id=item.project_id, instance_id=item.server_id,
-                                      details=dict(item.waited, until=ready.isoformat()))
+            self.record_held(item, ready, why, now)
         # The wave moves together, so its instances wait for the last of them.
         remaining = (until - self.now()).total_seconds()
         if remaining > 0:
             self.sleep(remaining)
 
-    def migrate(self, items: List[InstanceWork]) -> None:
+    def migrate(self, items: List[InstanceWork], order: Optional[StartOrder] = None,
+                pacing: Optional[Pacing] = None) -> None:
+        """Migrate the items, each recorded as its move starts and ends, and announced as soon as it is done."""
         requests = [MigrationRequest(item.server_id, MIGRATION_KIND[item.action], item.target_host,
                                      source_host=item.from_host) for item in items]
         by_server = {item.server_id: item for item in items}
+        move_ids: Dict[str, int] = {}
 
-        # Migrations run in threads sharing one journal: the journal serialises their writes.
-        def journaled(request: MigrationRequest):
+        def started(request: MigrationRequest) -> None:
             item = by_server[request.server_id]
-            move_id = self.journal.start_move(self.session_id, item.server_id, item.project_id, item.action,
-                                              item.from_host, item.target_host)
-            outcome = self.migrator.migrate(request, events=self.journal_migration_event)
-            self.journal.finish_move(move_id, outcome.ok, outcome.destination, outcome.error)
-            return outcome
+            move_ids[item.server_id] = self.journal.start_move(self.session_id, item.server_id, item.project_id,
+                                                               item.action, item.from_host, item.target_host)
 
-        for item, outcome in zip(items, self.migrator.migrate_all(requests, each=journaled)):
-            item.duration = outcome.duration
-            item.timeout_action, item.progress = outcome.timeout_action, outcome.progress
-            if outcome.dropped_target:
-                dropped = "its planned target %s failed the migration: the scheduler chose" % outcome.dropped_target
-                item.note = "; ".join(filter(None, (item.note, dropped)))
-            if outcome.ok:
-                self.finish(item, outcome.destination)
-            else:
+        def ended(request: MigrationRequest, outcome: MigrationOutcome) -> None:
+            item = by_server[request.server_id]
+            self.journal.finish_move(move_ids[item.server_id], outcome.ok, outcome.destination, outcome.error)
+            if pacing is not None and outcome.ok:
+                pacing.moved(item, self.now())
+            self.settle(item, outcome)
+
+        outcomes = self.migrator.migrate_all(requests, events=self.journal_migration_event, started=started,
+                                             ended=ended, order=order)
+        for item, outcome in zip(items, outcomes):
+            if item.outcome is None:  # never started: a member it had to follow did not move
                 item.outcome, item.error = "failed", outcome.error
+
+    def settle(self, item: InstanceWork, outcome: MigrationOutcome) -> None:
+        item.duration = outcome.duration
+        item.timeout_action, item.progress = outcome.timeout_action, outcome.progress
+        if outcome.dropped_target:
+            dropped = "its planned target %s failed the migration: the scheduler chose" % outcome.dropped_target
+            item.note = "; ".join(filter(None, (item.note, dropped)))
+        if outcome.ok:
+            self.finish(item, outcome.destination)
+        else:
+            item.outcome, item.error = "failed", outcome.error
 
     def journal_migration_event(self, outcome: MigrationOutcome, kind: str, details: dict) -> None:
         """A migration's progress line or what its timeout led to, as an event of the session."""

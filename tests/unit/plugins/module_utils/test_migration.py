@@ -5,9 +5,11 @@ import pytest
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
     COLD,
     LIVE,
+    MigrationError,
     MigrationRequest,
     MigrationSettings,
     Migrator,
+    StartOrder,
     confirm_resize,
     is_transient_refusal,
 )
@@ -663,3 +665,60 @@ def test_a_failing_started_callback_skips_its_migration_and_is_raised_once_the_o
     assert ended == [request.server_id for request in requests if request is not requests[2]]
     assert cloud.servers[requests[2].server_id].compute_host == "compute3"
     assert cloud.calls["compute.live_migrate_server"] == 3
+
+
+# A StartOrder: a request starts once the requests it comes after ended well, and once its hold passed.
+
+def ordered_run(cloud, requests, after, hold=None, **settings):
+    """The outcomes and the (time, started/ended, server) events of an ordered run; ``hold(request, now)``."""
+    clock, events = Clock(), []
+    defaults = dict(concurrency=10, concurrency_per_host=2)
+    defaults.update(settings)
+    order = StartOrder(after, (lambda request: hold(request, clock.now)) if hold else (lambda request: 0.0))
+    outcomes = migrator(cloud, clock, **defaults).migrate_all(
+        requests, started=lambda request: events.append((clock.now, "started", request.server_id)),
+        ended=lambda request, outcome: events.append((clock.now, "ended", request.server_id)), order=order)
+    return outcomes, {(kind, server): moment for moment, kind, server in events}
+
+
+def test_an_ordered_request_starts_when_those_before_it_ended_and_its_hold_passed():
+    # a and b start at once; c comes after a (its group's next wave) and waits 2 s more; compute2's second
+    # server waits for b's slot. c does not wait for the whole first wave.
+    cloud = FakeCloud(settle_polls=3)
+    a, b, later, c = (cloud.add_server(host) for host in ("compute1", "compute2", "compute2", "compute1"))
+    requests = [MigrationRequest(server, LIVE, "compute3", source_host=cloud.servers[server].compute_host)
+                for server in (a, b, later, c)]
+    asked = {}  # when c's hold was first asked: once a ended, as c comes after a
+
+    def hold(request, now):
+        return 0.0 if request.server_id != c else max(0.0, asked.setdefault(c, now) + 2 - now)
+    outcomes, times = ordered_run(cloud, requests, after=[[], [], [], [0]], hold=hold, concurrency_per_host=1)
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    assert times[("started", a)] == times[("started", b)] == 0.0
+    assert times[("started", c)] >= times[("ended", a)] + 2
+    assert times[("started", later)] >= times[("ended", b)]
+    assert times[("started", c)] < times[("ended", later)]
+
+
+def test_a_request_after_one_that_failed_is_left_unmoved_and_the_others_move():
+    cloud = FakeCloud(settle_polls=2)
+    a, b, c = (cloud.add_server(host) for host in ("compute1", "compute2", "compute1"))
+    original = cloud.compute.live_migrate_server
+
+    def refuse_a(server_id, **kwargs):
+        if server_id == a:
+            raise http_error(400, "Migration pre-check error")
+        return original(server_id, **kwargs)
+    cloud.compute.live_migrate_server = refuse_a
+    requests = [MigrationRequest(server, LIVE, "compute3") for server in (a, b, c)]
+    outcomes, times = ordered_run(cloud, requests, after=[[], [], [0]])
+    assert [outcome.status for outcome in outcomes] == ["failed", "migrated", "skipped"]
+    assert outcomes[2].error == "not started: server %s, which had to move before it, did not move" % a
+    assert ("started", c) not in times and cloud.servers[c].compute_host == "compute1"
+
+
+def test_an_order_that_can_never_be_met_is_an_error_not_a_hang():
+    cloud = FakeCloud(settle_polls=2)
+    a, b = cloud.add_server("compute1"), cloud.add_server("compute2")
+    with pytest.raises(MigrationError, match="wait for migrations that never end"):
+        ordered_run(cloud, [MigrationRequest(a, LIVE), MigrationRequest(b, LIVE)], after=[[1], [0]])

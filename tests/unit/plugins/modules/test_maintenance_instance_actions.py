@@ -1,5 +1,6 @@
 """maintenance_instance_actions with a faked cloud: answers decide, waves order, journal first, announcements."""
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import MigrationSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_instance_actions import (
     MaintenanceInstanceActionsModule,
@@ -267,13 +268,21 @@ class SteppedTime:
 
 
 class InstantMigrator:
-    """Every migration lands on its target at once (SteppedTime does not move while it runs)."""
+    """Every migration lands on its target at once (SteppedTime does not move while it runs), one at a time."""
+
+    settings = MigrationSettings(concurrency=1)
 
     def __init__(self, time_):
         self.time, self.started = time_, []
 
-    def migrate_all(self, requests, each):
-        return [each(request) for request in requests]
+    def migrate_all(self, requests, events=None, started=None, ended=None, order=None):
+        assert order is None, "one at a time, the waves run one after the other"
+        outcomes = []
+        for request in requests:
+            started(request)
+            outcomes.append(self.migrate(request, events))
+            ended(request, outcomes[-1])
+        return outcomes
 
     def migrate(self, request, events=None):
         from types import SimpleNamespace
@@ -326,3 +335,56 @@ def test_lead_time_and_recovery_time_hold_each_instance_back(tmp_path):
     assert held == [("vm-1", "lead_time 30s after its project was told"),
                     ("vm-2", "recovery_time 20s of group g after vm-3 moved"),
                     ("vm-3", "recovery_time 20s of group g after vm-2 moved")]
+
+
+def grouped_setup(tmp_path):
+    """compute1: g1 and g2 of one group (waves 0 and 1, as max_impacted_members 1 splits them), f1-f3 free."""
+    cloud = FakeCloud()
+    cloud.settle_polls = 2
+    vm = {name: cloud.add_server("compute1", project_id="pa") for name in ("g1", "g2", "f1", "f2", "f3")}
+    path = str(tmp_path / "j.sqlite")
+    journal = Journal(path)
+    journal.create_session(["compute1"], session_id="s1")
+    journal.set_session_state("s1", "PLANNED_MAINTENANCE")
+    journal.notify_project("s1", "pa", "PLANNED_MAINTENANCE", sorted(vm.values()), ALL)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+    waves = [[dict(server_id=vm["g1"], to_host="compute2", kind="LIVE_MIGRATE", fenix_group_id="g")]
+             + [dict(server_id=vm[name], to_host="compute2", kind="LIVE_MIGRATE") for name in ("f1", "f2", "f3")],
+             [dict(server_id=vm["g2"], to_host="compute2", kind="LIVE_MIGRATE", fenix_group_id="g")]]
+    return cloud, path, journal, vm, waves
+
+
+def test_a_groups_next_member_moves_beside_the_free_servers_not_after_them(tmp_path):
+    cloud, path, journal, vm, waves = grouped_setup(tmp_path)
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, waves=waves, concurrency=4, concurrency_per_host=2)
+        assert not result["failed"], result["msg"]
+    names = {server_id: name for name, server_id in vm.items()}
+    moves = {names[move.instance_id]: move for move in journal.moves("s1")}
+    assert sorted(move.state for move in moves.values()) == ["DONE"] * 5
+    # g2 waits for g1 (one member of g at a time), then takes compute1's next slot before f2 and f3: it does not
+    # wait until the whole first wave moved, as it did when waves ran one after the other.
+    assert moves["g2"].started_at >= moves["g1"].ended_at
+    assert moves["g2"].started_at < moves["f3"].ended_at
+    assert [name for name, _move in sorted(moves.items(), key=lambda item: item[1].move_id)][:3] == ["g1", "f1", "g2"]
+
+
+def test_when_a_groups_member_fails_its_next_member_stays_and_the_free_servers_move(tmp_path):
+    from fakes import http_error
+    cloud, path, journal, vm, waves = grouped_setup(tmp_path)
+    original = cloud.compute.live_migrate_server
+
+    def refuse_g1(server_id, **kwargs):
+        if server_id == vm["g1"]:
+            raise http_error(400, "Migration pre-check error: no room")
+        return original(server_id, **kwargs)
+    cloud.compute.live_migrate_server = refuse_g1
+    with WebhookServer() as hook:
+        result = act(cloud, path, hook, waves=waves, concurrency=4, concurrency_per_host=2, retries=0)
+    assert result["failed"]
+    assert "server %s of project pa (LIVE_MIGRATE): " % vm["g1"] in result["msg"] and "no room" in result["msg"]
+    assert ("server %s of project pa (LIVE_MIGRATE): not started: server %s, which had to move before it, did not"
+            " move" % (vm["g2"], vm["g1"])) in result["msg"]
+    assert cloud.servers[vm["g2"]].compute_host == cloud.servers[vm["g1"]].compute_host == "compute1"
+    assert all(cloud.servers[vm[name]].compute_host == "compute2" for name in ("f1", "f2", "f3"))
+    assert vm["g2"] not in {move.instance_id for move in journal.moves("s1")}
