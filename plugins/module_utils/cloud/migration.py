@@ -30,11 +30,8 @@ per server.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
@@ -284,11 +281,8 @@ class Migrator:
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
-        # In a thread of migrate_all's ``each``: the batch whose loop drives its migration, and which request it is.
-        self.each_thread = threading.local()
 
     def migrate_all(self, requests: List[MigrationRequest],
-                    each: Optional[Callable[[MigrationRequest], MigrationOutcome]] = None,
                     events: Events = no_events, started: Optional[Started] = None,
                     ended: Optional[Ended] = None, order: Optional[StartOrder] = None) -> List[MigrationOutcome]:
         """Migrate every request; order kept.
@@ -302,23 +296,18 @@ class Migrator:
 
         ``started(request)`` and ``ended(request, outcome)`` are told when
         each migration really starts (queue time aside) and ends, ``events``
-        what happens to it. ``each``, the older way, replaces ``migrate`` for
-        one request (a caller wraps it to record start and end): it then runs
-        in a thread of its own, whose call of ``migrate`` the batch's loop
-        drives like the others.
+        what happens to it.
 
         With an ``order`` (StartOrder), a request also waits for the requests
         it comes after and for its hold; a MigrationBatch runs them, whatever
         the concurrency.
         """
         if order is None and (self.settings.concurrency <= 1 or len(requests) <= 1):
-            return [self._one(request, each, events, started, ended) for request in requests]
-        return MigrationBatch(self, requests, events, started, ended, order).run(each)
+            return [self._one(request, events, started, ended) for request in requests]
+        return MigrationBatch(self, requests, events, started, ended, order).run()
 
-    def _one(self, request: MigrationRequest, each, events: Events, started: Optional[Started],
+    def _one(self, request: MigrationRequest, events: Events, started: Optional[Started],
              ended: Optional[Ended]) -> MigrationOutcome:
-        if each is not None:
-            return each(request)
         if started is not None:
             started(request)
         outcome = self.migrate(request, events)
@@ -328,13 +317,7 @@ class Migrator:
 
     def migrate(self, request: MigrationRequest, events: Events = no_events) -> MigrationOutcome:
         """Migrate one server; ``events`` hears its progress lines and what a timeout led to."""
-        steps = self.steps_of(request, events)
-        batch = getattr(self.each_thread, "batch", None)
-        if batch is not None:
-            # Called by migrate_all's ``each`` in a thread: the batch's loop polls for it with the others.
-            self.each_thread.batch = None
-            return batch.hand_over(self.each_thread.index, steps)
-        return self._drive(steps)
+        return self._drive(self.steps_of(request, events))
 
     def _drive(self, steps: Steps) -> MigrationOutcome:
         """Run one migration's steps to their outcome, reading its server with one GET per poll."""
@@ -568,32 +551,13 @@ class _InFlight:
     index: int
     request: MigrationRequest
     source: Optional[str]  # whose per-host slot it holds
-    steps: Optional[Steps] = None  # None until the thread of an ``each`` hands them over
+    steps: Optional[Steps] = None  # set once its ``started`` was told
     waiting: Optional[Step] = None  # the poll (CurrentState, NextState) or the Pause it waits for
     wake: float = 0.0  # when its Pause ends
-    handover: Optional["_Handover"] = None  # the ``each`` thread waiting for its outcome
 
 
 def waits_for_poll(migration: _InFlight) -> bool:
     return isinstance(migration.waiting, (CurrentState, NextState))
-
-
-class _Handover:
-    """An ``each`` thread's migration, driven by the batch's loop: the thread waits here for its outcome."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.result: object = None
-
-    def deliver(self, result: object) -> None:
-        self.result = result
-        self.done.set()
-
-    def outcome(self) -> MigrationOutcome:
-        self.done.wait()
-        if isinstance(self.result, BaseException):
-            raise self.result
-        return self.result
 
 
 class MigrationBatch:
@@ -631,28 +595,11 @@ class MigrationBatch:
         self.next_poll = float("-inf")
         # When the latest two polls began (the first read counting as one): what they read is fresh enough.
         self.poll_starts: Deque[float] = deque(maxlen=2)
-        self.inbox: "queue.Queue[Tuple[int, Optional[Tuple[Steps, _Handover]]]]" = queue.Queue()
-        self.stopped: Optional[BaseException] = None  # why the loop stopped before the migrations ended
 
-    def run(self, each: Optional[Callable[[MigrationRequest], MigrationOutcome]] = None) -> List[MigrationOutcome]:
+    def run(self) -> List[MigrationOutcome]:
         self.read_sources()
-        if each is None:
-            self.loop(self.start)
-            return self.outcomes()
-        futures: Dict[int, Future] = {}
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
-            try:
-                self.loop(lambda index: self.start_thread(pool, futures, each, index))
-            except BaseException as exc:
-                # No thread may wait for ever for a loop that stopped.
-                self.stopped = exc
-                for migration in self.running:
-                    if migration.handover is not None:
-                        migration.handover.deliver(exc)
-                raise
-        # A request the order left unmoved has no thread: its outcome says why.
-        return [futures[index].result() if index in futures else self.results[index]
-                for index in range(len(self.requests))]
+        self.loop(self.start)
+        return self.outcomes()
 
     def outcomes(self) -> List[MigrationOutcome]:
         for result in self.results:
@@ -736,7 +683,7 @@ class MigrationBatch:
             try:
                 self.started(migration.request)
             except Exception as exc:  # pylint: disable=broad-except
-                # Raised by migrate_all once the others are done, as an ``each`` failing before it migrates.
+                # Raised by migrate_all once the others are done.
                 self.finish(migration, exc)
                 return
         migration.steps = self.migrator.steps_of(migration.request, self.events)
@@ -747,38 +694,6 @@ class MigrationBatch:
         migration = _InFlight(index, request, self.source_of(request))
         self.running.append(migration)
         return migration
-
-    def start_thread(self, pool: ThreadPoolExecutor, futures: Dict[int, Future], each, index: int) -> None:
-        """Start ``each`` on the request in a thread, and wait until it hands its migration over (or returns)."""
-        migration = self.take_slots(index)
-        futures[index] = pool.submit(self.run_each, each, index)
-        while True:
-            sender, handed = self.inbox.get()
-            if sender != index:
-                continue  # the thread of a migration that ended, returning from its ``each``
-            if handed is None:
-                self.finish(migration, None)  # its ``each`` returned without migrating; its future says what
-            else:
-                migration.steps, migration.handover = handed
-                self.advance(migration)
-            return
-
-    def run_each(self, each, index: int) -> MigrationOutcome:
-        local = self.migrator.each_thread
-        local.batch, local.index = self, index
-        try:
-            return each(self.requests[index])
-        finally:
-            local.batch = None
-            self.inbox.put((index, None))
-
-    def hand_over(self, index: int, steps: Steps) -> MigrationOutcome:
-        """In an ``each`` thread: have the loop drive the migration's steps, and wait for its outcome."""
-        if self.stopped is not None:
-            raise self.stopped
-        handover = _Handover()
-        self.inbox.put((index, (steps, handover)))
-        return handover.outcome()
 
     def advance(self, migration: _InFlight, reply: object = None, error: Optional[BaseException] = None) -> None:
         """Run the migration's steps until they wait for a poll or a pause, or end."""
@@ -803,9 +718,7 @@ class MigrationBatch:
     def finish(self, migration: _InFlight, result: object) -> None:
         self.running.remove(migration)
         self.results[migration.index] = result
-        if migration.handover is not None:
-            migration.handover.deliver(result)
-        elif self.ended is not None and isinstance(result, MigrationOutcome):
+        if self.ended is not None and isinstance(result, MigrationOutcome):
             try:
                 self.ended(migration.request, result)
             except Exception as exc:  # pylint: disable=broad-except
