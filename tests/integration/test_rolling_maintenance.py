@@ -63,6 +63,16 @@ def impacted(server_state) -> bool:
     return status in MOVING or task_state is not None
 
 
+def after_the_seed(samples: list, seeded: dict) -> list:
+    """The samples from the first one where every seeded server is built: while the seed builds them, members in
+    BUILD are the seed's work, not the maintenance's."""
+    seeded_ids = {s["id"] for s in seeded["servers"]}
+    for index, sample in enumerate(samples):
+        if seeded_ids <= set(sample["servers"]) and all(sample["servers"][i][1] != "BUILD" for i in seeded_ids):
+            return samples[index:]
+    return []
+
+
 def check_samples(samples: list, group: dict, max_impacted: int, max_disabled: int) -> None:
     assert len(samples) > 10, "the watcher took too few samples"
     for sample in samples:
@@ -252,9 +262,7 @@ def test_the_demo_maintains_all_hosts_with_three_kinds_of_projects(tmp_path, tes
     # The rules held at every sample taken after the demo's seed: anti-affinity, max_impacted_members 1,
     # at most 1 host down. (Three anti-affinity members on four hosts leave room for one host down at a
     # time: the plan's batches are single hosts here, which the samples confirm.)
-    seeded_ids = {s["id"] for s in seeded["servers"]}
-    samples = [sample for sample in samples if seeded_ids <= set(sample["servers"])]
-    check_samples(samples, group, max_impacted=1, max_disabled=1)
+    check_samples(after_the_seed(samples, seeded), group, max_impacted=1, max_disabled=1)
     assert any(sample["disabled"] for sample in samples), "the watcher never saw a host disabled"
     # The summary is printed at the end of the play, and the demo says where its journal is.
     assert "hosts_maintained" in output and "4 of 4" in output
