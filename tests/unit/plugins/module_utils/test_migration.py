@@ -603,6 +603,7 @@ def test_an_error_raised_by_ended_reaches_the_caller_once_the_others_are_done():
     moved = [request for request in requests if cloud.servers[request.server_id].compute_host in TARGETS]
     assert len(moved) == 4
 
+
 def test_a_stuck_migration_of_a_batch_is_aborted_and_the_others_move():
     cloud, requests = batch_cloud(per_host=1)
     stuck_server = requests[0].server_id
