@@ -86,20 +86,33 @@ def plugin_view(listing: dict) -> dict:
     }
 
 
-def consistent_read(admin, source: str, attempts: int = 5):
+def consistent_read(admin, source: str, within: float = 90.0):
     """The plugin's listing and Nova's view taken while the cloud held still.
 
     Other tests move servers and disable hosts on the same cloud; a read is
-    kept only when Nova's view is the same before and after it.
+    kept only when Nova's view is the same before and after it. The plugin's
+    server_count is Nova's running_vms, which the resource tracker refreshes
+    once a periodic interval (60 s by default), so after a move elsewhere the
+    read is retried for longer than one interval before it is given up.
     """
-    for _attempt in range(attempts):
+    deadline = time.monotonic() + within
+    while True:
         before = nova_view(admin)
         listing = inventory_list(source)
         after = nova_view(admin)
         if before == after and plugin_view(listing) == after:
             return listing, after
+        if time.monotonic() > deadline:
+            return listing, after
         time.sleep(5)
-    return listing, after
+
+
+def differences(plugin: dict, nova: dict) -> dict:
+    """Per host, the fields where the plugin and Nova disagree, as (plugin, nova)."""
+    return {
+        host: {key: (plugin.get(host, {}).get(key), view.get(key)) for key in view if plugin.get(host, {}).get(key) != view.get(key)}
+        for host, view in nova.items() if plugin.get(host) != view
+    }
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +154,7 @@ def test_hosts_groups_and_hostvars_match_nova(admin, tmp_path):
     assert set(EXPECTED_HOSTS) <= set(group_hosts(listing, "az_nova"))
 
     # Status, state, disabled_reason, zone, server count: what our own queries say.
-    assert plugin_view(listing) == nova
+    assert plugin_view(listing) == nova, differences(plugin_view(listing), nova)
     hostvars = listing["_meta"]["hostvars"]
     for host in hosts:
         compute = hostvars[host]["fenix_compute"]
