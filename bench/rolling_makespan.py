@@ -82,7 +82,10 @@ def run_once(label: str, parallel: int, workdir: str, computes: int) -> dict:
         handle.write("".join("compute%d ansible_connection=local ansible_python_interpreter=%s\n"
                              % (index, sys.executable) for index in range(1, computes + 1)))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".work", "collections"),
-               OS_CLIENT_CONFIG_FILE=os.path.join(CLOUD_DIR, "clouds.yaml"))
+               OS_CLIENT_CONFIG_FILE=os.path.join(CLOUD_DIR, "clouds.yaml"),
+               ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "bench", "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="task_times",
+               FENIX_BENCH_TASK_TIMES=os.path.join(workdir, "%s.tasks.json" % label))
     started = time.monotonic()
     try:
         with open(os.path.join(workdir, "%s.log" % label), "w") as log:
@@ -101,7 +104,19 @@ def run_once(label: str, parallel: int, workdir: str, computes: int) -> dict:
         estimate = re.search(r'"estimated_seconds": "?([0-9.]+)', log.read())
     return {"label": label, "wall": wall, "session": summary["total_seconds"], "moves": summary["moves"],
             "hosts": summary["hosts_maintained"], "estimate": float(estimate.group(1)) if estimate else None,
-            "spent": build_report(record, session_id)["time_spent"]}
+            "spent": build_report(record, session_id)["time_spent"],
+            "tasks": task_totals(os.path.join(workdir, "%s.tasks.json" % label))}
+
+
+def task_totals(path: str) -> list:
+    """(task, times run, seconds) per task name, the longest first: where the run's time went between tasks."""
+    with open(path) as handle:
+        tasks = json.load(handle)
+    totals: dict = {}
+    for task in tasks:
+        count, seconds = totals.get(task["task"], (0, 0.0))
+        totals[task["task"]] = (count + 1, seconds + task["seconds"])
+    return sorted(((name, count, seconds) for name, (count, seconds) in totals.items()), key=lambda row: -row[2])
 
 
 def main() -> None:
@@ -122,6 +137,12 @@ def main() -> None:
         print("%-14s %9.1f %11.1f %10s %s %10s %9.1f %8.1f  %s" % (
             row["label"], row["wall"], row["session"], row["estimate"] if row["estimate"] is not None else "-", ratio,
             spent["wall_per_busy"], spent["waiting_for_projects"], spent["other"], row["moves"]))
+    for row in (baseline, planner):
+        print("\n%s: the longest tasks (start to the next task's start; %d tasks in all, %.1f s)"
+              % (row["label"], sum(count for _name, count, _seconds in row["tasks"]),
+                 sum(seconds for _name, _count, seconds in row["tasks"])))
+        for name, count, seconds in row["tasks"][:15]:
+            print("  %7.1f s %4dx  %s" % (seconds, count, name[:90]))
     print("planner / one at a time: wall %.2f, session %.2f" % (planner["wall"] / baseline["wall"],
                                                                 planner["session"] / baseline["session"]))
 
