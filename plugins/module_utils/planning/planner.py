@@ -22,7 +22,9 @@ Pure computation over a CloudModel (no I/O). For every batch it guarantees:
   maintenance, as capacity does).
 
 Batches are filled greedily in a fixed host order (empty hosts first, then the
-hosts with the fewest servers), as large as the rules and ``max_parallel_hosts``
+hosts with the fewest servers; when nothing is maintained yet, the first batch
+takes hosts without members of a group limited by ``max_impacted_members``
+first, as its servers move twice), as large as the rules and ``max_parallel_hosts``
 allow. Each server goes to the least filled host that takes it (spread, not
 first-fit): a host's fill is the fraction of its capacity it uses in its
 fullest resource. Before the fill come two preferences: under ``max_fill``
@@ -137,6 +139,7 @@ OVER_FILL = "over_fill"
 # Attribute readers that run in C, for the passes over every server or move.
 _FLAVOR = attrgetter("vcpus", "ram_mb", "disk_gb")
 _STATUS, _HOST = attrgetter("status"), attrgetter("host")
+_GROUP, _FENIX_GROUP = attrgetter("group_id"), attrgetter("fenix_group_id")
 _PROJECT_AND_ID = attrgetter("project_id", "id")
 _SOURCE_AND_KIND, _TARGET_AND_KIND = attrgetter("from_host", "kind"), attrgetter("to_host", "kind")
 _SERVER_ID = attrgetter("server_id")
@@ -934,6 +937,28 @@ def host_order(model: CloudModel, hosts: Iterable[str]) -> List[str]:
     return sorted(hosts, key=key)
 
 
+def limited_members_last_in_first_batch(model: CloudModel, order: List[str], width: int) -> List[str]:
+    """``order`` with up to ``width`` hosts that hold no member of a group limited by max_impacted_members first.
+
+    For a plan that starts with no host maintained: unless a host outside the maintenance takes them, the
+    first batch's servers go to hosts of later batches and move again there. Free servers move side by
+    side, but the members of such a group move one after the other, recovery_time after each, so every
+    member in the first batch lengthens two batches. The other hosts keep their order, so the members of a
+    group stay spread over the later batches.
+    """
+    limited = {group_id for group_id, rule in model.groups.items() if rule.max_impacted_members}
+    if not limited or not model.servers_complete or not order:
+        return order
+    holding = {host for host, group_id, fenix_group_id in zip(map(_HOST, model.servers), map(_GROUP, model.servers),
+                                                              map(_FENIX_GROUP, model.servers))
+               if group_id in limited or fenix_group_id in limited}
+    free = [name for name in order if name not in holding][:width]
+    if not free or free == order[:len(free)]:
+        return order
+    first = set(free)
+    return free + [name for name in order if name not in first]
+
+
 def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt], plan: Plan,
                   settings: PlanSettings) -> Batch:
     staying = Counter()
@@ -1023,6 +1048,8 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
         raise ValueError("max_parallel_hosts: %d; give at least 1" % settings.max_parallel_hosts)
     to_maintain = [name for name in set(hosts) if name not in maintained]
     order = host_order(model, to_maintain)
+    if not maintained:
+        order = limited_members_last_in_first_batch(model, order, settings.max_parallel_hosts)
     # Targets among hosts still to maintain: the last in the order first, as they go last.
     state = _State(model, settings, list(reversed(order)), maintained, to_maintain,
                    candidates if candidates is not None else model.candidate_filter())

@@ -682,6 +682,33 @@ def test_with_no_empty_host_the_first_batch_spreads_over_the_later_hosts():
     assert [b.estimated_seconds for b in plan.batches] == [2 * 10 + 100, 3 * 10 + 100]
 
 
+def test_the_first_batch_leaves_the_members_of_a_limited_group_to_later_batches():
+    """The makespan bench's cloud: a 3-member anti-affinity group with max_impacted_members 1 on c1..c3.
+
+    In the first batch its members would move to the second batch's hosts and again from there, one after
+    the other each time; with c4..c6 first they move once, to hosts maintained by then."""
+    names = ["c%d" % i for i in range(1, 7)]
+    servers = [vm("%s-%d" % (name, i), name) for name in names for i in range(3)]
+    for index, name in enumerate(names[:3]):
+        servers[index * 3] = vm("member-%s" % name, name, group="aa", policy="anti-affinity")
+    group = GroupRule("aa", max_impacted_members=1, anti_affinity_group=True, recovery_time=4)
+    model = cloud([host(name) for name in names], servers, groups=[group])
+    plan_settings = PlanSettings(max_parallel_hosts=3)
+    plan = plan_maintenance(model, names, plan_settings)
+    check_plan(model, names, plan_settings, plan)
+    assert [b.hosts for b in plan.batches] == [["c4", "c5", "c6"], ["c1", "c2", "c3"]]
+    members = [m for b in plan.batches for m in b.moves if m.server_id.startswith("member-")]
+    assert len(members) == 3 and not any(m.moves_again for m in members)
+    assert all(m.to_host in ("c4", "c5", "c6") for m in members)
+    # Without the group's limit the hosts keep their order (fewest servers, then name).
+    model = cloud([host(name) for name in names], servers)
+    assert [b.hosts for b in plan_maintenance(model, names, plan_settings).batches][0] == ["c1", "c2", "c3"]
+    # Nor is the order changed once a host is maintained: the members can move there, once.
+    model = cloud([host(name) for name in names], servers, groups=[group])
+    plan = plan_maintenance(model, names[:5], plan_settings, maintained=["c6"])
+    assert plan.batches[0].hosts[0] == "c1"
+
+
 def test_max_fill_is_kept_while_a_host_has_the_room_before_the_tier_preference():
     # m, maintained, is at 6 of 8 vCPU: 2 more would pass 85 %; o, outside, is empty.
     model = cloud([host("src"), host("m"), host("o")],
