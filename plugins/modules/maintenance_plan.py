@@ -22,7 +22,7 @@ description:
     no instance group has more than its C(max_impacted_members) impacted in one wave, and at most
     O(max_unavailable) hosts of an availability zone or aggregate are down.
   - Hosts already empty go first, then the hosts with the fewest servers. When no host is maintained yet,
-    the first batch takes hosts without members of a group limited by C(max_impacted_members) where it can:
+    the first batch takes hosts without members of a group limited by C(max_impacted_members) where it can -
     its servers move again in a later batch, and such members move one after the other.
     Batches are as large as these rules allow, up to O(max_parallel_hosts).
   - A target is one Nova accepts for the server - it has the traits the flavor requires and none it forbids
