@@ -165,9 +165,17 @@ options:
     default: []
     suboptions:
       host:
-        description: The host, as Nova names it.
+        description:
+          - The host, as Nova names it.
+          - One of O(host_updates[].host) and O(host_updates[].hosts) is required.
         type: str
-        required: true
+      hosts:
+        description:
+          - Several hosts that get the same update (the hosts of a batch), written in one call.
+          - Mutually exclusive with O(host_updates[].host).
+        type: list
+        elements: str
+        version_added: 0.2.0
       state:
         description: Free-form progress state, for example C(EMPTYING), C(PLUGINS), C(MAINTAINED), C(FAILED).
         type: str
@@ -224,6 +232,15 @@ EXAMPLES = r"""
       - host: compute1
         state: MAINTAINED
         maintained: true
+
+- name: Record that the hosts of a batch are empty and their upgrade begins
+  fenix.maintenance.maintenance_session:
+    session_id: chg-1234
+    host_updates:
+      - hosts: [compute3, compute4]
+        state: IN_MAINTENANCE
+        details:
+          upgrade_started: true
 
 - name: Mark it failed and enable again what it disabled
   fenix.maintenance.maintenance_session:
@@ -424,11 +441,14 @@ class MaintenanceSessionModule(OpenStackModule):
             elements="dict",
             default=[],
             options=dict(
-                host=dict(required=True),
+                host=dict(),
+                hosts=dict(type="list", elements="str"),
                 state=dict(),
                 maintained=dict(type="bool"),
                 details=dict(type="dict"),
             ),
+            mutually_exclusive=[("host", "hosts")],
+            required_one_of=[("host", "hosts")],
         ),
     )
     module_kwargs = dict(
@@ -473,17 +493,19 @@ class MaintenanceSessionModule(OpenStackModule):
 
     def update_hosts(self, session, result) -> None:
         known = {record.host: record for record in self.journal.hosts(session.session_id)}
-        for update in self.params["host_updates"]:
-            if update["host"] not in known:
+        updates = [(host, update) for update in self.params["host_updates"]
+                   for host in ([update["host"]] if update["host"] is not None else update["hosts"])]
+        for host, _update in updates:
+            if host not in known:
                 self.fail_json(msg="host_updates: %s is not a host of session %s; its hosts are %s"
-                               % (update["host"], session.session_id, ", ".join(sorted(known)) or "none"))
-        for update in self.params["host_updates"]:
-            record = known[update["host"]]
+                               % (host, session.session_id, ", ".join(sorted(known)) or "none"))
+        for host, update in updates:
+            record = known[host]
             wanted = {key: update[key] for key in ("state", "maintained") if update[key] is not None}
             if any(getattr(record, key) != value for key, value in wanted.items()) or update["details"]:
                 result["changed"] = True
                 if not self.check_mode:
-                    self.journal.set_host(session.session_id, update["host"], details=update["details"], **wanted)
+                    self.journal.set_host(session.session_id, host, details=update["details"], **wanted)
         if self.params["restore_hosts"]:
             enabled, left = restore_hosts(self.conn, self.journal, session.session_id, self.check_mode,
                                           only=self.params["restore_only"])

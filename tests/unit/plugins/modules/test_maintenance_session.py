@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session import MaintenanceSessionModule
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session_info import (
@@ -267,3 +269,35 @@ def test_silent_projects_refuses_other_values_with_the_choices(tmp_path):
     with pytest.raises(JournalError):
         record.set_silent_projects("s", "once")
     assert record.session("s").silent_projects == "ask_again"
+
+
+def test_one_host_update_for_the_hosts_of_a_batch(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="s", hosts=["compute1", "compute2", "compute3"])
+    batch = [{"hosts": ["compute1", "compute3"], "state": "IN_MAINTENANCE", "details": {"upgrade_started": True}}]
+    # A host not in the session fails the call before any host is written.
+    wrong = session(cloud, journal, session_id="s", host_updates=[dict(batch[0], hosts=["compute1", "compute9"])])
+    assert wrong["failed"] and "host_updates: compute9 is not a host of session s" in wrong["msg"]
+    assert {h.host: h.state for h in Journal(journal).hosts("s")}["compute1"] != "IN_MAINTENANCE"
+    predicted = session(cloud, journal, check_mode=True, session_id="s", host_updates=batch)
+    assert predicted["changed"] and {h.host: h.state for h in Journal(journal).hosts("s")}["compute1"] != "IN_MAINTENANCE"
+    recorded = session(cloud, journal, session_id="s", host_updates=batch)
+    assert recorded["changed"]
+    hosts = {h.host: h for h in Journal(journal).hosts("s")}
+    assert hosts["compute1"].state == hosts["compute3"].state == "IN_MAINTENANCE" != hosts["compute2"].state
+    assert hosts["compute1"].details["upgrade_started"] and hosts["compute3"].details["upgrade_started"]
+    assert "upgrade_started" not in (hosts["compute2"].details or {})
+    done = [{"hosts": ["compute1", "compute3"], "state": "MAINTAINED", "maintained": True}]
+    assert session(cloud, journal, session_id="s", host_updates=done)["changed"]
+    assert not session(cloud, journal, session_id="s", host_updates=done)["changed"]
+
+
+@pytest.mark.parametrize("update, message", [
+    ({"host": "compute1", "hosts": ["compute1"], "state": "X"}, "mutually exclusive: host|hosts"),
+    ({"state": "X"}, "one of the following is required: host, hosts"),
+])
+def test_a_host_update_names_its_host_or_hosts(tmp_path, update, message):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    session(cloud, journal, session_id="s", hosts=["compute1"])
+    result = session(cloud, journal, session_id="s", host_updates=[update])
+    assert result["failed"] and message in result["msg"], result["msg"]
