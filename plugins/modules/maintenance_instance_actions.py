@@ -23,7 +23,9 @@ description:
     no instance group has more than its C(max_impacted_members) affected at once.
   - When every action is a migration and O(concurrency) is above 1, the waves overlap - a move of a later wave
     waits for the earlier members of its own groups (and its C(lead_time) and their C(recovery_time)), not for
-    the whole wave before it, and a group's members take a free slot before the servers of no group. So a group
+    the whole wave before it, and a group's members take a free slot before the servers of no group. A member
+    waiting out its hold once the members before it moved keeps one slot of its source and target hosts, so
+    a server started meanwhile does not make it wait a whole migration more. So a group
     that must move one member at a time moves beside the other servers instead of after them. A member whose
     earlier member failed to move is not moved; the others go on, and the module fails naming both.
     With an V(OWN_ACTION) to await, waves run one after the other.

@@ -31,7 +31,7 @@ per server.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
@@ -560,6 +560,10 @@ def waits_for_poll(migration: _InFlight) -> bool:
     return isinstance(migration.waiting, (CurrentState, NextState))
 
 
+# No slot kept for a waiting group member: (per source host, per target host).
+_NO_RESERVATION: Tuple[Counter, Counter] = (Counter(), Counter())
+
+
 class MigrationBatch:
     """Many migrations in one loop, with slots per source host, per target host and in all, and one poll for all.
 
@@ -627,6 +631,7 @@ class MigrationBatch:
     def start_queued(self, queued: List[int], start: Callable[[int], None]) -> Optional[float]:
         """Start the queued requests that may start now; the earliest moment a held one may, if any."""
         wake: Optional[float] = None
+        reserved = self.reserved_slots(queued)
         for index in list(queued):
             if len(self.running) >= self.settings.concurrency:
                 break
@@ -639,7 +644,7 @@ class MigrationBatch:
                     queued.remove(index)
                     self.leave_unmoved(index, failed[0])
                     continue
-            if not self.has_slots(index):
+            if not self.has_slots(index, reserved.get(index, _NO_RESERVATION)):
                 continue
             held = self.order.hold(self.requests[index]) if self.order is not None else 0.0
             if held > 0:
@@ -661,17 +666,43 @@ class MigrationBatch:
             request.server_id, None, None, request.kind, request.source_host, "skipped",
             "not started: server %s, which had to move before it, did not move" % earlier.server_id)
 
-    def has_slots(self, index: int) -> bool:
-        """Whether the request's source host and its target host each have a free slot."""
+    def reserved_slots(self, queued: List[int]) -> Dict[int, Tuple[Counter, Counter]]:
+        """Per queued request, the slots of source and target hosts kept for the group members waiting out a hold.
+
+        A member whose earlier members have moved waits only for its recovery_time (or lead_time); a free
+        server started in the last slot of its host then would make it wait a whole migration more, and
+        with it every later member of its group. Each such member keeps one slot of its source host and one
+        of its target host from the requests queued after it.
+        """
+        if self.order is None:
+            return {}
+        sources: Counter = Counter()
+        targets: Counter = Counter()
+        reserved: Dict[int, Tuple[Counter, Counter]] = {}
+        for index in queued:
+            reserved[index] = (Counter(sources), Counter(targets))
+            after = self.order.after[index]
+            if not after or not all(self.ended_well(earlier) for earlier in after):
+                continue
+            request = self.requests[index]
+            if self.order.hold(request) > 0:
+                sources[self.source_of(request)] += 1
+                if request.target_host is not None:
+                    targets[request.target_host] += 1
+        return reserved
+
+    def has_slots(self, index: int, reserved: Tuple[Counter, Counter] = _NO_RESERVATION) -> bool:
+        """Whether the request's source host and its target host each have a free slot (``reserved``: kept for others)."""
         request = self.requests[index]
+        kept_sources, kept_targets = reserved
         source = self.source_of(request)
-        from_source = sum(1 for migration in self.running if migration.source == source)
+        from_source = sum(1 for migration in self.running if migration.source == source) + kept_sources[source]
         if from_source >= max(1, self.settings.concurrency_per_host):
             return False
         if request.target_host is None:
             return True  # the scheduler's choice is not known before it is made
         to_target = sum(1 for migration in self.running if migration.request.target_host == request.target_host)
-        return to_target < max(1, self.settings.concurrency_per_target)
+        return to_target + kept_targets[request.target_host] < max(1, self.settings.concurrency_per_target)
 
     def source_of(self, request: MigrationRequest) -> Optional[str]:
         known = self.latest.get(request.server_id)

@@ -694,6 +694,35 @@ def test_an_ordered_request_starts_when_those_before_it_ended_and_its_hold_passe
     assert times[("started", c)] < times[("ended", later)]
 
 
+def test_a_member_waiting_out_its_recovery_keeps_a_slot_of_its_host_from_the_free_servers():
+    # first and second are members of one group on compute1, the second 2 s after the first ended; free
+    # servers queued after them. One slot per host: the free servers would take compute1's slot the moment
+    # the first member ended, and the second member would wait for a whole migration more.
+    cloud = FakeCloud(settle_polls=3)
+    first, second, free1, free2 = (cloud.add_server("compute1") for _ in range(4))
+    requests = [MigrationRequest(server, LIVE, "compute3", source_host="compute1")
+                for server in (first, second, free1, free2)]
+    asked = {}
+
+    def hold(request, now):
+        return 0.0 if request.server_id != second else max(0.0, asked.setdefault(second, now) + 2 - now)
+    outcomes, times = ordered_run(cloud, requests, after=[[], [0], [], []], hold=hold, concurrency_per_host=1)
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    assert times[("started", second)] == times[("ended", first)] + 2
+    assert times[("started", free1)] >= times[("ended", second)]
+    # The slot is kept only while the member waits out its hold, not while the member before it moves (a
+    # free server moves beside the first member), and one slot only: the other takes the next free server.
+    cloud = FakeCloud(settle_polls=3)
+    first, second, free1, free2 = (cloud.add_server("compute1") for _ in range(4))
+    requests = [MigrationRequest(server, LIVE, "compute3", source_host="compute1")
+                for server in (first, second, free1, free2)]
+    asked.clear()
+    outcomes, times = ordered_run(cloud, requests, after=[[], [0], [], []], hold=hold, concurrency_per_host=2)
+    assert times[("started", first)] == times[("started", free1)] == 0.0
+    assert times[("started", second)] == times[("ended", first)] + 2
+    assert times[("started", free2)] == times[("ended", first)] < times[("started", second)]
+
+
 def test_a_request_after_one_that_failed_is_left_unmoved_and_the_others_move():
     cloud = FakeCloud(settle_polls=2)
     a, b, c = (cloud.add_server(host) for host in ("compute1", "compute2", "compute1"))
