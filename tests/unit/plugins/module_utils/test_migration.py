@@ -699,7 +699,7 @@ def test_a_member_waiting_out_its_recovery_keeps_a_slot_of_its_host_from_the_fre
     # servers queued after them. One slot per host: the free servers would take compute1's slot the moment
     # the first member ended, and the second member would wait for a whole migration more.
     cloud = FakeCloud(settle_polls=3)
-    first, second, free1, free2 = (cloud.add_server("compute1") for _ in range(4))
+    first, second, free1, free2 = (cloud.add_server("compute1") for _server in range(4))
     requests = [MigrationRequest(server, LIVE, "compute3", source_host="compute1")
                 for server in (first, second, free1, free2)]
     asked = {}
@@ -713,7 +713,7 @@ def test_a_member_waiting_out_its_recovery_keeps_a_slot_of_its_host_from_the_fre
     # The slot is kept only while the member waits out its hold, not while the member before it moves (a
     # free server moves beside the first member), and one slot only: the other takes the next free server.
     cloud = FakeCloud(settle_polls=3)
-    first, second, free1, free2 = (cloud.add_server("compute1") for _ in range(4))
+    first, second, free1, free2 = (cloud.add_server("compute1") for _server in range(4))
     requests = [MigrationRequest(server, LIVE, "compute3", source_host="compute1")
                 for server in (first, second, free1, free2)]
     asked.clear()
