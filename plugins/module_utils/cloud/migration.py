@@ -676,19 +676,20 @@ class MigrationBatch:
         """
         if self.order is None:
             return {}
-        sources: Counter = Counter()
-        targets: Counter = Counter()
+        kept = _NO_RESERVATION
         reserved: Dict[int, Tuple[Counter, Counter]] = {}
         for index in queued:
-            reserved[index] = (Counter(sources), Counter(targets))
+            reserved[index] = kept  # shared by the requests between two waiting members: a copy per member only
             after = self.order.after[index]
             if not after or not all(self.ended_well(earlier) for earlier in after):
                 continue
             request = self.requests[index]
             if self.order.hold(request) > 0:
+                sources, targets = Counter(kept[0]), Counter(kept[1])
                 sources[self.source_of(request)] += 1
                 if request.target_host is not None:
                     targets[request.target_host] += 1
+                kept = (sources, targets)
         return reserved
 
     def has_slots(self, index: int, reserved: Tuple[Counter, Counter] = _NO_RESERVATION) -> bool:
