@@ -26,12 +26,21 @@ description:
     O(session_id), or by versions before 0.2.0 outside the role) is enabled by a call without
     O(session_id), or by the session whose journal records that it disabled the host.
   - Can also set or clear the forced-down flag of the service.
+  - With O(hosts), the same change is made to several hosts in one run (the hosts of a batch); every host is
+    checked against Nova before any is changed, and RV(results) holds each host's outcome.
 options:
   host:
     description:
       - The host of the nova-compute service, as Nova names it (C(openstack compute service list)).
+      - Exactly one of O(host) and O(hosts) is required.
     type: str
-    required: true
+  hosts:
+    description:
+      - Several hosts, as Nova names them, each changed as O(host) would be, in this order.
+      - Exactly one of O(host) and O(hosts) is required.
+    type: list
+    elements: str
+    version_added: 0.2.0
   state:
     description:
       - V(disabled) stops scheduling to the host; V(enabled) allows it again.
@@ -105,6 +114,19 @@ EXAMPLES = r"""
     session_id: chg-1234
     host: compute1
 
+- name: Disable the hosts of a batch in one run; enable later only those not disabled by someone else
+  fenix.maintenance.compute_service:
+    cloud: admin
+    hosts: [compute1, compute2, compute3]
+    reason: kernel upgrade CHG-1234
+  register: batch_disabled
+
+- name: Enable them again
+  fenix.maintenance.compute_service:
+    cloud: admin
+    hosts: "{{ ['compute1', 'compute2', 'compute3'] | difference(batch_disabled.owned_by_other_hosts) }}"
+    state: enabled
+
 - name: Fence a failed host before evacuating it
   fenix.maintenance.compute_service:
     cloud: admin
@@ -117,7 +139,7 @@ EXAMPLES = r"""
 RETURN = r"""
 service:
   description: The nova-compute service after the change (as predicted in check mode).
-  returned: success
+  returned: success, with O(host)
   type: dict
   contains:
     host:
@@ -154,7 +176,7 @@ service:
       sample: nova
 previous:
   description: The service before the module ran.
-  returned: success
+  returned: success, with O(host)
   type: dict
   sample:
     host: compute1
@@ -170,10 +192,44 @@ owned_by_other:
     - True when the host stays disabled because someone else disabled it (O(state=disabled)
       without O(force)) - a person, another tool, another session, or (with O(session_id)) this
       collection without a session. A maintenance run must then not enable it at its end.
-  returned: success
+  returned: success, with O(host)
   type: bool
   sample: false
+results:
+  description: With O(hosts), each host's outcome, in the order of O(hosts).
+  returned: success, with O(hosts)
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The host.
+      type: str
+      sample: compute1
+    changed:
+      description: Whether this host's service changed (would change, in check mode).
+      type: bool
+      sample: true
+    service:
+      description: Its service after the change, with the keys of RV(service).
+      type: dict
+    previous:
+      description: Its service before the module ran, with the keys of RV(service).
+      type: dict
+    owned_by_other:
+      description: As RV(owned_by_other), for this host.
+      type: bool
+      sample: false
+owned_by_other_hosts:
+  description: With O(hosts), the hosts of RV(results) whose RV(owned_by_other) is true, which a maintenance run must
+    not enable at its end.
+  returned: success, with O(hosts)
+  type: list
+  elements: str
+  sample: []
 """
+
+from dataclasses import dataclass
+from typing import Any
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
@@ -191,39 +247,79 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
 )
 
 
+@dataclass(frozen=True)
+class ServiceChange:
+    service: Any  # the SDK's Service
+    current: ServiceState
+    desired: DesiredService
+    owned: bool  # the disable is this call's (its session's) to give back
+    owned_by_other: bool
+
+
 class ComputeServiceModule(OpenStackModule):
     argument_spec = dict(
-        host=dict(required=True),
+        host=dict(),
+        hosts=dict(type="list", elements="str"),
         state=dict(default="disabled", choices=["disabled", "enabled"]),
         reason=dict(default="maintenance"),
         force=dict(default=False, type="bool"),
         forced_down=dict(type="bool"),
         session_id=dict(),
     )
-    module_kwargs = dict(supports_check_mode=True)
+    module_kwargs = dict(
+        supports_check_mode=True,
+        mutually_exclusive=[("host", "hosts")],
+        required_one_of=[("host", "hosts")],
+    )
     uses_journal = True
 
     def run(self) -> dict:
         params = self.params
         session_id = params["session_id"]
         validate_reason(params["reason"], session_id)
+        if params["hosts"] is not None and not params["hosts"]:
+            raise ValueError("hosts: give at least one host (or use host)")
         if session_id:
             self.session(session_id)  # checked before anything changes
-        service = find_compute_service(self.conn, params["host"])
+        if params["host"] is not None:
+            return self.make(self.prepare(find_compute_service(self.conn, params["host"])))
+        # Every host is found and its change judged (an enable refused, say) before the first is changed.
+        changes = [self.prepare(find_compute_service(self.conn, host)) for host in params["hosts"]]
+        results = [dict(self.make(change), host=change.current.host) for change in changes]
+        result = dict(
+            changed=any(one["changed"] for one in results),
+            results=[{key: one[key] for key in ("host", "changed", "service", "previous", "owned_by_other")}
+                     for one in results],
+            owned_by_other_hosts=[one["host"] for one in results if one["owned_by_other"]],
+        )
+        if self.diff_mode:
+            result["diff"] = dict(before={one["host"]: one["diff"]["before"] for one in results},
+                                  after={one["host"]: one["diff"]["after"] for one in results})
+        return result
+
+    def prepare(self, service) -> ServiceChange:
+        """What the options ask of one host's service; raises (changing nothing) when it may not be done."""
+        params = self.params
+        session_id = params["session_id"]
         current = service_state(service)
         recorded = bool(session_id) and current.host in self.journal.hosts_disabled_by_session(session_id)
         owned = current.owned_by(session_id, recorded)
         desired = desired_service(current, params["state"], params["reason"], params["force"], params["forced_down"],
                                   session_id=session_id, recorded=recorded)
         owned_by_other = params["state"] == "disabled" and current.status == "disabled" and not (owned or params["force"])
-        if owned_by_other:
+        return ServiceChange(service, current, desired, owned, owned_by_other)
+
+    def make(self, change: ServiceChange) -> dict:
+        """One host's change made (predicted in check mode): the result of the module for that host."""
+        current, desired = change.current, change.desired
+        if change.owned_by_other:
             self.warn("host %s was already disabled by %s; left as it is" % (current.host, disabler(current)))
-        after = self.apply(service, current, desired, owned)
+        after = self.apply(change.service, current, desired, change.owned)
         result = dict(
             changed=needs_change(current, desired),
             service=after.as_dict(),
             previous=current.as_dict(),
-            owned_by_other=owned_by_other,
+            owned_by_other=change.owned_by_other,
         )
         if self.diff_mode:
             result["diff"] = dict(before=diff_view(current), after=diff_view(after))

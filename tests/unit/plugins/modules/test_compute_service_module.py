@@ -158,3 +158,41 @@ def test_a_disable_without_session_of_an_earlier_version_is_enabled_by_the_sessi
     refused = run(cloud, host="compute2", state="enabled", session_id="s2", journal=journal)
     assert refused["failed"] and "by fenix.maintenance without a session" in refused["msg"]
     assert run(cloud, host="compute2", state="enabled")["changed"] is True
+
+
+def test_hosts_disable_a_batch_in_one_run_and_name_the_hosts_disabled_by_others(tmp_path):
+    location = str(tmp_path / "journal.sqlite")
+    Journal(location).create_session(["compute1", "compute2", "compute3"], session_id="s1")
+    cloud = FakeCloud()
+    cloud.services["compute2"].status = "disabled"
+    cloud.services["compute2"].disabled_reason = "RMA ticket 7"
+    hosts = ["compute1", "compute2", "compute3"]
+    predicted = run(cloud, check_mode=True, diff=True, hosts=hosts, session_id="s1", journal=location)
+    assert predicted["changed"] is True and cloud.calls["compute.disable_service"] == 0
+    assert predicted["diff"]["after"]["compute3"]["status"] == "disabled"
+    assert predicted["diff"]["after"]["compute2"]["disabled_reason"] == "RMA ticket 7"
+    result = run(cloud, hosts=hosts, session_id="s1", journal=location)
+    assert result["changed"] is True and "service" not in result
+    assert [(one["host"], one["changed"], one["owned_by_other"]) for one in result["results"]] == [
+        ("compute1", True, False), ("compute2", False, True), ("compute3", True, False)]
+    assert result["owned_by_other_hosts"] == ["compute2"]
+    assert cloud.services["compute3"].disabled_reason == "fenix.maintenance: session s1: maintenance"
+    assert sorted(Journal(location).hosts_disabled_by_session("s1")) == ["compute1", "compute3"]
+    assert run(cloud, hosts=hosts, session_id="s1", journal=location)["changed"] is False
+
+    enabled = run(cloud, hosts=["compute1", "compute3"], state="enabled", session_id="s1", journal=location)
+    assert enabled["changed"] is True and enabled["owned_by_other_hosts"] == []
+    assert [cloud.services[host].status for host in hosts] == ["enabled", "disabled", "enabled"]
+
+
+def test_hosts_change_nothing_when_one_of_them_may_not_be_changed():
+    cloud = FakeCloud()
+    run(cloud, hosts=["compute1", "compute2"], reason="kernel")
+    cloud.services["compute2"].disabled_reason = "RMA ticket 7"
+    refused = run(cloud, hosts=["compute1", "compute2"], state="enabled")
+    assert refused["failed"] and "RMA ticket 7" in refused["msg"]
+    unknown = run(cloud, hosts=["compute1", "nope"], state="enabled")
+    assert unknown["failed"] and "no nova-compute service runs on 'nope'" in unknown["msg"]
+    assert cloud.services["compute1"].status == "disabled" and cloud.calls["compute.enable_service"] == 0
+    assert "mutually exclusive: host|hosts" in run(cloud, host="compute1", hosts=["compute2"])["msg"]
+    assert run(cloud, hosts=[])["msg"] == "hosts: give at least one host (or use host)"
