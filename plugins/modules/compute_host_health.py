@@ -28,12 +28,22 @@ description:
     plugins of type C(check), which the role runs on the host after this module passes
     (M(fenix.maintenance.upgrade_plugins) with O(fenix.maintenance.upgrade_plugins#module:type=check)).
   - A host without a nova-compute service fails at once.
+  - With O(hosts), the hosts of a batch are gated in one wait; a host that passed is read no more, and the module
+    fails at the timeout naming each host that did not pass (RV(failures)), while RV(results) still shows the
+    hosts that did.
 options:
   host:
     description:
       - The compute host, as Nova names it.
+      - Exactly one of O(host) and O(hosts) is required.
     type: str
-    required: true
+  hosts:
+    description:
+      - Several compute hosts, as Nova names them, gated together within one O(timeout).
+      - Exactly one of O(host) and O(hosts) is required.
+    type: list
+    elements: str
+    version_added: 0.2.0
   checks:
     description:
       - The checks to pass, among V(nova_compute), V(heartbeat), V(hypervisor) and V(placement); all by default.
@@ -99,6 +109,13 @@ EXAMPLES = r"""
     timeout: 60
     poll_interval: 2
 
+- name: The gate of a batch, in one wait; a host that did not pass is named in failures
+  fenix.maintenance.compute_host_health:
+    cloud: admin
+    hosts: [compute1, compute2, compute3]
+  register: batch_health
+  failed_when: batch_health.failed and not batch_health.failures | default({})
+
 - name: The gate of a maintenance session, recorded in its journal
   fenix.maintenance.compute_host_health:
     cloud: admin
@@ -109,13 +126,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 healthy:
-  description: Whether the host passed every check (on failure, false).
+  description: Whether the host (with O(hosts), every host) passed every check (on failure, false).
   returned: always
   type: bool
   sample: true
 health:
   description: Each check of O(checks), in the order above, as it stood at the end.
-  returned: always
+  returned: with O(host)
   type: list
   elements: dict
   contains:
@@ -139,13 +156,44 @@ health:
       description: When it passed, in UTC (null when it did not).
       type: str
       sample: "2026-11-22T11:03:21.402117Z"
+results:
+  description: Each host's gate, in the order of O(hosts) (with O(host), that one host).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    host:
+      description: The host.
+      type: str
+      sample: compute1
+    healthy:
+      description: Whether it passed every check.
+      type: bool
+      sample: true
+    health:
+      description: Each check of O(checks), with the keys of RV(health).
+      type: list
+      elements: dict
+    waited:
+      description: Seconds from the start until the host passed, or until the module gave up.
+      type: float
+      sample: 7.5
+failures:
+  description:
+    - For each host that did not pass, why - each failed check and what it saw. Empty when every host passed.
+    - On failure the module's message joins these.
+  returned: always
+  type: dict
+  sample:
+    compute2: "compute2 is not healthy after 300s: heartbeat: no report from nova-compute since the gate began
+      (Nova shows state up; last report 2026-11-22T11:00:00.000000)"
 waited:
   description: Seconds the module waited.
   returned: always
   type: float
   sample: 7.5
 progress:
-  description: A line each time a check's verdict changed (and at each check's first verdict), in order.
+  description: A line each time a check's verdict changed (and at each check's first verdict), in order, for every host.
   returned: always
   type: list
   elements: str
@@ -156,6 +204,8 @@ progress:
       after the gate began"
 """
 
+from typing import Dict, List
+
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.health import (
     CHECKS,
@@ -164,7 +214,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.health imp
     HostNotHealthy,
     require_health_floors,
     validate_checks,
-    wait_healthy,
+    wait_healthy_hosts,
 )
 
 HEALTHY_EVENT = "host.healthy"
@@ -174,13 +224,18 @@ CHECK_EVENT = "host.health_check"
 
 class ComputeHostHealthModule(OpenStackModule):
     argument_spec = dict(
-        host=dict(required=True),
+        host=dict(),
+        hosts=dict(type="list", elements="str"),
         checks=dict(type="list", elements="str", choices=list(CHECKS), default=list(CHECKS)),
         timeout=dict(default=300, type="int"),
         poll_interval=dict(default=3, type="float"),
         session_id=dict(),
     )
-    module_kwargs = dict(supports_check_mode=True)
+    module_kwargs = dict(
+        supports_check_mode=True,
+        mutually_exclusive=[("host", "hosts")],
+        required_one_of=[("host", "hosts")],
+    )
     uses_journal = True
 
     def run(self) -> dict:
@@ -188,20 +243,24 @@ class ComputeHostHealthModule(OpenStackModule):
         if params["timeout"] < 0 or params["poll_interval"] <= 0:
             raise ValueError("timeout must be >= 0 and poll_interval > 0 (given %s and %s)"
                              % (params["timeout"], params["poll_interval"]))
+        if params["hosts"] is not None and not params["hosts"]:
+            raise ValueError("hosts: give at least one host (or use host)")
         checks = validate_checks(params["checks"])
+        hosts = [params["host"]] if params["host"] is not None else params["hosts"]
         if self.records:
             self.session(params["session_id"])  # checked before the wait
         require_health_floors(self.conn)
+        self.progress: List[str] = []
         try:
-            result = wait_healthy(self.conn, params["host"], checks, params["timeout"], params["poll_interval"],
-                                  progress=self.record_check)
+            results = wait_healthy_hosts(self.conn, hosts, checks, params["timeout"], params["poll_interval"],
+                                         progress=self.record_check)
         except HostNotHealthy as exc:
-            self.record_end(UNHEALTHY_EVENT, exc.result)
+            self.record_ends(exc.results)
             # The base fails with the message and this result: what each check saw.
-            self.partial_result = self.result_of(exc.result)
+            self.partial_result = self.result_of(exc.results, exc.failures)
             raise
-        self.record_end(HEALTHY_EVENT, result)
-        return self.result_of(result)
+        self.record_ends(results)
+        return self.result_of(results, {})
 
     @property
     def records(self) -> bool:
@@ -209,25 +268,33 @@ class ComputeHostHealthModule(OpenStackModule):
         return bool(self.params["session_id"]) and not self.check_mode
 
     def record_check(self, line: str, check: CheckResult) -> None:
+        self.progress.append(line)
         if self.records:
-            self.journal.record_event(self.params["session_id"], CHECK_EVENT, host=self.params["host"],
+            # The progress line starts with the host it is about.
+            self.journal.record_event(self.params["session_id"], CHECK_EVENT, host=line.split(":", 1)[0],
                                       details=dict(check.as_dict(), line=line))
 
-    def record_end(self, kind: str, result: GateResult) -> None:
+    def record_ends(self, results: List[GateResult]) -> None:
         if self.records:
-            self.journal.record_event(self.params["session_id"], kind, host=result.host, details=dict(
-                waited=result.waited, timeout=self.params["timeout"],
-                checks=[check.as_dict() for check in result.checks]))
+            for result in results:
+                self.journal.record_event(
+                    self.params["session_id"], HEALTHY_EVENT if result.healthy else UNHEALTHY_EVENT, host=result.host,
+                    details=dict(waited=result.waited, timeout=self.params["timeout"],
+                                 checks=[check.as_dict() for check in result.checks]))
 
-    @staticmethod
-    def result_of(result: GateResult) -> dict:
-        return dict(
+    def result_of(self, results: List[GateResult], failures: Dict[str, str]) -> dict:
+        result = dict(
             changed=False,
-            healthy=result.healthy,
-            health=[check.as_dict() for check in result.checks],
-            waited=result.waited,
-            progress=result.progress,
+            healthy=all(gate.healthy for gate in results),
+            results=[dict(host=gate.host, healthy=gate.healthy, health=[check.as_dict() for check in gate.checks],
+                          waited=gate.waited) for gate in results],
+            failures=failures,
+            waited=max(gate.waited for gate in results),
+            progress=self.progress,
         )
+        if self.params["host"] is not None:
+            result["health"] = result["results"][0]["health"]
+        return result
 
 
 def main() -> None:

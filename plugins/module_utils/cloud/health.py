@@ -23,13 +23,14 @@ Four built-in checks, each a small function over one read of the host:
 
 ``wait_healthy`` reads the host until every chosen check passes in the same
 read, or the timeout is over (``HostNotHealthy``); a progress line is given
-each time a check's verdict changes.
+each time a check's verdict changes. ``wait_healthy_hosts`` does the same for
+the hosts of a batch in one wait.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import utc_now
@@ -112,14 +113,25 @@ class GateResult:
         return [check for check in self.checks if not check.passed]
 
 
-class HostNotHealthy(MaintenanceError):
-    """A host did not pass its health checks within the timeout; the message names each failed check."""
+def unhealthy_message(result: GateResult, timeout: float) -> str:
+    """Why a host did not pass: each failed check and what it saw."""
+    return "%s is not healthy after %ss: %s" % (
+        result.host, format_seconds(timeout),
+        "; ".join("%s: %s" % (check.name, check.seen) for check in result.failed))
 
-    def __init__(self, result: GateResult, timeout: float) -> None:
-        self.result = result
-        super().__init__("%s is not healthy after %ss: %s" % (
-            result.host, format_seconds(timeout),
-            "; ".join("%s: %s" % (check.name, check.seen) for check in result.failed)))
+
+class HostNotHealthy(MaintenanceError):
+    """Hosts did not pass their health checks within the timeout; the message names each failed check.
+
+    ``results`` holds every host's gate, the healthy ones too; ``result`` is the first unhealthy one.
+    """
+
+    def __init__(self, results: List[GateResult], timeout: float) -> None:
+        self.results = results
+        self.unhealthy = [result for result in results if not result.healthy]
+        self.result = self.unhealthy[0]
+        self.failures = {result.host: unhealthy_message(result, timeout) for result in self.unhealthy}
+        super().__init__(". ".join(self.failures.values()))
 
 
 def format_seconds(seconds: float) -> str:
@@ -232,6 +244,28 @@ def judge(checks: Sequence[str], now: HostReading, first: HostReading) -> Dict[s
 
 # Waiting
 
+@dataclass
+class Gate:
+    """One host's gate while it is waited on: its first read, each check's latest verdict, the progress lines."""
+    host: str
+    checks: List[str]
+    first: Optional[HostReading] = None
+    results: Dict[str, CheckResult] = field(default_factory=dict)
+    lines: List[str] = field(default_factory=list)
+
+    def observe(self, reading: HostReading, waited: float,
+                progress: Optional[Callable[[str, CheckResult], None]]) -> GateResult:
+        if self.first is None:
+            self.first = reading
+        for name, verdict in judge(self.checks, reading, self.first).items():
+            line = record_verdict(self.results, name, verdict, waited)
+            if line is not None:
+                self.lines.append("%s: %s" % (self.host, line))
+                if progress is not None:
+                    progress(self.lines[-1], self.results[name])
+        return GateResult(self.host, [self.results[name] for name in self.checks], round(waited, 1), self.lines)
+
+
 def wait_healthy(
     conn,
     host: str,
@@ -248,28 +282,42 @@ def wait_healthy(
     waiting makes it appear. ``progress`` gets a line and the check's result
     each time a check's verdict changes (and at each check's first verdict).
     """
+    return wait_healthy_hosts(conn, [host], checks, timeout, poll_interval, progress, clock, sleep)[0]
+
+
+def wait_healthy_hosts(
+    conn,
+    hosts: Sequence[str],
+    checks: Sequence[str] = CHECKS,
+    timeout: float = 300,
+    poll_interval: float = 3,
+    progress: Optional[Callable[[str, CheckResult], None]] = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> List[GateResult]:
+    """The gates of several hosts in one wait, in the order of ``hosts``: a host that passed is read no more.
+
+    HostNotHealthy at the timeout carries every host's gate and names each host that did not pass.
+    """
     checks = validate_checks(checks)
-    find_compute_service(conn, host)
+    for host in hosts:
+        find_compute_service(conn, host)
     started = clock()
-    lines: List[str] = []
-    results: Dict[str, CheckResult] = {}
-    first: Optional[HostReading] = None
+    gates = {host: Gate(host, checks) for host in hosts}
+    passed: Dict[str, GateResult] = {}
+    last: Dict[str, GateResult] = {}
     while True:
-        reading = read_host(conn, host, checks)
-        if first is None:
-            first = reading
+        for host in hosts:
+            if host not in passed:
+                last[host] = gates[host].observe(read_host(conn, host, checks), clock() - started, progress)
+                if last[host].healthy:
+                    passed[host] = last[host]
+        results = [last[host] for host in hosts]
+        if len(passed) == len(hosts):
+            return results
         waited = clock() - started
-        for name, verdict in judge(checks, reading, first).items():
-            line = record_verdict(results, name, verdict, waited)
-            if line is not None:
-                lines.append("%s: %s" % (host, line))
-                if progress is not None:
-                    progress(lines[-1], results[name])
-        result = GateResult(host, [results[name] for name in checks], round(waited, 1), lines)
-        if result.healthy:
-            return result
         if waited >= timeout:
-            raise HostNotHealthy(result, timeout)
+            raise HostNotHealthy(results, timeout)
         # The last read falls on the timeout, not a poll interval after it.
         sleep(min(poll_interval, timeout - waited))
 

@@ -14,6 +14,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.health imp
     require_health_floors,
     validate_checks,
     wait_healthy,
+    wait_healthy_hosts,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import VersionFloorError
 from health_fakes import HealthCloud
@@ -174,3 +175,24 @@ def test_a_cloud_without_the_hypervisor_microversion_is_refused():
     cloud.api_versions["compute"] = ("2.1", "2.52")
     with pytest.raises(VersionFloorError, match="2.53 .hypervisors with their resource provider"):
         require_health_floors(cloud)
+
+
+def test_a_batch_waits_once_and_a_host_that_passed_is_read_no_more():
+    cloud = HealthCloud()
+    cloud.stopped_computes.update({"compute2", "compute3"})
+    ticks = Ticks(cloud, {3: lambda c: c.stopped_computes.discard("compute2")})
+    reads = []
+    real_read = cloud.compute.services
+    cloud.compute.services = lambda binary=None, host=None: reads.append(host) or real_read(binary=binary, host=host)
+    with pytest.raises(HostNotHealthy) as raised:
+        wait_healthy_hosts(cloud, ["compute1", "compute2", "compute3"], timeout=5, poll_interval=1,
+                           clock=ticks.clock, sleep=ticks.sleep)
+    # Only compute3 failed; the message and failures name it alone, the results keep every host in order.
+    assert list(raised.value.failures) == ["compute3"] and str(raised.value).startswith("compute3 is not healthy after 5s")
+    assert [(result.host, result.healthy) for result in raised.value.results] == [
+        ("compute1", True), ("compute2", True), ("compute3", False)]
+    assert raised.value.result.host == "compute3"
+    # One lookup each, then compute1 passes at its second read, compute2 at the read after it came back (t=3).
+    reads_of = {host: reads.count(host) for host in ("compute1", "compute2", "compute3")}
+    assert reads_of == {"compute1": 1 + 2, "compute2": 1 + 4, "compute3": 1 + 6}
+    assert ticks.sleeps == [1] * 5

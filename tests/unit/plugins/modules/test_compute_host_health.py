@@ -113,3 +113,41 @@ def test_an_unknown_session_is_named_before_any_read(tmp_path):
     result = run(cloud, host="compute1", session_id="nope", journal=str(tmp_path / "journal.sqlite"))
     assert result["failed"] and result["msg"].startswith("session_id: ") and "create the session first" in result["msg"]
     assert cloud.calls["compute.services"] == 0
+
+
+def test_a_batch_fails_naming_only_the_host_that_did_not_pass_and_records_every_host(tmp_path):
+    location = str(tmp_path / "journal.sqlite")
+    journal = Journal(location)
+    journal.create_session(["compute1", "compute2"], session_id="s1", request={"hosts": ["compute1", "compute2"]})
+    cloud = HealthCloud()
+    cloud.stopped_computes.add("compute2")
+    result = run(cloud, hosts=["compute1", "compute2"], timeout=1, session_id="s1", journal=location)
+    assert result["failed"] is True and result["healthy"] is False and "health" not in result
+    assert list(result["failures"]) == ["compute2"] and result["msg"] == result["failures"]["compute2"]
+    assert result["msg"].startswith("compute2 is not healthy after 1s: heartbeat: no report from nova-compute")
+    assert [(gate["host"], gate["healthy"]) for gate in result["results"]] == [("compute1", True), ("compute2", False)]
+    assert [check["passed"] for check in result["results"][1]["health"]] == [True, False, True, True]
+    ends = [(event["kind"], event["host"]) for event in journal.events("s1")
+            if event["kind"] in ("host.healthy", "host.unhealthy")]
+    assert ends == [("host.healthy", "compute1"), ("host.unhealthy", "compute2")]
+    checks_by_host = {event["host"] for event in journal.events("s1") if event["kind"] == "host.health_check"}
+    assert checks_by_host == {"compute1", "compute2"}
+
+
+def test_a_healthy_batch_passes_with_empty_failures():
+    cloud = HealthCloud()
+    result = run(cloud, hosts=["compute1", "compute2"])
+    assert not result["failed"] and result["healthy"] is True and result["failures"] == {}
+    assert [gate["host"] for gate in result["results"]] == ["compute1", "compute2"]
+    assert {line.split(":")[0] for line in result["progress"]} == {"compute1", "compute2"}
+
+
+def test_host_and_hosts_are_one_or_the_other():
+    cloud = HealthCloud()
+    both = run(cloud, host="compute1", hosts=["compute2"])
+    assert both["failed"] and "mutually exclusive: host|hosts" in both["msg"]
+    neither = run(cloud)
+    assert neither["failed"] and "one of the following is required: host, hosts" in neither["msg"]
+    empty = run(cloud, hosts=[])
+    assert empty["failed"] and empty["msg"] == "hosts: give at least one host (or use host)"
+    assert cloud.calls["compute.services"] == 0
