@@ -26,6 +26,7 @@ from test_rolling_maintenance import Run
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 HOST = "compute4"  # holds no member of the seed's anti-affinity group: maintaining it alone is always allowed
+NEIGHBOUR = "compute3"  # holds one: a test deletes it to maintain the two hosts in one batch
 PLUGIN_DIR = os.path.join(ROOT, "tests", "integration", "upgrade_plugins")
 M = "fenix.maintenance."
 # Past the test cloud's service_down_time (30 s): Nova then knows the stopped compute is down and keeping its host
@@ -76,14 +77,15 @@ def compute_back(test_cloud):
         cloudctl("compute-start", HOST)
 
 
-def maintenance(tmp_path, session_id: str, plugin_metadata: dict, health_timeout: int, more_actions=()) -> Run:
-    """A rolling maintenance of HOST alone whose host upgrade is restart_compute.
+def maintenance(tmp_path, session_id: str, plugin_metadata: dict, health_timeout: int, more_actions=(),
+                hosts=(HOST,)) -> Run:
+    """A rolling maintenance of HOST alone (or of ``hosts``) whose host upgrade is restart_compute.
 
     No VNFM: every project is unreachable, waited for once (5 s) and then decided for by the silent
     policy at once (live migration).
     """
     return Run(tmp_path, session_id, {},
-               rolling_maintenance_hosts=[HOST],
+               rolling_maintenance_hosts=list(hosts),
                rolling_maintenance_actions=[{"plugin": "restart_compute", "type": "host",
                                              "metadata": dict(plugin_metadata, cloudctl=CLOUDCTL)}, *more_actions],
                rolling_maintenance_plugin_dirs=[PLUGIN_DIR],
@@ -147,14 +149,35 @@ def test_a_maintenance_waits_for_its_restarted_compute_before_enabling_the_host(
     assert service.disabled_reason is None
 
 
-def test_a_compute_that_does_not_come_back_keeps_its_host_disabled_and_fails_the_session(
-        tmp_path, seeded_once, admin, compute_back, enabled_hosts):
-    run = maintenance(tmp_path, "health-gone", {"come_back": False}, GONE_TIMEOUT)
+@pytest.fixture
+def member_off_neighbour(admin, test_cloud):
+    """NEIGHBOUR without its aa-group member, so that it and HOST make one batch; the seed is whole again after."""
+    member = next(server for group in admin.compute.server_groups(all_projects=True) if group.name == "aa-group"
+                  for server in map(admin.compute.get_server, group.member_ids) if server.compute_host == NEIGHBOUR)
+    admin.compute.delete_server(member)
+    admin.compute.wait_for_delete(member, wait=120)
+    yield
+    subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
+
+
+def test_a_compute_that_does_not_come_back_keeps_its_host_disabled_and_its_healthy_neighbour_is_maintained(
+        tmp_path, seeded_once, admin, compute_back, enabled_hosts, member_off_neighbour):
+    # One batch of two: HOST's compute is stopped for good, NEIGHBOUR's is left running.
+    run = maintenance(tmp_path, "health-gone", {"come_back": False, "hosts": [HOST]}, GONE_TIMEOUT,
+                      hosts=(HOST, NEIGHBOUR))
     started = time.monotonic()
     code, output = run.run()
     print("the failed run took %.1f s" % (time.monotonic() - started))
     assert code != 0
     assert compute_pid(HOST) is None, "the compute was started again"
+    journal = Journal(run.journal)
+    # One batch: both gates began in the same wait (separate batches would be moves and a plugin apart).
+    first_checks = {}
+    for event in journal.events("health-gone"):
+        if event["kind"] == "host.health_check":
+            first_checks.setdefault(event["host"], nova_time(event["at"].rstrip("Z")))
+    assert sorted(first_checks) == sorted([HOST, NEIGHBOUR])
+    assert abs((first_checks[HOST] - first_checks[NEIGHBOUR]).total_seconds()) < 3, first_checks
 
     session = run.session()
     assert session.state == "MAINTENANCE_FAILED"
@@ -162,19 +185,27 @@ def test_a_compute_that_does_not_come_back_keeps_its_host_disabled_and_fails_the
     match = re.match(r"^%s: %s is not healthy after %ds: (nova_compute|heartbeat): " % (HOST, HOST, GONE_TIMEOUT), session.reason)
     assert match, session.reason
     assert "heartbeat: no report from nova-compute since the gate began (Nova shows state " in session.reason
-    events = gate_events(Journal(run.journal), "health-gone")
-    unhealthy = [event for event in events if event["kind"] == "host.unhealthy"]
-    assert len(unhealthy) == 1 and unhealthy[0]["details"]["timeout"] == GONE_TIMEOUT
-    assert not {check["name"]: check for check in unhealthy[0]["details"]["checks"]}["heartbeat"]["passed"]
+    events = [event for event in journal.events("health-gone") if event["kind"] in ("host.healthy", "host.unhealthy")]
+    assert sorted((event["kind"], event["host"]) for event in events) == [
+        ("host.healthy", NEIGHBOUR), ("host.unhealthy", HOST)]
+    unhealthy = events[[event["host"] for event in events].index(HOST)]
+    assert unhealthy["details"]["timeout"] == GONE_TIMEOUT
+    assert not {check["name"]: check for check in unhealthy["details"]["checks"]}["heartbeat"]["passed"]
+    hosts = {record.host: record for record in journal.hosts("health-gone")}
+    assert (hosts[HOST].state, hosts[HOST].maintained) == ("FAILED", False), hosts[HOST]
+    assert (hosts[NEIGHBOUR].state, hosts[NEIGHBOUR].maintained) == ("MAINTAINED", True), hosts[NEIGHBOUR]
 
-    # Nova, read independently: the host stays disabled, the reason naming the session and what failed.
+    # Nova, read independently: the host stays disabled, the reason naming the session and what failed; its healthy
+    # neighbour of the same batch is enabled again.
     service = compute_service(admin, HOST)
     assert service.status == "disabled"
     assert service.disabled_reason.startswith("fenix.maintenance: session health-gone: %s is not healthy after %ds: "
                                               % (HOST, GONE_TIMEOUT)), service.disabled_reason
     assert match.group(1) in service.disabled_reason
+    neighbour = compute_service(admin, NEIGHBOUR)
+    assert (neighbour.status, neighbour.disabled_reason) == ("enabled", None)
     assert "%s is not healthy after %ds: " % (HOST, GONE_TIMEOUT) in output
-    # compute_back starts the compute again, enabled_hosts enables the host.
+    # compute_back starts the compute again, enabled_hosts enables the host, member_off_neighbour seeds again.
 
 
 def test_compute_host_health_sees_a_stopped_compute_and_its_return(admin, playbook, compute_back):
