@@ -120,13 +120,19 @@ options:
     default: {}
     suboptions:
       live_migration_seconds:
-        description: One live migration.
+        description:
+          - One live migration.
+          - When not given, the median of the latest live migrations that ended well in the journal (up to 100,
+            in any session; at least 5 of them), else 10 (RV(learned_estimates) says which).
         type: float
-        default: 10
       cold_migration_seconds:
-        description: One cold migration with its confirmation.
+        description:
+          - One cold migration with its confirmation - the outage that an instance's C(max_interruption_time)
+            is weighed against, and its length in the estimate.
+          - When not given, the outage is planned at 20 s, and the estimate takes the median of the latest cold
+            migrations in the journal as O(estimates.live_migration_seconds) does (else 20). The journal's
+            history never loosens the C(max_interruption_time) rule.
         type: float
-        default: 20
       host_seconds:
         description: The maintenance of a batch's hosts once they are empty (upgrade plugins, reboot).
         type: float
@@ -352,6 +358,15 @@ estimated_seconds:
   returned: always
   type: float
   sample: 1260.0
+learned_estimates:
+  description:
+    - The durations of O(estimates) that were not given and came from the journal's earlier moves, each with
+      its C(seconds) (the median) and the C(moves) it was taken from. Empty without a journal, or with fewer than
+      5 moves of a kind that ended well.
+  returned: always
+  type: dict
+  sample:
+    live_migration_seconds: {seconds: 8.4, moves: 34}
 hosts:
   description: The hosts planned (without those already maintained).
   returned: always
@@ -388,6 +403,8 @@ maintained:
   sample: []
 """
 
+from typing import Dict, Optional
+
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import HostSelection, select_hosts
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
@@ -405,9 +422,11 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     validate_limit,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import describe, explain
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.history import learned_estimates, learned_lines
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import ReportError
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import report_directory, write_plan_page
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import COLD_MIGRATION_SECONDS
 
 
 class MaintenancePlanModule(OpenStackModule):
@@ -431,8 +450,8 @@ class MaintenancePlanModule(OpenStackModule):
             type="dict",
             default={},
             options=dict(
-                live_migration_seconds=dict(type="float", default=10),
-                cold_migration_seconds=dict(type="float", default=20),
+                live_migration_seconds=dict(type="float"),
+                cold_migration_seconds=dict(type="float"),
                 host_seconds=dict(type="float", default=300),
                 batch_overhead_seconds=dict(type="float", default=15),
                 migrations_per_host=dict(type="int", default=1),
@@ -445,7 +464,8 @@ class MaintenancePlanModule(OpenStackModule):
     module_kwargs = dict(supports_check_mode=True)
     uses_journal = True
 
-    def settings(self) -> PlanSettings:
+    def settings(self, learned: Dict[str, dict]) -> PlanSettings:
+        """The plan's settings from the options; ``learned``: the estimates the journal's history gives."""
         params = self.params
         limits = params["max_unavailable"] or {}
         estimates = params["estimates"] or {}
@@ -465,8 +485,10 @@ class MaintenancePlanModule(OpenStackModule):
             max_unavailable_per_zone=limits.get("availability_zone"),
             max_unavailable_per_aggregate=limits.get("aggregate"),
             server_policy=dict(DEFAULT_POLICY, **{k: v for k, v in (params["server_policy"] or {}).items() if v}),
-            live_migration_seconds=estimates.get("live_migration_seconds", 10.0),
-            cold_migration_seconds=estimates.get("cold_migration_seconds", 20.0),
+            live_migration_seconds=first_given(estimates.get("live_migration_seconds"),
+                                               learned.get("live_migration_seconds", {}).get("seconds"), 10.0),
+            cold_migration_seconds=first_given(estimates.get("cold_migration_seconds"), COLD_MIGRATION_SECONDS),
+            cold_migration_estimate_seconds=learned.get("cold_migration_seconds", {}).get("seconds"),
             host_seconds=estimates.get("host_seconds", 300.0),
             batch_overhead_seconds=estimates.get("batch_overhead_seconds", 15.0),
             migrations_per_host=estimates.get("migrations_per_host") or 1,
@@ -513,9 +535,18 @@ class MaintenancePlanModule(OpenStackModule):
             select_hosts(states, self.params["batch"], include_disabled, self.params["session_id"], recorded)
         return selection
 
+    def learned_estimates(self) -> Dict[str, dict]:
+        """The estimates not given that the journal's earlier moves tell (none without a journal)."""
+        if not self.journal_exists:
+            return {}
+        given = {key for key, value in (self.params["estimates"] or {}).items() if value is not None}
+        learned = learned_estimates(self.journal.recent_move_seconds)
+        return {key: value for key, value in learned.items() if key not in given}
+
     def run(self) -> dict:
-        settings = self.settings()
         page_dir = self.page_directory()
+        learned = self.learned_estimates()
+        settings = self.settings(learned)
         require_floors(self.conn)
         session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
         named, recorded = self.session_choice()
@@ -539,12 +570,13 @@ class MaintenancePlanModule(OpenStackModule):
             plan=view,
             hosts=sorted(batch) if batch else planned,
             maintained=sorted(maintained),
+            learned_estimates=learned,
             **{key: view[key] for key in ("serial", "blockers", "unplanned_hosts", "scale_in", "over_fill",
                                           "prepare_host", "projects", "estimated_seconds", "skipped_hosts")}
         )
         # One Keystone list for the names; a batch's plan (once per batch of a run) goes without them.
         names = {} if batch else project_names(self.conn)
-        result["explanation"] = explain(view, names)
+        result["explanation"] = explain(view, names) + learned_lines(learned)
         if page_dir is not None:
             name = self.params["session_id"] or "dry-run"
             result["page_files"], result["changed"] = write_plan_page(
@@ -579,6 +611,11 @@ class MaintenancePlanModule(OpenStackModule):
             if model.hosts[host].disabled_by_us:
                 model.hosts[host].enabled = True
         return plan_maintenance(model, planned, settings, maintained=maintained)
+
+
+def first_given(*values: Optional[float]) -> float:
+    """The first value that is not None (the last one always is)."""
+    return next(value for value in values if value is not None)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
     JournalError,
@@ -46,6 +47,13 @@ class MovesMixin(JournalCore):
 
     def move(self, move_id: int) -> MoveRecord:
         return record_from_row(MoveRecord, self._run("SELECT * FROM moves WHERE move_id = ?", (move_id,)).fetchone())
+
+    def recent_move_seconds(self, action: str, limit: int) -> List[float]:
+        """How long each of the latest ``limit`` moves of ``action`` that ended well lasted, in any session."""
+        rows = self._run("SELECT started_at, ended_at FROM moves WHERE action = ? AND state = 'DONE'"
+                         " AND ended_at IS NOT NULL ORDER BY move_id DESC LIMIT ?", (action, limit)).fetchall()
+        durations = [seconds_between(row["started_at"], row["ended_at"]) for row in rows]
+        return [seconds for seconds in durations if seconds is not None and seconds >= 0]
 
     def moves(self, session_id: str) -> List[MoveRecord]:
         self.session(session_id)

@@ -224,7 +224,11 @@ class PlanSettings:
     max_unavailable_per_aggregate: Union[int, str, None] = None
     server_policy: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICY))
     live_migration_seconds: float = 10.0
+    # The outage of a cold migration, which the max_interruption_time rule weighs.
     cold_migration_seconds: float = COLD_MIGRATION_SECONDS
+    # A cold migration in the estimate, when the journal's history says better; None: cold_migration_seconds.
+    # Learnt durations never loosen the max_interruption_time rule, hence their own field.
+    cold_migration_estimate_seconds: Optional[float] = None
     host_seconds: float = 300.0
     # A batch's steps besides moves and host work, as the caller measured them (0: not counted).
     batch_overhead_seconds: float = 0.0
@@ -238,6 +242,12 @@ class PlanSettings:
 
     def policy(self, key: str) -> str:
         return (self.server_policy or {}).get(key) or DEFAULT_POLICY[key]
+
+    @property
+    def estimated_cold_seconds(self) -> float:
+        if self.cold_migration_estimate_seconds is not None:
+            return self.cold_migration_estimate_seconds
+        return self.cold_migration_seconds
 
 
 def resolve_limit(value: Union[int, str, None], total: int) -> Optional[int]:

@@ -917,7 +917,7 @@ def _busiest(counts: Dict[Tuple[Optional[str], str], int], at_once: int, setting
         for host, kind in [key for key in counts if key[1] == OWN_ACTION]:
             counts[(host, LIVE_MIGRATE)] += counts.pop((host, kind))  # as long as a live migration
     at_once = max(1, at_once)
-    per_round = {LIVE_MIGRATE: settings.live_migration_seconds, MIGRATE: settings.cold_migration_seconds}
+    per_round = {LIVE_MIGRATE: settings.live_migration_seconds, MIGRATE: settings.estimated_cold_seconds}
     busy: Dict[str, float] = {}
     for (host, kind), count in counts.items():
         if host is not None:  # a project's own action has no target

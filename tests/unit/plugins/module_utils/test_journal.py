@@ -8,6 +8,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records 
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.schema import SCHEMA_VERSION
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.clock import utc_now
 
 
 class Ticks:
@@ -355,3 +356,24 @@ def test_version_5_journal_gains_the_silent_projects_setting_with_its_data(locat
     assert journal.set_silent_projects("old", "decide_at_once").silent_projects == "decide_at_once"
     new = journal.create_session(["compute1"], session_id="new", silent_projects="decide_at_once")
     assert new.silent_projects == "decide_at_once" and new.state == "MAINTENANCE"
+
+
+def test_recent_move_seconds_are_the_latest_moves_of_a_kind_that_ended_well_in_any_session(location):
+    journal = Journal(location)
+    for session_id in ("s1", "s2"):
+        journal.create_session(["c1"], session_id=session_id)
+    moves = [("s1", "LIVE_MIGRATE", True, "10:00:00", "10:00:08.5"),
+             ("s2", "LIVE_MIGRATE", False, "10:01:00", "10:01:30"),
+             ("s2", "MIGRATE", True, "10:02:00", "10:02:05"),
+             ("s2", "LIVE_MIGRATE", True, "10:03:00", "10:03:07.25")]
+    for index, (session_id, action, ok, started, ended) in enumerate(moves):
+        journal.clock = lambda started=started: "2026-12-01T%sZ" % started
+        move_id = journal.start_move(session_id, "vm%d" % index, "p1", action, "c1")
+        journal.clock = lambda ended=ended: "2026-12-01T%sZ" % ended
+        journal.finish_move(move_id, ok=ok, to_host="c2")
+    journal.clock = utc_now
+    journal.start_move("s2", "vm9", "p1", "LIVE_MIGRATE", "c1")  # still running
+    assert journal.recent_move_seconds("LIVE_MIGRATE", 10) == [7.25, 8.5]  # newest first, the failed one left out
+    assert journal.recent_move_seconds("LIVE_MIGRATE", 1) == [7.25]
+    assert journal.recent_move_seconds("MIGRATE", 10) == [5.0]
+    journal.close()

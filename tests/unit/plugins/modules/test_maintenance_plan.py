@@ -317,3 +317,55 @@ def test_a_negative_duration_of_the_estimate_is_named():
     cloud = FakeCloud(hosts=("h0", "h1"))
     result = run_module(MaintenancePlanModule, {"estimates": {"batch_overhead_seconds": -5}}, cloud)
     assert result["failed"] and result["msg"] == "estimates.batch_overhead_seconds: -5; give 0 or more seconds"
+
+
+def record_moves(journal, session_id, action, seconds_each):
+    """Moves that ended well, each lasting the given seconds (the journal's clock set for each stamp)."""
+    for index, seconds in enumerate(seconds_each):
+        journal.clock = lambda index=index: "2026-12-01T10:%02d:00.000000Z" % index
+        move_id = journal.start_move(session_id, "vm-%s-%d" % (action, index), "p1", action, "h0")
+        journal.clock = lambda index=index, seconds=seconds: "2026-12-01T10:%02d:%06.3fZ" % (index, seconds)
+        journal.finish_move(move_id, ok=True, to_host="h1")
+
+
+def test_the_estimate_takes_the_durations_not_given_from_the_journals_earlier_moves(tmp_path):
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    cloud.add_server("h0")
+    location = str(tmp_path / "j.sqlite")
+    journal = Journal(location)
+    journal.create_session(["h0", "h1"], session_id="earlier")
+    record_moves(journal, "earlier", "LIVE_MIGRATE", [7, 8, 9, 30, 8.5])
+    record_moves(journal, "earlier", "MIGRATE", [4, 5, 6, 5])  # four: too few to go by
+    estimates = {"host_seconds": 100, "batch_overhead_seconds": 0}
+    args = {"journal": location, "hosts": ["h0"], "estimates": estimates}
+    result = run_module(MaintenancePlanModule, args, cloud)
+    # The median, which the one slow move does not pull up; the cold migrations keep the default.
+    assert result["learned_estimates"] == {"live_migration_seconds": {"seconds": 8.5, "moves": 5}}
+    assert result["estimated_seconds"] == 8.5 + 100
+    assert result["explanation"][-1] == "estimate from the journal: live_migration_seconds 8.5 s (the median of its last 5)"
+    # A duration given is kept; no journal, nothing learned.
+    given = run_module(MaintenancePlanModule, dict(args, estimates=dict(estimates, live_migration_seconds=10)), cloud)
+    assert given["learned_estimates"] == {} and given["estimated_seconds"] == 10 + 100
+    fresh = run_module(MaintenancePlanModule, dict(args, journal=str(tmp_path / "none.sqlite")), cloud)
+    assert fresh["learned_estimates"] == {} and fresh["estimated_seconds"] == 10 + 100
+
+
+def test_learned_cold_migrations_change_the_estimate_but_not_the_outage_an_instance_tolerates(tmp_path):
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    cloud.add_server("h0", status="SHUTOFF")
+    location = str(tmp_path / "j.sqlite")
+    journal = Journal(location)
+    journal.create_session(["h0", "h1"], session_id="earlier")
+    record_moves(journal, "earlier", "MIGRATE", [4, 5, 6, 5, 5])
+    args = {"journal": location, "hosts": ["h0"], "estimates": {"host_seconds": 100, "batch_overhead_seconds": 0}}
+    result = run_module(MaintenancePlanModule, args, cloud)
+    assert result["learned_estimates"] == {"cold_migration_seconds": {"seconds": 5, "moves": 5}}
+    [move] = result["plan"]["batches"][0]["waves"][0]
+    assert move["kind"] == "MIGRATE" and result["estimated_seconds"] == 5 + 100
+    # 10 s of outage tolerated: more than the learned 5 s, less than the 20 s the rule weighs a cold migration at.
+    running = cloud.add_server("h0")
+    journal.set_constraint("instance", running, "p1", {"instance_id": running, "project_id": "p1",
+                                                       "migration_type": "MIGRATE", "max_interruption_time": 10})
+    blocked = run_module(MaintenancePlanModule, args, cloud)
+    [blocker] = blocked["blockers"]
+    assert blocker["server_id"] == running and "(20s planned)" in blocker["message"]
