@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import version as installed_version
-from typing import Optional
+from typing import List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -46,6 +46,19 @@ def journal_argument_spec() -> dict:
     # A DSN may carry a password, but the option names a location: Ansible's
     # no_log heuristics would otherwise hide every journal path in the output.
     return dict(journal=dict(type="str", no_log=False))
+
+
+# The module_kwargs of a module that acts on one host (host) or on the hosts of a batch (hosts).
+ONE_HOST_OR_SEVERAL = dict(mutually_exclusive=[("host", "hosts")], required_one_of=[("host", "hosts")])
+
+
+def hosts_given(params: dict) -> List[str]:
+    """The hosts of ``host`` or ``hosts`` (ONE_HOST_OR_SEVERAL); ValueError for an empty list."""
+    if params["host"] is not None:
+        return [params["host"]]
+    if not params["hosts"]:
+        raise ValueError("hosts: give at least one host (or use host)")
+    return list(params["hosts"])
 
 
 def _version_tuple(version: str) -> tuple:

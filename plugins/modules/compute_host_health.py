@@ -206,7 +206,11 @@ progress:
 
 from typing import Dict, List
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import (
+    ONE_HOST_OR_SEVERAL,
+    OpenStackModule,
+    hosts_given,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.health import (
     CHECKS,
     CheckResult,
@@ -231,11 +235,7 @@ class ComputeHostHealthModule(OpenStackModule):
         poll_interval=dict(default=3, type="float"),
         session_id=dict(),
     )
-    module_kwargs = dict(
-        supports_check_mode=True,
-        mutually_exclusive=[("host", "hosts")],
-        required_one_of=[("host", "hosts")],
-    )
+    module_kwargs = dict(supports_check_mode=True, **ONE_HOST_OR_SEVERAL)
     uses_journal = True
 
     def run(self) -> dict:
@@ -243,10 +243,8 @@ class ComputeHostHealthModule(OpenStackModule):
         if params["timeout"] < 0 or params["poll_interval"] <= 0:
             raise ValueError("timeout must be >= 0 and poll_interval > 0 (given %s and %s)"
                              % (params["timeout"], params["poll_interval"]))
-        if params["hosts"] is not None and not params["hosts"]:
-            raise ValueError("hosts: give at least one host (or use host)")
+        hosts = hosts_given(params)
         checks = validate_checks(params["checks"])
-        hosts = [params["host"]] if params["host"] is not None else params["hosts"]
         if self.records:
             self.session(params["session_id"])  # checked before the wait
         require_health_floors(self.conn)

@@ -231,7 +231,11 @@ owned_by_other_hosts:
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
+from ansible_collections.fenix.maintenance.plugins.module_utils.base import (
+    ONE_HOST_OR_SEVERAL,
+    OpenStackModule,
+    hosts_given,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import (
     DesiredService,
     ServiceState,
@@ -266,25 +270,20 @@ class ComputeServiceModule(OpenStackModule):
         forced_down=dict(type="bool"),
         session_id=dict(),
     )
-    module_kwargs = dict(
-        supports_check_mode=True,
-        mutually_exclusive=[("host", "hosts")],
-        required_one_of=[("host", "hosts")],
-    )
+    module_kwargs = dict(supports_check_mode=True, **ONE_HOST_OR_SEVERAL)
     uses_journal = True
 
     def run(self) -> dict:
         params = self.params
         session_id = params["session_id"]
         validate_reason(params["reason"], session_id)
-        if params["hosts"] is not None and not params["hosts"]:
-            raise ValueError("hosts: give at least one host (or use host)")
+        hosts = hosts_given(params)
         if session_id:
             self.session(session_id)  # checked before anything changes
         if params["host"] is not None:
             return self.make(self.prepare(find_compute_service(self.conn, params["host"])))
         # Every host is found and its change judged (an enable refused, say) before the first is changed.
-        changes = [self.prepare(find_compute_service(self.conn, host)) for host in params["hosts"]]
+        changes = [self.prepare(find_compute_service(self.conn, host)) for host in hosts]
         results = [dict(self.make(change), host=change.current.host) for change in changes]
         result = dict(
             changed=any(one["changed"] for one in results),

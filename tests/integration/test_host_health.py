@@ -152,8 +152,10 @@ def test_a_maintenance_waits_for_its_restarted_compute_before_enabling_the_host(
 @pytest.fixture
 def member_off_neighbour(admin, test_cloud):
     """NEIGHBOUR without its aa-group member, so that it and HOST make one batch; the seed is whole again after."""
-    member = next(server for group in admin.compute.server_groups(all_projects=True) if group.name == "aa-group"
-                  for server in map(admin.compute.get_server, group.member_ids) if server.compute_host == NEIGHBOUR)
+    member = next((server for group in admin.compute.server_groups(all_projects=True) if group.name == "aa-group"
+                   for server in map(admin.compute.get_server, group.member_ids) if server.compute_host == NEIGHBOUR),
+                  None)
+    assert member is not None, "the seed put no aa-group member on %s" % NEIGHBOUR
     admin.compute.delete_server(member)
     admin.compute.wait_for_delete(member, wait=120)
     yield
