@@ -78,8 +78,10 @@ def compute_back(test_cloud):
 
 
 def maintenance(tmp_path, session_id: str, plugin_metadata: dict, health_timeout: int, more_actions=(),
-                hosts=(HOST,)) -> Run:
+                hosts=(HOST,), max_unavailable=None) -> Run:
     """A rolling maintenance of HOST alone (or of ``hosts``) whose host upgrade is restart_compute.
+
+    ``max_unavailable``: no limit (keys set to "") lets two hosts make one batch whatever the zone holds.
 
     No VNFM: every project is unreachable, waited for once (5 s) and then decided for by the silent
     policy at once (live migration).
@@ -91,7 +93,8 @@ def maintenance(tmp_path, session_id: str, plugin_metadata: dict, health_timeout
                rolling_maintenance_plugin_dirs=[PLUGIN_DIR],
                rolling_maintenance_reply_timeout=5,
                rolling_maintenance_silent_projects="decide_at_once",
-               rolling_maintenance_health_timeout=health_timeout)
+               rolling_maintenance_health_timeout=health_timeout,
+               **({"rolling_maintenance_max_unavailable": max_unavailable} if max_unavailable else {}))
 
 
 def gate_events(journal: Journal, session_id: str) -> list:
@@ -166,7 +169,7 @@ def test_a_compute_that_does_not_come_back_keeps_its_host_disabled_and_its_healt
         tmp_path, seeded_once, admin, compute_back, enabled_hosts, member_off_neighbour):
     # One batch of two: HOST's compute is stopped for good, NEIGHBOUR's is left running.
     run = maintenance(tmp_path, "health-gone", {"come_back": False, "hosts": [HOST]}, GONE_TIMEOUT,
-                      hosts=(HOST, NEIGHBOUR))
+                      hosts=(HOST, NEIGHBOUR), max_unavailable={"availability_zone": "", "aggregate": ""})
     started = time.monotonic()
     code, output = run.run()
     print("the failed run took %.1f s" % (time.monotonic() - started))
