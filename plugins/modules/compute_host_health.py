@@ -265,11 +265,10 @@ class ComputeHostHealthModule(OpenStackModule):
         """Whether the gate goes into a session's journal (never in check mode)."""
         return bool(self.params["session_id"]) and not self.check_mode
 
-    def record_check(self, line: str, check: CheckResult) -> None:
+    def record_check(self, host: str, line: str, check: CheckResult) -> None:
         self.progress.append(line)
         if self.records:
-            # The progress line starts with the host it is about.
-            self.journal.record_event(self.params["session_id"], CHECK_EVENT, host=line.split(":", 1)[0],
+            self.journal.record_event(self.params["session_id"], CHECK_EVENT, host=host,
                                       details=dict(check.as_dict(), line=line))
 
     def record_ends(self, results: List[GateResult]) -> None:

@@ -244,6 +244,10 @@ def judge(checks: Sequence[str], now: HostReading, first: HostReading) -> Dict[s
 
 # Waiting
 
+# Called with the host, a progress line and the check's result when a check's verdict changes.
+Progress = Callable[[str, str, CheckResult], None]
+
+
 @dataclass
 class Gate:
     """One host's gate while it is waited on: its first read, each check's latest verdict, the progress lines."""
@@ -253,8 +257,7 @@ class Gate:
     results: Dict[str, CheckResult] = field(default_factory=dict)
     lines: List[str] = field(default_factory=list)
 
-    def observe(self, reading: HostReading, waited: float,
-                progress: Optional[Callable[[str, CheckResult], None]]) -> GateResult:
+    def observe(self, reading: HostReading, waited: float, progress: Optional[Progress]) -> GateResult:
         if self.first is None:
             self.first = reading
         for name, verdict in judge(self.checks, reading, self.first).items():
@@ -262,7 +265,7 @@ class Gate:
             if line is not None:
                 self.lines.append("%s: %s" % (self.host, line))
                 if progress is not None:
-                    progress(self.lines[-1], self.results[name])
+                    progress(self.host, self.lines[-1], self.results[name])
         return GateResult(self.host, [self.results[name] for name in self.checks], round(waited, 1), self.lines)
 
 
@@ -272,15 +275,15 @@ def wait_healthy(
     checks: Sequence[str] = CHECKS,
     timeout: float = 300,
     poll_interval: float = 3,
-    progress: Optional[Callable[[str, CheckResult], None]] = None,
+    progress: Optional[Progress] = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> GateResult:
     """Read the host until every check of ``checks`` passes in one read; HostNotHealthy at the timeout.
 
     A host without a nova-compute service fails at once (HostNotFound): no
-    waiting makes it appear. ``progress`` gets a line and the check's result
-    each time a check's verdict changes (and at each check's first verdict).
+    waiting makes it appear. ``progress`` gets the host, a line and the check's
+    result each time a check's verdict changes (and at each check's first verdict).
     """
     return wait_healthy_hosts(conn, [host], checks, timeout, poll_interval, progress, clock, sleep)[0]
 
@@ -291,7 +294,7 @@ def wait_healthy_hosts(
     checks: Sequence[str] = CHECKS,
     timeout: float = 300,
     poll_interval: float = 3,
-    progress: Optional[Callable[[str, CheckResult], None]] = None,
+    progress: Optional[Progress] = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> List[GateResult]:
@@ -304,16 +307,13 @@ def wait_healthy_hosts(
         find_compute_service(conn, host)
     started = clock()
     gates = {host: Gate(host, checks) for host in hosts}
-    passed: Dict[str, GateResult] = {}
     last: Dict[str, GateResult] = {}
     while True:
         for host in hosts:
-            if host not in passed:
+            if host not in last or not last[host].healthy:
                 last[host] = gates[host].observe(read_host(conn, host, checks), clock() - started, progress)
-                if last[host].healthy:
-                    passed[host] = last[host]
         results = [last[host] for host in hosts]
-        if len(passed) == len(hosts):
+        if all(result.healthy for result in results):
             return results
         waited = clock() - started
         if waited >= timeout:

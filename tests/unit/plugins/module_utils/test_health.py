@@ -41,10 +41,15 @@ class Ticks:
 
 
 def wait(cloud, ticks, **kwargs):
-    lines = []
+    lines, hosts = [], set()
+
+    def progress(host, line, check):
+        hosts.add(host)
+        lines.append(line)
+
     kwargs.setdefault("poll_interval", 1)
-    result = wait_healthy(cloud, "compute1", progress=lambda line, check: lines.append(line), clock=ticks.clock,
-                          sleep=ticks.sleep, **kwargs)
+    result = wait_healthy(cloud, "compute1", progress=progress, clock=ticks.clock, sleep=ticks.sleep, **kwargs)
+    assert hosts <= {"compute1"}, hosts
     return result, lines
 
 
@@ -184,9 +189,14 @@ def test_a_batch_waits_once_and_a_host_that_passed_is_read_no_more():
     reads = []
     real_read = cloud.compute.services
     cloud.compute.services = lambda binary=None, host=None: reads.append(host) or real_read(binary=binary, host=host)
+    progress = []
     with pytest.raises(HostNotHealthy) as raised:
         wait_healthy_hosts(cloud, ["compute1", "compute2", "compute3"], timeout=5, poll_interval=1,
+                           progress=lambda host, line, check: progress.append((host, line, check.name)),
                            clock=ticks.clock, sleep=ticks.sleep)
+    # Each progress line comes with the host it is about, and names its check.
+    assert {host for host, _line, _check in progress} == {"compute1", "compute2", "compute3"}
+    assert all(line.startswith(host + ": " + check + " ") for host, line, check in progress), progress
     # Only compute3 failed; the message and failures name it alone, the results keep every host in order.
     assert list(raised.value.failures) == ["compute3"] and str(raised.value).startswith("compute3 is not healthy after 5s")
     assert [(result.host, result.healthy) for result in raised.value.results] == [
