@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import itertools
 import math
 from collections import Counter, defaultdict
 from heapq import heappop, heappush, heapreplace
@@ -140,7 +139,6 @@ OVER_FILL = "over_fill"
 _FLAVOR = attrgetter("vcpus", "ram_mb", "disk_gb")
 _STATUS, _HOST = attrgetter("status"), attrgetter("host")
 _GROUP, _FENIX_GROUP = attrgetter("group_id"), attrgetter("fenix_group_id")
-_PROJECT_AND_ID = attrgetter("project_id", "id")
 _SOURCE_AND_KIND, _TARGET_AND_KIND = attrgetter("from_host", "kind"), attrgetter("to_host", "kind")
 _SERVER_ID = attrgetter("server_id")
 _SECOND = itemgetter(1)
@@ -236,8 +234,8 @@ class _State:
         # Servers placed past max_fill, and their vCPU, RAM and disk; the hosts they went to.
         self.over_fill = [0, 0, 0, 0]
         self.over_fill_hosts: Dict[str, None] = {}
-        # (project, server) of every server on a planned host, in the order planned.
-        self.projects: List[Tuple[str, str]] = []
+        # The servers of each planned host before the plan, in the order planned (their projects are asked).
+        self.planned_servers: List[List[ServerModel]] = []
 
     def _read_servers(self, model: CloudModel) -> None:
         """The servers on each host, the groups' limits and members per host, the statuses."""
@@ -975,8 +973,7 @@ def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt]
                             "host": name, "status": server.status,
                             "reason": "server_policy.%s is skip" % policy_key(server.status)})
         # Not the servers moved onto the host by an earlier batch: they are listed already.
-        first_listed = itertools.islice(state.on_host.get(name, ()), state.originally.get(name, 0))
-        state.projects.extend(map(_PROJECT_AND_ID, first_listed))
+        state.planned_servers.append(state.on_host.get(name, [])[:state.originally.get(name, 0)])
         plan.double_moves += len(attempt.again)
         plan.scheduler_moves.extend({"server_id": server.id, "name": server.name, "project_id": server.project_id,
                                      "host": name, "reason": server.unmodelled} for server in attempt.unmodelled)
@@ -1168,8 +1165,9 @@ def _width_bound(max_parallel_hosts: int, batch_hosts: List[str], failures: Dict
 def _finish_plan(plan: Plan, state: _State) -> Plan:
     """Each project's servers on the planned hosts, and what was placed past max_fill."""
     projects: Dict[str, List[str]] = defaultdict(list)
-    for project_id, server_id in state.projects:
-        projects[project_id].append(server_id)
+    for servers in state.planned_servers:
+        for server in servers:
+            projects[server.project_id].append(server.id)
     plan.projects = dict(projects)
     servers, vcpus, ram_mb, disk_gb = state.over_fill
     if servers:
