@@ -196,6 +196,16 @@ def plugin_running(journal_path: str, session_id: str, action_type: str = None) 
         return False  # the journal is there (the API made it) before the session
 
 
+BATCH_PLAN_TASK = "Plan this batch against the cloud as it is now"
+
+
+def task_outcomes(output: str, task: str) -> list:
+    """How each run of a task of the role ended, in order, as ansible-playbook printed it (ok, changed, skipping,
+    failed, fatal): the first word after each of the task's headers."""
+    header = re.compile(r"^TASK \[fenix\.maintenance\.rolling_maintenance : %s\] \**\n(\w+)" % re.escape(task), re.M)
+    return header.findall(output)
+
+
 def host_plugin_runs(journal_path: str, session_id: str) -> dict:
     runs = {}
     for run in Journal(journal_path).action_runs(session_id):
@@ -385,6 +395,8 @@ def test_capacity_short_asks_to_scale_in_then_goes_on(tmp_path, test_cloud, admi
         journal = Journal(run.journal)
         states = [e["details"]["to"] for e in journal.events("e2e-d") if e["kind"] == "session.state"]
         assert "SCALE_IN" in states and states[-1] == "MAINTENANCE_DONE"
+        # The batch moved as the plan made after the scale-in said: the role did not plan it again.
+        assert task_outcomes(output, BATCH_PLAN_TASK) == ["skipping"], output[-3000:]
         assert [r.host for r in journal.hosts("e2e-d") if r.maintained] == ["compute1"]
         # The plan made again after the scale-in replaced the first one's page.
         with open(os.path.join(os.path.dirname(run.journal), "reports", "e2e-d-plan.md")) as handle:
@@ -443,6 +455,8 @@ def test_controller_plugins_run_once_per_controller_host_first_and_not_again_whe
     assert disabled_at and killed[1].ended_at <= disabled_at[0], "a compute host was disabled before the controllers"
     assert code == 0, output[-3000:]
     assert again == 0 and "is MAINTENANCE_DONE already" in output_again, output_again[-3000:]
+    # Controller plugins may have changed the cloud since the plan: the first batch is planned again.
+    assert task_outcomes(output, BATCH_PLAN_TASK) == ["ok"], output[-3000:]
     assert run.session().state == "MAINTENANCE_DONE"
     # The resumed run and the run of the finished session skipped them: the same two runs, nothing more.
     assert [(r.run_id, r.state) for r in controller_runs(run.journal, "e2e-ctl")] == [(r.run_id, r.state) for r in killed]
