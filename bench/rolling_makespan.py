@@ -19,7 +19,11 @@ no two of those hosts may be down together, so batches stay single hosts.
 Start the cloud with more computes to let the planner show what it does:
 
     FENIX_CLOUD_COMPUTES=6 tests/integration/cloud/cloudctl start
-    . scripts/env.sh && python bench/rolling_makespan.py --parallel 3
+    . scripts/env.sh && python bench/rolling_makespan.py --parallel 3 [--pairs 3]
+
+A run's time varies by several seconds on a small machine: --pairs N runs
+N pairs one after the other, each pair with a journal of its own, and prints
+every run, each pair's ratio and their median.
 """
 
 from __future__ import annotations
@@ -119,32 +123,57 @@ def task_totals(path: str) -> list:
     return sorted(((name, count, seconds) for name, (count, seconds) in totals.items()), key=lambda row: -row[2])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("--parallel", type=int, default=3, help="max_parallel_hosts of the planner run (default 3)")
-    args = parser.parse_args()
-    os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
-    computes = len(list(openstack.connect(cloud="fenix-admin").compute.services(binary="nova-compute")))
-    workdir = tempfile.mkdtemp(prefix="fenix-bench-makespan-")
-    baseline = run_once("one-at-a-time", 1, workdir, computes)
-    planner = run_once("planner", args.parallel, workdir, computes)
-    print("\nrolling maintenance of %d computes, %s (logs in %s)" % (computes, "same seed for both", workdir))
+def print_rows(rows: list) -> None:
     headings = ("run", "wall s", "session s", "estimate s", "est/sess", "wall/busy", "asking s", "other s", "moves")
-    print("%-14s %9s %11s %10s %9s %10s %9s %8s  %s" % headings)
-    for row in (baseline, planner):
+    print("%-18s %9s %11s %10s %9s %10s %9s %8s  %s" % headings)
+    for row in rows:
         spent = row["spent"]
         ratio = "%9.2f" % (row["estimate"] / row["session"]) if row["estimate"] and row["session"] else "%9s" % "-"
-        print("%-14s %9.1f %11.1f %10s %s %10s %9.1f %8.1f  %s" % (
+        print("%-18s %9.1f %11.1f %10s %s %10s %9.1f %8.1f  %s" % (
             row["label"], row["wall"], row["session"], row["estimate"] if row["estimate"] is not None else "-", ratio,
             spent["wall_per_busy"], spent["waiting_for_projects"], spent["other"], row["moves"]))
-    for row in (baseline, planner):
+
+
+def print_tasks(rows: list) -> None:
+    for row in rows:
         print("\n%s: the longest tasks (start to the next task's start; %d tasks in all, %.1f s)"
               % (row["label"], sum(count for _name, count, _seconds in row["tasks"]),
                  sum(seconds for _name, _count, seconds in row["tasks"])))
         for name, count, seconds in row["tasks"][:15]:
             print("  %7.1f s %4dx  %s" % (seconds, count, name[:90]))
-    print("planner / one at a time: wall %.2f, session %.2f" % (planner["wall"] / baseline["wall"],
-                                                                planner["session"] / baseline["session"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--parallel", type=int, default=3, help="max_parallel_hosts of the planner run (default 3)")
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="pairs of runs, one after the other, each pair with a journal of its own (default 1)")
+    args = parser.parse_args()
+    os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
+    computes = len(list(openstack.connect(cloud="fenix-admin").compute.services(binary="nova-compute")))
+    parent = tempfile.mkdtemp(prefix="fenix-bench-makespan-")
+    pairs = []
+    for index in range(1, args.pairs + 1):
+        # A journal per pair: the planner run learns the moves' durations from its own pair's first run only.
+        workdir = os.path.join(parent, "pair-%d" % index) if args.pairs > 1 else parent
+        os.makedirs(workdir, exist_ok=True)
+        suffix = " #%d" % index if args.pairs > 1 else ""
+        baseline = run_once("one-at-a-time", 1, workdir, computes)
+        planner = run_once("planner", args.parallel, workdir, computes)
+        baseline["label"] += suffix
+        planner["label"] += suffix
+        pairs.append((baseline, planner))
+    print("\nrolling maintenance of %d computes, %s (logs in %s)" % (computes, "same seed for every run", parent))
+    print_rows([row for pair in pairs for row in pair])
+    ratios = sorted((planner["session"] / baseline["session"], index) for index, (baseline, planner) in enumerate(pairs))
+    median_ratio, median_index = ratios[len(ratios) // 2]
+    print_tasks(pairs[median_index])
+    for baseline, planner in pairs:
+        print("planner / one at a time%s: wall %.2f, session %.2f" % (
+            baseline["label"][len("one-at-a-time"):], planner["wall"] / baseline["wall"],
+            planner["session"] / baseline["session"]))
+    if len(pairs) > 1:
+        print("median of %d pairs (session): %.2f; the tasks above are that pair's" % (len(pairs), median_ratio))
 
 
 if __name__ == "__main__":
