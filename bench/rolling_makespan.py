@@ -153,11 +153,11 @@ def main() -> None:
     computes = len(list(openstack.connect(cloud="fenix-admin").compute.services(binary="nova-compute")))
     parent = tempfile.mkdtemp(prefix="fenix-bench-makespan-")
     pairs = []
-    for index in range(1, args.pairs + 1):
+    suffixes = [" #%d" % index if args.pairs > 1 else "" for index in range(1, args.pairs + 1)]
+    for index, suffix in enumerate(suffixes, 1):
         # A journal per pair: the planner run learns the moves' durations from its own pair's first run only.
         workdir = os.path.join(parent, "pair-%d" % index) if args.pairs > 1 else parent
         os.makedirs(workdir, exist_ok=True)
-        suffix = " #%d" % index if args.pairs > 1 else ""
         baseline = run_once("one-at-a-time", 1, workdir, computes)
         planner = run_once("planner", args.parallel, workdir, computes)
         baseline["label"] += suffix
@@ -168,10 +168,9 @@ def main() -> None:
     ratios = sorted((planner["session"] / baseline["session"], index) for index, (baseline, planner) in enumerate(pairs))
     median_ratio, median_index = ratios[len(ratios) // 2]
     print_tasks(pairs[median_index])
-    for baseline, planner in pairs:
+    for suffix, (baseline, planner) in zip(suffixes, pairs):
         print("planner / one at a time%s: wall %.2f, session %.2f" % (
-            baseline["label"][len("one-at-a-time"):], planner["wall"] / baseline["wall"],
-            planner["session"] / baseline["session"]))
+            suffix, planner["wall"] / baseline["wall"], planner["session"] / baseline["session"]))
     if len(pairs) > 1:
         print("median of %d pairs (session): %.2f; the tasks above are that pair's" % (len(pairs), median_ratio))
 
