@@ -244,6 +244,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     diff_view,
     disabler,
     find_compute_service,
+    find_compute_services,
     needs_change,
     predicted_state,
     service_state,
@@ -283,7 +284,7 @@ class ComputeServiceModule(OpenStackModule):
         if params["host"] is not None:
             return self.make(self.prepare(find_compute_service(self.conn, params["host"])))
         # Every host is found and its change judged (an enable refused, say) before the first is changed.
-        changes = [self.prepare(find_compute_service(self.conn, host)) for host in hosts]
+        changes = [self.prepare(service) for service in find_compute_services(self.conn, hosts)]
         results = [dict(self.make(change), host=change.current.host) for change in changes]
         result = dict(
             changed=any(one["changed"] for one in results),

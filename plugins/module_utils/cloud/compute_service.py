@@ -233,6 +233,23 @@ def find_compute_service(conn, host: str):
     return services[0]
 
 
+def find_compute_services(conn, hosts: List[str]) -> list:
+    """The nova-compute service of each host, in the order given: one list call for several hosts.
+
+    Raises HostNotFound naming every host that runs none, before anything is changed.
+    """
+    if len(hosts) == 1:
+        return [find_compute_service(conn, hosts[0])]
+    by_host = {service.host: service for service in conn.compute.services(binary=COMPUTE_BINARY)}
+    missing = [host for host in hosts if host not in by_host]
+    if missing:
+        raise HostNotFound(
+            "hosts: no %s service runs on %s; list the compute hosts with"
+            " fenix.maintenance.compute_host_info" % (COMPUTE_BINARY, ", ".join("'%s'" % host for host in missing))
+        )
+    return [by_host[host] for host in hosts]
+
+
 def desired_service(
     current: ServiceState,
     state: str,

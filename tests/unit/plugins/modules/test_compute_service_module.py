@@ -171,7 +171,9 @@ def test_hosts_disable_a_batch_in_one_run_and_name_the_hosts_disabled_by_others(
     assert predicted["changed"] is True and cloud.calls["compute.disable_service"] == 0
     assert predicted["diff"]["after"]["compute3"]["status"] == "disabled"
     assert predicted["diff"]["after"]["compute2"]["disabled_reason"] == "RMA ticket 7"
+    listed = cloud.calls["compute.services"]
     result = run(cloud, hosts=hosts, session_id="s1", journal=location)
+    assert cloud.calls["compute.services"] == listed + 1  # one list for the batch, not one per host
     assert result["changed"] is True and "service" not in result
     assert [(one["host"], one["changed"], one["owned_by_other"]) for one in result["results"]] == [
         ("compute1", True, False), ("compute2", False, True), ("compute3", True, False)]
@@ -191,8 +193,8 @@ def test_hosts_change_nothing_when_one_of_them_may_not_be_changed():
     cloud.services["compute2"].disabled_reason = "RMA ticket 7"
     refused = run(cloud, hosts=["compute1", "compute2"], state="enabled")
     assert refused["failed"] and "RMA ticket 7" in refused["msg"]
-    unknown = run(cloud, hosts=["compute1", "nope"], state="enabled")
-    assert unknown["failed"] and "no nova-compute service runs on 'nope'" in unknown["msg"]
+    unknown = run(cloud, hosts=["compute1", "nope", "nix"], state="enabled")
+    assert unknown["failed"] and "hosts: no nova-compute service runs on 'nope', 'nix'" in unknown["msg"]
     assert cloud.services["compute1"].status == "disabled" and cloud.calls["compute.enable_service"] == 0
     assert "mutually exclusive: host|hosts" in run(cloud, host="compute1", hosts=["compute2"])["msg"]
     assert run(cloud, hosts=[])["msg"] == "hosts: give at least one host (or use host)"
