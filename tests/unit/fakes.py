@@ -7,7 +7,9 @@ one stops in VERIFY_RESIZE until confirmed.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import threading
 import warnings
 from collections import Counter
 from types import SimpleNamespace
@@ -58,6 +60,8 @@ class FakeCloud:
         self.ignore_timeout_actions = False  # accept force_complete / abort and do nothing, as a wedged compute
         self._pending = {}
         self._ids = itertools.count(1)
+        # The engine sends some requests together (cloud/parallel.py): each request is atomic, as an API's is.
+        self.lock = threading.RLock()
         self.compute = _Compute(self)
         self.placement = _Placement(self)
         self.identity = _Identity(self)
@@ -124,7 +128,23 @@ class FakeCloud:
         self.allocations[destination][server.id] = {"resources": {"VCPU": server.flavor["vcpus"]}}
 
 
-class _Compute:
+class _Atomic:
+    """Each public method runs under the cloud's lock: requests sent from several threads do not interleave."""
+
+    def __getattribute__(self, name):
+        attribute = object.__getattribute__(self, name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+        lock = object.__getattribute__(self, "cloud").lock
+
+        @functools.wraps(attribute)
+        def atomic(*args, **kwargs):
+            with lock:
+                return attribute(*args, **kwargs)
+        return atomic
+
+
+class _Compute(_Atomic):
     def __init__(self, cloud):
         self.cloud = cloud
 
@@ -354,7 +374,7 @@ class _Compute:
         return body
 
 
-class _Placement:
+class _Placement(_Atomic):
     def __init__(self, cloud):
         self.cloud = cloud
 
@@ -403,7 +423,7 @@ class _Placement:
         return {"allocation_requests": [], "provider_summaries": summaries}
 
 
-class _Identity:
+class _Identity(_Atomic):
     def __init__(self, cloud):
         self.cloud = cloud
         # The catalog, as Keystone keeps it: services and their endpoints.

@@ -14,7 +14,6 @@ whole cloud), and two Placement reads per selected host.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional
 from urllib.parse import urlencode
@@ -25,9 +24,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     ServiceState,
     service_state,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import call_each
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import HYPERVISOR_MICROVERSION
-
-PLACEMENT_READ_CONCURRENCY = 8
 
 
 @dataclass
@@ -208,12 +206,14 @@ def project_names(conn) -> Dict[str, str]:
 
 
 def list_servers(conn, hosts: Optional[List[str]]) -> list:
+    """The servers of ``hosts`` (Nova filters on one host: a list call per host, read together), or of the cloud."""
     if hosts is None:
         return list(conn.compute.servers(details=True, all_projects=True))
-    servers = []
-    for host in hosts:
-        servers.extend(conn.compute.servers(details=True, all_projects=True, compute_host=host))
-    return servers
+
+    def servers_on(host: str) -> list:
+        return list(conn.compute.servers(details=True, all_projects=True, compute_host=host))
+
+    return [server for servers in call_each(servers_on, hosts) for server in servers]
 
 
 def read_hosts(
@@ -253,10 +253,9 @@ def read_hosts(
 
 def fill_resources(conn, views: Iterable[HostView]) -> None:
     with_provider = [view for view in views if view.hypervisor]
-    with ThreadPoolExecutor(max_workers=PLACEMENT_READ_CONCURRENCY) as pool:
-        results = pool.map(lambda view: read_resources(conn, view.hypervisor["id"]), with_provider)
-        for view, resources in zip(with_provider, results):
-            view.resources = resources
+    for view, resources in zip(with_provider, call_each(lambda view: read_resources(conn, view.hypervisor["id"]),
+                                                        with_provider)):
+        view.resources = resources
 
 
 def host_allocations(conn, provider_id: str) -> Dict[str, dict]:

@@ -34,9 +34,11 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     ServiceState,
     service_state,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import call_each
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import (
     group_policy,
     list_hypervisors,
+    list_servers,
     read_resources,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
@@ -105,9 +107,7 @@ def batch_servers(conn, hosts: Collection[str], members: Dict[str, List[str]], i
     ``members``: each Nova server group's member ids. Nova's server list filters on one ``uuid`` only,
     so each other member costs a request: they are few (a group is an application's, not the cloud's).
     """
-    servers = []
-    for host in sorted(hosts):
-        servers.extend(conn.compute.servers(details=True, all_projects=True, compute_host=host))
+    servers = list_servers(conn, sorted(hosts))
     read = {server.id for server in servers}
     # Each group's members: Nova's server groups, and the session's instance groups from the constraints.
     groups = list(members.values())
@@ -118,8 +118,9 @@ def batch_servers(conn, hosts: Collection[str], members: Dict[str, List[str]], i
     groups += constraint_members.values()
     others = sorted({member for member_ids in groups if not read.isdisjoint(member_ids) for member in member_ids}
                     - read)
-    for member in others:
-        servers.extend(conn.compute.servers(details=True, all_projects=True, id=member))  # [] once deleted
+    for found in call_each(lambda member: list(conn.compute.servers(details=True, all_projects=True, id=member)),
+                           others):
+        servers.extend(found)  # [] once deleted
     return servers
 
 
@@ -137,12 +138,18 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
     """
     recorded = set(recorded)
     instances = list(instances)
-    services = {service.host: service for service in conn.compute.services(binary=COMPUTE_BINARY)}
-    hypervisors = list_hypervisors(conn)
-    summaries = placement_summaries(conn)
+    # The cloud-wide lists do not depend on one another: read together, they cost the time of the slowest.
+    service_list, hypervisors, summaries, aggregate_list, group_list = call_each(lambda read: read(), [
+        lambda: list(conn.compute.services(binary=COMPUTE_BINARY)),
+        lambda: list_hypervisors(conn),
+        lambda: placement_summaries(conn),
+        lambda: list(conn.compute.aggregates()),
+        lambda: list(conn.compute.server_groups(all_projects=True)),
+    ])
+    services = {service.host: service for service in service_list}
     aggregates: Dict[str, list] = {}
     aggregate_metadata: Dict[str, list] = {}
-    for aggregate in conn.compute.aggregates():
+    for aggregate in aggregate_list:
         for host in aggregate.hosts or []:
             aggregates.setdefault(host, []).append(aggregate.name)
             aggregate_metadata.setdefault(host, []).append(aggregate.metadata or {})
@@ -164,7 +171,7 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
             disabled_reason=service.disabled_reason if service.status == "disabled" else None,
         )
     groups, group_names, members = {}, {}, {}
-    for group in conn.compute.server_groups(all_projects=True):
+    for group in group_list:
         policy = group_policy(group)
         group_names[group.id] = group.name
         members[group.id] = list(group.member_ids or [])

@@ -1,0 +1,71 @@
+import threading
+
+import pytest
+
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import CONCURRENCY, call_each
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
+from fakes import FakeCloud
+
+
+def test_the_calls_are_in_flight_together_and_the_results_keep_the_order():
+    together = threading.Barrier(4, timeout=10)
+
+    def call(item):
+        together.wait()  # broken, and so raising, unless the four calls run at once
+        return item * 10
+
+    assert call_each(call, [3, 1, 4, 2]) == [30, 10, 40, 20]
+
+
+def test_no_more_than_concurrency_calls_are_in_flight():
+    lock, in_flight, most = threading.Lock(), [0], [0]
+
+    def call(item):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        threading.Event().wait(0.01)
+        with lock:
+            in_flight[0] -= 1
+        return item
+
+    assert call_each(call, range(3 * CONCURRENCY)) == list(range(3 * CONCURRENCY))
+    assert 1 < most[0] <= CONCURRENCY
+
+
+def test_a_failed_call_is_raised_once_the_others_are_done():
+    done = []
+
+    def call(item):
+        if item == 1:
+            raise LookupError("no %d" % item)
+        threading.Event().wait(0.05)
+        done.append(item)
+        return item
+
+    with pytest.raises(LookupError, match="no 1"):
+        call_each(call, [0, 1, 2])
+    assert sorted(done) == [0, 2]
+
+
+class ListsTogether:
+    """The fake's compute, whose server lists wait until ``count`` of them are in flight at once."""
+
+    def __init__(self, compute, count):
+        self.compute = compute
+        self.barrier = threading.Barrier(count, timeout=10)
+
+    def __getattr__(self, name):
+        return getattr(self.compute, name)
+
+    def servers(self, **query):
+        self.barrier.wait()
+        return self.compute.servers(**query)
+
+
+def test_the_servers_of_several_hosts_are_listed_together_host_after_host():
+    cloud = FakeCloud()
+    ids = {host: [cloud.add_server(host) for _ in range(2)] for host in ("compute3", "compute1", "compute2")}
+    cloud.compute = ListsTogether(cloud.compute, 3)
+    servers = list_servers(cloud, ["compute2", "compute1", "compute3"])
+    assert [server.id for server in servers] == ids["compute2"] + ids["compute1"] + ids["compute3"]
