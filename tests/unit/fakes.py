@@ -52,6 +52,7 @@ class FakeCloud:
         self.migration_records = []
         self.allocations = {host: {} for host in hosts}
         self.refusals = []  # exceptions raised by the next migration requests, in order
+        self.refusals_of = {}  # server id: exceptions raised by its next migration requests (sent together or not)
         self.cold_failures = 0  # next cold migrations that end with an error record
         self.failing_targets = set()  # hosts whose compute fails every migration naming them (an error record)
         self.traits = {host: set() for host in hosts}  # the traits of each host's resource provider
@@ -230,13 +231,15 @@ class _Compute(_Atomic):
         self.cloud.calls["compute.server_groups"] += 1
         return self.cloud.groups
 
-    def _refusal(self):
+    def _refusal(self, server_id):
+        if self.cloud.refusals_of.get(server_id):
+            raise self.cloud.refusals_of[server_id].pop(0)
         if self.cloud.refusals:
             raise self.cloud.refusals.pop(0)
 
     def live_migrate_server(self, server_id, host=None, block_migration=None):
         self.cloud.calls["compute.live_migrate_server"] += 1
-        self._refusal()
+        self._refusal(server_id)
         server = self.cloud.servers[server_id]
         destination = self.cloud.other_host(server.compute_host, host)
         previous = server.status
@@ -299,7 +302,7 @@ class _Compute(_Atomic):
 
     def migrate_server(self, server_id, host=None):
         self.cloud.calls["compute.migrate_server"] += 1
-        self._refusal()
+        self._refusal(server_id)
         server = self.cloud.servers[server_id]
         source = server.compute_host
         previous = server.status

@@ -35,6 +35,7 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import call_each
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
     ABORT_FLOOR,
     ABORT_QUEUED_FLOOR,
@@ -247,7 +248,14 @@ class Pause:
     seconds: float
 
 
-Step = Union[CurrentState, NextState, Pause]
+@dataclass(frozen=True)
+class Submit:
+    """The migration is to be requested of Nova; what its refusal raised is raised in the steps."""
+
+    request: MigrationRequest
+
+
+Step = Union[CurrentState, NextState, Pause, Submit]
 Steps = Generator[Step, object, Optional["MigrationOutcome"]]
 # Told when a migration of migrate_all really starts (its slot free) and when it ended.
 Started = Callable[[MigrationRequest], None]
@@ -331,6 +339,9 @@ class Migrator:
             if isinstance(step, Pause):
                 self.sleep(step.seconds)
                 continue
+            if isinstance(step, Submit):
+                error = self.submitted(step.request)
+                continue
             if isinstance(step, NextState) and step.paced:
                 self.sleep(self.settings.poll_interval)
             try:
@@ -379,7 +390,7 @@ class Migrator:
     def _attempt(self, request: MigrationRequest, outcome: MigrationOutcome, original_status: str,
                  events: Events) -> Generator[Step, object, Optional[str]]:
         source = outcome.source
-        self._request(request)
+        yield Submit(request)  # Nova's refusal is raised here
         if not self.settings.wait:
             return None
         progress = ProgressLog(self, request.server_id, outcome, events) if request.kind == LIVE else None
@@ -407,6 +418,14 @@ class Migrator:
                 % (server.status, server.compute_host, original_status)
             )
         return server.compute_host
+
+    def submitted(self, request: MigrationRequest) -> Optional[BaseException]:
+        """The migration requested of Nova; what Nova's refusal (or the request's failure) raised, if any."""
+        try:
+            self._request(request)
+        except Exception as exc:  # pylint: disable=broad-except
+            return exc  # raised in the migration's steps, where they asked for it
+        return None
 
     def _request(self, request: MigrationRequest) -> None:
         exceptions = _sdk_exceptions()
@@ -552,7 +571,7 @@ class _InFlight:
     request: MigrationRequest
     source: Optional[str]  # whose per-host slot it holds
     steps: Optional[Steps] = None  # set once its ``started`` was told
-    waiting: Optional[Step] = None  # the poll (CurrentState, NextState) or the Pause it waits for
+    waiting: Optional[Step] = None  # the poll (CurrentState, NextState), the Pause or the Submit it waits for
     wake: float = 0.0  # when its Pause ends
 
 
@@ -616,6 +635,7 @@ class MigrationBatch:
         while queued or self.running:
             waiting = len(queued)
             wake = self.start_queued(queued, start)
+            self.submit_requests()
             if not self.running:
                 if wake is not None:
                     self.migrator.sleep(max(0.0, wake - self.migrator.clock()))
@@ -626,6 +646,7 @@ class MigrationBatch:
                 continue  # they all ended at once (wait=false, refusals): start the next ones
             self.wait_until_due(wake)
             self.end_pauses()
+            self.submit_requests()
             self.poll_if_due()
 
     def start_queued(self, queued: List[int], start: Callable[[int], None]) -> Optional[float]:
@@ -728,7 +749,7 @@ class MigrationBatch:
         return migration
 
     def advance(self, migration: _InFlight, reply: object = None, error: Optional[BaseException] = None) -> None:
-        """Run the migration's steps until they wait for a poll or a pause, or end."""
+        """Run the migration's steps until they wait for a poll, a pause or their request to Nova, or end."""
         while True:
             try:
                 step = migration.steps.throw(error) if error is not None else migration.steps.send(reply)
@@ -746,6 +767,14 @@ class MigrationBatch:
             if isinstance(step, Pause):
                 migration.wake = self.migrator.clock() + step.seconds
             return
+
+    def submit_requests(self) -> None:
+        """Request every migration whose steps ask to be requested, together: those started at once (a batch's
+        first ones, or several freed slots) reach Nova in the time of one request, not one after the other."""
+        submitting = [migration for migration in self.running if isinstance(migration.waiting, Submit)]
+        refusals = call_each(lambda migration: self.migrator.submitted(migration.waiting.request), submitting)
+        for migration, refusal in zip(submitting, refusals):
+            self.advance(migration, error=refusal)
 
     def finish(self, migration: _InFlight, result: object) -> None:
         self.running.remove(migration)

@@ -1,3 +1,4 @@
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -629,13 +630,36 @@ def test_a_stuck_migration_of_a_batch_is_aborted_and_the_others_move():
 
 def test_a_refused_request_of_a_batch_is_retried_after_its_backoff():
     cloud, requests = batch_cloud(per_host=1)
-    cloud.refusals = [http_error(409, "task_state migrating")]
+    cloud.refusals_of = {requests[0].server_id: [http_error(409, "task_state migrating")]}
     clock = Clock()
     outcomes = migrator(cloud, clock, concurrency=4, retry_delay=3).migrate_all(requests)
     assert [outcome.attempts for outcome in outcomes] == [2, 1, 1, 1]
     assert all(outcome.status == "migrated" for outcome in outcomes)
     # The others went on meanwhile; the refused one started again 3 s later and took as long as they did.
     assert [outcome.duration for outcome in outcomes] == [6.0, 3.0, 3.0, 3.0]
+
+
+class RequestsTogether:
+    """The fake's compute, whose migration requests wait until ``count`` of them are in flight at once."""
+
+    def __init__(self, compute, count):
+        self.compute = compute
+        self.barrier = threading.Barrier(count, timeout=10)
+
+    def __getattr__(self, name):
+        return getattr(self.compute, name)
+
+    def live_migrate_server(self, *args, **kwargs):
+        self.barrier.wait()  # broken, and so raising, when the requests are sent one after the other
+        return self.compute.live_migrate_server(*args, **kwargs)
+
+
+def test_the_migrations_a_batch_starts_at_once_are_requested_together():
+    cloud, requests = batch_cloud(per_host=1)
+    cloud.compute = RequestsTogether(cloud.compute, len(requests))
+    outcomes, _log, _clock = run_batch(cloud, requests)
+    assert [(outcome.status, outcome.attempts, outcome.error) for outcome in outcomes] == [("migrated", 1, None)] * 4
+    assert not cloud.compute.barrier.broken
 
 
 def test_a_batch_without_waiting_requests_each_migration_once():
