@@ -815,13 +815,11 @@ class MigrationBatch:
         """Answer every waiting migration with its server's state: one list per host, a GET for a server lost."""
         seen: Dict[str, object] = {}
         listed: Set[str] = set()
-        hosts = {self.source_of(migration.request) for migration in waiting}
-        for host in sorted(host for host in hosts if host is not None):
-            self.list_host(host, seen, listed)
+        self.list_hosts({self.source_of(migration.request) for migration in waiting}, seen, listed)
+        self.list_hosts({migration.request.target_host for migration in waiting
+                         if migration.request.server_id not in seen} - listed, seen, listed)
         for migration in waiting:
-            server_id, target = migration.request.server_id, migration.request.target_host
-            if server_id not in seen and target is not None and target not in listed:
-                self.list_host(target, seen, listed)
+            server_id = migration.request.server_id
             if server_id in seen:
                 self.advance(migration, seen[server_id])
                 continue
@@ -836,8 +834,7 @@ class MigrationBatch:
         """Read the servers first: one list per source host the requests name, a GET for each other one."""
         self.poll_starts.append(self.migrator.clock())
         listed: Set[str] = set()
-        for host in sorted({request.source_host for request in self.requests if request.source_host}):
-            self.list_host(host, {}, listed)
+        self.list_hosts({request.source_host for request in self.requests}, {}, listed)
         for request in self.requests:
             if request.server_id not in self.latest:
                 try:
@@ -857,19 +854,25 @@ class MigrationBatch:
         known = self.latest.get(server_id)
         return known is not None and known[1] >= self.poll_starts[0]
 
-    def list_host(self, host: str, seen: Dict[str, object], listed: Set[str]) -> None:
-        """The servers of the batch on ``host`` into ``seen`` (GET /servers/detail?all_tenants=1&host=...)."""
-        listed.add(host)
+    def list_hosts(self, hosts: Set[Optional[str]], seen: Dict[str, object], listed: Set[str]) -> None:
+        """The servers of the batch on ``hosts`` into ``seen``: one list per host
+        (GET /servers/detail?all_tenants=1&host=...), the hosts' lists read together."""
+        hosts = sorted(host for host in hosts if host is not None)
+        listed.update(hosts)
+        read = call_each(self.servers_on, hosts)
+        now = self.migrator.clock()
+        for servers in read:
+            for server in servers:
+                if server.id in self.wanted:
+                    seen[server.id] = server
+                    self.latest[server.id] = (server, now)
+
+    def servers_on(self, host: str) -> list:
         try:
-            servers = list(self.migrator.conn.compute.servers(details=True, all_projects=True, compute_host=host))
+            return list(self.migrator.conn.compute.servers(details=True, all_projects=True, compute_host=host))
         except Exception:  # pylint: disable=broad-except
             # A failed list costs this poll one GET of each server it should have shown; it fails no migration.
-            return
-        now = self.migrator.clock()
-        for server in servers:
-            if server.id in self.wanted:
-                seen[server.id] = server
-                self.latest[server.id] = (server, now)
+            return []
 
     def read_server(self, server_id: str):
         server = self.migrator.conn.compute.get_server(server_id)

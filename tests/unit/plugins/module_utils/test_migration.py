@@ -662,6 +662,35 @@ def test_the_migrations_a_batch_starts_at_once_are_requested_together():
     assert not cloud.compute.barrier.broken
 
 
+class FirstListsTogether:
+    """The fake's compute, whose first ``count`` server lists wait until they are all in flight at once."""
+
+    def __init__(self, compute, count):
+        self.compute = compute
+        self.barrier = threading.Barrier(count, timeout=10)
+        self.lists = 0
+        self.counting = threading.Lock()
+
+    def __getattr__(self, name):
+        return getattr(self.compute, name)
+
+    def servers(self, **query):
+        with self.counting:
+            self.lists += 1
+            first = self.lists <= self.barrier.parties
+        if first:
+            self.barrier.wait()
+        return self.compute.servers(**query)
+
+
+def test_the_source_hosts_of_a_batch_are_listed_together():
+    cloud, requests = batch_cloud(per_host=2)
+    cloud.compute = FirstListsTogether(cloud.compute, len(SOURCES))
+    outcomes, _log, _clock = run_batch(cloud, requests)
+    assert all(outcome.status == "migrated" for outcome in outcomes)
+    assert cloud.compute.lists > len(SOURCES) and not cloud.compute.barrier.broken
+
+
 def test_a_batch_without_waiting_requests_each_migration_once():
     cloud, requests = batch_cloud(per_host=2)
     outcomes, log, _clock = run_batch(cloud, requests, wait=False)
