@@ -470,3 +470,31 @@ def http_error(status_code, message):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the SDK deprecates http_status; a fake has no response
         return exceptions.HttpException(message=message, http_status=status_code, details=message)
+
+
+class CallsTogether:
+    """The fake's compute, whose first ``count`` calls of ``method`` wait until they are all in flight at once.
+
+    Their barrier breaks, and the calls raise, when they come one after the other.
+    """
+
+    def __init__(self, compute, method, count):
+        self.compute = compute
+        self.method = method
+        self.barrier = threading.Barrier(count, timeout=10)
+        self.calls = 0
+        self.counting = threading.Lock()
+
+    def __getattr__(self, name):
+        attribute = getattr(self.compute, name)
+        if name != self.method:
+            return attribute
+
+        def together(*args, **kwargs):
+            with self.counting:
+                self.calls += 1
+                first = self.calls <= self.barrier.parties
+            if first:
+                self.barrier.wait()
+            return attribute(*args, **kwargs)
+        return together

@@ -1,4 +1,3 @@
-import threading
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +13,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     confirm_resize,
     is_transient_refusal,
 )
-from fakes import FakeCloud, http_error
+from fakes import CallsTogether, FakeCloud, http_error
 
 MIB = 1024 * 1024
 
@@ -639,56 +638,20 @@ def test_a_refused_request_of_a_batch_is_retried_after_its_backoff():
     assert [outcome.duration for outcome in outcomes] == [6.0, 3.0, 3.0, 3.0]
 
 
-class RequestsTogether:
-    """The fake's compute, whose migration requests wait until ``count`` of them are in flight at once."""
-
-    def __init__(self, compute, count):
-        self.compute = compute
-        self.barrier = threading.Barrier(count, timeout=10)
-
-    def __getattr__(self, name):
-        return getattr(self.compute, name)
-
-    def live_migrate_server(self, *args, **kwargs):
-        self.barrier.wait()  # broken, and so raising, when the requests are sent one after the other
-        return self.compute.live_migrate_server(*args, **kwargs)
-
-
 def test_the_migrations_a_batch_starts_at_once_are_requested_together():
     cloud, requests = batch_cloud(per_host=1)
-    cloud.compute = RequestsTogether(cloud.compute, len(requests))
+    cloud.compute = CallsTogether(cloud.compute, "live_migrate_server", len(requests))
     outcomes, _log, _clock = run_batch(cloud, requests)
     assert [(outcome.status, outcome.attempts, outcome.error) for outcome in outcomes] == [("migrated", 1, None)] * 4
     assert not cloud.compute.barrier.broken
 
 
-class FirstListsTogether:
-    """The fake's compute, whose first ``count`` server lists wait until they are all in flight at once."""
-
-    def __init__(self, compute, count):
-        self.compute = compute
-        self.barrier = threading.Barrier(count, timeout=10)
-        self.lists = 0
-        self.counting = threading.Lock()
-
-    def __getattr__(self, name):
-        return getattr(self.compute, name)
-
-    def servers(self, **query):
-        with self.counting:
-            self.lists += 1
-            first = self.lists <= self.barrier.parties
-        if first:
-            self.barrier.wait()
-        return self.compute.servers(**query)
-
-
 def test_the_source_hosts_of_a_batch_are_listed_together():
     cloud, requests = batch_cloud(per_host=2)
-    cloud.compute = FirstListsTogether(cloud.compute, len(SOURCES))
+    cloud.compute = CallsTogether(cloud.compute, "servers", len(SOURCES))
     outcomes, _log, _clock = run_batch(cloud, requests)
     assert all(outcome.status == "migrated" for outcome in outcomes)
-    assert cloud.compute.lists > len(SOURCES) and not cloud.compute.barrier.broken
+    assert cloud.compute.calls > len(SOURCES) and not cloud.compute.barrier.broken
 
 
 def test_a_batch_without_waiting_requests_each_migration_once():

@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import CONCURRENCY, call_each
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
-from fakes import FakeCloud
+from fakes import CallsTogether, FakeCloud
 
 
 def test_the_calls_are_in_flight_together_and_the_results_keep_the_order():
@@ -48,24 +48,9 @@ def test_a_failed_call_is_raised_once_the_others_are_done():
     assert sorted(done) == [0, 2]
 
 
-class ListsTogether:
-    """The fake's compute, whose server lists wait until ``count`` of them are in flight at once."""
-
-    def __init__(self, compute, count):
-        self.compute = compute
-        self.barrier = threading.Barrier(count, timeout=10)
-
-    def __getattr__(self, name):
-        return getattr(self.compute, name)
-
-    def servers(self, **query):
-        self.barrier.wait()
-        return self.compute.servers(**query)
-
-
 def test_the_servers_of_several_hosts_are_listed_together_host_after_host():
     cloud = FakeCloud()
-    ids = {host: [cloud.add_server(host) for _ in range(2)] for host in ("compute3", "compute1", "compute2")}
-    cloud.compute = ListsTogether(cloud.compute, 3)
+    ids = {host: [cloud.add_server(host) for _index in range(2)] for host in ("compute3", "compute1", "compute2")}
+    cloud.compute = CallsTogether(cloud.compute, "servers", 3)
     servers = list_servers(cloud, ["compute2", "compute1", "compute3"])
     assert [server.id for server in servers] == ids["compute2"] + ids["compute1"] + ids["compute3"]
