@@ -130,11 +130,14 @@ class FakeCloud:
 
 
 class _Atomic:
-    """Each public method runs under the cloud's lock: requests sent from several threads do not interleave."""
+    """Each public method runs under the cloud's lock: requests sent from several threads do not interleave.
+
+    A method a test puts on the instance (a spy) runs as it is; the original it calls is still atomic.
+    """
 
     def __getattribute__(self, name):
         attribute = object.__getattribute__(self, name)
-        if name.startswith("_") or not callable(attribute):
+        if name.startswith("_") or not callable(attribute) or name in object.__getattribute__(self, "__dict__"):
             return attribute
         lock = object.__getattribute__(self, "cloud").lock
 

@@ -70,13 +70,13 @@ def placement_summaries(conn) -> Dict[str, dict]:
     }
 
 
-def host_resources(conn, provider_id: Optional[str], summaries: Dict[str, dict]) -> Dict[str, dict]:
-    """Capacity and usage of one host, from the summaries or (full host) its own Placement reads."""
-    if not provider_id:
-        return {}
-    if provider_id in summaries:
-        return summaries[provider_id]
-    return read_resources(conn, provider_id)
+def provider_resources(conn, provider_ids: Iterable[Optional[str]], summaries: Dict[str, dict]) -> Dict[str, dict]:
+    """Capacity and usage of each provider, from the summaries or, for a full host (no free vCPU, so no
+    allocation candidate), from its own Placement reads, the full hosts read together."""
+    full = sorted({provider for provider in provider_ids if provider and provider not in summaries})
+    resources = dict(summaries)
+    resources.update(zip(full, call_each(lambda provider: read_resources(conn, provider), full)))
+    return resources
 
 
 def flavor_dict(flavor) -> dict:
@@ -153,9 +153,11 @@ def read_cloud_model(conn, instance_groups: Iterable[dict] = (), instances: Iter
         for host in aggregate.hosts or []:
             aggregates.setdefault(host, []).append(aggregate.name)
             aggregate_metadata.setdefault(host, []).append(aggregate.metadata or {})
+    provider_of = {name: (hypervisors.get(name) or {}).get("id") for name in services}
+    resources_of = provider_resources(conn, provider_of.values(), summaries)
     hosts: Dict[str, HostModel] = {}
     for name, service in sorted(services.items()):
-        resources = host_resources(conn, (hypervisors.get(name) or {}).get("id"), summaries)
+        resources = resources_of.get(provider_of[name]) or {}
         hosts[name] = HostModel(
             name=name,
             availability_zone=getattr(service, "availability_zone", None),

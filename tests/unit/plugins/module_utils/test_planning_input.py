@@ -1,5 +1,6 @@
 """planning/input.py: the planner's CloudModel read from a FakeCloud with list calls only."""
 
+import threading
 from collections import Counter
 from types import SimpleNamespace
 
@@ -93,6 +94,30 @@ def test_a_full_host_is_read_on_its_own(cloud):
         ("/resource_providers/rp-compute3/usages", None),
     ]
     assert cloud.calls == LISTS + Counter({"placement.get": 2})
+
+
+def test_the_full_hosts_are_read_together(cloud):
+    for host in ("compute1", "compute3"):
+        for _index in range(4):
+            cloud.add_server(host, vcpus=2)
+    together, inside = threading.Barrier(2, timeout=10), threading.local()
+    get = cloud.placement.get
+
+    def inventories_together(url, microversion=None):
+        # Not the reads the fake makes to answer /allocation_candidates (they come through here too).
+        depth = getattr(inside, "depth", 0)
+        if url.endswith("/inventories") and not depth:
+            together.wait()  # broken, and so raising, when the full hosts are read one after the other
+        inside.depth = depth + 1
+        try:
+            return get(url, microversion)
+        finally:
+            inside.depth = depth
+
+    cloud.placement.get = inventories_together
+    model = read_cloud_model(cloud)
+    assert [model.hosts[host].free()[0] for host in ("compute1", "compute2", "compute3")] == [0, 8, 0]
+    assert model.hosts["compute3"].used == {"VCPU": 8, "MEMORY_MB": 2048, "DISK_GB": 0}
 
 
 def test_a_host_without_resource_provider_has_no_capacity(cloud):
