@@ -24,6 +24,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, List, Optional
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import call_each
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import SERVICE_MICROVERSION
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 
@@ -234,20 +235,28 @@ def find_compute_service(conn, host: str):
 
 
 def find_compute_services(conn, hosts: List[str]) -> list:
-    """The nova-compute service of each host, in the order given: one list call for several hosts.
+    """The nova-compute service of each host, in the order given: one filtered list per host, sent together.
 
+    Per host, not the cloud's whole service list: the work grows with the batch, not with the cloud.
     Raises HostNotFound naming every host that runs none, before anything is changed.
     """
     if len(hosts) == 1:
         return [find_compute_service(conn, hosts[0])]
-    by_host = {service.host: service for service in conn.compute.services(binary=COMPUTE_BINARY)}
-    missing = [host for host in hosts if host not in by_host]
+
+    def service_or_missing(host: str):
+        try:
+            return find_compute_service(conn, host)
+        except HostNotFound:
+            return None
+
+    services = call_each(service_or_missing, hosts)
+    missing = [host for host, service in zip(hosts, services) if service is None]
     if missing:
         raise HostNotFound(
             "hosts: no %s service runs on %s; list the compute hosts with"
             " fenix.maintenance.compute_host_info" % (COMPUTE_BINARY, ", ".join("'%s'" % host for host in missing))
         )
-    return [by_host[host] for host in hosts]
+    return services
 
 
 def desired_service(
