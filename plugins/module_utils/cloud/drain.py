@@ -23,6 +23,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot i
     provider_id_of,
     server_groups_by_member,
     server_view,
+    servers_on,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 
@@ -140,7 +141,7 @@ def read_host_contents(conn, host: str, provider_id: Optional[str], with_groups:
     groups = server_groups_by_member(conn) if with_groups else {}
     servers = [
         server_view(server, groups)
-        for server in conn.compute.servers(details=True, all_projects=True, compute_host=host)
+        for server in servers_on(conn, host)
     ]
     allocations = host_allocations(conn, provider_id) if provider_id else {}
     return HostContents(servers=servers, allocations=allocations)

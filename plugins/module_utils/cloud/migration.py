@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import call_each
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import servers_on
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import (
     ABORT_FLOOR,
     ABORT_QUEUED_FLOOR,
@@ -859,7 +860,7 @@ class MigrationBatch:
         (GET /servers/detail?all_tenants=1&host=...), the hosts' lists read together."""
         hosts = sorted(host for host in hosts if host is not None)
         listed.update(hosts)
-        read = call_each(self.servers_on, hosts)
+        read = call_each(self.servers_or_empty, hosts)
         now = self.migrator.clock()
         for servers in read:
             for server in servers:
@@ -867,9 +868,9 @@ class MigrationBatch:
                     seen[server.id] = server
                     self.latest[server.id] = (server, now)
 
-    def servers_on(self, host: str) -> list:
+    def servers_or_empty(self, host: str) -> list:
         try:
-            return list(self.migrator.conn.compute.servers(details=True, all_projects=True, compute_host=host))
+            return servers_on(self.migrator.conn, host)
         except Exception:  # pylint: disable=broad-except
             # A failed list costs this poll one GET of each server it should have shown; it fails no migration.
             return []

@@ -205,15 +205,16 @@ def project_names(conn) -> Dict[str, str]:
         return {}
 
 
+def servers_on(conn, host: str) -> list:
+    """The servers of one host, every project's (GET /servers/detail?all_tenants=1&host=...)."""
+    return list(conn.compute.servers(details=True, all_projects=True, compute_host=host))
+
+
 def list_servers(conn, hosts: Optional[List[str]]) -> list:
     """The servers of ``hosts`` (Nova filters on one host: a list call per host, read together), or of the cloud."""
     if hosts is None:
         return list(conn.compute.servers(details=True, all_projects=True))
-
-    def servers_on(host: str) -> list:
-        return list(conn.compute.servers(details=True, all_projects=True, compute_host=host))
-
-    return [server for servers in call_each(servers_on, hosts) for server in servers]
+    return [server for servers in call_each(lambda host: servers_on(conn, host), hosts) for server in servers]
 
 
 def read_hosts(
