@@ -98,6 +98,20 @@ options:
     type: str
     default: INFO
     choices: [INFO, DEBUG]
+  token_cache:
+    description:
+      - A directory where module runs keep the cloud's Keystone token, so that the next run uses it instead
+        of authenticating again. Every module run is a process of its own; without it each one asks Keystone
+        for a token and each service it calls validates that token again.
+      - One file per set of credentials (named by a hash of keystoneauth's cache id, which covers the auth URL,
+        user, project and secret), so other credentials never load it. The directory is created with mode
+        0700 and each file is written 0600.
+      - A kept token that expires within two minutes, or that a service refuses, is replaced by a new one.
+        A file that cannot be read is ignored, and one that cannot be written is a warning.
+      - Auth plugins without a cache id (a fixed token, no auth) keep nothing.
+      - When not set, each module run authenticates on its own, as openstack.cloud's modules do. The role
+        sets it (C(rolling_maintenance_token_cache)).
+    type: path
 requirements:
   - "python >= 3.8"
   - "openstacksdk >= 1.0.0"

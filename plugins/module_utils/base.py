@@ -28,6 +28,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.connection
     is_sdk_error,
     openstack_full_argument_spec,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.token_cache import load_token, save_token
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.backends import redact_dsn
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
@@ -96,6 +97,7 @@ class OpenStackModule:
         self.fail_json = self.ansible.fail_json
         self.warn = self.ansible.warn
         self._conn = None
+        self._loaded_token: Optional[str] = None
         self._journal: Optional[Journal] = None
         self.partial_result: dict = {}
 
@@ -107,6 +109,8 @@ class OpenStackModule:
             self._require_sdk()
             self._setup_sdk_logging()
             self._conn = self.openstack_cloud_from_module()
+            if self.params["token_cache"]:
+                self._loaded_token = load_token(self.params["token_cache"], self._conn.session.auth)
         return self._conn
 
     @property
@@ -178,7 +182,13 @@ class OpenStackModule:
             self.fail_json(msg="cannot connect to the cloud: %s" % exc)
 
     def close(self) -> None:
-        """Close the journal if it was opened; a module never leaves it open behind it."""
+        """Close the journal if it was opened (a module never leaves it open behind it); keep a new token."""
+        if self._conn is not None and self.params["token_cache"]:
+            try:
+                save_token(self.params["token_cache"], self._conn.session.auth, self._loaded_token)
+            except OSError as exc:
+                self.warn("token_cache: cannot keep the cloud's token in %s (%s); every module run authenticates"
+                          " on its own" % (self.params["token_cache"], exc))
         if self._journal is not None:
             self._journal.close()
             self._journal = None

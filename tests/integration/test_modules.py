@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+import glob
+import json
+import os
+import stat
+
 import pytest
 
 from conftest import compute_service, servers_on
@@ -85,6 +91,46 @@ def test_compute_host_info_matches_nova(admin, playbook):
     grouped = [server for entry in by_host.values() for project in entry["projects"]
                for server in project["servers"] if server["server_group"]]
     assert any(server["server_group"]["policy"] == "anti-affinity" for server in grouped)
+
+
+def kept_token(directory: str) -> dict:
+    """The one token file of the test cloud's admin credentials in ``directory`` (the state keystoneauth wrote)."""
+    files = glob.glob(os.path.join(directory, "token-*.json"))
+    assert len(files) == 1, files
+    assert stat.S_IMODE(os.stat(files[0]).st_mode) == 0o600
+    with open(files[0]) as handle:
+        return dict(json.load(handle), path=files[0])
+
+
+def test_module_runs_share_one_token_through_token_cache(playbook, tmp_path):
+    directory = str(tmp_path / "tokens")
+    info = {M + "compute_host_info": {"token_cache": directory}}
+    first, = playbook.run(info)
+    assert first.get("failed") is not True, first.get("msg")
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    token = kept_token(directory)
+
+    second, = playbook.run(info)
+    assert second.get("failed") is not True, second.get("msg")
+    assert kept_token(directory)["auth_token"] == token["auth_token"], "the second run authenticated again"
+
+    # A token the cloud refuses (here: one it never issued) is replaced by a new one, and the run goes on.
+    with open(token["path"], "w") as handle:
+        json.dump({"auth_token": "refused-" + token["auth_token"][8:], "body": token["body"]}, handle)
+    refused, = playbook.run(info)
+    assert refused.get("failed") is not True, refused.get("msg")
+    replaced = kept_token(directory)["auth_token"]
+    assert not replaced.startswith("refused-") and replaced != token["auth_token"]
+
+    # A token about to expire is not used at all: the run authenticates first.
+    body = kept_token(directory)["body"]
+    body["token"]["expires_at"] = (datetime.datetime.now(datetime.timezone.utc)
+                                   + datetime.timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    with open(token["path"], "w") as handle:
+        json.dump({"auth_token": replaced, "body": body}, handle)
+    expiring, = playbook.run(info)
+    assert expiring.get("failed") is not True, expiring.get("msg")
+    assert kept_token(directory)["auth_token"] not in (replaced, token["auth_token"])
 
 
 def test_server_migrate_live_and_cold(admin, playbook):

@@ -7,6 +7,7 @@ one stops in VERIFY_RESIZE until confirmed.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import itertools
 import threading
@@ -14,6 +15,8 @@ import warnings
 from collections import Counter
 from types import SimpleNamespace
 
+from keystoneauth1 import access, fixture
+from keystoneauth1.identity import v3
 from openstack import exceptions
 
 
@@ -501,3 +504,17 @@ class CallsTogether:
                 self.barrier.wait()
             return attribute(*args, **kwargs)
         return together
+
+
+# keystoneauth's own password plugin, as an openstacksdk connection's session holds it (token_cache tests).
+def password_auth(password: str = "secret", project: str = "admin") -> v3.Password:
+    return v3.Password(auth_url="http://keystone.test/v3", username="admin", password=password,
+                       project_name=project, user_domain_id="default", project_domain_id="default")
+
+
+def authenticated(auth: v3.Password, token: str, expires_in: datetime.timedelta = datetime.timedelta(hours=1)):
+    """``auth`` as after a password authentication that Keystone answered with ``token``."""
+    body = fixture.V3Token(expires=datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + expires_in)
+    body.set_project_scope()
+    auth.auth_ref = access.create(body=body, auth_token=token)
+    return auth

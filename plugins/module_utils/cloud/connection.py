@@ -70,6 +70,7 @@ def openstack_argument_spec() -> dict:
         ),
         sdk_log_path=dict(),
         sdk_log_level=dict(default="INFO", choices=["INFO", "DEBUG"]),
+        token_cache=dict(type="path"),
     )
 
 
