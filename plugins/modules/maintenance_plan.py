@@ -158,6 +158,16 @@ options:
             migrate).
         type: int
         default: 4
+      concurrency:
+        description:
+          - Migrations at once in all (the C(concurrency) of the modules that migrate).
+          - Above 1, a batch whose moves are all migrations has its waves run together, as
+            M(fenix.maintenance.maintenance_instance_actions) runs them - a move of a later wave waits only for
+            its groups' earlier members and their C(recovery_time) - so the estimate counts the longest of the
+            busiest host over all the batch's moves, their share of this concurrency and each group's chain of
+            waves, instead of the waves one after the other.
+        type: int
+        default: 1
   page:
     description:
       - Write the plan as a page an operator reads before the maintenance, C(<name>-plan.md) and
@@ -248,8 +258,9 @@ plan:
     batches:
       description:
         - Batches in order, each with C(hosts), C(waves), C(skipped), C(estimated_seconds), C(estimate) (its
-          parts in seconds, C(lead_time), C(waves) (one per wave), C(recovery), C(host) and C(orchestration)) and C(bound) (why
-          the batch has no more hosts).
+          parts in seconds, C(lead_time), C(waves) (one per wave), C(recovery), C(host), C(orchestration), and
+          C(overlapped) - true when the waves run together, C(waves) then being one figure for all of them, their
+          recovery times included) and C(bound) (why the batch has no more hosts).
         - C(waves) is a list of lists of moves, run one after the other; each move has C(server_id),
           C(name), C(project_id), C(from_host), C(to_host), C(kind) (C(LIVE_MIGRATE) or C(MIGRATE)),
           C(group_id) (its Nova server group, or the Fenix instance group its constraint names),
@@ -456,6 +467,7 @@ class MaintenancePlanModule(OpenStackModule):
                 batch_overhead_seconds=dict(type="float", default=15),
                 migrations_per_host=dict(type="int", default=1),
                 incoming_per_host=dict(type="int", default=DEFAULT_PER_TARGET),
+                concurrency=dict(type="int", default=1),
             ),
         ),
         page=dict(type="bool", default=False),
@@ -471,7 +483,7 @@ class MaintenancePlanModule(OpenStackModule):
         estimates = params["estimates"] or {}
         if params["max_parallel_hosts"] < 1:
             self.fail_json(msg="max_parallel_hosts: %d; give at least 1" % params["max_parallel_hosts"])
-        for key in ("migrations_per_host", "incoming_per_host"):
+        for key in ("migrations_per_host", "incoming_per_host", "concurrency"):
             if estimates.get(key) is not None and estimates[key] < 1:
                 self.fail_json(msg="estimates.%s: give at least 1" % key)
         for key in ("live_migration_seconds", "cold_migration_seconds", "host_seconds", "batch_overhead_seconds"):
@@ -493,6 +505,7 @@ class MaintenancePlanModule(OpenStackModule):
             batch_overhead_seconds=estimates.get("batch_overhead_seconds", 15.0),
             migrations_per_host=estimates.get("migrations_per_host") or 1,
             incoming_per_host=estimates.get("incoming_per_host") or DEFAULT_PER_TARGET,
+            concurrency=estimates.get("concurrency") or 1,
             max_fill=params["max_target_fill"],
         )
 

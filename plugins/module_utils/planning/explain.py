@@ -34,7 +34,9 @@ def estimate_text(estimate: Mapping[str, Any]) -> str:
     """"notice 30 s + waves 20 s + 10 s + recovery 60 s + host work 300 s + orchestration 20 s"."""
     waves = estimate.get("waves") or []
     parts = ["notice %s" % seconds_text(estimate.get("lead_time", 0))] if estimate.get("lead_time") else []
-    if waves:
+    if waves and estimate.get("overlapped"):
+        parts.append("moves %s (the waves run together)" % seconds_text(waves[0]))
+    elif waves:
         parts.append("%s %s" % ("wave" if len(waves) == 1 else "waves", " + ".join(map(seconds_text, waves))))
     if estimate.get("recovery"):
         parts.append("recovery %s" % seconds_text(estimate["recovery"]))

@@ -234,6 +234,9 @@ class PlanSettings:
     batch_overhead_seconds: float = 0.0
     # Migrations running at once from one source host (Nova's max_concurrent_live_migrations).
     migrations_per_host: int = 1
+    # Migrations running at once in all (the executor's concurrency). Above 1 the executor runs a batch's waves
+    # of migrations together: a move of a later wave waits only for its groups' earlier members.
+    concurrency: int = 1
     # Migrations running at once into one target host (the executor's concurrency_per_target).
     incoming_per_host: int = DEFAULT_PER_TARGET
     # No target is filled past this fraction of its capacity in any resource (capacity as Placement has

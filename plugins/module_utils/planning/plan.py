@@ -97,6 +97,10 @@ class Estimate:
     recovery: float = 0.0
     host: float = 0.0
     orchestration: float = 0.0
+    # The waves run together (the executor overlaps them): ``waves`` is then one figure for all of them, the
+    # longest of their busiest host, their share of the overall concurrency and each group's chain of waves
+    # with its recovery_time, which ``recovery`` no longer adds.
+    overlapped: bool = False
 
     @property
     def total(self) -> float:
@@ -105,7 +109,7 @@ class Estimate:
     def as_dict(self) -> dict:
         return {"lead_time": round(self.lead_time, 1), "waves": [round(seconds, 1) for seconds in self.waves],
                 "recovery": round(self.recovery, 1), "host": round(self.host, 1),
-                "orchestration": round(self.orchestration, 1)}
+                "orchestration": round(self.orchestration, 1), "overlapped": self.overlapped}
 
 
 @dataclass

@@ -876,13 +876,17 @@ def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings,
     ``grouped``: the batch's moves of servers in a group, when the caller has them.
     """
     instances, waves = model.instances, batch.waves
-    estimate = Estimate(waves=[wave_seconds(wave, settings) for wave in waves], host=settings.host_seconds,
-                        orchestration=settings.batch_overhead_seconds)
+    if runs_overlapped(waves, settings):
+        estimate = Estimate(waves=[overlapped_seconds(waves, model, settings)], host=settings.host_seconds,
+                            orchestration=settings.batch_overhead_seconds, overlapped=True)
+    else:
+        estimate = Estimate(waves=[wave_seconds(wave, settings) for wave in waves], host=settings.host_seconds,
+                            orchestration=settings.batch_overhead_seconds)
     if instances:
         moving = set(map(_SERVER_ID, (move for wave in waves for move in wave)))
         estimate.lead_time = max((instances[server_id].lead_time for server_id in instances.keys() & moving),
                                  default=0.0)
-    if len(waves) > 1:
+    if len(waves) > 1 and not estimate.overlapped:
         # A group's recovery_time lies between two waves that both move members of it. Every move of a
         # later wave is of a grouped server; the first wave's grouped moves are the others.
         held = {id(move) for wave in waves[1:] for move in wave}
@@ -894,6 +898,30 @@ def estimate_batch(batch: Batch, model: CloudModel, settings: PlanSettings,
             estimate.recovery += max((model.groups[group_id].recovery_time for group_id in groups & next_groups
                                       if group_id in model.groups), default=0.0)
     return estimate
+
+
+def runs_overlapped(waves: List[List[Move]], settings: PlanSettings) -> bool:
+    """Whether the executor runs these waves together (instance_actions' overlaps_waves): several waves, more than
+    one migration at a time, and only migrations (a project's own action is awaited wave by wave)."""
+    return (settings.concurrency > 1 and len(waves) > 1
+            and all(move.kind in (LIVE_MIGRATE, MIGRATE) for wave in waves for move in wave))
+
+
+def overlapped_seconds(waves: List[List[Move]], model: CloudModel, settings: PlanSettings) -> float:
+    """How long waves run together take: the busiest host over all their moves, their share of the overall
+    concurrency, or the longest group's chain - its members wave after wave, its recovery_time between them."""
+    def seconds(move: Move) -> float:
+        return settings.live_migration_seconds if move.kind == LIVE_MIGRATE else settings.estimated_cold_seconds
+
+    moves = [move for wave in waves for move in wave]
+    longest = max(wave_seconds(moves, settings), sum(map(seconds, moves)) / settings.concurrency)
+    for group_id in {group_id for move in moves for group_id in move.groups}:
+        member_waves = [max(seconds(move) for move in wave if group_id in move.groups)
+                        for wave in waves if any(group_id in move.groups for move in wave)]
+        rule = model.groups.get(group_id)
+        recovery = rule.recovery_time if rule is not None else 0.0
+        longest = max(longest, sum(member_waves) + recovery * (len(member_waves) - 1))
+    return longest
 
 
 def wave_seconds(wave: List[Move], settings: PlanSettings) -> float:

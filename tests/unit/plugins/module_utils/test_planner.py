@@ -17,6 +17,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     resolve_limit,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning import planner
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import estimate_text
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.plan import Move
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import (
     group_host_limit,
@@ -177,15 +178,22 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
             rule = model.groups.get(group_id)
             if rule and rule.max_impacted_members:
                 assert count <= rule.max_impacted_members
-        # the estimate: every wave lasts at least as long as its busiest source and its busiest target are busy
+        # the estimate: every wave lasts at least as long as its busiest source and its busiest target are busy;
+        # waves run together (concurrency above 1, only migrations) last as long as the busiest over all of them
+        parts = batch.estimate
+        overlapped = (plan_settings.concurrency > 1 and len(batch.waves) > 1
+                      and all(m.kind in (LIVE_MIGRATE, MIGRATE) for m in batch.moves))
+        assert parts.overlapped is overlapped
+        together = [batch.moves] if overlapped else batch.waves
         bound = plan_settings.host_seconds + sum(
             max(busiest_seconds(wave, "from_host", plan_settings.migrations_per_host, plan_settings),
                 busiest_seconds(wave, "to_host", plan_settings.incoming_per_host, plan_settings))
-            for wave in batch.waves)
+            for wave in together)
         assert batch.estimated_seconds >= bound - 1e-6, (batch.estimated_seconds, bound)
-        # its parts add up to it, one part per wave, and the batch says why it is not wider
-        parts = batch.estimate
-        assert parts.total == pytest.approx(batch.estimated_seconds) and len(parts.waves) == len(batch.waves)
+        # its parts add up to it, one part per wave (one for waves run together), and the batch says why it is
+        # not wider
+        assert parts.total == pytest.approx(batch.estimated_seconds) and len(parts.waves) == len(together)
+        assert not (overlapped and parts.recovery), "waves run together count their recovery in their one figure"
         assert parts.host == plan_settings.host_seconds and batch.bound, batch
         # apply the batch: capacity and anti-affinity on every target
         for m in moved:
@@ -314,6 +322,7 @@ def random_cloud(draw, easy=False):
         max_fill=draw(st.sampled_from([0.85, 0.85, 0.5, 0.7, 1.0])),
         migrations_per_host=draw(st.integers(1, 3)),
         incoming_per_host=draw(st.integers(1, 4)),
+        concurrency=draw(st.sampled_from([1, 2, 8])),
         server_policy={
             "active": draw(st.sampled_from(["live", "cold"])) if easy else draw(st.sampled_from(["live", "cold", "skip"])),
             "paused": "live",
@@ -508,8 +517,34 @@ def test_the_estimate_has_its_parts():
     assert (estimate.lead_time, estimate.waves, estimate.recovery, estimate.host, estimate.orchestration) == (
         45, [20, 10, 10], 120, 100, 20)
     assert plan.batches[0].as_dict()["estimate"] == {"lead_time": 45, "waves": [20, 10, 10], "recovery": 120, "host": 100,
-                                                     "orchestration": 20}
+                                                     "orchestration": 20, "overlapped": False}
     assert plan.estimated_seconds == 45 + 40 + 120 + 100 + 20
+
+
+def test_waves_run_together_are_estimated_as_the_executor_runs_them():
+    """With more than one migration at a time the executor starts a later wave's move as soon as its group's
+    earlier members moved (and their recovery_time passed): the waves are not added one after the other."""
+    hosts = [host("c1"), host("c2"), host("c3")]
+    servers = [vm("m%d" % i, "c1", group="g") for i in range(3)] + [vm("n%d" % i, "c1") for i in range(6)]
+    model = cloud(hosts, servers, [GroupRule("g", max_impacted_members=1, recovery_time=5)])
+    sequential = PlanSettings(live_migration_seconds=10, host_seconds=100, migrations_per_host=2)
+    one_at_a_time = plan_maintenance(model, ["c1"], sequential)
+    assert [len(wave) for wave in one_at_a_time.batches[0].waves] == [7, 1, 1]
+    # 4 rounds of 2 from c1 in wave 1, one move in each later wave, 2 recoveries of 5 s
+    assert one_at_a_time.batches[0].estimate.waves == [40, 10, 10]
+    assert one_at_a_time.estimated_seconds == 40 + 10 + 10 + 2 * 5 + 100
+    together = plan_maintenance(model, ["c1"], PlanSettings(**dict(vars(sequential), concurrency=8)))
+    estimate = together.batches[0].estimate
+    # c1 sends its 9 servers 2 at a time: 5 rounds of 10 s, longer than the group's chain (3 x 10 s + 2 x 5 s)
+    assert (estimate.overlapped, estimate.waves, estimate.recovery) == (True, [50], 0)
+    assert together.estimated_seconds == 50 + 100
+    # the group's chain is the longest when the source sends more at once
+    wide = plan_maintenance(model, ["c1"], PlanSettings(**dict(vars(sequential), concurrency=8, migrations_per_host=8)))
+    assert wide.batches[0].estimate.waves == [3 * 10 + 2 * 5]
+    # the overall concurrency bounds it too: 9 moves of 10 s, 2 at a time in all
+    narrow = plan_maintenance(model, ["c1"], PlanSettings(**dict(vars(sequential), concurrency=2, migrations_per_host=8)))
+    assert narrow.batches[0].estimate.waves == [45]
+    assert "moves 50 s (the waves run together)" in estimate_text(together.batches[0].estimate.as_dict())
 
 
 def test_max_unavailable_per_zone_and_aggregate():
