@@ -44,13 +44,18 @@ class Cloud:
         with self.lock:
             return sorted(server.id for server in self.conn.compute.servers())
 
+    # Up to this many servers are read one by one; more, and one list of the project's servers answers for them.
+    READ_ONE_BY_ONE = 2
+
     def statuses(self, server_ids: List[str]) -> Dict[str, str]:
-        result = {}
+        """Each server's status ("NOT_FOUND" when it is gone): a request per server only for a few of them."""
         with self.lock:
-            for server_id in server_ids:
-                server = self.conn.compute.find_server(server_id, ignore_missing=True)
-                result[server_id] = server.status if server is not None else "NOT_FOUND"
-        return result
+            if len(server_ids) <= self.READ_ONE_BY_ONE:
+                servers = [self.conn.compute.find_server(server_id, ignore_missing=True) for server_id in server_ids]
+                listed = {server.id: server.status for server in servers if server is not None}
+            else:
+                listed = {server.id: server.status for server in self.conn.compute.servers()}
+        return {server_id: listed.get(server_id, "NOT_FOUND") for server_id in server_ids}
 
     def delete_servers(self, count: int, keep: List[str], timeout: float = 120.0) -> List[str]:
         """Delete ``count`` of our servers (the newest first, never those in ``keep``); wait until they are gone."""
