@@ -16,7 +16,7 @@ import pytest
 from falcon import testing
 from openstack import exceptions
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build, warm_up
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import RunProcess, process_space
@@ -135,6 +135,31 @@ def test_token_validations_are_cached(tmp_path, monkeypatch):
             refused = call(api, "GET", "/v1/maintenance", token="forged")
             assert refused.status_code == 401 and "Keystone does not accept the token" in refused.text
         assert keystone.validations == 4
+
+
+def test_the_warm_up_does_a_workers_first_request_work_before_it_comes(tmp_path, monkeypatch, caplog):
+    # The service connection's token is one Keystone knows (admin-token): auth_token logs in as the service
+    # user and validates it during the warm-up, so a client's first request with it asks Keystone nothing.
+    with KeystoneServer(TOKENS) as keystone:
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", keystone.clouds_yaml(tmp_path))
+        connection = SimpleNamespace(authorize=lambda: "admin-token")
+        app, service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
+                                           launch=RECORDS_ONLY), connect=lambda: connection)
+        assert (keystone.validations, keystone.service_logins) == (0, 0)
+        warm_up(app, service)
+        assert service.conn is connection
+        assert (keystone.validations, keystone.service_logins) == (1, 1)
+        assert call(testing.TestClient(app), "GET", "/v1/maintenance").status_code == 200
+        assert (keystone.validations, keystone.service_logins) == (1, 1)
+
+        # A warm-up that fails says so and leaves the work to the first request.
+        def unreachable():
+            raise exceptions.SDKException("Nova is down")
+        app, service = build(ServiceConfig(journal=str(tmp_path / "j.sqlite"), auth="keystone", cloud="test",
+                                           launch=RECORDS_ONLY), connect=unreachable)
+        warm_up(app, service)
+        assert "warm-up: Nova is down (the first request does this work instead)" in caplog.text
+        assert call(testing.TestClient(app), "GET", "/v1/maintenance", token="b-token").status_code == 403
 
 
 def test_project_reads_and_answers_only_for_itself(api, cloud):
