@@ -30,8 +30,8 @@ def cloud_with(servers: dict) -> Cloud:
 def test_many_servers_are_read_from_one_list_of_the_project():
     cloud = cloud_with({"vm-%d" % i: "ACTIVE" for i in range(6)} | {"vm-6": "MIGRATING"})
     asked = ["vm-%d" % i for i in range(7)] + ["gone"]
-    assert cloud.statuses(asked) == dict({"vm-%d" % i: "ACTIVE" for i in range(6)}, **{"vm-6": "MIGRATING",
-                                                                                          "gone": "NOT_FOUND"})
+    expected = {"vm-%d" % i: "ACTIVE" for i in range(6)} | {"vm-6": "MIGRATING", "gone": "NOT_FOUND"}
+    assert cloud.statuses(asked) == expected
     assert cloud.conn.compute.calls == Counter(servers=1)
 
 
