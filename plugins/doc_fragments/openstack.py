@@ -109,6 +109,9 @@ options:
       - A kept token that expires within two minutes, or that a service refuses, is replaced by a new one.
         A file that cannot be read is ignored, and one that cannot be written is a warning.
       - Auth plugins without a cache id (a fixed token, no auth) keep nothing.
+      - Empty the directory when the cloud's Keystone is rebuilt at the same URL with the same credentials, as
+        in a lab. A token kept for the old cloud is refused and replaced at the first request, but what a module
+        reads from the token before any request (the project's id) would be the old cloud's until it expires.
       - When not set, each module run authenticates on its own, as openstack.cloud's modules do. The role
         sets it (C(rolling_maintenance_token_cache)).
     type: path
