@@ -120,8 +120,9 @@ def synthetic_cloud(hosts: int, servers: int, aa_groups: int, impact_groups: int
     return CloudModel(hosts=model_hosts, servers=model_servers, groups=groups)
 
 
+# concurrency: the role's rolling_maintenance_concurrency, which its plan's estimate counts (waves run together).
 SETTINGS = dict(max_parallel_hosts=100, max_unavailable_per_zone="25%", max_unavailable_per_aggregate="25%",
-                migrations_per_host=4, incoming_per_host=4)
+                migrations_per_host=4, incoming_per_host=4, concurrency=8)
 
 
 def plan_settings() -> PlanSettings:

@@ -910,18 +910,26 @@ def runs_overlapped(waves: List[List[Move]], settings: PlanSettings) -> bool:
 def overlapped_seconds(waves: List[List[Move]], model: CloudModel, settings: PlanSettings) -> float:
     """How long waves run together take: the busiest host over all their moves, their share of the overall
     concurrency, or the longest group's chain - its members wave after wave, its recovery_time between them."""
-    def seconds(move: Move) -> float:
-        return settings.live_migration_seconds if move.kind == LIVE_MIGRATE else settings.estimated_cold_seconds
-
+    per_round = round_seconds(settings)
     moves = [move for wave in waves for move in wave]
-    longest = max(wave_seconds(moves, settings), sum(map(seconds, moves)) / settings.concurrency)
-    for group_id in {group_id for move in moves for group_id in move.groups}:
-        member_waves = [max(seconds(move) for move in wave if group_id in move.groups)
-                        for wave in waves if any(group_id in move.groups for move in wave)]
+    longest = max(wave_seconds(moves, settings), sum(per_round[move.kind] for move in moves) / settings.concurrency)
+    # One pass over the moves: a group's longest member move in each wave it has members in.
+    member_waves: Dict[str, Dict[int, float]] = defaultdict(dict)
+    for index, wave in enumerate(waves):
+        for move in wave:
+            for group_id in move.groups:
+                in_wave = member_waves[group_id]
+                in_wave[index] = max(in_wave.get(index, 0.0), per_round[move.kind])
+    for group_id, in_wave in member_waves.items():
         rule = model.groups.get(group_id)
         recovery = rule.recovery_time if rule is not None else 0.0
-        longest = max(longest, sum(member_waves) + recovery * (len(member_waves) - 1))
+        longest = max(longest, sum(in_wave.values()) + recovery * (len(in_wave) - 1))
     return longest
+
+
+def round_seconds(settings: PlanSettings) -> Dict[str, float]:
+    """Seconds of one migration of each kind, as the estimate counts them."""
+    return {LIVE_MIGRATE: settings.live_migration_seconds, MIGRATE: settings.estimated_cold_seconds}
 
 
 def wave_seconds(wave: List[Move], settings: PlanSettings) -> float:
@@ -943,7 +951,7 @@ def _busiest(counts: Dict[Tuple[Optional[str], str], int], at_once: int, setting
         for host, kind in [key for key in counts if key[1] == OWN_ACTION]:
             counts[(host, LIVE_MIGRATE)] += counts.pop((host, kind))  # as long as a live migration
     at_once = max(1, at_once)
-    per_round = {LIVE_MIGRATE: settings.live_migration_seconds, MIGRATE: settings.estimated_cold_seconds}
+    per_round = round_seconds(settings)
     busy: Dict[str, float] = {}
     for (host, kind), count in counts.items():
         if host is not None:  # a project's own action has no target
