@@ -36,7 +36,7 @@ from typing import Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import utc_now
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
-from ansible_collections.fenix.maintenance.plugins.module_utils.processes import command_line, process_stat
+from ansible_collections.fenix.maintenance.plugins.module_utils.processes import command_line, process_stat, runs
 
 LAUNCHERS = ("runner", "controller", "none")
 RUN_PLAYBOOK = "fenix.maintenance.rolling_maintenance"
@@ -224,7 +224,11 @@ class RunnerLauncher(Launcher):
         finally:
             log.close()
         self.reap(process)
+        # The pid with its start time names the run for good. Its command line does not, yet: the kernel fills it
+        # in after Popen has returned, and a busy machine showed the run as lost in that moment.
+        stat = process_stat(process.pid)
         self.write_record(session_id, {"launcher": self.kind, "ident": ident, "pid": process.pid,
+                                       "pid_started": stat.started if stat else None,
                                        "started": utc_now(), "command": command})
         return self.find(session_id)
 
@@ -255,7 +259,7 @@ class RunnerLauncher(Launcher):
         if record is None:
             return None
         artifacts = os.path.join(self.session_dir(session_id), "artifacts", record["ident"])
-        alive = process_runs(record["pid"], self.session_dir(session_id))
+        alive = self.runs(session_id, record["pid"], record.get("pid_started"))
         status = read_text(os.path.join(artifacts, "status"))
         if status is None:
             status = "starting" if alive else "lost"
@@ -264,16 +268,22 @@ class RunnerLauncher(Launcher):
         return RunInfo(launcher=self.kind, ident=record["ident"], started=record["started"], status=status,
                        alive=alive, pid=record["pid"], artifacts=artifacts, last_task=last_task(artifacts))
 
+    def runs(self, session_id: str, pid: Optional[int], pid_started: Optional[int]) -> bool:
+        if pid and pid_started is not None:
+            return runs(pid, pid_started)
+        return process_runs(pid, self.session_dir(session_id))  # a record written before pid_started
+
     def stop(self, session_id: str, timeout: float = 60.0) -> Optional[RunInfo]:
         """Cancel the run (ansible-runner ends its playbook on SIGTERM) and wait until it has ended."""
         run = self.find(session_id)
         if run is None or not run.alive:
             return run
+        pid_started = (self.record(session_id) or {}).get("pid_started")
         signal_group(run.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while process_runs(run.pid, self.session_dir(session_id)) and time.monotonic() < deadline:
+        while self.runs(session_id, run.pid, pid_started) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if process_runs(run.pid, self.session_dir(session_id)):
+        if self.runs(session_id, run.pid, pid_started):
             signal_group(run.pid, signal.SIGKILL)
         return self.find(session_id)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 from types import SimpleNamespace
@@ -30,6 +31,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     settle_migrations_from,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal  # noqa: E402
+from ansible_collections.fenix.maintenance.plugins.module_utils.processes import process_stat  # noqa: E402
 
 # A stand-in for ansible-runner: "run DIR -p PLAYBOOK --ident IDENT --inventory INV" writes the
 # command line where the test reads it, marks the run running as ansible-runner does, waits for
@@ -172,6 +174,32 @@ def test_a_run_killed_without_a_word_is_lost_not_running(runner):
     os.killpg(run.pid, 9)
     assert wait_for(lambda: not runner.find("s1").alive)
     assert runner.find("s1").status == "lost"
+
+
+def test_a_run_is_known_by_its_pid_and_start_time_whatever_its_command_line_says(runner):
+    # Right after Popen returns the kernel may not have filled in the new program's command line yet: a run
+    # known by its command line alone looked lost in that moment on a busy machine.
+    os.makedirs(runner.session_dir("s1"))
+    sleeper = subprocess.Popen(["sleep", "30"])  # its command line does not name the session's directory
+    try:
+        record = {"launcher": "runner", "ident": "s1-1", "pid": sleeper.pid, "started": "2026-12-07T00:00:00Z",
+                  "pid_started": process_stat(sleeper.pid).started}
+        runner.write_record("s1", record)
+        found = runner.find("s1")
+        assert found.alive and found.status == "starting"
+        runner.write_record("s1", dict(record, pid_started=record["pid_started"] - 1))  # the pid, reused
+        assert not runner.find("s1").alive and runner.find("s1").status == "lost"
+        runner.write_record("s1", {key: value for key, value in record.items() if key != "pid_started"})
+        assert not runner.find("s1").alive  # a record written before pid_started: known by its command line
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_started_run_records_its_pid_with_its_start_time(runner):
+    run = runner.start("s1", VARIABLES)
+    assert runner.record("s1")["pid_started"] == process_stat(run.pid).started
+    assert run.alive
 
 
 def test_runner_needs_ansible_runner_next_to_the_python(tmp_path):
