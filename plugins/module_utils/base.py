@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import version as installed_version
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -36,7 +36,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location
     journal_path,
     open_journal,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import Session, SessionNotFound
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import HostRecord, Session, SessionNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 
 MINIMUM_SDK_VERSION = "1.0.0"
@@ -192,6 +192,17 @@ class OpenStackModule:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+
+    def session_hosts(self, session_id: str, hosts: List[str], option: str) -> Dict[str, HostRecord]:
+        """The session's record of each of its hosts; one of ``hosts`` it does not have fails the run, naming
+        ``option``, before anything is changed."""
+        records = {record.host: record for record in self.journal.hosts(session_id)}
+        unknown = [host for host in hosts if host not in records]
+        if unknown:
+            self.fail("%s: %s %s of session %s; its hosts are %s" % (
+                option, ", ".join(unknown), "is not a host" if len(unknown) == 1 else "are not hosts", session_id,
+                ", ".join(sorted(records)) or "none"))
+        return records
 
     def fail(self, msg: str, **extra) -> None:
         """fail_json with the result so far (``partial_result``) and ``extra``."""

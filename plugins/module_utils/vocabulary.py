@@ -42,6 +42,8 @@ STATES_WITH_ACTIONS = (PREPARE_MAINTENANCE, PLANNED_MAINTENANCE)
 # What the admin (monitoring) is told about a host.
 IN_MAINTENANCE = "IN_MAINTENANCE"
 HOST_STATES = (IN_MAINTENANCE, MAINTENANCE_COMPLETE)
+# The journal's progress state of a host whose maintenance is done (a resumed run skips it).
+HOST_MAINTAINED = "MAINTAINED"
 
 # What may be done with an instance: moved by the admin (live or cold), or by its project itself.
 LIVE_MIGRATE = "LIVE_MIGRATE"

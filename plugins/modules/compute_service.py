@@ -68,6 +68,17 @@ options:
         Forcing a service down tells Nova the host is fenced, which evacuation needs.
       - Left as it is when not given.
     type: bool
+  maintained:
+    description:
+      - With O(state=enabled), also record each host as maintained in the journal of O(session_id)
+        (its progress state C(MAINTAINED); a resumed run skips it), in the write that records the enable.
+        A rolling maintenance ends a host with one task instead of two.
+      - A host left disabled (another session's, without O(force)) fails the module as without this option,
+        before anything is changed or recorded.
+      - Requires O(session_id) and O(state=enabled), and the hosts must be hosts of the session.
+    type: bool
+    default: false
+    version_added: 0.2.0
   session_id:
     description:
       - Act for this maintenance session, and record the change in its journal before it is made
@@ -126,6 +137,15 @@ EXAMPLES = r"""
     cloud: admin
     hosts: "{{ ['compute1', 'compute2', 'compute3'] | difference(batch_disabled.owned_by_other_hosts) }}"
     state: enabled
+
+- name: Enable a batch's hosts for session chg-1234 and record them maintained, in one task
+  fenix.maintenance.compute_service:
+    cloud: admin
+    journal: /var/lib/fenix/journal.sqlite
+    session_id: chg-1234
+    hosts: [compute1, compute2]
+    state: enabled
+    maintained: true
 
 - name: Fence a failed host before evacuating it
   fenix.maintenance.compute_service:
@@ -206,7 +226,8 @@ results:
       type: str
       sample: compute1
     changed:
-      description: Whether this host's service changed (would change, in check mode).
+      description: Whether this host's service, or with O(maintained) its record in the session, changed (would
+        change, in check mode).
       type: bool
       sample: true
     service:
@@ -250,6 +271,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_se
     service_state,
     validate_reason,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import HOST_MAINTAINED
 
 
 @dataclass(frozen=True)
@@ -259,6 +281,7 @@ class ServiceChange:
     desired: DesiredService
     owned: bool  # the disable is this call's (its session's) to give back
     owned_by_other: bool
+    records_maintained: bool  # with the maintained option, the session does not record the host maintained yet
 
 
 class ComputeServiceModule(OpenStackModule):
@@ -270,6 +293,7 @@ class ComputeServiceModule(OpenStackModule):
         force=dict(default=False, type="bool"),
         forced_down=dict(type="bool"),
         session_id=dict(),
+        maintained=dict(default=False, type="bool"),
     )
     module_kwargs = dict(supports_check_mode=True, **ONE_HOST_OR_SEVERAL)
     uses_journal = True
@@ -279,8 +303,13 @@ class ComputeServiceModule(OpenStackModule):
         session_id = params["session_id"]
         validate_reason(params["reason"], session_id)
         hosts = hosts_given(params)
+        if params["maintained"] and not (session_id and params["state"] == "enabled"):
+            self.fail("maintained: records a host enabled again in a session's journal; give session_id and"
+                      " state=enabled, or leave maintained out")
         if session_id:
             self.session(session_id)  # checked before anything changes
+        self.host_records = self.session_hosts(session_id, hosts or [params["host"]], "maintained") \
+            if params["maintained"] else {}
         if params["host"] is not None:
             return self.make(self.prepare(find_compute_service(self.conn, params["host"])))
         # Every host is found and its change judged (an enable refused, say) before the first is changed.
@@ -307,7 +336,9 @@ class ComputeServiceModule(OpenStackModule):
         desired = desired_service(current, params["state"], params["reason"], params["force"], params["forced_down"],
                                   session_id=session_id, recorded=recorded)
         owned_by_other = params["state"] == "disabled" and current.status == "disabled" and not (owned or params["force"])
-        return ServiceChange(service, current, desired, owned, owned_by_other)
+        record = self.host_records.get(current.host)
+        records_maintained = record is not None and not (record.maintained and record.state == HOST_MAINTAINED)
+        return ServiceChange(service, current, desired, owned, owned_by_other, records_maintained)
 
     def make(self, change: ServiceChange) -> dict:
         """One host's change made (predicted in check mode): the result of the module for that host."""
@@ -316,7 +347,7 @@ class ComputeServiceModule(OpenStackModule):
             self.warn("host %s was already disabled by %s; left as it is" % (current.host, disabler(current)))
         after = self.apply(change.service, current, desired, change.owned)
         result = dict(
-            changed=needs_change(current, desired),
+            changed=needs_change(current, desired) or change.records_maintained,
             service=after.as_dict(),
             previous=current.as_dict(),
             owned_by_other=change.owned_by_other,
@@ -339,7 +370,8 @@ class ComputeServiceModule(OpenStackModule):
                 self.journal.set_host(session_id, current.host, state="DISABLED", disabled_by_session=True)
             after = apply_service(self.conn, service, desired)
         if session_id and self.params["state"] == "enabled" and after.status == "enabled":
-            self.journal.set_host(session_id, current.host, disabled_by_session=False)
+            maintained = dict(state=HOST_MAINTAINED, maintained=True) if self.params["maintained"] else {}
+            self.journal.set_host(session_id, current.host, disabled_by_session=False, **maintained)
         return after
 
 

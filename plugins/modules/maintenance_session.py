@@ -492,13 +492,9 @@ class MaintenanceSessionModule(OpenStackModule):
         return self.journal.set_silent_projects(session.session_id, wanted)
 
     def update_hosts(self, session, result) -> None:
-        known = {record.host: record for record in self.journal.hosts(session.session_id)}
         updates = [(host, update) for update in self.params["host_updates"]
                    for host in ([update["host"]] if update["host"] is not None else update["hosts"])]
-        for host, _update in updates:
-            if host not in known:
-                self.fail_json(msg="host_updates: %s is not a host of session %s; its hosts are %s"
-                               % (host, session.session_id, ", ".join(sorted(known)) or "none"))
+        known = self.session_hosts(session.session_id, [host for host, _update in updates], "host_updates")
         for host, update in updates:
             record = known[host]
             wanted = {key: update[key] for key in ("state", "maintained") if update[key] is not None}

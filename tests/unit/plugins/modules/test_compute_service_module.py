@@ -198,3 +198,50 @@ def test_hosts_change_nothing_when_one_of_them_may_not_be_changed():
     assert cloud.services["compute1"].status == "disabled" and cloud.calls["compute.enable_service"] == 0
     assert "mutually exclusive: host|hosts" in run(cloud, host="compute1", hosts=["compute2"])["msg"]
     assert run(cloud, hosts=[])["msg"] == "hosts: give at least one host (or use host)"
+
+
+def test_maintained_records_the_enabled_hosts_maintained_in_the_same_run(tmp_path):
+    location = str(tmp_path / "journal.sqlite")
+    Journal(location).create_session(["compute1", "compute2", "compute3"], session_id="s1")
+    cloud = FakeCloud()
+    run(cloud, hosts=["compute1", "compute2"], session_id="s1", journal=location)
+
+    def records():
+        return {one.host: (one.state, one.maintained, one.disabled_by_session) for one in Journal(location).hosts("s1")}
+    before = records()
+    predicted = run(cloud, check_mode=True, hosts=["compute1", "compute2"], state="enabled", maintained=True,
+                    session_id="s1", journal=location)
+    assert predicted["changed"] is True and records() == before and cloud.calls["compute.enable_service"] == 0
+
+    enabled = run(cloud, hosts=["compute1", "compute2"], state="enabled", maintained=True, session_id="s1",
+                  journal=location)
+    assert enabled["changed"] is True and cloud.calls["compute.enable_service"] == 2
+    assert records() == {"compute1": ("MAINTAINED", True, False), "compute2": ("MAINTAINED", True, False),
+                         "compute3": before["compute3"]}
+    again = run(cloud, hosts=["compute1", "compute2"], state="enabled", maintained=True, session_id="s1",
+                journal=location)
+    assert again["changed"] is False and cloud.calls["compute.enable_service"] == 2
+
+    # A host enabled already (by an earlier run killed before its record) is recorded, and that is a change.
+    assert run(cloud, host="compute3", state="enabled", session_id="s1", journal=location)["changed"] is False
+    recorded = run(cloud, host="compute3", state="enabled", maintained=True, session_id="s1", journal=location)
+    assert recorded["changed"] is True and records()["compute3"] == ("MAINTAINED", True, False)
+    assert cloud.calls["compute.enable_service"] == 2
+
+
+def test_maintained_is_refused_without_a_session_or_for_a_host_outside_it_before_any_change(tmp_path):
+    location = str(tmp_path / "journal.sqlite")
+    Journal(location).create_session(["compute1"], session_id="s1")
+    cloud = FakeCloud()
+    run(cloud, hosts=["compute1", "compute2"], reason="kernel")
+    without_session = run(cloud, host="compute1", state="enabled", maintained=True)
+    assert without_session["failed"] and without_session["msg"].startswith("maintained: ")
+    assert "give session_id and state=enabled" in without_session["msg"]
+    disabling = run(cloud, host="compute1", maintained=True, session_id="s1", journal=location)
+    assert disabling["failed"] and "state=enabled" in disabling["msg"]
+    outside = run(cloud, hosts=["compute1", "compute2"], state="enabled", maintained=True, session_id="s1",
+                  journal=location)
+    assert outside["failed"] and outside["msg"] == (
+        "maintained: compute2 is not a host of session s1; its hosts are compute1")
+    assert cloud.calls["compute.enable_service"] == 0
+    assert [one.maintained for one in Journal(location).hosts("s1")] == [False]
