@@ -121,6 +121,17 @@ options:
       - Seconds O(wait_empty) waits for each host.
     type: int
     default: 600
+  upgrade_begins:
+    description:
+      - Once every host is empty (O(wait_empty)), record in the session's journal that their upgrade begins -
+        progress state C(IN_MAINTENANCE) and C(upgrade_started) in the host's details - in the module run
+        that emptied them. The rolling maintenance role keeps a host whose upgrade began disabled when the
+        run fails later, as it may be half upgraded (see the role's C(rolling_maintenance_on_failure)).
+      - Requires O(wait_empty), and O(hosts) must be hosts of the session. In check mode, C(changed) says
+        whether a host is not recorded so yet.
+    type: bool
+    default: false
+    version_added: 0.2.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
@@ -266,6 +277,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier 
     Notifier,
     notify_argument_spec,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import IN_MAINTENANCE
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
     InstanceActions,
     decide,
@@ -292,6 +304,7 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         timeout=dict(type="int", default=600),
         wait_empty=dict(type="bool", default=False),
         empty_timeout=dict(type="int", default=600),
+        upgrade_begins=dict(type="bool", default=False),
         **migration_argument_spec(),
         **notify_argument_spec(),
     )
@@ -307,6 +320,7 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         session = self.session(params["session_id"])
         notifier = Notifier(self.journal, params, lambda: self.conn)
         hosts = params["hosts"]
+        to_record = self.upgrades_to_record(session.session_id, hosts)
         servers = list_servers(self.conn, hosts)
         replies = {record.project_id: record for record in self.journal.projects(session.session_id)}
         try:
@@ -315,14 +329,27 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
             self.fail_json(msg="waves: each move needs server_id (and to_host, kind) as maintenance_plan gives"
                                " them (%s)" % exc)
         work = decide(servers, moves, replies, params["allow_nack"])
-        result = dict(changed=bool(work), instances=[item.as_dict() for item in work], counts=counts(work))
+        result = dict(changed=bool(work) or bool(to_record), instances=[item.as_dict() for item in work],
+                      counts=counts(work))
         if self.check_mode:
             return result
         if work:
             self.act(session.session_id, notifier, hosts, work, result)
         if params["wait_empty"]:
             result["empty"] = self.wait_empty(hosts, result)
+        for host in to_record:
+            self.journal.set_host(session.session_id, host, state=IN_MAINTENANCE, details={"upgrade_started": True})
         return result
+
+    def upgrades_to_record(self, session_id: str, hosts: list) -> list:
+        """With upgrade_begins, the hosts whose record does not say yet that their upgrade began."""
+        if not self.params["upgrade_begins"]:
+            return []
+        if not self.params["wait_empty"]:
+            self.fail("upgrade_begins: a host's upgrade begins once it is empty; set wait_empty=true as well")
+        records = self.session_hosts(session_id, hosts, "upgrade_begins")
+        return [host for host in hosts
+                if not (records[host].state == IN_MAINTENANCE and records[host].details.get("upgrade_started"))]
 
     def act(self, session_id: str, notifier: Notifier, hosts: list, work: list, result: dict) -> None:
         """Do each server's action, wave after wave; ``result`` reports each instance as it ended."""

@@ -212,6 +212,45 @@ def test_wait_empty_is_not_done_in_check_mode(tmp_path):
     assert cloud.calls["placement.get"] == 0
 
 
+def test_upgrade_begins_is_recorded_once_the_hosts_are_empty_and_not_before(tmp_path):
+    cloud, path, journal, _vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+    journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")
+
+    def record():
+        host = journal.hosts("s1")[0]
+        return host.state, host.details.get("upgrade_started")
+    before = record()
+    with WebhookServer() as hook:
+        predicted = act(cloud, path, hook, check_mode=True, wait_empty=True, upgrade_begins=True)
+        assert predicted["changed"] and record() == before
+        # A host that does not empty is not recorded: its upgrade has not begun.
+        cloud.allocations["compute1"]["migration-x"] = {"resources": {"VCPU": 1}}
+        stuck = act(cloud, path, hook, wait_empty=True, empty_timeout=0, upgrade_begins=True)
+        assert stuck["failed"] and "is not empty" in stuck["msg"] and record() == before
+        del cloud.allocations["compute1"]["migration-x"]
+        emptied = act(cloud, path, hook, wait_empty=True, empty_timeout=0, upgrade_begins=True)
+        assert not emptied["failed"], emptied["msg"]
+        assert emptied["changed"] and record() == ("IN_MAINTENANCE", True)
+        again = act(cloud, path, hook, wait_empty=True, empty_timeout=0, upgrade_begins=True)
+    assert not again["failed"] and again["changed"] is False
+
+
+def test_upgrade_begins_needs_wait_empty_and_hosts_of_the_session(tmp_path):
+    cloud, path, journal, _vm = setup(tmp_path)
+    journal.record_reply("s1", "pa", "ACK_PLANNED_MAINTENANCE")
+    journal.record_reply("s1", "pb", "ACK_PLANNED_MAINTENANCE")  # all would move: the error comes first
+    with WebhookServer() as hook:
+        alone = act(cloud, path, hook, upgrade_begins=True)
+        outside = act(cloud, path, hook, hosts=["compute1", "compute2"], wait_empty=True, upgrade_begins=True)
+    assert alone["failed"] and alone["msg"] == (
+        "upgrade_begins: a host's upgrade begins once it is empty; set wait_empty=true as well")
+    assert outside["failed"] and outside["msg"] == (
+        "upgrade_begins: compute2 is not a host of session s1; its hosts are compute1")
+    assert cloud.calls["compute.live_migrate_server"] + cloud.calls["compute.migrate_server"] == 0
+    assert not journal.hosts("s1")[0].details
+
+
 def test_a_stuck_migration_is_journaled_with_its_progress_and_what_its_timeout_led_to(tmp_path):
     from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import MigrationSettings, Migrator
     from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
