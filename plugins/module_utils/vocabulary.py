@@ -37,6 +37,8 @@ SESSION_STATES = (
 INSTANCE_ACTION_DONE = "INSTANCE_ACTION_DONE"
 PROJECT_STATES = (MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, PLANNED_MAINTENANCE,
                   MAINTENANCE_COMPLETE, INSTANCE_ACTION_DONE)
+# The states a project answers (ACK_<state> or NACK_<state>): all but INSTANCE_ACTION_DONE, which asks nothing.
+ANSWERABLE_STATES = tuple(state for state in PROJECT_STATES if state != INSTANCE_ACTION_DONE)
 # The states in which a project answers with an action for each of its instances.
 STATES_WITH_ACTIONS = (PREPARE_MAINTENANCE, PLANNED_MAINTENANCE)
 # What the admin (monitoring) is told about a host.

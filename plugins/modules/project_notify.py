@@ -114,9 +114,28 @@ options:
       - Defaults to the session's C(maintenance_at) for V(MAINTENANCE) (when later than
         the reply deadline), else to the reply deadline.
     type: str
+  wait_for_replies:
+    description:
+      - Once the projects are asked, wait for their answers to O(state) as
+        M(fenix.maintenance.project_reply_wait) does (reminders with O(renotify), then O(silent_policy);
+        a NACK fails the module unless O(fail_on_nack=false)), for at most O(timeout) seconds, and return
+        them in RV(replies). A rolling maintenance asks and waits with one module run.
+      - Every project asked about O(state) in the session is waited for, those kept by O(asked_since) too;
+        when all have answered already, nothing is waited for.
+      - Only with O(event_type=maintenance.scheduled) and a state the projects answer (not
+        V(INSTANCE_ACTION_DONE)). Not in check mode, where nothing is asked.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  timeout:
+    description:
+      - With O(wait_for_replies), seconds to wait for every answer, reminders included.
+    type: int
+    default: 180
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
+  - fenix.maintenance.reply_wait
   - fenix.maintenance.openstack
   - fenix.maintenance.journal
   - fenix.maintenance.openstack.SESSION_ATTRIBUTES
@@ -145,7 +164,8 @@ notes:
   - The module fails only on options that cannot work (a O(bus.transport_url) or a
     O(webhook.urls) URL that is not of a supported scheme, no transport at all, no API URL),
     before anything is recorded or sent.
-  - The O(wait) and O(timeout) options have no effect.
+  - The O(wait) option has no effect. O(timeout), O(poll_interval), O(renotify), O(silent_policy) and
+    O(fail_on_nack) count only with O(wait_for_replies).
 """
 
 EXAMPLES = r"""
@@ -185,6 +205,22 @@ EXAMPLES = r"""
       urls:
         0f4e1c9e5b6f4f49a4b0d1c0a0f0e0d1: http://vnfm.example.com:12348/maintenance
       retries: 5
+
+- name: Ask the projects on compute3 and wait up to 5 minutes for their answers, reminding them once
+  fenix.maintenance.project_notify:
+    cloud: admin
+    session_id: chg-1234
+    state: PLANNED_MAINTENANCE
+    move_session: true
+    hosts: [compute3]
+    api_url: http://maintenance.example.com:12347/v1
+    reply_timeout: 300
+    bus:
+      transport_url: "{{ rabbit_transport_url }}"
+    wait_for_replies: true
+    timeout: 300
+    renotify: 1
+  register: answered
 
 - name: Tell monitoring that compute1 is in maintenance
   fenix.maintenance.project_notify:
@@ -305,6 +341,31 @@ session_state:
   returned: always
   type: str
   sample: PLANNED_MAINTENANCE
+replies:
+  description:
+    - With O(wait_for_replies), the answers waited for, with the keys M(fenix.maintenance.project_reply_wait)
+      returns - C(projects) (each with C(project_id), C(state), C(reply), C(instance_actions), C(latency),
+      C(notify_count), C(decided_by), C(unreachable)), C(silent), C(nacked), C(answered_by_policy),
+      C(decided_at_once), C(unreachable_projects), C(reminders) and C(waited) (seconds).
+  returned: with O(wait_for_replies), not in check mode
+  type: dict
+  sample:
+    projects:
+      - project_id: fc9628a8089441e9af02942f29e0072c
+        state: PLANNED_MAINTENANCE
+        reply: ACK_PLANNED_MAINTENANCE
+        instance_actions: {6a121e48-4490-4ba3-9093-bdbd6ace2cd2: LIVE_MIGRATE}
+        latency: 0.4
+        notify_count: 1
+        decided_by: replied
+        unreachable: null
+    silent: []
+    nacked: []
+    answered_by_policy: []
+    decided_at_once: []
+    unreachable_projects: []
+    reminders: []
+    waited: 0.5
 journal:
   description: The journal, a file path or a PostgreSQL DSN without its password.
   returned: always
@@ -318,6 +379,10 @@ from typing import Optional
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import fenix_time, parse_time
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.awaiting import (
+    AwaitsReplies,
+    reply_wait_argument_spec,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     HOST_EVENT,
     Notification,
@@ -340,7 +405,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary impor
 )
 
 
-class ProjectNotifyModule(OpenStackModule):
+class ProjectNotifyModule(AwaitsReplies, OpenStackModule):
     argument_spec = dict(
         notify_argument_spec(),
         session_id=dict(required=True),
@@ -357,6 +422,8 @@ class ProjectNotifyModule(OpenStackModule):
         host_state=dict(choices=list(HOST_STATES)),
         actions_at=dict(),
         asked_since=dict(),
+        wait_for_replies=dict(type="bool", default=False),
+        **reply_wait_argument_spec(),
     )
     module_kwargs = dict(
         supports_check_mode=True,
@@ -374,6 +441,7 @@ class ProjectNotifyModule(OpenStackModule):
         result = self.partial_result = dict(changed=False, notifications=[], projects=[], unreachable_projects=[],
                                             asked_at=None, kept_projects=[], journal=self.journal_shown)
         asked_since = self.asked_since()
+        self.refuse_waiting_for_no_answer()
         session_id = self.params["session_id"]
         if not self.journal_exists:
             self.fail("session_id: no journal at %s, so no session %s; create the session with"
@@ -396,7 +464,24 @@ class ProjectNotifyModule(OpenStackModule):
         failed = undelivered(sent) if not self.check_mode else []
         if failed:
             self.warn(undelivered_warning(failed))
+        if self.params["wait_for_replies"] and not self.check_mode:
+            self.wait_for_replies(session, result)
         return result
+
+    def refuse_waiting_for_no_answer(self) -> None:
+        if not self.params["wait_for_replies"]:
+            return
+        if self.params["event_type"] == HOST_EVENT or self.params["state"] == INSTANCE_ACTION_DONE:
+            raise ValueError("wait_for_replies: nobody answers %s; drop it, or wait with project_reply_wait for"
+                             " an ask" % (HOST_EVENT if self.params["event_type"] == HOST_EVENT
+                                          else INSTANCE_ACTION_DONE))
+
+    def wait_for_replies(self, session, result: dict) -> None:
+        """The answers to the state just asked, in ``result`` (a failed wait reports what it saw)."""
+        outcome, replies = self.await_replies(session, self.state(session))
+        result["changed"] = result["changed"] or replies.pop("changed")
+        result["replies"] = replies
+        self.fail_on_answers(outcome)
 
     def move_session(self, session, result: dict):
         """The session moved to the asked state (recorded before anything is sent, as maintenance_session would)."""

@@ -48,36 +48,10 @@ options:
       - Seconds to wait for every answer, reminders included.
     type: int
     default: 180
-  poll_interval:
-    description:
-      - Seconds between two reads of the journal.
-    type: float
-    default: 2
-  renotify:
-    description:
-      - How many times to remind the silent projects before O(timeout).
-        Needs O(bus) or O(webhook).
-    type: int
-    default: 0
-  silent_policy:
-    description:
-      - What to do about projects still silent at the deadline.
-      - V(fail) fails the module naming them, the unreachable ones apart with why
-        (the session's state is left as it is).
-      - V(LIVE_MIGRATE) or V(MIGRATE) answers C(ACK_<state>) for them, with that action for
-        each instance they were asked about when the state offers instance actions.
-    type: str
-    choices: [fail, LIVE_MIGRATE, MIGRATE]
-    default: fail
-  fail_on_nack:
-    description:
-      - Fail as soon as a project answers C(NACK_<state>), naming it and its answer.
-      - With V(false), a NACK counts as an answer, and the play decides.
-    type: bool
-    default: true
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.notify
+  - fenix.maintenance.reply_wait
   - fenix.maintenance.openstack
   - fenix.maintenance.journal
   - fenix.maintenance.openstack.SESSION_ATTRIBUTES
@@ -219,37 +193,20 @@ journal:
 """
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
-    Notifier,
-    notify_argument_spec,
-    undelivered,
-    undelivered_warning,
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.awaiting import (
+    AwaitsReplies,
+    reply_wait_argument_spec,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.notify.replies import (
-    FAIL,
-    SILENT_POLICIES,
-    ReplyWaiter,
-    WaitSettings,
-    project_view,
-    silent_failure_message,
-)
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
-    INSTANCE_ACTION_DONE,
-    PROJECT_STATES,
-)
-
-ANSWERABLE_STATES = [state for state in PROJECT_STATES if state != INSTANCE_ACTION_DONE]
+from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import notify_argument_spec
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import ANSWERABLE_STATES
 
 
-class ProjectReplyWaitModule(OpenStackModule):
+class ProjectReplyWaitModule(AwaitsReplies, OpenStackModule):
     argument_spec = dict(
         notify_argument_spec(),
         session_id=dict(required=True),
-        state=dict(choices=ANSWERABLE_STATES),
-        poll_interval=dict(type="float", default=2),
-        renotify=dict(type="int", default=0),
-        silent_policy=dict(default=FAIL, choices=list(SILENT_POLICIES)),
-        fail_on_nack=dict(type="bool", default=True),
+        state=dict(choices=list(ANSWERABLE_STATES)),
+        **reply_wait_argument_spec(),
     )
     module_kwargs = dict(supports_check_mode=True)
     uses_journal = True
@@ -265,59 +222,11 @@ class ProjectReplyWaitModule(OpenStackModule):
         session = self.session(params["session_id"])
         state = result["state"] = params["state"] or session.state
         result["silent_projects"] = session.silent_projects
-        waiter = ReplyWaiter(self.journal, session.session_id, state, self.settings(session),
-                             remind=self.reminder(session))
-        if self.check_mode:
-            outcome = waiter.look()
-        else:
-            outcome = waiter.explain(waiter.apply_policy(waiter.wait()))
-        result.update(
-            changed=outcome.changed() or (self.check_mode and bool(outcome.silent) and self.would_act()),
-            projects=[project_view(p, outcome.decided_by.get(p.project_id), outcome.unreachable.get(p.project_id))
-                      for p in outcome.projects],
-            silent=outcome.silent, nacked=outcome.nacked, answered_by_policy=outcome.answered_by_policy,
-            decided_at_once=outcome.decided_at_once,
-            unreachable_projects=[{"project_id": project_id, "why": why} for project_id, why in sorted(outcome.unreachable.items())],
-            reminders=outcome.reminded, waited=outcome.waited,
-        )
-        if self.check_mode:
-            return result
-        self.fail_on_answers(outcome)
+        outcome, replies = self.await_replies(session, state)
+        result.update(replies)
+        if not self.check_mode:
+            self.fail_on_answers(outcome)
         return result
-
-    def settings(self, session) -> WaitSettings:
-        params = self.params
-        if params["renotify"] < 0 or params["timeout"] < 0 or params["poll_interval"] <= 0:
-            raise ValueError("renotify, timeout: give numbers >= 0, and poll_interval > 0")
-        if params["renotify"] and not (params["bus"] or params["webhook"]):
-            raise ValueError("renotify: reminders need a transport; give bus or webhook (as for project_notify)")
-        return WaitSettings(timeout=params["timeout"], poll_interval=params["poll_interval"],
-                            renotify=params["renotify"], silent_policy=params["silent_policy"],
-                            fail_on_nack=params["fail_on_nack"], silent_projects=session.silent_projects)
-
-    def reminder(self, session):
-        """Sends reminders with project_notify's code and options; a failed delivery only warns, once a round."""
-        if not (self.params["bus"] or self.params["webhook"]):
-            return lambda projects: None
-        notifier = Notifier(self.journal, self.params, lambda: self.conn)
-
-        def remind(projects):
-            failed = undelivered(notifier.remind(session, projects))
-            if failed:
-                self.warn("reminder: %s" % undelivered_warning(failed))
-        return remind
-
-    def would_act(self) -> bool:
-        return self.params["renotify"] > 0 or self.params["silent_policy"] != FAIL
-
-    def fail_on_answers(self, outcome) -> None:
-        if outcome.nacked and self.params["fail_on_nack"]:
-            nacks = ["%s answered %s" % (p.project_id, p.reply) for p in outcome.projects
-                     if p.project_id in outcome.nacked]
-            self.fail("state %s refused: %s; set fail_on_nack=false to let the play decide"
-                      % (outcome.state, ", ".join(nacks)))
-        if outcome.silent:
-            self.fail(silent_failure_message(outcome, self.params["timeout"]))
 
 
 def main() -> None:

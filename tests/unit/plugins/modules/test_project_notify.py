@@ -1,4 +1,6 @@
 import json
+import threading
+import time
 from unittest import mock
 
 import kombu
@@ -323,3 +325,75 @@ def test_asked_since_that_is_no_time_is_refused_before_the_session_moves(tmp_pat
                         asked_since="2026-12-01 02:00:00", bus={"transport_url": "rabbit://u:p@127.0.0.1:5672/"})
     assert host_event["failed"] and host_event["msg"] == "asked_since: only asks are kept; drop it for maintenance.host"
     assert journal.session("s1").state == "MAINTENANCE" and journal.projects("s1") == []
+
+
+def answer_once_asked(path, replies, timeout=10.0):
+    """Answers as the projects' VNFMs would, once this run's ask of each project is in the journal."""
+
+    def answer():
+        journal, deadline, left = Journal(path), time.monotonic() + timeout, dict(replies)
+        while left and time.monotonic() < deadline:
+            for record in journal.projects("s1"):
+                if record.project_id in left and record.state == "MAINTENANCE" and record.reply is None:
+                    journal.record_reply("s1", record.project_id, left.pop(record.project_id))
+            time.sleep(0.02)
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_wait_for_replies_asks_then_waits_for_every_answer_in_one_run(tmp_path):
+    cloud, path, journal, _servers = setup(tmp_path)
+    with WebhookServer() as hook:
+        urls = {"p1": hook.url("/p1"), "p2": hook.url("/p2")}
+        answering = answer_once_asked(path, {"p1": "ACK_MAINTENANCE", "p2": "ACK_MAINTENANCE"})
+        result = notify(cloud, path, api_url=API, webhook={"urls": urls}, state="MAINTENANCE", move_session=True,
+                        wait_for_replies=True, timeout=10, poll_interval=0.05)
+        answering.join(5)
+    assert not result["failed"], result["msg"]
+    assert result["changed"] and [n["project_id"] for n in result["notifications"]] == ["p1", "p2"]
+    replies = result["replies"]
+    assert {p["project_id"]: (p["reply"], p["decided_by"]) for p in replies["projects"]} == {
+        "p1": ("ACK_MAINTENANCE", "replied"), "p2": ("ACK_MAINTENANCE", "replied")}
+    assert replies["silent"] == [] and replies["nacked"] == [] and replies["waited"] > 0
+    assert result["session_state"] == "MAINTENANCE"
+
+
+def test_wait_for_replies_fails_on_a_nack_and_applies_the_silent_policy(tmp_path):
+    cloud, path, journal, _servers = setup(tmp_path)
+    with WebhookServer() as hook:
+        urls = {"p1": hook.url("/p1"), "p2": hook.url("/p2")}
+        answering = answer_once_asked(path, {"p1": "NACK_MAINTENANCE"})
+        refused = notify(cloud, path, api_url=API, webhook={"urls": urls}, state="MAINTENANCE",
+                         wait_for_replies=True, timeout=10, poll_interval=0.05)
+        answering.join(5)
+        assert refused["failed"] and refused["msg"] == (
+            "state MAINTENANCE refused: p1 answered NACK_MAINTENANCE; set fail_on_nack=false to let the play decide")
+        assert refused["replies"]["nacked"] == ["p1"] and len(refused["notifications"]) == 2
+
+        # p2 stays silent: reminded once, then answered for by the operator's policy.
+        answering = answer_once_asked(path, {"p1": "ACK_MAINTENANCE"})
+        decided = notify(cloud, path, api_url=API, webhook={"urls": urls}, state="MAINTENANCE",
+                         wait_for_replies=True, timeout=1, poll_interval=0.05, renotify=1, silent_policy="MIGRATE")
+        answering.join(5)
+    assert not decided["failed"], decided["msg"]
+    assert decided["replies"]["answered_by_policy"] == ["p2"] and decided["replies"]["reminders"]
+    assert journal.project("s1", "p2").reply == "ACK_MAINTENANCE"
+
+
+def test_wait_for_replies_is_refused_where_nobody_answers_and_skipped_in_check_mode(tmp_path):
+    cloud, path, journal, servers = setup(tmp_path, state="PLANNED_MAINTENANCE")
+    with WebhookServer() as hook:
+        webhook = {"urls": {"p1": hook.url("/p1"), "p2": hook.url("/p2")}}
+        done = notify(cloud, path, api_url=API, webhook=webhook, state="INSTANCE_ACTION_DONE",
+                      instance_id=servers["p1"][0], wait_for_replies=True)
+        host = notify(cloud, path, webhook=webhook, event_type="maintenance.host", host="compute1",
+                      host_state="IN_MAINTENANCE", wait_for_replies=True)
+        predicted = notify(cloud, path, check_mode=True, api_url=API, webhook=webhook, wait_for_replies=True,
+                           timeout=10)
+        assert hook.bodies == []
+    assert done["failed"] and done["msg"] == (
+        "wait_for_replies: nobody answers INSTANCE_ACTION_DONE; drop it, or wait with project_reply_wait for an ask")
+    assert host["failed"] and host["msg"].startswith("wait_for_replies: nobody answers maintenance.host")
+    assert not predicted["failed"] and predicted["changed"] and "replies" not in predicted
+    assert journal.projects("s1") == []
