@@ -268,6 +268,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     MIGRATION_COUNTS,
     MIGRATION_DELAYS,
     Migrator,
+    ServersRead,
     invalid_number,
     migration_argument_spec,
     migration_settings,
@@ -322,6 +323,7 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         hosts = params["hosts"]
         to_record = self.upgrades_to_record(session.session_id, hosts)
         servers = list_servers(self.conn, hosts)
+        read = ServersRead(servers, time.monotonic())
         replies = {record.project_id: record for record in self.journal.projects(session.session_id)}
         try:
             moves = {move["server_id"]: move for move in params["moves"] + moves_of_waves(params["waves"] or [])}
@@ -334,7 +336,7 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         if self.check_mode:
             return result
         if work:
-            self.act(session.session_id, notifier, hosts, work, result)
+            self.act(session.session_id, notifier, hosts, work, result, read)
         if params["wait_empty"]:
             result["empty"] = self.wait_empty(hosts, result)
         for host in to_record:
@@ -351,7 +353,8 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         return [host for host in hosts
                 if not (records[host].state == IN_MAINTENANCE and records[host].details.get("upgrade_started"))]
 
-    def act(self, session_id: str, notifier: Notifier, hosts: list, work: list, result: dict) -> None:
+    def act(self, session_id: str, notifier: Notifier, hosts: list, work: list, result: dict,
+            read: ServersRead) -> None:
         """Do each server's action, wave after wave; ``result`` reports each instance as it ended."""
         params = self.params
         api_url = notifier.api_url()
@@ -363,7 +366,7 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         # chooses (its filters still hold anti-affinity), rather than fail the batch.
         migrator = Migrator(self.conn, migration_settings(params, params["timeout"], target_fallback=True))
         actions = InstanceActions(self.conn, self.journal, session_id, migrator, announce, params["timeout"],
-                                  params["poll_interval"], lambda: list_servers(self.conn, hosts))
+                                  params["poll_interval"], lambda: list_servers(self.conn, hosts), read=read)
         self.partial_result = result  # a failed action reports each instance as the failure left it
         try:
             actions.run(work)

@@ -263,6 +263,13 @@ Started = Callable[[MigrationRequest], None]
 Ended = Callable[[MigrationRequest, "MigrationOutcome"], None]
 
 
+@dataclass(frozen=True)
+class ServersRead:
+    """Servers the caller listed (one list per source host) just before, and when (the migrator's clock)."""
+    servers: List[object]
+    at: float
+
+
 @dataclass
 class StartOrder:
     """When each request of migrate_all may start, beyond its slots: after some others, and not before a moment.
@@ -293,7 +300,8 @@ class Migrator:
 
     def migrate_all(self, requests: List[MigrationRequest],
                     events: Events = no_events, started: Optional[Started] = None,
-                    ended: Optional[Ended] = None, order: Optional[StartOrder] = None) -> List[MigrationOutcome]:
+                    ended: Optional[Ended] = None, order: Optional[StartOrder] = None,
+                    read: Optional[ServersRead] = None) -> List[MigrationOutcome]:
         """Migrate every request; order kept.
 
         With ``concurrency`` 1 (or one request) one after the other, each
@@ -310,10 +318,13 @@ class Migrator:
         With an ``order`` (StartOrder), a request also waits for the requests
         it comes after and for its hold; a MigrationBatch runs them, whatever
         the concurrency.
+
+        ``read``, the servers the caller listed less than ``poll_interval``
+        ago, stands for a MigrationBatch's first read of them.
         """
         if order is None and (self.settings.concurrency <= 1 or len(requests) <= 1):
             return [self._one(request, events, started, ended) for request in requests]
-        return MigrationBatch(self, requests, events, started, ended, order).run()
+        return MigrationBatch(self, requests, events, started, ended, order, read).run()
 
     def _one(self, request: MigrationRequest, events: Events, started: Optional[Started],
              ended: Optional[Ended]) -> MigrationOutcome:
@@ -604,9 +615,10 @@ class MigrationBatch:
 
     def __init__(self, migrator: Migrator, requests: List[MigrationRequest], events: Events = no_events,
                  started: Optional[Started] = None, ended: Optional[Ended] = None,
-                 order: Optional[StartOrder] = None) -> None:
+                 order: Optional[StartOrder] = None, read: Optional[ServersRead] = None) -> None:
         self.migrator = migrator
         self.order = order
+        self.read = read
         self.settings = migrator.settings
         self.requests = requests
         self.events = events
@@ -832,10 +844,19 @@ class MigrationBatch:
             self.advance(migration, server)
 
     def read_sources(self) -> None:
-        """Read the servers first: one list per source host the requests name, a GET for each other one."""
-        self.poll_starts.append(self.migrator.clock())
-        listed: Set[str] = set()
-        self.list_hosts({request.source_host for request in self.requests}, {}, listed)
+        """Read the servers first: one list per source host the requests name, a GET for each other one.
+
+        The caller's own read of them stands for the lists when it is younger than a poll interval.
+        """
+        read = self.read
+        if read is not None and self.migrator.clock() - read.at <= self.settings.poll_interval:
+            self.poll_starts.append(read.at)
+            for server in read.servers:
+                if server.id in self.wanted:
+                    self.latest[server.id] = (server, read.at)
+        else:
+            self.poll_starts.append(self.migrator.clock())
+            self.list_hosts({request.source_host for request in self.requests}, {}, set())
         for request in self.requests:
             if request.server_id not in self.latest:
                 try:

@@ -27,6 +27,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     MigrationOutcome,
     MigrationRequest,
     Migrator,
+    ServersRead,
     StartOrder,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import group_policy
@@ -211,7 +212,7 @@ class InstanceActions:
     def __init__(self, conn, journal: Journal, session_id: str, migrator: Migrator,
                  announce: Callable[[InstanceWork], None], timeout: float, poll_interval: float,
                  list_servers: Callable[[], list], clock=time.monotonic, sleep=time.sleep,
-                 now: Callable[[], datetime] = utc_datetime) -> None:
+                 now: Callable[[], datetime] = utc_datetime, read: Optional[ServersRead] = None) -> None:
         self.conn = conn
         self.journal = journal
         self.session_id = session_id
@@ -223,6 +224,7 @@ class InstanceActions:
         self.clock = clock
         self.sleep = sleep
         self.now = now
+        self.read = read  # the servers as the caller listed them, for the first migrations to start from
 
     def run(self, work: List[InstanceWork]) -> List[InstanceWork]:
         if self.overlaps_waves(work):
@@ -331,8 +333,9 @@ class InstanceActions:
                 pacing.moved(item, self.now())
             self.settle(item, outcome)
 
+        read, self.read = self.read, None  # only the first migrations are started from it
         outcomes = self.migrator.migrate_all(requests, events=self.journal_migration_event, started=started,
-                                             ended=ended, order=order)
+                                             ended=ended, order=order, read=read)
         for item, outcome in zip(items, outcomes):
             if item.outcome is None:  # never started: a member it had to follow did not move
                 item.outcome, item.error = "failed", outcome.error

@@ -9,10 +9,12 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     MigrationRequest,
     MigrationSettings,
     Migrator,
+    ServersRead,
     StartOrder,
     confirm_resize,
     is_transient_refusal,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
 from fakes import CallsTogether, FakeCloud, http_error
 
 MIB = 1024 * 1024
@@ -652,6 +654,24 @@ def test_the_source_hosts_of_a_batch_are_listed_together():
     outcomes, _log, _clock = run_batch(cloud, requests)
     assert all(outcome.status == "migrated" for outcome in outcomes)
     assert cloud.compute.calls > len(SOURCES) and not cloud.compute.barrier.broken
+
+
+def test_a_batch_starts_from_the_callers_fresh_read_of_the_servers_without_listing_them_again():
+    cloud, requests = batch_cloud(per_host=1)
+    listed = list_servers(cloud, SOURCES)  # as maintenance_instance_actions lists them first
+    before = cloud.calls["compute.servers"]
+    clock = Clock()
+    clock.now = 10.0
+    instance = migrator(cloud, clock, concurrency=4, wait=False)
+    outcomes = instance.migrate_all(requests, read=ServersRead(listed, at=9.5))
+    assert [outcome.status for outcome in outcomes] == ["requested"] * 4
+    assert cloud.calls["compute.servers"] == before and cloud.calls["compute.get_server"] == 0
+
+    # A read older than a poll interval is not trusted: the batch lists the source hosts itself.
+    cloud, requests = batch_cloud(per_host=1)
+    outcomes = migrator(cloud, clock, concurrency=4, wait=False).migrate_all(requests, read=ServersRead(listed, at=8.0))
+    assert [outcome.status for outcome in outcomes] == ["requested"] * 4
+    assert cloud.calls["compute.servers"] == len(SOURCES)
 
 
 def test_a_batch_without_waiting_requests_each_migration_once():

@@ -314,7 +314,7 @@ class InstantMigrator:
     def __init__(self, time_):
         self.time, self.started = time_, []
 
-    def migrate_all(self, requests, events=None, started=None, ended=None, order=None):
+    def migrate_all(self, requests, events=None, started=None, ended=None, order=None, read=None):
         assert order is None, "one at a time, the waves run one after the other"
         outcomes = []
         for request in requests:
