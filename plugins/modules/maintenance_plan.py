@@ -88,6 +88,17 @@ options:
       - Most hosts in one batch. Ignored with O(batch).
     type: int
     default: 10
+  ramp_up:
+    description:
+      - When no host is maintained yet and none of O(hosts) is empty, let the first batches grow - 1, 2, 4, ...
+        hosts up to O(max_parallel_hosts) - instead of starting at full width.
+      - The servers of the first batch can only go to hosts maintained later, and move again there. A small
+        first batch moves few of them twice, and each later batch sends its servers to the hosts maintained
+        before it. It costs more batches, so it pays where moves are slow and batches are wide.
+      - The C(bound) of a batch in RV(plan) names the ramp-up when it sets the batch's width. Ignored with O(batch).
+    type: bool
+    default: false
+    version_added: 0.2.0
   max_target_fill:
     description:
       - The fraction of its capacity in any resource (vCPU with the allocation ratio, RAM, disk) that no
@@ -447,6 +458,7 @@ class MaintenancePlanModule(OpenStackModule):
         session_id=dict(),
         batch=dict(type="list", elements="str", default=[]),
         max_parallel_hosts=dict(type="int", default=10),
+        ramp_up=dict(type="bool", default=False),
         max_target_fill=dict(type="float", default=DEFAULT_MAX_FILL),
         max_unavailable=dict(
             type="dict",
@@ -507,6 +519,7 @@ class MaintenancePlanModule(OpenStackModule):
             incoming_per_host=estimates.get("incoming_per_host") or DEFAULT_PER_TARGET,
             concurrency=estimates.get("concurrency") or 1,
             max_fill=params["max_target_fill"],
+            ramp_up=params["ramp_up"],
         )
 
     def read_journal(self):

@@ -242,6 +242,9 @@ class PlanSettings:
     # No target is filled past this fraction of its capacity in any resource (capacity as Placement has
     # it: vCPU with the allocation ratio) while another host has the room; 1.0: up to the capacity.
     max_fill: float = DEFAULT_MAX_FILL
+    # When no host is maintained yet and none to maintain is empty, the first batches grow 1, 2, 4, ... hosts up to
+    # max_parallel_hosts: fewer of the first batch's servers move twice, and later batches move onto maintained hosts.
+    ramp_up: bool = False
 
     def policy(self, key: str) -> str:
         return (self.server_policy or {}).get(key) or DEFAULT_POLICY[key]

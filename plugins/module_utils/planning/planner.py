@@ -25,7 +25,10 @@ Batches are filled greedily in a fixed host order (empty hosts first, then the
 hosts with the fewest servers; when nothing is maintained yet, the first batch
 takes hosts without members of a group limited by ``max_impacted_members``
 first, as its servers move twice), as large as the rules and ``max_parallel_hosts``
-allow. Each server goes to the least filled host that takes it (spread, not
+allow. With ``ramp_up``, when no host is maintained yet and none to maintain is
+empty, batch k (from 0) takes at most 2**k hosts: the first batch's servers,
+which can only go to hosts maintained later, are few, and the later batches
+move onto the hosts already maintained. Each server goes to the least filled host that takes it (spread, not
 first-fit): a host's fill is the fraction of its capacity it uses in its
 fullest resource. Before the fill come two preferences: under ``max_fill``
 before past it, then the tiers (hosts already maintained, hosts outside the
@@ -1089,10 +1092,12 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     availability = _Availability(model, settings)
     plan = Plan()
     any_empty = any(not state.on_host.get(name) for name in order)
+    widths = _BatchWidths(settings, ramping=settings.ramp_up and not maintained and not any_empty)
     failures: Dict[str, Tuple[str, Optional[_Attempt]]] = {}
     pending = list(order)
     while pending:
-        for name in pending[:settings.max_parallel_hosts]:
+        width = widths.of(len(plan.batches))
+        for name in pending[:width]:
             state.next_in_line(name)
         availability.reset()
         impact = _BatchImpact(model.groups)
@@ -1102,7 +1107,7 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
         target: Optional[str] = None  # the first host left out as a target of this batch
         scanned = len(pending)
         for index, name in enumerate(pending):
-            if len(batch_hosts) >= settings.max_parallel_hosts or (
+            if len(batch_hosts) >= width or (
                     batch_hosts and len(failures) >= FAILED_TRIES_PER_BATCH):
                 scanned = index
                 break
@@ -1130,7 +1135,7 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
             _record_failures(plan, rest)
             break
         batch = _finish_batch(state, batch_hosts, attempts, plan, settings)
-        batch.bound = _width_bound(settings.max_parallel_hosts, batch_hosts, failures, target)
+        batch.bound = _width_bound(widths.limit(len(plan.batches) - 1), batch_hosts, failures, target)
         # The batch's hosts are all in the part scanned: compacting only that keeps each batch
         # in the time of its own scan, not of every host still pending.
         done = set(batch_hosts)
@@ -1184,11 +1189,32 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
     return _finish_plan(plan, state)
 
 
-def _width_bound(max_parallel_hosts: int, batch_hosts: List[str], failures: Dict[str, Tuple[str, Optional[_Attempt]]],
+class _BatchWidths:
+    """How many hosts each batch may take: max_parallel_hosts, or with ramp_up 1, 2, 4, ... up to it."""
+
+    def __init__(self, settings: PlanSettings, ramping: bool) -> None:
+        self.most = settings.max_parallel_hosts
+        self.ramping = ramping
+
+    def of(self, index: int) -> int:
+        if not self.ramping or index >= self.most.bit_length():
+            return self.most
+        return min(self.most, 2 ** index)
+
+    def limit(self, index: int) -> Tuple[int, str]:
+        """The width of batch ``index`` and the rule that sets it."""
+        width = self.of(index)
+        if width < self.most:
+            return width, "ramp_up: batch %d takes at most %d of max_parallel_hosts %d" % (index + 1, width, self.most)
+        return width, "max_parallel_hosts is %d" % width
+
+
+def _width_bound(limit: Tuple[int, str], batch_hosts: List[str], failures: Dict[str, Tuple[str, Optional[_Attempt]]],
                  target: Optional[str]) -> str:
     """Why a batch has no more hosts: its width limit, the first host the rules kept out, or none left to try."""
-    if len(batch_hosts) >= max_parallel_hosts:
-        return "max_parallel_hosts is %d" % max_parallel_hosts
+    width, rule = limit
+    if len(batch_hosts) >= width:
+        return rule
     if failures:
         name, (reason, _attempt) = next(iter(failures.items()))
         others = len(failures) - 1

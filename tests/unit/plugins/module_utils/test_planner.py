@@ -84,6 +84,10 @@ def busiest_seconds(wave, side, at_once, plan_settings):
                 for kinds in counts.values()), default=0.0)
 
 
+def location_count(model, name):
+    return sum(1 for server in model.servers if server.host == name)
+
+
 def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
     """Replay the plan batch by batch and assert every rule of issue 4 (``later``: hosts of later batches)."""
     location = {s.id: s.host for s in model.servers}
@@ -110,10 +114,13 @@ def check_plan(model, hosts, plan_settings, plan, maintained=(), later=()):
         if s.fenix_group_id is not None:  # a Fenix group beside the Nova group: no Nova policy of its own
             limits.setdefault(s.fenix_group_id, host_limit(None, model.groups.get(s.fenix_group_id)))
     planned = set()
-    for batch in plan.batches:
+    # ramp_up: with nothing maintained and no host to maintain empty, batch k has at most 2**k hosts.
+    ramping = plan_settings.ramp_up and not maintained and all(location_count(model, name) for name in to_maintain)
+    for index, batch in enumerate(plan.batches):
         batch_hosts = set(batch.hosts)
         assert len(batch.hosts) == len(batch_hosts)
         assert len(batch.hosts) <= plan_settings.max_parallel_hosts
+        assert not ramping or len(batch.hosts) <= 2 ** index, (index, batch.hosts)
         assert batch_hosts <= to_maintain - done, "a host is planned twice or was not asked for"
         # max_unavailable per zone / aggregate, hosts already down included
         up_zone, up_agg = Counter(), Counter()
@@ -323,6 +330,7 @@ def random_cloud(draw, easy=False):
         migrations_per_host=draw(st.integers(1, 3)),
         incoming_per_host=draw(st.integers(1, 4)),
         concurrency=draw(st.sampled_from([1, 2, 8])),
+        ramp_up=draw(st.booleans()),
         server_policy={
             "active": draw(st.sampled_from(["live", "cold"])) if easy else draw(st.sampled_from(["live", "cold", "skip"])),
             "paused": "live",
@@ -715,6 +723,35 @@ def test_with_no_empty_host_the_first_batch_spreads_over_the_later_hosts():
     # 3 moves into each target, 2 at a time (2 rounds of 10 s), against 3 out of each source (also 2 rounds);
     # then 6 into each: 3 rounds.
     assert [b.estimated_seconds for b in plan.batches] == [2 * 10 + 100, 3 * 10 + 100]
+
+
+def test_ramp_up_starts_with_one_host_and_moves_fewer_servers_twice():
+    names = ["c%d" % i for i in range(1, 7)]
+    model = cloud([host(name) for name in names], [vm("%s-%d" % (name, i), name) for name in names for i in range(3)])
+    plan_settings = PlanSettings(max_parallel_hosts=3, ramp_up=True)
+    plan = plan_maintenance(model, names, plan_settings)
+    check_plan(model, names, plan_settings, plan)
+    full = plan_maintenance(model, names, PlanSettings(max_parallel_hosts=3))
+    assert full.serial == [3, 3] and full.double_moves == 9
+    assert plan.serial == [1, 2, 3] and plan.double_moves < full.double_moves
+    assert [batch.bound for batch in plan.batches] == [
+        "ramp_up: batch 1 takes at most 1 of max_parallel_hosts 3",
+        "ramp_up: batch 2 takes at most 2 of max_parallel_hosts 3",
+        "max_parallel_hosts is 3"]
+    # Each later batch moves onto the hosts maintained before it, none twice.
+    assert not any(m.moves_again for batch in plan.batches[1:] for m in batch.moves)
+
+
+def test_ramp_up_leaves_the_width_alone_with_an_empty_host_or_a_host_maintained():
+    names = ["c%d" % i for i in range(1, 7)]
+    servers = [vm("%s-%d" % (name, i), name) for name in names[1:] for i in range(3)]  # c1 is empty
+    with_empty = cloud([host(name) for name in names], servers)
+    assert plan_maintenance(with_empty, names, PlanSettings(max_parallel_hosts=3, ramp_up=True)).serial == \
+        plan_maintenance(with_empty, names, PlanSettings(max_parallel_hosts=3)).serial
+    full = cloud([host(name) for name in names], [vm("%s-%d" % (name, i), name) for name in names for i in range(3)])
+    resumed = plan_maintenance(full, names, PlanSettings(max_parallel_hosts=3, ramp_up=True), maintained=["c1"])
+    assert resumed.serial == plan_maintenance(full, names, PlanSettings(max_parallel_hosts=3), maintained=["c1"]).serial
+    assert resumed.serial[0] > 1
 
 
 def test_the_first_batch_leaves_the_members_of_a_limited_group_to_later_batches():

@@ -64,6 +64,20 @@ def test_max_parallel_hosts_and_unavailable_options():
     assert result["failed"] and result["msg"].startswith("max_unavailable.availability_zone: 'lots' is not a number")
 
 
+def test_ramp_up_lets_the_first_batches_grow_and_says_so():
+    cloud = FakeCloud(hosts=["h%d" % i for i in range(6)])
+    for name in cloud.services:
+        cloud.add_server(name)  # no host is empty
+    options = {"max_parallel_hosts": 4, "max_unavailable": {"availability_zone": "100%", "aggregate": "100%"}}
+    flat = run_module(MaintenancePlanModule, options, cloud, check_mode=True)
+    ramped = run_module(MaintenancePlanModule, dict(options, ramp_up=True), cloud, check_mode=True)
+    assert not ramped["failed"], ramped["msg"]
+    assert flat["serial"] == [4, 2] and ramped["serial"] == [1, 2, 3]
+    assert [batch["bound"] for batch in ramped["plan"]["batches"]][:2] == [
+        "ramp_up: batch 1 takes at most 1 of max_parallel_hosts 4",
+        "ramp_up: batch 2 takes at most 2 of max_parallel_hosts 4"]
+
+
 def test_session_hosts_maintained_hosts_and_constraints_from_the_journal(tmp_path):
     cloud, members = seeded()
     path = str(tmp_path / "journal.sqlite")
