@@ -142,9 +142,12 @@ def test_a_maintenance_waits_for_its_restarted_compute_before_enabling_the_host(
         ("restart_compute", "host", HOST, "DONE"), ("command", "check", HOST, "DONE")]
     started = [event["event_id"] for event in journal.events("health-restart")
                if event["kind"] == "action.started" and event["host"] == HOST]
-    enabled = [event["event_id"] for event in journal.events("health-restart") if event["host"] == HOST
-               and event["kind"] == "host.flags" and event["details"].get("disabled_by_session") is False]
+    # The enable's record (host.state since it records the host MAINTAINED in the same write).
+    enabled = [event for event in journal.events("health-restart") if event["host"] == HOST
+               and event["kind"].startswith("host.") and event["details"].get("disabled_by_session") is False]
     assert len(started) == 2 and len(enabled) == 1
+    assert enabled[0]["details"] == {"state": "MAINTAINED", "disabled_by_session": False, "maintained": True}
+    enabled = [event["event_id"] for event in enabled]
     assert started[0] < events[0]["event_id"] and healthy[0]["event_id"] < started[1] < enabled[0]
     # Nova, read independently: enabled, up, and with a report of the new process.
     service = compute_service(admin, HOST)
