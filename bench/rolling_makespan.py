@@ -6,7 +6,8 @@ group), with three reference VNFMs answering (tenant-a LIVE_MIGRATE with its
 group's constraints, tenant-b MIGRATE, tenant-c LIVE_MIGRATE):
 
 - baseline: max_parallel_hosts 1, one host at a time (what Fenix does);
-- planner: batches as large as the rules allow, up to --parallel hosts.
+- planner: batches as large as the rules allow, up to --parallel hosts;
+- with --ramp-up, a third run: the planner with rolling_maintenance_ramp_up (first batches of 1, 2, 4, ... hosts).
 
 Prints each run's wall time, the session's own total time, the plan's
 estimate beside it (the role's "Show the plan", with the estimates this bench
@@ -19,7 +20,7 @@ no two of those hosts may be down together, so batches stay single hosts.
 Start the cloud with more computes to let the planner show what it does:
 
     FENIX_CLOUD_COMPUTES=6 tests/integration/cloud/cloudctl start
-    . scripts/env.sh && python bench/rolling_makespan.py --parallel 3 [--pairs 3]
+    . scripts/env.sh && python bench/rolling_makespan.py --parallel 3 [--pairs 3] [--ramp-up]
 
 A run's time varies by several seconds on a small machine: --pairs N runs
 N pairs one after the other, each pair with a journal of its own, and prints
@@ -54,7 +55,7 @@ POLICIES = {"tenant-a": ["--policy", "live_migrate", "--group", "aa-group", "--m
             "tenant-b": ["--policy", "migrate"], "tenant-c": ["--policy", "live_migrate"]}
 
 
-def run_once(label: str, parallel: int, workdir: str, computes: int) -> dict:
+def run_once(label: str, parallel: int, workdir: str, computes: int, ramp_up: bool = False) -> dict:
     subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(CLOUD_DIR, "seed.json")) as handle:
         seed = json.load(handle)
@@ -72,6 +73,7 @@ def run_once(label: str, parallel: int, workdir: str, computes: int) -> dict:
         "rolling_maintenance_webhook": {"urls": {seed["projects"][name]: vnfm.url for name, vnfm in vnfms.items()}},
         "rolling_maintenance_reply_timeout": 30,
         "rolling_maintenance_max_parallel_hosts": parallel,
+        "rolling_maintenance_ramp_up": ramp_up,
         "rolling_maintenance_max_unavailable": {"availability_zone": "50%", "aggregate": "50%"},
         "rolling_maintenance_actions": [{"plugin": "dummy", "type": "host", "metadata": {"seconds": 5}}],
         # What a host's batch takes on the test cloud: its 5 s plugin and the health gate. The moves' durations
@@ -148,6 +150,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=3, help="max_parallel_hosts of the planner run (default 3)")
     parser.add_argument("--pairs", type=int, default=1,
                         help="pairs of runs, one after the other, each pair with a journal of its own (default 1)")
+    parser.add_argument("--ramp-up", action="store_true",
+                        help="a third run in each pair: the planner with rolling_maintenance_ramp_up")
     args = parser.parse_args()
     os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
     computes = len(list(openstack.connect(cloud="fenix-admin").compute.services(binary="nova-compute")))
@@ -158,19 +162,22 @@ def main() -> None:
         # A journal per pair: the planner run learns the moves' durations from its own pair's first run only.
         workdir = os.path.join(parent, "pair-%d" % index) if args.pairs > 1 else parent
         os.makedirs(workdir, exist_ok=True)
-        baseline = run_once("one-at-a-time", 1, workdir, computes)
-        planner = run_once("planner", args.parallel, workdir, computes)
-        baseline["label"] += suffix
-        planner["label"] += suffix
-        pairs.append((baseline, planner))
+        runs = [run_once("one-at-a-time", 1, workdir, computes), run_once("planner", args.parallel, workdir, computes)]
+        if args.ramp_up:
+            runs.append(run_once("planner-ramp-up", args.parallel, workdir, computes, ramp_up=True))
+        for run in runs:
+            run["label"] += suffix
+        pairs.append(tuple(runs))
     print("\nrolling maintenance of %d computes, %s (logs in %s)" % (computes, "same seed for every run", parent))
     print_rows([row for pair in pairs for row in pair])
-    ratios = sorted((planner["session"] / baseline["session"], index) for index, (baseline, planner) in enumerate(pairs))
+    ratios = sorted((pair[1]["session"] / pair[0]["session"], index) for index, pair in enumerate(pairs))
     median_ratio, median_index = ratios[len(ratios) // 2]
     print_tasks(pairs[median_index])
-    for suffix, (baseline, planner) in zip(suffixes, pairs):
-        print("planner / one at a time%s: wall %.2f, session %.2f" % (
-            suffix, planner["wall"] / baseline["wall"], planner["session"] / baseline["session"]))
+    for suffix, (baseline, *planners) in zip(suffixes, pairs):
+        for planner in planners:
+            print("%s / one at a time%s: wall %.2f, session %.2f" % (
+                planner["label"].replace(suffix, "") if suffix else planner["label"], suffix,
+                planner["wall"] / baseline["wall"], planner["session"] / baseline["session"]))
     if len(pairs) > 1:
         print("median of %d pairs (session): %.2f; the tasks above are that pair's" % (len(pairs), median_ratio))
 
