@@ -383,7 +383,9 @@ def test_batch_mode_plans_all_given_hosts_or_names_why(case, data):
     plan = plan_batch(model, batch, plan_settings, maintained=maintained, pending=pending)
     if plan.batches:
         assert plan.ok and plan.batches[0].hosts == sorted(batch)
-        check_plan(model, batch, PlanSettings(**dict(vars(plan_settings), max_parallel_hosts=len(batch))), plan,
+        # Batch mode plans exactly the hosts given: their number is the width, and ramp_up does not apply.
+        batch_settings = PlanSettings(**dict(vars(plan_settings), max_parallel_hosts=len(batch), ramp_up=False))
+        check_plan(model, batch, batch_settings, plan,
                    [m for m in maintained if m not in batch], later=[h for h in pending if h not in maintained])
     else:
         assert plan.unplanned_hosts
