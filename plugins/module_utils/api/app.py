@@ -215,6 +215,11 @@ class Service:
                 self._conn = self._connect()
             return self._conn
 
+    def authorize(self) -> str:
+        """The service's own token (connecting first if need be), under the lock every use of conn holds."""
+        with self._conn_lock:
+            return self.conn.authorize()
+
     @property
     def has_cloud(self) -> bool:
         return bool(self.config.cloud)
@@ -616,8 +621,7 @@ def warm_up(application, service: "Service") -> None:
     while it waits for the answers to MAINTENANCE. A failure here only leaves that work to the first request.
     """
     try:
-        with service._conn_lock:  # pylint: disable=protected-access
-            token = service.conn.authorize()
+        token = service.authorize()
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "localhost",
                    "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
                    "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr, "HTTP_X_AUTH_TOKEN": token}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Tuple
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ProjectRecord
 from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier import (
     Notifier,
     undelivered,
@@ -73,7 +74,7 @@ class AwaitsReplies:
                             renotify=params["renotify"], silent_policy=params["silent_policy"],
                             fail_on_nack=params["fail_on_nack"], silent_projects=session.silent_projects)
 
-    def reminder(self, session) -> Callable[[List[str]], None]:
+    def reminder(self, session) -> Callable[[List[ProjectRecord]], None]:
         """Sends reminders with project_notify's code and options; a failed delivery only warns, once a round."""
         if not (self.params["bus"] or self.params["webhook"]):
             return lambda projects: None

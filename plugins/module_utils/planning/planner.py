@@ -1096,7 +1096,8 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     failures: Dict[str, Tuple[str, Optional[_Attempt]]] = {}
     pending = list(order)
     while pending:
-        width = widths.of(len(plan.batches))
+        limit = widths.limit(len(plan.batches))
+        width = limit[0]
         for name in pending[:width]:
             state.next_in_line(name)
         availability.reset()
@@ -1135,7 +1136,7 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
             _record_failures(plan, rest)
             break
         batch = _finish_batch(state, batch_hosts, attempts, plan, settings)
-        batch.bound = _width_bound(widths.limit(len(plan.batches) - 1), batch_hosts, failures, target)
+        batch.bound = _width_bound(limit, batch_hosts, failures, target)
         # The batch's hosts are all in the part scanned: compacting only that keeps each batch
         # in the time of its own scan, not of every host still pending.
         done = set(batch_hosts)
