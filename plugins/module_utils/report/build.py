@@ -18,7 +18,10 @@ Every time comes from the journal, nothing is estimated. A host's phases:
 of the moves' intervals), plugins and checks (the plugin runs and the health
 gates), waiting for projects (from each ask to its answer, also per project),
 the rest (none of these), and the session's wall time against its busy time
-(moving or plugins and checks).
+(moving or plugins and checks). ``batches`` says the same of each batch, the
+hosts disabled and enabled again together, from its first disable to its last
+enable; ``time_spent.outside_batches`` is the session's time before, between
+and after them.
 
 Servers and projects carry their names when the run recorded them (an
 instance's ``name`` detail, an event's ``project_name`` detail); a name is
@@ -74,6 +77,10 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
         })
     projects = [dict(project_timeline(record.project_id, events), project_name=project_names.get(record.project_id))
                 for record in journal.projects(session_id)]
+    moving, working = activity(start, end, moves, runs, events)
+    batches = batch_times(start, hosts, moving, working)
+    spent = time_spent(start, end, moves, runs, events, projects)
+    spent["outside_batches"] = round(spent["seconds"] - sum(batch["seconds"] for batch in batches), 3)
     return {
         "report_version": 1,
         "session": {
@@ -95,7 +102,8 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
         "controller_plugin_runs": [_run_view(run) for run in runs if run["host"] is None],
         "controller_hosts": controller_hosts(runs),
         "projects": projects,
-        "time_spent": time_spent(start, end, moves, runs, events, projects),
+        "batches": batches,
+        "time_spent": spent,
         "summary": session_summary(journal, session),
     }
 
@@ -106,18 +114,8 @@ Interval = Tuple[float, float]
 def time_spent(start: str, end: str, moves: List[dict], runs: List[dict], events: List[dict],
                projects: List[dict]) -> Dict[str, Any]:
     """Seconds of the session spent moving, in plugins and checks, waiting for projects, and on the rest."""
-    def interval(begin: Optional[str], until: Optional[str]) -> Optional[Interval]:
-        if not begin:
-            return None
-        return (seconds_between(start, begin) or 0.0, seconds_between(start, until or end) or 0.0)
-
-    moving = [interval(move["started_at"], move["ended_at"]) for move in moves]
-    working = [interval(run["started_at"], run["ended_at"]) for run in runs]
-    for event in events:
-        if event["kind"] in ("host.healthy", "host.unhealthy"):
-            at = seconds_between(start, event["at"]) or 0.0
-            working.append((max(0.0, at - float(event["details"].get("waited") or 0.0)), at))
-    waits = {project["project_id"]: _waiting(project, interval) for project in projects}
+    moving, working = activity(start, end, moves, runs, events)
+    waits = {project["project_id"]: _waiting(project, _interval_from(start, end)) for project in projects}
     waiting = [span for spans in waits.values() for span in spans]
     total = seconds_between(start, end) or 0.0
     busy = _covered(moving + working)
@@ -131,6 +129,63 @@ def time_spent(start: str, end: str, moves: List[dict], runs: List[dict], events
         "busy": busy,
         "wall_per_busy": round(total / busy, 2) if busy else None,
     }
+
+
+def activity(start: str, end: str, moves: List[dict], runs: List[dict],
+             events: List[dict]) -> Tuple[List[Optional[Interval]], List[Optional[Interval]]]:
+    """The moves' intervals, and those of the plugin runs and health gates, in seconds from ``start``."""
+    interval = _interval_from(start, end)
+    moving = [interval(move["started_at"], move["ended_at"]) for move in moves]
+    working = [interval(run["started_at"], run["ended_at"]) for run in runs]
+    for event in events:
+        if event["kind"] in ("host.healthy", "host.unhealthy"):
+            at = seconds_between(start, event["at"]) or 0.0
+            working.append((max(0.0, at - float(event["details"].get("waited") or 0.0)), at))
+    return moving, working
+
+
+def _interval_from(start: str, end: str):
+    """A function of (begin, until) timestamps to seconds from ``start``; no until: still going at ``end``."""
+    def interval(begin: Optional[str], until: Optional[str]) -> Optional[Interval]:
+        if not begin:
+            return None
+        return (seconds_between(start, begin) or 0.0, seconds_between(start, until or end) or 0.0)
+    return interval
+
+
+def batch_times(start: str, hosts: List[dict], moving: List[Optional[Interval]],
+                working: List[Optional[Interval]]) -> List[Dict[str, Any]]:
+    """The session's batches, each the hosts whose time from disabled to enabled again overlaps: its hosts, its
+    seconds from the first disable to the last enable, how many of them moved servers, ran plugins and checks,
+    and the rest (the tasks around the work, the asks). A host the session did not disable and enable is in none."""
+    spans = []
+    for host in hosts:
+        disabled = [phase["start"] for phase in host["phases"] if phase["phase"] == "disabled"]
+        enabled = [phase["start"] for phase in host["phases"] if phase["phase"] == "enabled"]
+        if disabled and enabled:
+            spans.append((seconds_between(start, disabled[0]) or 0.0, seconds_between(start, enabled[-1]) or 0.0,
+                          host["host"]))
+    batches: List[Dict[str, Any]] = []
+    for begin, until, name in sorted(spans):
+        if batches and begin <= batches[-1]["until"]:
+            batches[-1]["hosts"].append(name)
+            batches[-1]["until"] = max(batches[-1]["until"], until)
+        else:
+            batches.append({"hosts": [name], "begin": begin, "until": until})
+    return [_batch_view(batch, moving, working) for batch in batches]
+
+
+def _batch_view(batch: Dict[str, Any], moving: List[Optional[Interval]],
+                working: List[Optional[Interval]]) -> Dict[str, Any]:
+    begin, until = batch["begin"], batch["until"]
+
+    def inside(intervals: List[Optional[Interval]]) -> List[Interval]:
+        return [(max(begin, span[0]), min(until, span[1])) for span in intervals
+                if span is not None and span[0] < until and span[1] > begin]
+    seconds = round(until - begin, 3)
+    return {"hosts": sorted(batch["hosts"]), "start": round(begin, 3), "seconds": seconds,
+            "moving": _covered(inside(moving)), "plugins_and_checks": _covered(inside(working)),
+            "other": round(seconds - _covered(inside(moving) + inside(working)), 3)}
 
 
 def _waiting(project: Dict[str, Any], interval) -> List[Interval]:

@@ -47,6 +47,7 @@ STATE_LABELS = {"SCALE_IN": "scale in", "PREPARE_MAINTENANCE": "prepare", "START
 LEGEND_MARKS = (("move", "move (start; line: duration)"), ("notification", "notification"),
                 ("reminder", "reminder"), ("reply", "reply"), ("policy", "by silent policy"))
 HOST_HEADINGS = ("host", "state", "disabled", "emptying", "plugins", "enabled at", "moves off")
+BATCH_HEADINGS = ("batch", "hosts", "from start", "took", "moving servers", "plugins and checks", "the rest")
 MOVE_HEADINGS = ("server", "project", "action", "from", "to", "state", "took")
 PROJECT_HEADINGS = ("project", "asked", "reminders", "replies", "by silent policy", "median reply", "unreachable")
 
@@ -293,6 +294,10 @@ def tables(report: Dict[str, Any]) -> Dict[str, Any]:
         cells = (host["host"], host["state"], figures["disabled"], figures["emptying"], figures["plugins"],
                  enabled, host["moves"])
         hosts.append({"key": host["host"], "cells": cells})
+    batches = [{"key": str(number), "cells": (
+        number, ", ".join(batch["hosts"]), _duration(batch["start"]), _duration(batch["seconds"]),
+        _duration(batch["moving"]), _duration(batch["plugins_and_checks"]), _duration(batch["other"]))}
+        for number, batch in enumerate(report.get("batches", []), 1)]
     moves = [{"key": move["instance_id"], "cells": (
         named(move.get("instance_name"), move["instance_id"]), named(move.get("project_name"), move["project_id"]),
         move["action"], move["from_host"], move["to_host"] or "-", move["state"], _duration(move["seconds"]))}
@@ -308,8 +313,8 @@ def tables(report: Dict[str, Any]) -> Dict[str, Any]:
             _unreachable(report["summary"].get("unreachable", {}).get(project["project_id"])))})
     return {"session_id": session["session_id"], "state": session["state"],
             "overview": [{"key": name, "cells": (name, value)} for name, value in overview],
-            "hosts": hosts, "moves": moves, "projects": projects, "host_headings": HOST_HEADINGS,
-            "move_headings": MOVE_HEADINGS, "project_headings": PROJECT_HEADINGS}
+            "hosts": hosts, "batches": batches, "moves": moves, "projects": projects, "host_headings": HOST_HEADINGS,
+            "batch_headings": BATCH_HEADINGS, "move_headings": MOVE_HEADINGS, "project_headings": PROJECT_HEADINGS}
 
 
 def _time_spent(report: Dict[str, Any]) -> str:
@@ -325,6 +330,8 @@ def _time_spent(report: Dict[str, Any]) -> str:
     text = "moving servers %s, plugins and checks %s, waiting for projects %s%s, the rest %s" % (
         _duration(spent["moving"]), _duration(spent["plugins_and_checks"]), _duration(spent["waiting_for_projects"]),
         " (%s)" % by_project if by_project else "", _duration(spent["other"]))
+    if spent.get("outside_batches") is not None and report.get("batches"):
+        text += "; outside the batches %s" % _duration(spent["outside_batches"])
     if spent["wall_per_busy"] is not None:
         text += "; wall / busy %.2f" % spent["wall_per_busy"]
     return text

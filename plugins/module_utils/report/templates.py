@@ -135,6 +135,10 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}th{ba
 {{ svg | safe }}</div>
 <h2>Hosts</h2>
 {{ table("hosts", hosts, host_headings, "host") }}
+{% if batches %}
+<h2>Batches</h2>
+{{ table("batches", batches, batch_headings, "batch") }}
+{% endif %}
 <h2>Moves</h2>
 {{ table("moves", moves, move_headings, "instance") }}
 <h2>Projects</h2>
@@ -167,6 +171,11 @@ MARKDOWN = """\
 ## Hosts
 
 {{ table(host_headings, hosts) }}
+{% if batches %}
+## Batches
+
+{{ table(batch_headings, batches) }}
+{% endif %}
 ## Moves
 
 {{ table(move_headings, moves) }}

@@ -11,7 +11,8 @@ from html.parser import HTMLParser
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
-from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import PHASES, ReportError, build_report, time_spent
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import (
+    PHASES, ReportError, batch_times, build_report, time_spent)
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.render import (
     render_html,
     render_markdown,
@@ -354,6 +355,46 @@ def test_time_spent_says_where_the_session_went():
         "busy": 45.0,
         "wall_per_busy": 2.22,
     }
+
+
+def host_view(name: str, disabled: float, enabled: float) -> dict:
+    return {"host": name, "phases": [{"phase": "disabled", "start": stamp(disabled)},
+                                     {"phase": "emptying", "start": stamp(disabled + 1)},
+                                     {"phase": "enabled", "start": stamp(enabled)}]}
+
+
+def test_batches_are_the_hosts_down_together_with_where_their_time_went():
+    """c1 and c2 down together (10-40 s and 12-42 s), then c3 (50-70 s); c4 was never disabled by the session.
+    Moves 14-30 s and 52-60 s, plugins and checks 31-38 s and 61-66 s, and a move outside any batch (2-5 s)."""
+    hosts = [host_view("c3", 50, 70), host_view("c2", 12, 42), host_view("c1", 10, 40),
+             {"host": "c4", "phases": [{"phase": "enabled", "start": stamp(80)}]}]
+    moving = [(14.0, 30.0), (52.0, 60.0), (2.0, 5.0), None]
+    working = [(31.0, 38.0), (61.0, 66.0)]
+    assert batch_times(stamp(0), hosts, moving, working) == [
+        {"hosts": ["c1", "c2"], "start": 10.0, "seconds": 32.0, "moving": 16.0, "plugins_and_checks": 7.0,
+         "other": 9.0},
+        {"hosts": ["c3"], "start": 50.0, "seconds": 20.0, "moving": 8.0, "plugins_and_checks": 5.0, "other": 7.0},
+    ]
+
+
+def test_the_report_has_each_batch_and_the_time_outside_them(journal):
+    session_id = done_session(journal)
+    report = build_report(journal, session_id)
+    batches = report["batches"]
+    assert [batch["hosts"] for batch in batches] == [["compute1"], ["compute2"]]
+    for batch, host in zip(batches, report["hosts"]):
+        phases = {phase["phase"]: phase for phase in host["phases"]}
+        assert batch["seconds"] == round(
+            (datetime.strptime(phases["enabled"]["start"], "%Y-%m-%dT%H:%M:%S.%fZ")
+             - datetime.strptime(phases["disabled"]["start"], "%Y-%m-%dT%H:%M:%S.%fZ")).total_seconds(), 3)
+        assert batch["moving"] > 0 and batch["plugins_and_checks"] > 0
+        assert batch["other"] == round(batch["seconds"] - batch["moving"] - batch["plugins_and_checks"], 3)
+    spent = report["time_spent"]
+    assert spent["outside_batches"] == round(spent["seconds"] - sum(batch["seconds"] for batch in batches), 3)
+    assert 0 < spent["outside_batches"] < spent["seconds"]
+    markdown = render_markdown(report)
+    assert "## Batches" in markdown and "| 1 | compute1 |" in markdown
+    assert "outside the batches %.1f s" % spent["outside_batches"] in markdown
 
 
 def test_the_pages_say_where_the_time_went(journal):
