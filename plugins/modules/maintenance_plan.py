@@ -145,18 +145,28 @@ options:
             history never loosens the C(max_interruption_time) rule.
         type: float
       host_seconds:
-        description: The maintenance of a batch's hosts once they are empty (upgrade plugins, reboot).
+        description:
+          - The maintenance of a batch's hosts once they are empty (upgrade plugins, reboot, health gate).
+          - When not given, the median of the plugins and checks of the batches of the latest finished sessions
+            in the journal (up to 3 sessions, at least 2 batches), else 300 (RV(learned_estimates) says which).
         type: float
-        default: 300
       batch_overhead_seconds:
         description:
           - The rest of a batch in a rolling maintenance, besides its moves and its host work - planning it,
             disabling and enabling its hosts, asking its projects and reading their answers, notifying - the
-            Ansible tasks around the work.
-          - About 15 s per batch with answering VNFMs on the project's test cloud (the measured session
-            less the estimate without it, per batch); V(0) leaves it out.
+            Ansible tasks around the work, up to the next batch.
+          - When not given, learned from the journal's latest finished sessions as O(estimates.host_seconds)
+            is (the rest of each batch's time and the gap to the next batch), else 7 - the 5-7 s per batch the
+            role takes on the project's test cloud. V(0) leaves it out.
         type: float
-        default: 15
+      session_overhead_seconds:
+        description:
+          - The session's steps before its first batch and after its last - asking every project and
+            reading their answers, planning, the final notice - counted once in the plan of every host
+            (not in the plan of one O(batch)).
+          - When not given, the median of the latest finished sessions in the journal (up to 3), else 9 -
+            the 7-9 s the role takes on the project's test cloud. V(0) leaves it out.
+        type: float
       migrations_per_host:
         description:
           - Migrations at once from one host (Nova's C(max_concurrent_live_migrations)).
@@ -302,6 +312,12 @@ plan:
       description: How many of them put a server on a host of a later batch, which moves it again.
       type: int
       sample: 3
+    session_overhead_seconds:
+      description:
+        - The part of C(estimated_seconds) that is the session's own start and end (O(estimates.session_overhead_seconds));
+          0 in the plan of one O(batch).
+      type: float
+      sample: 9.0
     scheduler_moves:
       description:
         - The servers moved without a named target, Nova's scheduler choosing, because the planner cannot
@@ -374,7 +390,8 @@ projects:
 estimated_seconds:
   description:
     - Estimated length of the maintenance (notice, migrations wave by wave, recovery times, host work, and the
-      orchestration of each batch, O(estimates.batch_overhead_seconds)).
+      orchestration of each batch, O(estimates.batch_overhead_seconds)), and in the plan of every host the
+      session's own start and end once (O(estimates.session_overhead_seconds)).
     - A wave lasts as long as its busiest host is busy, as a source (O(estimates.migrations_per_host) at
       once) or as a target (O(estimates.incoming_per_host) at once).
   returned: always
@@ -382,13 +399,18 @@ estimated_seconds:
   sample: 1260.0
 learned_estimates:
   description:
-    - The durations of O(estimates) that were not given and came from the journal's earlier moves, each with
-      its C(seconds) (the median) and the C(moves) it was taken from. Empty without a journal, or with fewer than
-      5 moves of a kind that ended well.
+    - The durations of O(estimates) that were not given and came from the journal, each with its C(seconds)
+      (the median) and what it was taken from - the C(moves) of a kind that ended well (at least 5), the
+      C(batches) of the latest finished sessions (at least 2) or those C(sessions).
+    - Empty without a journal, or before any maintenance finished in it. The plan of one O(batch) learns the
+      moves' durations only.
   returned: always
   type: dict
   sample:
     live_migration_seconds: {seconds: 8.4, moves: 34}
+    host_seconds: {seconds: 7.1, batches: 8}
+    batch_overhead_seconds: {seconds: 5.4, batches: 8}
+    session_overhead_seconds: {seconds: 8.2, sessions: 2}
 hosts:
   description: The hosts planned (without those already maintained).
   returned: always
@@ -444,9 +466,10 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     validate_limit,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import describe, explain
-from ansible_collections.fenix.maintenance.plugins.module_utils.planning.history import learned_estimates, learned_lines
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.history import (
+    SESSIONS_LEARNED_FROM, learned_estimates, learned_from_sessions, learned_lines)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
-from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import ReportError
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import ReportError, build_report
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import report_directory, write_plan_page
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import COLD_MIGRATION_SECONDS
 
@@ -475,8 +498,9 @@ class MaintenancePlanModule(OpenStackModule):
             options=dict(
                 live_migration_seconds=dict(type="float"),
                 cold_migration_seconds=dict(type="float"),
-                host_seconds=dict(type="float", default=300),
-                batch_overhead_seconds=dict(type="float", default=15),
+                host_seconds=dict(type="float"),
+                batch_overhead_seconds=dict(type="float"),
+                session_overhead_seconds=dict(type="float"),
                 migrations_per_host=dict(type="int", default=1),
                 incoming_per_host=dict(type="int", default=DEFAULT_PER_TARGET),
                 concurrency=dict(type="int", default=1),
@@ -498,7 +522,7 @@ class MaintenancePlanModule(OpenStackModule):
         for key in ("migrations_per_host", "incoming_per_host", "concurrency"):
             if estimates.get(key) is not None and estimates[key] < 1:
                 self.fail_json(msg="estimates.%s: give at least 1" % key)
-        for key in ("live_migration_seconds", "cold_migration_seconds", "host_seconds", "batch_overhead_seconds"):
+        for key in ("live_migration_seconds", "cold_migration_seconds") + LEARNED_FROM_SESSIONS:
             if estimates.get(key) is not None and estimates[key] < 0:
                 self.fail_json(msg="estimates.%s: %g; give 0 or more seconds" % (key, estimates[key]))
         for key in ("availability_zone", "aggregate"):
@@ -513,8 +537,8 @@ class MaintenancePlanModule(OpenStackModule):
                                                learned.get("live_migration_seconds", {}).get("seconds"), 10.0),
             cold_migration_seconds=first_given(estimates.get("cold_migration_seconds"), COLD_MIGRATION_SECONDS),
             cold_migration_estimate_seconds=learned.get("cold_migration_seconds", {}).get("seconds"),
-            host_seconds=estimates.get("host_seconds", 300.0),
-            batch_overhead_seconds=estimates.get("batch_overhead_seconds", 15.0),
+            **{key: first_given(estimates.get(key), learned.get(key, {}).get("seconds"), default)
+               for key, default in LEARNED_FROM_SESSIONS_DEFAULTS.items()},
             migrations_per_host=estimates.get("migrations_per_host") or 1,
             incoming_per_host=estimates.get("incoming_per_host") or DEFAULT_PER_TARGET,
             concurrency=estimates.get("concurrency") or 1,
@@ -562,11 +586,17 @@ class MaintenancePlanModule(OpenStackModule):
         return selection
 
     def learned_estimates(self) -> Dict[str, dict]:
-        """The estimates not given that the journal's earlier moves tell (none without a journal)."""
+        """The estimates not given that the journal's earlier moves and sessions tell (none without a journal).
+
+        The plan of one batch learns from the moves alone: the run reports are read for the whole plan."""
         if not self.journal_exists:
             return {}
         given = {key for key, value in (self.params["estimates"] or {}).items() if value is not None}
         learned = learned_estimates(self.journal.recent_move_seconds)
+        if not self.params["batch"] and not set(LEARNED_FROM_SESSIONS) <= given:
+            reports = [build_report(self.journal, session_id)
+                       for session_id in self.journal.finished_session_ids(SESSIONS_LEARNED_FROM)]
+            learned.update(learned_from_sessions(reports))
         return {key: value for key, value in learned.items() if key not in given}
 
     def run(self) -> dict:
@@ -637,6 +667,11 @@ class MaintenancePlanModule(OpenStackModule):
             if model.hosts[host].disabled_by_us:
                 model.hosts[host].enabled = True
         return plan_maintenance(model, planned, settings, maintained=maintained)
+
+
+# The estimates the journal's finished sessions tell, and what each is without them.
+LEARNED_FROM_SESSIONS_DEFAULTS = {"host_seconds": 300.0, "batch_overhead_seconds": 7.0, "session_overhead_seconds": 9.0}
+LEARNED_FROM_SESSIONS = tuple(LEARNED_FROM_SESSIONS_DEFAULTS)
 
 
 def first_given(*values: Optional[float]) -> float:

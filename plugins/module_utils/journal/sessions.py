@@ -86,6 +86,12 @@ class SessionsMixin(JournalCore):
         rows = self._run("SELECT * FROM sessions ORDER BY created_at, session_id").fetchall()
         return [record_from_row(Session, row) for row in rows]
 
+    def finished_session_ids(self, limit: int) -> List[str]:
+        """The latest ``limit`` sessions that ended MAINTENANCE_DONE, the latest first."""
+        rows = self._run("SELECT session_id FROM sessions WHERE state = 'MAINTENANCE_DONE'"
+                         " ORDER BY updated_at DESC, session_id LIMIT ?", (limit,)).fetchall()
+        return [row["session_id"] for row in rows]
+
     def set_session_state(self, session_id: str, state: str, reason: Optional[str] = None) -> Session:
         if state not in SESSION_STATES:
             raise JournalError("state: %r is not a session state; use one of %s" % (state, ", ".join(SESSION_STATES)))

@@ -46,6 +46,15 @@ def estimate_text(estimate: Mapping[str, Any]) -> str:
     return " + ".join(parts)
 
 
+def _total_estimate_text(plan: Mapping[str, Any]) -> str:
+    """"95 s (the batches 85 s + the session's start and end 10 s)", or the seconds alone without the latter."""
+    total, session = plan.get("estimated_seconds", 0), plan.get("session_overhead_seconds") or 0
+    if not session:
+        return seconds_text(total)
+    return "%s (the batches %s + the session's start and end %s)" % (
+        seconds_text(total), seconds_text(total - session), seconds_text(session))
+
+
 def describe(plan: Mapping[str, Any], project_names: Mapping[str, str]) -> Dict[str, Any]:
     """The plan's overview and its batches as rows of text (cells in MOVE_HEADINGS order)."""
     def project(project_id: str) -> str:
@@ -75,7 +84,7 @@ def _overview(plan: Mapping[str, Any], project) -> List[List[str]]:
     serial = ", ".join(map(str, plan.get("serial", []))) or "-"
     rows = [["batches", "%d (hosts per batch: %s)" % (len(plan.get("batches", [])), serial)],
             ["moves", "%d (%d to a host of a later batch, moved again then)" % (moves, plan.get("double_moves", 0))],
-            ["estimate", seconds_text(plan.get("estimated_seconds", 0))],
+            ["estimate", _total_estimate_text(plan)],
             ["projects to ask", ", ".join(project(item["project_id"]) for item in plan.get("projects", [])) or "-"]]
     if plan.get("prepare_host"):
         rows.append(["emptied first (PREPARE_MAINTENANCE)", plan["prepare_host"]])

@@ -4,16 +4,20 @@
 # option GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-"""How long a move takes on this cloud, as the journal's earlier moves tell it, for the plan's estimate.
+"""How long a move, a batch and a session take on this cloud, as the journal's earlier runs tell it, for the
+plan's estimate.
 
 An operator rarely knows how long a live migration takes on their cloud; the journal does, once
 a maintenance ran: each move's start (before Nova was asked) and end (when the run saw it done).
+The run reports of the latest finished sessions tell the rest: each batch's plugins and checks,
+the tasks around a batch's work (the rest of its time, and the gap to the next batch), and the
+session's own steps before its first batch and after its last.
 """
 
 from __future__ import annotations
 
 import statistics
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
 
@@ -23,6 +27,10 @@ MOVES_LEARNED_FROM = 100
 FEWEST_MOVES = 5
 # The estimate each kind of move informs.
 ESTIMATE_OF = {LIVE_MIGRATE: "live_migration_seconds", MIGRATE: "cold_migration_seconds"}
+# The latest finished sessions whose batches count.
+SESSIONS_LEARNED_FROM = 3
+# Fewer batches than this say too little of a batch's time; one session says its own start and end.
+FEWEST_BATCHES = 2
 
 
 def typical_seconds(durations: Sequence[float]) -> float:
@@ -43,10 +51,43 @@ def learned_estimates(recent_move_seconds) -> Dict[str, dict]:
     return learned
 
 
+def learned_from_sessions(reports: Sequence[Mapping[str, Any]]) -> Dict[str, dict]:
+    """``host_seconds`` and ``batch_overhead_seconds`` (each ``{seconds, batches}``) and ``session_overhead_seconds``
+    (``{seconds, sessions}``) from the run reports (report.build) of finished sessions that had batches.
+
+    A batch's overhead is the rest of its own time and the gap to the next batch's first disable; the session's is
+    its time before the first batch and after the last.
+    """
+    hosts: List[float] = []
+    overheads: List[float] = []
+    sessions: List[float] = []
+    for report in reports:
+        batches = report.get("batches") or []
+        if not batches:
+            continue
+        ends = [batch["start"] + batch["seconds"] for batch in batches]
+        gaps = [max(0.0, following["start"] - end) for following, end in zip(batches[1:], ends)] + [0.0]
+        hosts += [batch["plugins_and_checks"] for batch in batches]
+        overheads += [batch["other"] + gap for batch, gap in zip(batches, gaps)]
+        sessions.append(max(0.0, report["time_spent"]["seconds"] - ends[-1] + batches[0]["start"]))
+    learned = {}
+    if len(overheads) >= FEWEST_BATCHES:
+        learned["host_seconds"] = {"seconds": typical_seconds(hosts), "batches": len(hosts)}
+        learned["batch_overhead_seconds"] = {"seconds": typical_seconds(overheads), "batches": len(overheads)}
+    if sessions:
+        learned["session_overhead_seconds"] = {"seconds": typical_seconds(sessions), "sessions": len(sessions)}
+    return learned
+
+
 def learned_lines(learned: Dict[str, dict]) -> List[str]:
     """The explanation's line saying which estimates the journal gave (none when it gave none)."""
     if not learned:
         return []
     return ["estimate from the journal: %s" % ", ".join(
-        "%s %g s (the median of its last %d)" % (key, value["seconds"], value["moves"])
+        "%s %g s (the median of its last %d %s)" % (key, value["seconds"], *_count(value))
         for key, value in sorted(learned.items()))]
+
+
+def _count(value: Mapping[str, Any]):
+    """(how many, of what) a learned estimate was taken from."""
+    return next((value[unit], unit) for unit in ("moves", "batches", "sessions") if unit in value)

@@ -232,6 +232,8 @@ class PlanSettings:
     host_seconds: float = 300.0
     # A batch's steps besides moves and host work, as the caller measured them (0: not counted).
     batch_overhead_seconds: float = 0.0
+    # The session's steps before its first batch and after its last, once per plan of every host (0: not counted).
+    session_overhead_seconds: float = 0.0
     # Migrations running at once from one source host (Nova's max_concurrent_live_migrations).
     migrations_per_host: int = 1
     # Migrations running at once in all (the executor's concurrency). Above 1 the executor runs a batch's waves

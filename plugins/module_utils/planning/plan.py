@@ -151,6 +151,9 @@ class Plan:
     prepare_host: Optional[str] = None
     projects: Dict[str, List[str]] = field(default_factory=dict)
     estimated_seconds: float = 0.0
+    # In estimated_seconds: the session's start and end around the batches (its asks to every project, the
+    # plan, the final notice); none in the plan of one batch.
+    session_overhead_seconds: float = 0.0
     double_moves: int = 0
     # Servers moved without a named target, the scheduler choosing, as the planner cannot model where Nova may
     # put them: {server_id, name, project_id, host, reason}.
@@ -175,6 +178,7 @@ class Plan:
             "prepare_host": self.prepare_host,
             "projects": [{"project_id": pid, "instance_ids": ids} for pid, ids in sorted(self.projects.items())],
             "estimated_seconds": round(self.estimated_seconds, 1),
+            "session_overhead_seconds": round(self.session_overhead_seconds, 1),
             "moves": sum(len(wave) for batch in self.batches for wave in batch.waves),
             "double_moves": self.double_moves,
             "scheduler_moves": self.scheduler_moves,

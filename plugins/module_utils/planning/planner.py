@@ -1144,6 +1144,9 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     if not any_empty and plan.batches:
         # PREPARE_MAINTENANCE: no host to maintain is empty, so the first one planned is emptied first.
         plan.prepare_host = plan.batches[0].hosts[0]
+    if plan.batches:
+        plan.session_overhead_seconds = settings.session_overhead_seconds
+        plan.estimated_seconds += settings.session_overhead_seconds
     return _finish_plan(plan, state)
 
 

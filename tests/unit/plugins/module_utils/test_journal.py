@@ -377,3 +377,15 @@ def test_recent_move_seconds_are_the_latest_moves_of_a_kind_that_ended_well_in_a
     assert journal.recent_move_seconds("LIVE_MIGRATE", 1) == [7.25]
     assert journal.recent_move_seconds("MIGRATE", 10) == [5.0]
     journal.close()
+
+
+def test_finished_session_ids_are_the_latest_done_sessions(location):
+    journal = Journal(location)
+    for index, session_id in enumerate(("old", "failed", "new", "running")):
+        journal.clock = lambda index=index: "2026-12-01T10:0%d:00.000000Z" % index
+        journal.create_session(["c1"], session_id=session_id)
+        if session_id != "running":
+            journal.set_session_state(session_id, "MAINTENANCE_FAILED" if session_id == "failed" else "MAINTENANCE_DONE")
+    assert journal.finished_session_ids(5) == ["new", "old"]
+    assert journal.finished_session_ids(1) == ["new"]
+    journal.close()

@@ -54,6 +54,11 @@ def test_the_lines_say_each_batch_its_bound_estimate_moves_and_what_stays():
     ]
 
 
+def test_the_overview_says_the_sessions_own_start_and_end_apart():
+    view = dict(plan_view(), estimated_seconds=184, session_overhead_seconds=9)
+    assert "estimate: 184 s (the batches 175 s + the session's start and end 9 s)" in explain(view, {})
+
+
 def test_a_long_batch_shows_its_first_moves_and_counts_the_rest():
     lines = explain(plan_view(), {}, moves_shown=1)
     assert "  wave 1: web-1 (s1) of p1, c1 -> c3, live" in lines

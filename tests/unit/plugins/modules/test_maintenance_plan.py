@@ -107,8 +107,10 @@ def test_session_hosts_maintained_hosts_and_constraints_from_the_journal(tmp_pat
     assert sorted(ig_waves) == [0, 1]
     assert [m["to_host"] for wave in first["waves"] for m in wave if m["server_id"] in members] == ["compute4"]
     # lead time 40 s + two waves (two live migrations one at a time, then one cold) + 5 s recovery + host 300 s
-    # + the batch's orchestration (15 s by default)
-    assert first["estimated_seconds"] == 40 + 20 + 5 + 20 + 300 + 15
+    # + the batch's orchestration (7 s by default); the session's start and end once for the plan (9 s by default)
+    assert first["estimated_seconds"] == 40 + 20 + 5 + 20 + 300 + 7
+    assert result["estimated_seconds"] == sum(batch["estimated_seconds"] for batch in result["plan"]["batches"]) + 9
+    assert result["plan"]["session_overhead_seconds"] == 9
 
 
 def test_batch_mode_fails_naming_the_blockers(tmp_path):
@@ -255,7 +257,7 @@ def test_the_estimate_counts_migrations_into_each_target():
             cloud.add_server(host)
     cloud.add_server("t", vcpus=3)  # t is the fullest: every server goes to it only when it is the one target
     estimates = {"live_migration_seconds": 10, "host_seconds": 100, "migrations_per_host": 2,
-                 "batch_overhead_seconds": 0}
+                 "batch_overhead_seconds": 0, "session_overhead_seconds": 0}
     result = run_module(MaintenancePlanModule, {"hosts": ["h0", "h1"], "max_parallel_hosts": 2,
                                                 "max_unavailable": {"availability_zone": "", "aggregate": ""},
                                                 "estimates": dict(estimates, incoming_per_host=1)}, cloud)
@@ -295,7 +297,7 @@ def test_the_dry_run_explains_each_batch_and_writes_the_plan_page(tmp_path):
     # The anti-affinity group of three members on four hosts keeps the batches narrow, and the line says so.
     assert "batch 1: %s (not wider: %s)" % (", ".join(first["hosts"]), first["bound"]) in lines
     assert "without another member of group aa-name (aa) on it" in first["bound"]
-    assert "  estimate %g s: wave %g s + host work 60 s + orchestration 15 s" % (
+    assert "  estimate %g s: wave %g s + host work 60 s + orchestration 7 s" % (
         first["estimated_seconds"], first["estimate"]["waves"][0]) in lines
     move = first["waves"][0][0]
     assert move["moves_again"]  # compute4 is emptied first onto hosts maintained later
@@ -350,13 +352,13 @@ def test_the_estimate_takes_the_durations_not_given_from_the_journals_earlier_mo
     journal.create_session(["h0", "h1"], session_id="earlier")
     record_moves(journal, "earlier", "LIVE_MIGRATE", [7, 8, 9, 30, 8.5])
     record_moves(journal, "earlier", "MIGRATE", [4, 5, 6, 5])  # four: too few to go by
-    estimates = {"host_seconds": 100, "batch_overhead_seconds": 0}
+    estimates = {"host_seconds": 100, "batch_overhead_seconds": 0, "session_overhead_seconds": 0}
     args = {"journal": location, "hosts": ["h0"], "estimates": estimates}
     result = run_module(MaintenancePlanModule, args, cloud)
     # The median, which the one slow move does not pull up; the cold migrations keep the default.
     assert result["learned_estimates"] == {"live_migration_seconds": {"seconds": 8.5, "moves": 5}}
     assert result["estimated_seconds"] == 8.5 + 100
-    assert result["explanation"][-1] == "estimate from the journal: live_migration_seconds 8.5 s (the median of its last 5)"
+    assert result["explanation"][-1] == "estimate from the journal: live_migration_seconds 8.5 s (the median of its last 5 moves)"
     # A duration given is kept; no journal, nothing learned.
     given = run_module(MaintenancePlanModule, dict(args, estimates=dict(estimates, live_migration_seconds=10)), cloud)
     assert given["learned_estimates"] == {} and given["estimated_seconds"] == 10 + 100
@@ -371,7 +373,8 @@ def test_learned_cold_migrations_change_the_estimate_but_not_the_outage_an_insta
     journal = Journal(location)
     journal.create_session(["h0", "h1"], session_id="earlier")
     record_moves(journal, "earlier", "MIGRATE", [4, 5, 6, 5, 5])
-    args = {"journal": location, "hosts": ["h0"], "estimates": {"host_seconds": 100, "batch_overhead_seconds": 0}}
+    args = {"journal": location, "hosts": ["h0"],
+            "estimates": {"host_seconds": 100, "batch_overhead_seconds": 0, "session_overhead_seconds": 0}}
     result = run_module(MaintenancePlanModule, args, cloud)
     assert result["learned_estimates"] == {"cold_migration_seconds": {"seconds": 5, "moves": 5}}
     [move] = result["plan"]["batches"][0]["waves"][0]
@@ -383,3 +386,56 @@ def test_learned_cold_migrations_change_the_estimate_but_not_the_outage_an_insta
     blocked = run_module(MaintenancePlanModule, args, cloud)
     [blocker] = blocked["blockers"]
     assert blocker["server_id"] == running and "(20s planned)" in blocker["message"]
+
+
+def finished_session(journal, session_id, batches, done_at):
+    """A finished session, one host per batch: (host, disabled, move start, move end, plugin start, plugin end,
+    enabled), in seconds from its creation at 11:00:00 (the journal's clock set for each write)."""
+    def at(seconds):
+        journal.clock = lambda: "2026-12-01T11:%02d:%06.3fZ" % divmod(seconds, 60)
+    at(0)
+    journal.create_session([batch[0] for batch in batches], session_id=session_id)
+    for host, disabled, move_start, move_end, plugin_start, plugin_end, enabled in batches:
+        at(disabled)
+        journal.set_host(session_id, host, state="DISABLED", disabled_by_session=True)
+        at(move_start)
+        move_id = journal.start_move(session_id, "vm-" + host, "p1", "LIVE_MIGRATE", host)
+        at(move_end)
+        journal.finish_move(move_id, ok=True, to_host="elsewhere")
+        journal.set_host(session_id, host, state="IN_MAINTENANCE")
+        at(plugin_start)
+        run_id = journal.start_action(session_id, "dummy", "host", host)
+        at(plugin_end)
+        journal.finish_action(run_id, True)
+        at(enabled)
+        journal.set_host(session_id, host, state="MAINTAINED", disabled_by_session=False, maintained=True)
+    at(done_at)
+    journal.set_session_state(session_id, "MAINTENANCE_DONE")
+
+
+def test_the_estimate_learns_a_batchs_host_work_and_overhead_and_the_sessions_from_finished_sessions(tmp_path):
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    cloud.add_server("h0")
+    location = str(tmp_path / "j.sqlite")
+    journal = Journal(location)
+    # Batch 1: 5-24 s, 8 s moving, 7 s of plugin, so 4 s of the rest and 2 s to the next batch. Batch 2:
+    # 26-43 s, 6 s moving, 6 s of plugin, 5 s of the rest. The session: 5 s before them and 3 s after.
+    finished_session(journal, "earlier", [("h0", 5, 6, 14, 15, 22, 24), ("h1", 26, 27, 33, 34, 40, 43)], 46)
+    journal.create_session(["h0"], session_id="running")  # not finished: it says nothing yet
+    args = {"journal": location, "hosts": ["h0"], "estimates": {"live_migration_seconds": 10}}
+    result = run_module(MaintenancePlanModule, args, cloud)
+    assert not result["failed"], result.get("msg")
+    assert result["learned_estimates"] == {
+        "host_seconds": {"seconds": 6.5, "batches": 2},
+        "batch_overhead_seconds": {"seconds": 5.5, "batches": 2},
+        "session_overhead_seconds": {"seconds": 8, "sessions": 1},
+    }
+    assert result["estimated_seconds"] == 10 + 6.5 + 5.5 + 8
+    assert result["plan"]["session_overhead_seconds"] == 8
+    # An estimate given is kept and not said to be learned.
+    given = run_module(MaintenancePlanModule, dict(args, estimates={"live_migration_seconds": 10, "host_seconds": 60}),
+                       cloud)
+    assert "host_seconds" not in given["learned_estimates"] and given["estimated_seconds"] == 10 + 60 + 5.5 + 8
+    # The plan of one batch learns from the moves alone, and counts no session start and end.
+    batch = run_module(MaintenancePlanModule, dict(args, batch=["h0"]), cloud)
+    assert batch["learned_estimates"] == {} and batch["estimated_seconds"] == 10 + 300 + 7
