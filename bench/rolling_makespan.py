@@ -23,8 +23,14 @@ Start the cloud with more computes to let the planner show what it does:
     . scripts/env.sh && python bench/rolling_makespan.py --parallel 3 [--pairs 3] [--ramp-up]
 
 A run's time varies by several seconds on a small machine: --pairs N runs
-N pairs one after the other, each pair with a journal of its own, and prints
-every run, each pair's ratio and their median.
+N pairs one after the other and prints every run, each pair's ratio and their
+median.
+
+Every run keeps to one journal, as an operator's runs do: the first run's
+estimate has the defaults (and the 10 s of host work this bench gives), every
+later one learns from the runs before it - the moves' durations, a batch's
+overhead and the session's start and end (maintenance_plan's
+learned_estimates). The estimate / session column shows both.
 """
 
 from __future__ import annotations
@@ -149,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--parallel", type=int, default=3, help="max_parallel_hosts of the planner run (default 3)")
     parser.add_argument("--pairs", type=int, default=1,
-                        help="pairs of runs, one after the other, each pair with a journal of its own (default 1)")
+                        help="pairs of runs, one after the other (default 1)")
     parser.add_argument("--ramp-up", action="store_true",
                         help="a third run in each pair: the planner with rolling_maintenance_ramp_up")
     args = parser.parse_args()
@@ -159,14 +165,14 @@ def main() -> None:
     pairs = []
     suffixes = [" #%d" % index if args.pairs > 1 else "" for index in range(1, args.pairs + 1)]
     for index, suffix in enumerate(suffixes, 1):
-        # A journal per pair: the planner run learns the moves' durations from its own pair's first run only.
-        workdir = os.path.join(parent, "pair-%d" % index) if args.pairs > 1 else parent
-        os.makedirs(workdir, exist_ok=True)
-        runs = [run_once("one-at-a-time", 1, workdir, computes), run_once("planner", args.parallel, workdir, computes)]
+        # The files of a run of a later pair are named apart; the rows carry the pair as " #N".
+        named = (lambda label: "%s-%d" % (label, index)) if suffix else (lambda label: label)
+        runs = [run_once(named("one-at-a-time"), 1, parent, computes),
+                run_once(named("planner"), args.parallel, parent, computes)]
         if args.ramp_up:
-            runs.append(run_once("planner-ramp-up", args.parallel, workdir, computes, ramp_up=True))
-        for run in runs:
-            run["label"] += suffix
+            runs.append(run_once(named("planner-ramp-up"), args.parallel, parent, computes, ramp_up=True))
+        for run, label in zip(runs, ("one-at-a-time", "planner", "planner-ramp-up")):
+            run["label"] = label + suffix
         pairs.append(tuple(runs))
     print("\nrolling maintenance of %d computes, %s (logs in %s)" % (computes, "same seed for every run", parent))
     print_rows([row for pair in pairs for row in pair])
@@ -180,6 +186,20 @@ def main() -> None:
                 planner["wall"] / baseline["wall"], planner["session"] / baseline["session"]))
     if len(pairs) > 1:
         print("median of %d pairs (session): %.2f; the tasks above are that pair's" % (len(pairs), median_ratio))
+    print_estimates([row for pair in pairs for row in pair])
+
+
+def print_estimates(rows: list) -> None:
+    """The estimate against the session: the first run's, from the defaults, and the later ones', learnt."""
+    ratios = [row["estimate"] / row["session"] for row in rows if row["estimate"] and row["session"]]
+    if len(ratios) != len(rows):
+        return
+    print("estimate / session: first run (the defaults) %.2f" % ratios[0], end="")
+    if len(ratios) > 1:
+        learnt = sorted(ratios[1:])
+        print("; the %d later runs (learnt from the journal) %.2f-%.2f, median %.2f"
+              % (len(learnt), learnt[0], learnt[-1], learnt[len(learnt) // 2]), end="")
+    print()
 
 
 if __name__ == "__main__":
