@@ -77,7 +77,7 @@ options:
           - What to do when the project named no action; V(OWN_ACTION) waits for the project to move it
             (its C(migration_type) constraint said so).
         type: str
-        choices: [LIVE_MIGRATE, MIGRATE, OWN_ACTION]
+        choices: [MIGRATE, LIVE_MIGRATE, OWN_ACTION]
       group_id:
         description: Its Nova server group (whose C(recovery_time) paces its members' moves).
         type: str
@@ -278,14 +278,11 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.notify.notifier 
     Notifier,
     notify_argument_spec,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import IN_MAINTENANCE
+from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import IN_MAINTENANCE, INSTANCE_ACTIONS
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.instance_actions import (
     InstanceActions,
     decide,
 )
-
-
-ACTION_NAMES = ("LIVE_MIGRATE", "MIGRATE", "OWN_ACTION")
 
 
 class MaintenanceInstanceActionsModule(OpenStackModule):
@@ -295,7 +292,7 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
         moves=dict(type="list", elements="dict", default=[], options=dict(
             server_id=dict(required=True),
             to_host=dict(),
-            kind=dict(choices=list(ACTION_NAMES)),
+            kind=dict(choices=list(INSTANCE_ACTIONS)),
             wave=dict(type="int", default=0),
             group_id=dict(),
             fenix_group_id=dict(),
@@ -339,8 +336,11 @@ class MaintenanceInstanceActionsModule(OpenStackModule):
             self.act(session.session_id, notifier, hosts, work, result, read)
         if params["wait_empty"]:
             result["empty"] = self.wait_empty(hosts, result)
-        for host in to_record:
-            self.journal.set_host(session.session_id, host, state=IN_MAINTENANCE, details={"upgrade_started": True})
+        # One write for the batch: its hosts' upgrades begin together or, the write failing, none is recorded.
+        with self.journal.transaction():
+            for host in to_record:
+                self.journal.set_host(session.session_id, host, state=IN_MAINTENANCE,
+                                      details={"upgrade_started": True})
         return result
 
     def upgrades_to_record(self, session_id: str, hosts: list) -> list:
@@ -394,7 +394,7 @@ def moves_of_waves(waves: list) -> list:
 
 
 def counts(work) -> dict:
-    return {name: sum(1 for item in work if item.action == name) for name in ACTION_NAMES}
+    return {name: sum(1 for item in work if item.action == name) for name in INSTANCE_ACTIONS}
 
 
 def main() -> None:

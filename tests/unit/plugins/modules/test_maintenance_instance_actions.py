@@ -1,5 +1,7 @@
 """maintenance_instance_actions with a faked cloud: answers decide, waves order, journal first, announcements."""
 
+import pytest
+
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import MigrationSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_instance_actions import (
@@ -427,3 +429,31 @@ def test_when_a_groups_member_fails_its_next_member_stays_and_the_free_servers_m
     assert cloud.servers[vm["g2"]].compute_host == cloud.servers[vm["g1"]].compute_host == "compute1"
     assert all(cloud.servers[vm[name]].compute_host == "compute2" for name in ("f1", "f2", "f3"))
     assert vm["g2"] not in {move.instance_id for move in journal.moves("s1")}
+
+
+def test_upgrade_begins_records_the_batchs_hosts_together_or_none(tmp_path, monkeypatch):
+    cloud = FakeCloud(hosts=("compute1", "compute2", "compute3"))
+    path = str(tmp_path / "j.sqlite")
+    journal = Journal(path)
+    journal.create_session(["compute1", "compute3"], session_id="s1")
+    journal.set_session_state("s1", "PLANNED_MAINTENANCE")
+    set_host = Journal.set_host
+
+    def failing_for_compute3(self, session_id, host, *args, **kwargs):
+        if host == "compute3" and kwargs.get("state") == "IN_MAINTENANCE":
+            raise RuntimeError("the journal went away")
+        return set_host(self, session_id, host, *args, **kwargs)
+    monkeypatch.setattr(Journal, "set_host", failing_for_compute3)
+    with WebhookServer() as hook:
+        with pytest.raises(RuntimeError):
+            act(cloud, path, hook, hosts=["compute1", "compute3"], wait_empty=True, empty_timeout=0,
+                upgrade_begins=True)
+    monkeypatch.setattr(Journal, "set_host", set_host)
+    assert [(record.host, record.state) for record in journal.hosts("s1")] == [
+        ("compute1", "PENDING"), ("compute3", "PENDING")]
+    with WebhookServer() as hook:
+        both = act(cloud, path, hook, hosts=["compute1", "compute3"], wait_empty=True, empty_timeout=0,
+                   upgrade_begins=True)
+    assert not both["failed"], both["msg"]
+    assert {record.host: record.state for record in journal.hosts("s1")} == {
+        "compute1": "IN_MAINTENANCE", "compute3": "IN_MAINTENANCE"}
