@@ -256,8 +256,10 @@ class RunnerLauncher(Launcher):
 
     def find(self, session_id: str) -> Optional[RunInfo]:
         record = self.record(session_id)
-        if record is None:
-            return None
+        return None if record is None else self.run_of(session_id, record)
+
+    def run_of(self, session_id: str, record: dict) -> RunInfo:
+        """The run ``launch.json`` records, as it is now."""
         artifacts = os.path.join(self.session_dir(session_id), "artifacts", record["ident"])
         alive = self.runs(session_id, record["pid"], record.get("pid_started"))
         status = read_text(os.path.join(artifacts, "status"))
@@ -275,17 +277,20 @@ class RunnerLauncher(Launcher):
 
     def stop(self, session_id: str, timeout: float = 60.0) -> Optional[RunInfo]:
         """Cancel the run (ansible-runner ends its playbook on SIGTERM) and wait until it has ended."""
-        run = self.find(session_id)
-        if run is None or not run.alive:
+        record = self.record(session_id)
+        if record is None:
+            return None
+        run = self.run_of(session_id, record)
+        if not run.alive:
             return run
-        pid_started = (self.record(session_id) or {}).get("pid_started")
+        pid_started = record.get("pid_started")
         signal_group(run.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while self.runs(session_id, run.pid, pid_started) and time.monotonic() < deadline:
             time.sleep(0.2)
         if self.runs(session_id, run.pid, pid_started):
             signal_group(run.pid, signal.SIGKILL)
-        return self.find(session_id)
+        return self.run_of(session_id, record)
 
 
 def run_environment() -> Dict[str, str]:
