@@ -77,7 +77,9 @@ class HostModel:
         ]
 
 
-@dataclass
+# Slots: a model of a large cloud holds millions, and the planner reads each one's fields once per placement (with
+# slots they sit in the object itself, one place in memory instead of two).
+@dataclass(slots=True)
 class ServerModel:
     id: str
     name: str
