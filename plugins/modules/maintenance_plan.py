@@ -424,6 +424,9 @@ explanation:
       recovery, the host work), each server's move (wave, server, project by name, source, target, live or
       cold) and the servers left on its hosts. A batch shows its first 50 moves; the plan page all of them.
     - Projects are named from one Keystone list, except in a plan of O(batch) (ids only).
+    - Last, which durations of the estimate came from the journal (C(estimate from the journal) - see
+      RV(learned_estimates)) and which from the defaults, neither given in O(estimates) nor learned yet
+      (C(estimate with defaults)); a first run's estimate knows little of the cloud.
   returned: always
   type: list
   elements: str
@@ -467,7 +470,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import describe, explain
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.history import (
-    SESSIONS_LEARNED_FROM, learned_estimates, learned_from_sessions, learned_lines)
+    SESSIONS_LEARNED_FROM, default_lines, learned_estimates, learned_from_sessions, learned_lines)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import ReportError, build_report
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import report_directory, write_plan_page
@@ -599,6 +602,18 @@ class MaintenancePlanModule(OpenStackModule):
             learned.update(learned_from_sessions(reports))
         return {key: value for key, value in learned.items() if key not in given}
 
+    def defaults_taken(self, settings: PlanSettings, learned: Dict[str, dict]) -> Dict[str, float]:
+        """The durations of the estimate neither given nor learned, with the default it took (the plan of a batch:
+        none, as its estimate is nobody's reading)."""
+        if self.params["batch"]:
+            return {}
+        given = {key for key, value in (self.params["estimates"] or {}).items() if value is not None}
+        taken = {"live_migration_seconds": settings.live_migration_seconds,
+                 "cold_migration_seconds": settings.estimated_cold_seconds,
+                 "host_seconds": settings.host_seconds, "batch_overhead_seconds": settings.batch_overhead_seconds,
+                 "session_overhead_seconds": settings.session_overhead_seconds}
+        return {key: seconds for key, seconds in taken.items() if key not in given and key not in learned}
+
     def run(self) -> dict:
         page_dir = self.page_directory()
         learned = self.learned_estimates()
@@ -632,7 +647,8 @@ class MaintenancePlanModule(OpenStackModule):
         )
         # One Keystone list for the names; a batch's plan (once per batch of a run) goes without them.
         names = {} if batch else project_names(self.conn)
-        result["explanation"] = explain(view, names) + learned_lines(learned)
+        result["explanation"] = explain(view, names) + learned_lines(learned) + default_lines(
+            self.defaults_taken(settings, learned))
         if page_dir is not None:
             name = self.params["session_id"] or "dry-run"
             result["page_files"], result["changed"] = write_plan_page(

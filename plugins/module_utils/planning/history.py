@@ -88,6 +88,15 @@ def learned_lines(learned: Dict[str, dict]) -> List[str]:
         for key, value in sorted(learned.items()))]
 
 
+def default_lines(defaults: Mapping[str, float]) -> List[str]:
+    """The explanation's line naming the durations the estimate took from its defaults (none when it took none):
+    an operator reading a first run's estimate should know how little it knows."""
+    if not defaults:
+        return []
+    return ["estimate with defaults (not given, and nothing in the journal to learn them from yet): %s" % ", ".join(
+        "%s %g s" % (key, seconds) for key, seconds in sorted(defaults.items()))]
+
+
 def _count(value: Mapping[str, Any]):
     """(how many, of what) a learned estimate was taken from."""
     return next((value[unit], unit) for unit in ("moves", "batches", "sessions") if unit in value)

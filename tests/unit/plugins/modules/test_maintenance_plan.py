@@ -358,12 +358,18 @@ def test_the_estimate_takes_the_durations_not_given_from_the_journals_earlier_mo
     # The median, which the one slow move does not pull up; the cold migrations keep the default.
     assert result["learned_estimates"] == {"live_migration_seconds": {"seconds": 8.5, "moves": 5}}
     assert result["estimated_seconds"] == 8.5 + 100
-    assert result["explanation"][-1] == "estimate from the journal: live_migration_seconds 8.5 s (the median of its last 5 moves)"
+    assert result["explanation"][-2:] == [
+        "estimate from the journal: live_migration_seconds 8.5 s (the median of its last 5 moves)",
+        "estimate with defaults (not given, and nothing in the journal to learn them from yet):"
+        " cold_migration_seconds 20 s"]
     # A duration given is kept; no journal, nothing learned.
     given = run_module(MaintenancePlanModule, dict(args, estimates=dict(estimates, live_migration_seconds=10)), cloud)
     assert given["learned_estimates"] == {} and given["estimated_seconds"] == 10 + 100
     fresh = run_module(MaintenancePlanModule, dict(args, journal=str(tmp_path / "none.sqlite")), cloud)
     assert fresh["learned_estimates"] == {} and fresh["estimated_seconds"] == 10 + 100
+    assert fresh["explanation"][-1] == (
+        "estimate with defaults (not given, and nothing in the journal to learn them from yet):"
+        " cold_migration_seconds 20 s, live_migration_seconds 10 s")
 
 
 def test_learned_cold_migrations_change_the_estimate_but_not_the_outage_an_instance_tolerates(tmp_path):
