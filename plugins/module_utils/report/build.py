@@ -79,7 +79,7 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
                 for record in journal.projects(session_id)]
     moving, working = activity(start, end, moves, runs, events)
     batches = batch_times(start, hosts, moving, working)
-    spent = time_spent(start, end, moves, runs, events, projects)
+    spent = spent_on(start, end, moving, working, projects)
     spent["outside_batches"] = round(spent["seconds"] - sum(batch["seconds"] for batch in batches), 3)
     return {
         "report_version": 1,
@@ -115,6 +115,12 @@ def time_spent(start: str, end: str, moves: List[dict], runs: List[dict], events
                projects: List[dict]) -> Dict[str, Any]:
     """Seconds of the session spent moving, in plugins and checks, waiting for projects, and on the rest."""
     moving, working = activity(start, end, moves, runs, events)
+    return spent_on(start, end, moving, working, projects)
+
+
+def spent_on(start: str, end: str, moving: List[Optional[Interval]], working: List[Optional[Interval]],
+             projects: List[dict]) -> Dict[str, Any]:
+    """time_spent, from the intervals ``activity`` gives."""
     waits = {project["project_id"]: _waiting(project, _interval_from(start, end)) for project in projects}
     waiting = [span for spans in waits.values() for span in spans]
     total = seconds_between(start, end) or 0.0
@@ -156,8 +162,8 @@ def _interval_from(start: str, end: str):
 def batch_times(start: str, hosts: List[dict], moving: List[Optional[Interval]],
                 working: List[Optional[Interval]]) -> List[Dict[str, Any]]:
     """The session's batches, each the hosts whose time from disabled to enabled again overlaps: its hosts, its
-    seconds from the first disable to the last enable, how many of them moved servers, ran plugins and checks,
-    and the rest (the tasks around the work, the asks). A host the session did not disable and enable is in none."""
+    seconds from the first disable to the last enable, how much of that time servers moved and plugins and checks
+    ran, and the rest (the tasks around the work, the asks). A host the session did not disable and enable is in none."""
     spans = []
     for host in hosts:
         disabled = [phase["start"] for phase in host["phases"] if phase["phase"] == "disabled"]
