@@ -14,6 +14,7 @@ ISO 8601 as other clients send it, are read back by ``parse_time``.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Optional
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -35,12 +36,22 @@ def utc_now() -> str:
 
 def parse_time(value: str) -> datetime:
     """A journal stamp, a Fenix time or ISO 8601 UTC as an aware datetime; ValueError names the forms."""
+    if isinstance(value, str):
+        parsed = _parsed(value)
+        if parsed is not None:
+            return parsed
+    raise ValueError("%r is not a time; write it in UTC as 'YYYY-MM-DD HH:MM:SS'" % (value,))
+
+
+# A report measures every time from the session's start, so the same stamps are read again and again.
+@lru_cache(maxsize=4096)
+def _parsed(value: str) -> Optional[datetime]:
     for form in ACCEPTED_FORMATS:
         try:
             return datetime.strptime(value, form).replace(tzinfo=timezone.utc)
-        except (TypeError, ValueError):
+        except ValueError:
             continue
-    raise ValueError("%r is not a time; write it in UTC as 'YYYY-MM-DD HH:MM:SS'" % (value,))
+    return None
 
 
 def fenix_time(moment: Optional[datetime]) -> Optional[str]:

@@ -30,6 +30,8 @@ None when it was not known. The data is the same for the same journal.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -62,20 +64,27 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
     times = [session.created_at, session.updated_at] + [event["at"] for event in events]
     times += [move["ended_at"] for move in moves if move["ended_at"]]
     start, end = session.created_at, max(times)
+    # Each host's and project's share read once: a session of thousands of hosts has hundreds of thousands of events.
+    events_of = grouped(events, "host")
+    runs_of = grouped(runs, "host")
+    moves_off = Counter(move["from_host"] for move in moves)
     hosts = []
     for record in host_records:
+        own_events = events_of.get(record.host, [])
         hosts.append({
             "host": record.host,
             "state": record.state,
             "maintained": record.maintained,
             "disabled_by_session": record.disabled_by_session,
-            "phases": host_phases(record.host, events),
-            "failed_at": next((event["at"] for event in events if event["host"] == record.host
-                               and event["kind"] == "host.state" and event["details"].get("state") == "FAILED"), None),
-            "moves": sum(1 for move in moves if move["from_host"] == record.host),
-            "plugin_runs": [_run_view(run) for run in runs if run["host"] == record.host],
+            "phases": host_phases(record.host, own_events),
+            "failed_at": next((event["at"] for event in own_events
+                               if event["kind"] == "host.state" and event["details"].get("state") == "FAILED"), None),
+            "moves": moves_off[record.host],
+            "plugin_runs": [_run_view(run) for run in runs_of.get(record.host, [])],
         })
-    projects = [dict(project_timeline(record.project_id, events), project_name=project_names.get(record.project_id))
+    events_by_project = grouped(events, "project_id")
+    projects = [dict(project_timeline(record.project_id, events_by_project.get(record.project_id, [])),
+                     project_name=project_names.get(record.project_id))
                 for record in journal.projects(session_id)]
     moving, working = activity(start, end, moves, runs, events)
     batches = batch_times(start, hosts, moving, working)
@@ -109,6 +118,14 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
 
 
 Interval = Tuple[float, float]
+
+
+def grouped(items: List[dict], key: str) -> Dict[Any, List[dict]]:
+    """The items by their ``key``, each list in the items' order."""
+    groups: Dict[Any, List[dict]] = defaultdict(list)
+    for item in items:
+        groups[item[key]].append(item)
+    return groups
 
 
 def time_spent(start: str, end: str, moves: List[dict], runs: List[dict], events: List[dict],
@@ -178,20 +195,30 @@ def batch_times(start: str, hosts: List[dict], moving: List[Optional[Interval]],
             batches[-1]["until"] = max(batches[-1]["until"], until)
         else:
             batches.append({"hosts": [name], "begin": begin, "until": until})
-    return [_batch_view(batch, moving, working) for batch in batches]
+    moving_in, working_in = _within(batches, moving), _within(batches, working)
+    views = []
+    for batch, moves_of, work_of in zip(batches, moving_in, working_in):
+        seconds = round(batch["until"] - batch["begin"], 3)
+        views.append({"hosts": sorted(batch["hosts"]), "start": round(batch["begin"], 3), "seconds": seconds,
+                      "moving": _covered(moves_of), "plugins_and_checks": _covered(work_of),
+                      "other": round(seconds - _covered(moves_of + work_of), 3)})
+    return views
 
 
-def _batch_view(batch: Dict[str, Any], moving: List[Optional[Interval]],
-                working: List[Optional[Interval]]) -> Dict[str, Any]:
-    begin, until = batch["begin"], batch["until"]
-
-    def inside(intervals: List[Optional[Interval]]) -> List[Interval]:
-        return [(max(begin, span[0]), min(until, span[1])) for span in intervals
-                if span is not None and span[0] < until and span[1] > begin]
-    seconds = round(until - begin, 3)
-    return {"hosts": sorted(batch["hosts"]), "start": round(begin, 3), "seconds": seconds,
-            "moving": _covered(inside(moving)), "plugins_and_checks": _covered(inside(working)),
-            "other": round(seconds - _covered(inside(moving) + inside(working)), 3)}
+def _within(batches: List[Dict[str, Any]], intervals: List[Optional[Interval]]) -> List[List[Interval]]:
+    """Per batch (in time order, apart), the parts of the intervals inside it: each interval is looked up by
+    its end among the batches' starts, as a session has thousands of moves and hundreds of batches."""
+    begins = [batch["begin"] for batch in batches]
+    inside: List[List[Interval]] = [[] for _batch in batches]
+    for span in intervals:
+        if span is None:
+            continue
+        index = bisect_left(begins, span[1]) - 1  # the last batch that begins before the interval ends
+        while index >= 0 and batches[index]["until"] > span[0]:
+            batch = batches[index]
+            inside[index].append((max(batch["begin"], span[0]), min(batch["until"], span[1])))
+            index -= 1
+    return inside
 
 
 def _waiting(project: Dict[str, Any], interval) -> List[Interval]:

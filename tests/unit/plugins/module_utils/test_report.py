@@ -365,15 +365,18 @@ def host_view(name: str, disabled: float, enabled: float) -> dict:
 
 def test_batches_are_the_hosts_down_together_with_where_their_time_went():
     """c1 and c2 down together (10-40 s and 12-42 s), then c3 (50-70 s); c4 was never disabled by the session.
-    Moves 14-30 s and 52-60 s, plugins and checks 31-38 s and 61-66 s, and a move outside any batch (2-5 s)."""
+    Moves 14-30 s and 52-60 s, one from 38 s to 55 s (across both batches) and one outside any batch (2-5 s);
+    plugins and checks 31-38 s and 61-66 s."""
     hosts = [host_view("c3", 50, 70), host_view("c2", 12, 42), host_view("c1", 10, 40),
              {"host": "c4", "phases": [{"phase": "enabled", "start": stamp(80)}]}]
-    moving = [(14.0, 30.0), (52.0, 60.0), (2.0, 5.0), None]
+    moving = [(14.0, 30.0), (52.0, 60.0), (38.0, 55.0), (2.0, 5.0), None]
     working = [(31.0, 38.0), (61.0, 66.0)]
     assert batch_times(stamp(0), hosts, moving, working) == [
-        {"hosts": ["c1", "c2"], "start": 10.0, "seconds": 32.0, "moving": 16.0, "plugins_and_checks": 7.0,
-         "other": 9.0},
-        {"hosts": ["c3"], "start": 50.0, "seconds": 20.0, "moving": 8.0, "plugins_and_checks": 5.0, "other": 7.0},
+        # moving 14-30 and 38-42, plugins 31-38: 5 s of the rest (10-14 and 30-31)
+        {"hosts": ["c1", "c2"], "start": 10.0, "seconds": 32.0, "moving": 20.0, "plugins_and_checks": 7.0,
+         "other": 5.0},
+        # moving 50-60, plugins 61-66: 5 s of the rest (60-61 and 66-70)
+        {"hosts": ["c3"], "start": 50.0, "seconds": 20.0, "moving": 10.0, "plugins_and_checks": 5.0, "other": 5.0},
     ]
 
 
