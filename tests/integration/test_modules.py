@@ -122,6 +122,16 @@ def test_module_runs_share_one_token_through_token_cache(playbook, tmp_path):
     replaced = kept_token(directory)["auth_token"]
     assert not replaced.startswith("refused-") and replaced != token["auth_token"]
 
+    # So is it for a module whose first requests are sent together (the plan of a batch: five reads of the
+    # cloud): the requests refused while another renewed the token are sent again.
+    with open(token["path"], "w") as handle:
+        json.dump({"auth_token": "refused-" + replaced[8:], "body": token["body"]}, handle)
+    plan, = playbook.run({M + "maintenance_plan": {"token_cache": directory, "journal": str(tmp_path / "none"),
+                                                   "batch": ["compute1"]}})
+    assert plan.get("failed") is not True, plan.get("msg")
+    replaced = kept_token(directory)["auth_token"]
+    assert not replaced.startswith("refused-")
+
     # A token about to expire is not used at all: the run authenticates first.
     body = kept_token(directory)["body"]
     body["token"]["expires_at"] = (datetime.datetime.now(datetime.timezone.utc)

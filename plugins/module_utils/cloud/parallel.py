@@ -8,11 +8,19 @@
 
 The requests share the module's openstacksdk connection (its keystoneauth
 session pools the HTTP connections and serialises getting a token).
+
+A token the service refuses (401) is renewed by keystoneauth for one request
+only when several are in flight: the first to be refused invalidates it, and
+the others, finding it invalidated already, give up. That is what a module run
+meets with a kept token (``token_cache``) Keystone no longer accepts - the
+cloud restarted with new keys, the token revoked. A 401 means the service did
+nothing, so such a request is sent once more, with the renewed token.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Callable, Iterable, List, TypeVar
 
 # Requests in flight at once: enough for a batch's hosts, few enough not to flood a cloud's API from one module.
@@ -31,4 +39,17 @@ def call_each(call: Callable[[Item], Result], items: Iterable[Item]) -> List[Res
     if len(items) < 2:
         return [call(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(items))) as pool:
-        return list(pool.map(call, items))
+        return list(pool.map(partial(again_if_the_token_was_refused, call), items))
+
+
+def again_if_the_token_was_refused(call: Callable[[Item], Result], item: Item) -> Result:
+    """``call(item)``, once more when it was refused for its token (401): another request in flight renewed it."""
+    try:
+        return call(item)
+    except Exception as exc:  # the SDK's and keystoneauth's errors alike carry the status
+        if UNAUTHORIZED not in (getattr(exc, "status_code", None), getattr(exc, "http_status", None)):
+            raise
+    return call(item)
+
+
+UNAUTHORIZED = 401

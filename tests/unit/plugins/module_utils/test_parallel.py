@@ -54,3 +54,47 @@ def test_the_servers_of_several_hosts_are_listed_together_host_after_host():
     cloud.compute = CallsTogether(cloud.compute, "servers", 3)
     servers = list_servers(cloud, ["compute2", "compute1", "compute3"])
     assert [server.id for server in servers] == ids["compute2"] + ids["compute1"] + ids["compute3"]
+
+
+class Refused(Exception):
+    """A 401 as openstacksdk raises it."""
+    status_code = 401
+
+
+def test_calls_refused_for_their_token_together_are_sent_once_more():
+    sent = []
+    together = threading.Barrier(3, timeout=10)
+
+    def call(item):
+        sent.append(item)
+        if sent.count(item) == 1:
+            together.wait()  # all three in flight with the old token
+            raise Refused("The request you have made requires authentication.")
+        return item * 10
+
+    assert call_each(call, [1, 2, 3]) == [10, 20, 30]
+    assert sorted(sent) == [1, 1, 2, 2, 3, 3]
+
+
+def test_a_token_refused_twice_and_other_errors_are_raised():
+    sent = []
+
+    def refused(item):
+        sent.append(item)
+        raise Refused("still refused")
+
+    with pytest.raises(Refused):
+        call_each(refused, [1, 2])
+    # (a call not started when the first error came back is not sent at all)
+    assert sent and all(sent.count(item) == 2 for item in sent)
+
+    def forbidden(item):
+        sent.append(item)
+        error = Refused("forbidden")
+        error.status_code = 403
+        raise error
+
+    del sent[:]
+    with pytest.raises(Refused, match="forbidden"):
+        call_each(forbidden, [1, 2])
+    assert sent and all(sent.count(item) == 1 for item in sent)
