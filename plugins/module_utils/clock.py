@@ -20,8 +20,8 @@ from typing import Optional
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # Fenix writes times in UTC without a zone, and VNFMs parse exactly this.
 FENIX_TIME = "%Y-%m-%d %H:%M:%S"
-# The journal's form first: it is by far the most often read.
-ACCEPTED_FORMATS = (TIME_FORMAT, FENIX_TIME, "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
+# The journal's form first: it is by far the most often read; the last is Nova's (a migration's created_at).
+ACCEPTED_FORMATS = (TIME_FORMAT, FENIX_TIME, "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f")
 
 
 def utc_datetime() -> datetime:

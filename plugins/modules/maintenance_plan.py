@@ -134,15 +134,16 @@ options:
         description:
           - One live migration.
           - When not given, the median of the latest live migrations that ended well in the journal (up to 100,
-            in any session; at least 5 of them), else 10 (RV(learned_estimates) says which).
+            in any session; at least 5 of them), else of those among the cloud's latest 100 migrations (Nova's
+            list, from microversion 2.59; at least 5), else 10 (RV(learned_estimates) says which).
         type: float
       cold_migration_seconds:
         description:
           - One cold migration with its confirmation - the outage that an instance's C(max_interruption_time)
             is weighed against, and its length in the estimate.
           - When not given, the outage is planned at 20 s, and the estimate takes the median of the latest cold
-            migrations in the journal as O(estimates.live_migration_seconds) does (else 20). The journal's
-            history never loosens the C(max_interruption_time) rule.
+            migrations in the journal, else in Nova's list, as O(estimates.live_migration_seconds) does (else 20).
+            That history never loosens the C(max_interruption_time) rule.
         type: float
       host_seconds:
         description:
@@ -399,15 +400,19 @@ estimated_seconds:
   sample: 1260.0
 learned_estimates:
   description:
-    - The durations of O(estimates) that were not given and came from the journal, each with its C(seconds)
-      (the median) and what it was taken from - the C(moves) of a kind that ended well (at least 5), the
-      C(batches) of the latest finished sessions (at least 2) or those C(sessions).
-    - Empty without a journal, or before any maintenance finished in it. The plan of one O(batch) learns the
-      moves' durations only.
+    - The durations of O(estimates) that were not given and came from the journal or from Nova, each with its
+      C(seconds) (the median) and what it was taken from - the journal's C(moves) of a kind that ended well (at
+      least 5), else the C(migrations) of that kind that ended well among the cloud's latest 100 (Nova's list,
+      one request; at least 5), the C(batches) of the journal's latest finished sessions (at least 2) or those
+      C(sessions).
+    - Empty before any maintenance finished in the journal and on a cloud whose servers have not moved (Nova
+      forgets the migrations of deleted servers). The plan of one O(batch) learns the journal's moves'
+      durations only.
   returned: always
   type: dict
   sample:
     live_migration_seconds: {seconds: 8.4, moves: 34}
+    cold_migration_seconds: {seconds: 12.0, migrations: 9}
     host_seconds: {seconds: 7.1, batches: 8}
     batch_overhead_seconds: {seconds: 5.4, batches: 8}
     session_overhead_seconds: {seconds: 8.2, sessions: 2}
@@ -424,7 +429,7 @@ explanation:
       recovery, the host work), each server's move (wave, server, project by name, source, target, live or
       cold) and the servers left on its hosts. A batch shows its first 50 moves; the plan page all of them.
     - Projects are named from one Keystone list, except in a plan of O(batch) (ids only).
-    - Last, which durations of the estimate came from the journal (C(estimate from the journal) - see
+    - Last, which durations of the estimate came from the journal or Nova (C(estimate learnt) - see
       RV(learned_estimates)) and which from the defaults, neither given in O(estimates) nor learned yet
       (C(estimate with defaults)); a first run's estimate knows little of the cloud.
   returned: always
@@ -450,6 +455,7 @@ maintained:
   sample: []
 """
 
+from functools import partial
 from typing import Dict, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
@@ -461,7 +467,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain impo
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import project_names
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.input import host_states, read_cloud_model
-from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import DEFAULT_PER_TARGET
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import (
+    DEFAULT_PER_TARGET, recent_migration_seconds)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import (
     DEFAULT_MAX_FILL,
     PlanSettings,
@@ -470,7 +477,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import describe, explain
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.history import (
-    SESSIONS_LEARNED_FROM, default_lines, learned_estimates, learned_from_sessions, learned_lines)
+    MOVES_LEARNED_FROM, SESSIONS_LEARNED_FROM, default_lines, learned_estimates, learned_from_sessions, learned_lines)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import ReportError, build_report
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import report_directory, write_plan_page
@@ -515,8 +522,8 @@ class MaintenancePlanModule(OpenStackModule):
     module_kwargs = dict(supports_check_mode=True)
     uses_journal = True
 
-    def settings(self, learned: Dict[str, dict]) -> PlanSettings:
-        """The plan's settings from the options; ``learned``: the estimates the journal's history gives."""
+    def check_options(self) -> None:
+        """Fails naming the first option out of range, before the cloud is read."""
         params = self.params
         limits = params["max_unavailable"] or {}
         estimates = params["estimates"] or {}
@@ -531,6 +538,12 @@ class MaintenancePlanModule(OpenStackModule):
         for key in ("availability_zone", "aggregate"):
             validate_limit("max_unavailable.%s" % key, limits.get(key))
         validate_fill("max_target_fill", params["max_target_fill"])
+
+    def settings(self, learned: Dict[str, dict]) -> PlanSettings:
+        """The plan's settings from the options; ``learned``: the estimates the journal's and Nova's history give."""
+        params = self.params
+        limits = params["max_unavailable"] or {}
+        estimates = params["estimates"] or {}
         return PlanSettings(
             max_parallel_hosts=params["max_parallel_hosts"],
             max_unavailable_per_zone=limits.get("availability_zone"),
@@ -589,14 +602,17 @@ class MaintenancePlanModule(OpenStackModule):
         return selection
 
     def learned_estimates(self) -> Dict[str, dict]:
-        """The estimates not given that the journal's earlier moves and sessions tell (none without a journal).
+        """The estimates not given that the journal's earlier moves and sessions tell, and for a kind of move the
+        journal has too few of, the cloud's latest migrations (one Nova list).
 
-        The plan of one batch learns from the moves alone: the run reports are read for the whole plan."""
-        if not self.journal_exists:
-            return {}
+        The plan of one batch learns from the journal's moves alone: the run reports and Nova are read for the
+        whole plan."""
         given = {key for key, value in (self.params["estimates"] or {}).items() if value is not None}
-        learned = learned_estimates(self.journal.recent_move_seconds)
-        if not self.params["batch"] and not set(LEARNED_FROM_SESSIONS) <= given:
+        whole_plan = not self.params["batch"]
+        in_the_journal = self.journal.recent_move_seconds if self.journal_exists else (lambda action, limit: [])
+        in_the_cloud = partial(recent_migration_seconds, self.conn, MOVES_LEARNED_FROM) if whole_plan else None
+        learned = learned_estimates(in_the_journal, in_the_cloud, given)
+        if self.journal_exists and whole_plan and not set(LEARNED_FROM_SESSIONS) <= given:
             reports = [build_report(self.journal, session_id)
                        for session_id in self.journal.finished_session_ids(SESSIONS_LEARNED_FROM)]
             learned.update(learned_from_sessions(reports))
@@ -616,9 +632,10 @@ class MaintenancePlanModule(OpenStackModule):
 
     def run(self) -> dict:
         page_dir = self.page_directory()
+        self.check_options()
+        require_floors(self.conn)
         learned = self.learned_estimates()
         settings = self.settings(learned)
-        require_floors(self.conn)
         session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
         named, recorded = self.session_choice()
         # A batch's plan reads the servers of its hosts (and their groups' other members), not the cloud's.

@@ -11,10 +11,12 @@ import json
 import re
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 import openstack
 import pytest
@@ -214,7 +216,7 @@ def host_plugin_runs(journal_path: str, session_id: str) -> dict:
     return runs
 
 
-def test_the_demo_maintains_all_hosts_with_three_kinds_of_projects(tmp_path, test_cloud, admin_conn):
+def test_the_demo_maintains_all_hosts_with_three_kinds_of_projects(tmp_path, test_cloud, admin_conn, playbook):
     """The README's first command, watched: scripts/demo seeds the cloud, starts the API as a standing
     service and two VNFMs (tenant-a in Fenix's vnf workflow with its groups' constraints, tenant-b
     migrate in the default form; tenant-c has none), POSTs a vnf session and maintains every compute
@@ -277,6 +279,33 @@ def test_the_demo_maintains_all_hosts_with_three_kinds_of_projects(tmp_path, tes
     # The summary is printed at the end of the play, and the demo says where its journal is.
     assert "hosts_maintained" in output and "4 of 4" in output
     assert "demo: journal %s" % journal_path in output
+    check_first_estimate_learns_from_nova(playbook, admin_conn, journal)
+
+
+def check_first_estimate_learns_from_nova(playbook, admin_conn, journal) -> None:
+    """A plan without a journal learns the moves' durations from Nova's list of the cloud's latest migrations -
+    here the demo's: the same median as the migrations read here, and not longer than the journal's own moves
+    (which count the run's polling; Nova stamps to the second)."""
+    [plan] = playbook.run({"fenix.maintenance.maintenance_plan": {"journal": os.path.join(playbook.workdir, "none")}})
+    assert not plan.get("failed"), plan.get("msg")
+    ended_well = {"live_migration_seconds": ("live-migration", "completed"),
+                  "cold_migration_seconds": ("migration", "confirmed")}
+    records = admin_conn.compute.get("/os-migrations?limit=100", microversion="2.59").json()["migrations"]
+    for key, done in ended_well.items():
+        durations = [(datetime.fromisoformat(r["updated_at"]) - datetime.fromisoformat(r["created_at"])).total_seconds()
+                     for r in records if (r["migration_type"], r["status"]) == done]
+        if len(durations) < 5:
+            assert key not in plan["learned_estimates"], (key, durations)
+            continue
+        learned = plan["learned_estimates"][key]
+        assert learned == {"seconds": round(statistics.median(durations), 1), "migrations": len(durations)}
+        kind = "LIVE_MIGRATE" if key == "live_migration_seconds" else "MIGRATE"
+        in_the_journal = statistics.median(journal.recent_move_seconds(kind, 100))
+        print("%s: %s s from Nova's %d, %.1f s in the demo's journal" % (
+            key, learned["seconds"], learned["migrations"], in_the_journal))
+        assert learned["seconds"] <= in_the_journal + 1.0, (key, learned, in_the_journal)
+    assert "live_migration_seconds" in plan["learned_estimates"], "the demo made fewer than 5 live migrations"
+    assert any("migrations Nova lists" in line for line in plan["explanation"]), plan["explanation"][-2:]
 
 
 def check_tenant_constraints(journal, session_id: str, seeded: dict, notifications: list) -> None:

@@ -253,8 +253,8 @@ class _Compute(_Atomic):
         total = 256 * 1024 * 1024  # the flavor's RAM, as libvirt reports it
         record = SimpleNamespace(
             id=len(self.cloud.migration_records) + 1, status=self.cloud.live_status, migration_type="live-migration",
-            created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records), server_id=server.id,
-            memory_total_bytes=total, memory_processed_bytes=0, memory_remaining_bytes=total,
+            created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records), updated_at=None,
+            server_id=server.id, memory_total_bytes=total, memory_processed_bytes=0, memory_remaining_bytes=total,
         )
         self.cloud.migration_records.append((server.id, record))
 
@@ -314,6 +314,7 @@ class _Compute(_Atomic):
         previous = server.status
         server.task_state = "resize_prep"
         record = SimpleNamespace(id=len(self.cloud.migration_records) + 1, status="migrating",
+                                 migration_type="migration", server_id=server.id, updated_at=None,
                                  created_at="2026-11-22T11:%02d:00" % len(self.cloud.migration_records))
         self.cloud.migration_records.append((server.id, record))
         if self.cloud.cold_failures or host in self.cloud.failing_targets:
@@ -359,6 +360,13 @@ class _Compute(_Atomic):
 
     # raw requests (hypervisors)
     def get(self, url, microversion=None):
+        if url.startswith("/os-migrations?limit="):
+            # The cloud's latest migrations, newest first, one page (2.59+).
+            self.cloud.calls["compute.latest_migrations"] += 1
+            assert microversion == "2.59", microversion
+            limit = int(url.split("=")[1])
+            return FakeResponse({"migrations": [dict(vars(record)) for _owner, record
+                                                in reversed(self.cloud.migration_records)][:limit]})
         self.cloud.calls["compute.get"] += 1
         assert url.startswith("/os-hypervisors/detail"), url
         hypervisors = [self.cloud.hypervisor_record(host, svc) for host, svc in self.cloud.services.items()]

@@ -68,6 +68,8 @@ FORCE_COMPLETE_FLOOR = Floor("compute", "2.22", "forcing a live migration to com
 PROGRESS_FLOOR = Floor("compute", "2.23", "the progress of a live migration", "Mitaka")
 ABORT_FLOOR = Floor("compute", "2.24", "aborting a running live migration", "Mitaka")
 ABORT_QUEUED_FLOOR = Floor("compute", "2.65", "aborting a live migration that is queued or preparing", "Rocky")
+# The plan's estimate learns from the cloud's latest migrations only where Nova lists them a page at a time.
+NEWEST_MIGRATIONS_FLOOR = Floor("compute", "2.59", "the migrations list newest first, a page at a time", "Queens")
 
 # The API's name in a message, and the project that serves it.
 SERVICE_NAMES = {"compute": ("compute API", "Nova"), "placement": ("Placement API", "Placement")}

@@ -9,6 +9,7 @@ plan's estimate.
 
 An operator rarely knows how long a live migration takes on their cloud; the journal does, once
 a maintenance ran: each move's start (before Nova was asked) and end (when the run saw it done).
+Before that, Nova's migrations list does, for the servers that moved before whoever moved them.
 The run reports of the latest finished sessions tell the rest: each batch's plugins and checks,
 the tasks around a batch's work (the rest of its time, and the gap to the next batch), and the
 session's own steps before its first batch and after its last.
@@ -17,7 +18,7 @@ session's own steps before its first batch and after its last.
 from __future__ import annotations
 
 import statistics
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import LIVE_MIGRATE, MIGRATE
 
@@ -38,16 +39,32 @@ def typical_seconds(durations: Sequence[float]) -> float:
     return round(statistics.median(durations), 1)
 
 
-def learned_estimates(recent_move_seconds) -> Dict[str, dict]:
-    """Per estimate, ``{seconds, moves}`` from the kinds of move with at least FEWEST_MOVES that ended well.
+def learned_estimates(recent_move_seconds: Callable[[str, int], List[float]],
+                      cloud_move_seconds: Optional[Callable[[], Dict[str, List[float]]]] = None,
+                      given: Sequence[str] = ()) -> Dict[str, dict]:
+    """Per estimate not ``given``, ``{seconds, moves}`` from the journal's moves of its kind that ended well (at
+    least FEWEST_MOVES), else ``{seconds, migrations}`` from the cloud's.
 
-    ``recent_move_seconds(action, limit)``: the durations of the latest ``limit`` such moves (the journal's).
+    ``recent_move_seconds(action, limit)``: the durations of the journal's latest ``limit`` such moves.
+    ``cloud_move_seconds()``: per action, those of the cloud's latest migrations (Nova's list; read once, and only
+    when the journal lacks a kind).
     """
-    learned = {}
+    learned: Dict[str, dict] = {}
+    lacking = []
     for action, key in ESTIMATE_OF.items():
-        durations: List[float] = recent_move_seconds(action, MOVES_LEARNED_FROM)
+        if key in given:
+            continue
+        durations = recent_move_seconds(action, MOVES_LEARNED_FROM)
         if len(durations) >= FEWEST_MOVES:
             learned[key] = {"seconds": typical_seconds(durations), "moves": len(durations)}
+        else:
+            lacking.append(action)
+    if lacking and cloud_move_seconds is not None:
+        in_the_cloud = cloud_move_seconds()
+        for action in lacking:
+            durations = in_the_cloud.get(action, [])
+            if len(durations) >= FEWEST_MOVES:
+                learned[ESTIMATE_OF[action]] = {"seconds": typical_seconds(durations), "migrations": len(durations)}
     return learned
 
 
@@ -80,11 +97,11 @@ def learned_from_sessions(reports: Sequence[Mapping[str, Any]]) -> Dict[str, dic
 
 
 def learned_lines(learned: Dict[str, dict]) -> List[str]:
-    """The explanation's line saying which estimates the journal gave (none when it gave none)."""
+    """The explanation's line saying which estimates the journal or Nova gave (none when they gave none)."""
     if not learned:
         return []
-    return ["estimate from the journal: %s" % ", ".join(
-        "%s %g s (the median of its last %d %s)" % (key, value["seconds"], *_count(value))
+    return ["estimate learnt: %s" % ", ".join(
+        "%s %g s (the median of the last %d %s)" % (key, value["seconds"], *_count(value))
         for key, value in sorted(learned.items()))]
 
 
@@ -93,10 +110,15 @@ def default_lines(defaults: Mapping[str, float]) -> List[str]:
     an operator reading a first run's estimate should know how little it knows."""
     if not defaults:
         return []
-    return ["estimate with defaults (not given, and nothing in the journal to learn them from yet): %s" % ", ".join(
+    return ["estimate with defaults (not given, and nothing in the journal or Nova to learn them from yet): %s" % ", ".join(
         "%s %g s" % (key, seconds) for key, seconds in sorted(defaults.items()))]
+
+
+# What a learned estimate was taken from, as the explanation names it.
+SOURCE_NAMES = {"moves": "moves in the journal", "batches": "batches in the journal",
+                "sessions": "sessions in the journal", "migrations": "migrations Nova lists"}
 
 
 def _count(value: Mapping[str, Any]):
     """(how many, of what) a learned estimate was taken from."""
-    return next((value[unit], unit) for unit in ("moves", "batches", "sessions") if unit in value)
+    return next((value[unit], name) for unit, name in SOURCE_NAMES.items() if unit in value)

@@ -13,6 +13,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration 
     StartOrder,
     confirm_resize,
     is_transient_refusal,
+    recent_migration_seconds,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import list_servers
 from fakes import CallsTogether, FakeCloud, http_error
@@ -781,3 +782,34 @@ def test_an_order_that_can_never_be_met_is_an_error_not_a_hang():
     a, b = cloud.add_server("compute1"), cloud.add_server("compute2")
     with pytest.raises(MigrationError, match="wait for migrations that never end"):
         ordered_run(cloud, [MigrationRequest(a, LIVE), MigrationRequest(b, LIVE)], after=[[1], [0]])
+
+
+def nova_record(migration_type, status, created_at, updated_at):
+    return (None, SimpleNamespace(migration_type=migration_type, status=status, created_at=created_at,
+                                  updated_at=updated_at))
+
+
+def test_the_clouds_latest_migrations_that_ended_well_tell_how_long_each_kind_lasts():
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    cloud.migration_records = [
+        nova_record("live-migration", "completed", "2026-12-07T10:00:00.000000", "2026-12-07T10:00:06.000000"),
+        nova_record("live-migration", "error", "2026-12-07T10:01:00.000000", "2026-12-07T10:03:00.000000"),
+        nova_record("migration", "confirmed", "2026-12-07T10:04:00.000000", "2026-12-07T10:04:09.000000"),
+        nova_record("resize", "confirmed", "2026-12-07T10:05:00.000000", "2026-12-07T10:05:30.000000"),
+        nova_record("migration", "finished", "2026-12-07T10:06:00.000000", "2026-12-07T10:06:03.000000"),
+        nova_record("live-migration", "completed", "2026-12-07T10:07:00.000000", "2026-12-07T10:07:04.000000"),
+    ]
+    conn = cloud
+    # Failed, unconfirmed and resizes say nothing of a move; newest first, the page's limit kept.
+    assert recent_migration_seconds(conn, 100) == {"LIVE_MIGRATE": [4.0, 6.0], "MIGRATE": [9.0]}
+    assert recent_migration_seconds(conn, 1) == {"LIVE_MIGRATE": [4.0], "MIGRATE": []}
+    assert cloud.calls["compute.latest_migrations"] == 2
+
+
+def test_an_older_nova_lists_every_migration_at_once_so_none_is_read():
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    cloud.api_versions["compute"] = ("2.1", "2.58")
+    cloud.migration_records = [
+        nova_record("live-migration", "completed", "2026-12-07T10:00:00.000000", "2026-12-07T10:00:06.000000")]
+    assert recent_migration_seconds(cloud, 100) == {}
+    assert cloud.calls["compute.latest_migrations"] == 0

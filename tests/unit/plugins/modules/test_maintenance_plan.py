@@ -51,8 +51,9 @@ def test_requests_do_not_grow_with_servers():
         cloud, _members = seeded(per_host)
         run_module(MaintenancePlanModule, {"max_parallel_hosts": 4}, cloud)
         counts.append(sum(cloud.calls.values()))
-    # services, hypervisors, allocation candidates, aggregates, server groups, servers, projects (names)
-    assert counts == [7, 7]
+    # services, hypervisors, allocation candidates, aggregates, server groups, servers, projects (names), and
+    # the cloud's latest migrations (no journal: the estimate learns the moves' durations from Nova)
+    assert counts == [8, 8]
 
 
 def test_max_parallel_hosts_and_unavailable_options():
@@ -359,8 +360,8 @@ def test_the_estimate_takes_the_durations_not_given_from_the_journals_earlier_mo
     assert result["learned_estimates"] == {"live_migration_seconds": {"seconds": 8.5, "moves": 5}}
     assert result["estimated_seconds"] == 8.5 + 100
     assert result["explanation"][-2:] == [
-        "estimate from the journal: live_migration_seconds 8.5 s (the median of its last 5 moves)",
-        "estimate with defaults (not given, and nothing in the journal to learn them from yet):"
+        "estimate learnt: live_migration_seconds 8.5 s (the median of the last 5 moves in the journal)",
+        "estimate with defaults (not given, and nothing in the journal or Nova to learn them from yet):"
         " cold_migration_seconds 20 s"]
     # A duration given is kept; no journal, nothing learned.
     given = run_module(MaintenancePlanModule, dict(args, estimates=dict(estimates, live_migration_seconds=10)), cloud)
@@ -368,8 +369,28 @@ def test_the_estimate_takes_the_durations_not_given_from_the_journals_earlier_mo
     fresh = run_module(MaintenancePlanModule, dict(args, journal=str(tmp_path / "none.sqlite")), cloud)
     assert fresh["learned_estimates"] == {} and fresh["estimated_seconds"] == 10 + 100
     assert fresh["explanation"][-1] == (
-        "estimate with defaults (not given, and nothing in the journal to learn them from yet):"
+        "estimate with defaults (not given, and nothing in the journal or Nova to learn them from yet):"
         " cold_migration_seconds 20 s, live_migration_seconds 10 s")
+
+
+def test_before_the_journal_knows_a_kind_of_move_the_clouds_latest_migrations_tell(tmp_path):
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    cloud.add_server("h0")
+    for index, seconds in enumerate((6, 5, 7, 40, 6)):
+        cloud.migration_records.append((None, SimpleNamespace(
+            migration_type="live-migration", status="completed", created_at="2026-12-07T10:%02d:00.000000" % index,
+            updated_at="2026-12-07T10:%02d:%02d.000000" % (index, seconds))))
+    estimates = {"host_seconds": 100, "batch_overhead_seconds": 0, "session_overhead_seconds": 0}
+    args = {"journal": str(tmp_path / "j.sqlite"), "hosts": ["h0"], "estimates": estimates}
+    result = run_module(MaintenancePlanModule, args, cloud)
+    assert result["learned_estimates"] == {"live_migration_seconds": {"seconds": 6, "migrations": 5}}
+    assert result["estimated_seconds"] == 6 + 100
+    assert result["explanation"][-2] == (
+        "estimate learnt: live_migration_seconds 6 s (the median of the last 5 migrations Nova lists)")
+    assert cloud.calls["compute.latest_migrations"] == 1
+    # The plan of a batch does not read them: its estimate is nobody's reading.
+    batch = run_module(MaintenancePlanModule, dict(args, batch=["h0"]), cloud)
+    assert batch["learned_estimates"] == {} and cloud.calls["compute.latest_migrations"] == 1
 
 
 def test_learned_cold_migrations_change_the_estimate_but_not_the_outage_an_instance_tolerates(tmp_path):
