@@ -128,7 +128,9 @@ def test_module_runs_share_one_token_through_token_cache(playbook, tmp_path):
         json.dump({"auth_token": "refused-" + replaced[8:], "body": token["body"]}, handle)
     plan, = playbook.run({M + "maintenance_plan": {"token_cache": directory, "journal": str(tmp_path / "none"),
                                                    "batch": ["compute1"]}})
-    assert plan.get("failed") is not True, plan.get("msg")
+    # The batch may be blocked by what earlier tests left on the cloud (its plan then fails naming the servers),
+    # but the module read the cloud and planned: a refused token fails it before it has a plan.
+    assert "plan" in plan and "401" not in plan.get("msg", ""), plan.get("msg")
     replaced = kept_token(directory)["auth_token"]
     assert not replaced.startswith("refused-")
 
