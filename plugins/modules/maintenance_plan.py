@@ -456,7 +456,7 @@ maintained:
 """
 
 from functools import partial
-from typing import Dict, Optional
+from typing import Dict, Optional, Set
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import HostSelection, select_hosts
@@ -601,13 +601,17 @@ class MaintenancePlanModule(OpenStackModule):
             select_hosts(states, self.params["batch"], include_disabled, self.params["session_id"], recorded)
         return selection
 
+    def given_estimates(self) -> Set[str]:
+        """The durations of O(estimates) the operator gave: neither learnt nor taken from the defaults."""
+        return {key for key, value in (self.params["estimates"] or {}).items() if value is not None}
+
     def learned_estimates(self) -> Dict[str, dict]:
         """The estimates not given that the journal's earlier moves and sessions tell, and for a kind of move the
         journal has too few of, the cloud's latest migrations (one Nova list).
 
         The plan of one batch learns from the journal's moves alone: the run reports and Nova are read for the
         whole plan."""
-        given = {key for key, value in (self.params["estimates"] or {}).items() if value is not None}
+        given = self.given_estimates()
         whole_plan = not self.params["batch"]
         in_the_journal = self.journal.recent_move_seconds if self.journal_exists else (lambda action, limit: [])
         in_the_cloud = partial(recent_migration_seconds, self.conn, MOVES_LEARNED_FROM) if whole_plan else None
@@ -623,7 +627,7 @@ class MaintenancePlanModule(OpenStackModule):
         none, as its estimate is nobody's reading)."""
         if self.params["batch"]:
             return {}
-        given = {key for key, value in (self.params["estimates"] or {}).items() if value is not None}
+        given = self.given_estimates()
         taken = {"live_migration_seconds": settings.live_migration_seconds,
                  "cold_migration_seconds": settings.estimated_cold_seconds,
                  "host_seconds": settings.host_seconds, "batch_overhead_seconds": settings.batch_overhead_seconds,

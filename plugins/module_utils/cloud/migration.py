@@ -1001,8 +1001,8 @@ def latest_migration(conn, server_id: str):
     return max(records, key=lambda record: record.created_at or "")
 
 
-# A move of the journal's kinds, as Nova records it once it ended well: (migration_type, status).
-ENDED_WELL = {LIVE_MIGRATE: ("live-migration", "completed"), MIGRATE: ("migration", "confirmed")}
+# The journal's kind of move of a Nova migration record that ended well, by its (migration_type, status).
+ENDED_WELL = {("live-migration", "completed"): LIVE_MIGRATE, ("migration", "confirmed"): MIGRATE}
 
 
 def recent_migration_seconds(conn, limit: int) -> Dict[str, List[float]]:
@@ -1017,12 +1017,12 @@ def recent_migration_seconds(conn, limit: int) -> Dict[str, List[float]]:
         return {}
     # One raw page: the SDK's listing would ask for the next with a marker 2.59 refuses (the id, not the uuid).
     page = conn.compute.get("/os-migrations?limit=%d" % limit, microversion=NEWEST_MIGRATIONS_FLOOR.microversion)
-    durations: Dict[str, List[float]] = {action: [] for action in ENDED_WELL}
-    for record in page.json().get("migrations", [])[:limit]:
+    durations: Dict[str, List[float]] = {action: [] for action in ENDED_WELL.values()}
+    for record in page.json().get("migrations", []):
+        action = ENDED_WELL.get((record.get("migration_type"), record.get("status")))
         seconds = seconds_between(record.get("created_at"), record.get("updated_at"))
-        for action, done in ENDED_WELL.items():
-            if (record.get("migration_type"), record.get("status")) == done and seconds is not None and seconds >= 0:
-                durations[action].append(seconds)
+        if action is not None and seconds is not None and seconds >= 0:
+            durations[action].append(seconds)
     return durations
 
 

@@ -25,6 +25,8 @@ from typing import Callable, Iterable, List, TypeVar
 
 # Requests in flight at once: enough for a batch's hosts, few enough not to flood a cloud's API from one module.
 CONCURRENCY = 8
+# A request refused for its token.
+UNAUTHORIZED = 401
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -51,5 +53,3 @@ def again_if_the_token_was_refused(call: Callable[[Item], Result], item: Item) -
             raise
     return call(item)
 
-
-UNAUTHORIZED = 401
