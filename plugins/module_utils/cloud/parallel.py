@@ -52,4 +52,3 @@ def again_if_the_token_was_refused(call: Callable[[Item], Result], item: Item) -
         if UNAUTHORIZED not in (getattr(exc, "status_code", None), getattr(exc, "http_status", None)):
             raise
     return call(item)
-
