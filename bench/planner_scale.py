@@ -12,9 +12,12 @@ Each size is measured in a process of its own, so its peak RSS is its own:
 the plan is timed with nothing tracing it (wall and CPU time, the best of
 --repeat), then planned once more under tracemalloc for the peak memory the
 planning itself allocates (tracemalloc slows allocation about five times, so
-its time is not the plan's). The baseline, measured in the same run, is the
+its time is not the plan's), then once more under cProfile for the function
+calls it makes. The baseline, measured in the same run, is the
 same cloud at a tenth of the size: the time ratio for 10x the input shows how
-the planner grows (about 10x means linear). Planning time is also given
+the planner grows (about 10x means linear), the calls how its work grows
+apart from the machine's memory (--sizes shows both per server over many
+sizes). Planning time is also given
 against the time to build the model in the same process (plain Python work
 on the same input, garbage collector off as during planning), a ratio that
 depends less on the machine and its load than seconds do.
@@ -30,13 +33,14 @@ alternating, so that both see the same load of the machine; the best of each
 is shown, and the time ratio of each pair.
 
 Usage: . scripts/env.sh && python bench/planner_scale.py [--hosts 10000] [--seed 1] [--repeat 1]
-                                                        [--before REV [--pairs 3]]
+                                                        [--before REV [--pairs 3]] [--sizes 1000,2000,...]
        (--hosts 100000: 2,000,000 servers, baseline 10,000 hosts; about 2.5 minutes and 1.7 GB)
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import json
 import os
@@ -48,6 +52,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
+from typing import List
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 COLLECTIONS = os.path.join(ROOT, ".work", "collections")
@@ -215,7 +220,17 @@ def measure(hosts: int, seed: int, repeat: int) -> dict:
     plan_maintenance(model, list(model.hosts), settings)
     figures["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
+    figures["calls"] = counted_calls(model, settings)
     return figures
+
+
+def counted_calls(model: CloudModel, settings: PlanSettings) -> int:
+    """The function calls (Python and built-in) one plan makes, by cProfile: the interpreter's work, which the
+    memory of the machine does not stretch as it does the time."""
+    profile = cProfile.Profile()
+    profile.runcall(plan_maintenance, model, list(model.hosts), settings)
+    profile.create_stats()
+    return sum(calls for _primitive, calls, _tottime, _cumtime, _callers in profile.stats.values())
 
 
 def measure_apart(hosts: int, seed: int, repeat: int, collections: str = COLLECTIONS) -> dict:
@@ -277,6 +292,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="time the plan this many times, keep the best")
     parser.add_argument("--before", help="git revision whose planner to measure beside this tree's")
     parser.add_argument("--pairs", type=int, default=3, help="with --before: runs of each, alternating")
+    parser.add_argument("--sizes", help="comma-separated host counts: per size, time and calls per server")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # measure one size, print JSON (child process)
     parser.add_argument("--collections", default=COLLECTIONS, help=argparse.SUPPRESS)  # the child's planner
     args = parser.parse_args()
@@ -286,13 +302,29 @@ def main() -> None:
     if args.before:
         compare(args)
         return
+    if args.sizes:
+        sweep([int(size) for size in args.sizes.split(",")], args.seed, args.repeat)
+        return
     base = measure_apart(args.hosts // 10, args.seed, args.repeat)
     show("baseline", base)
     large = measure_apart(args.hosts, args.seed, args.repeat)
     show("large", large)
-    print("ratio large/baseline: input x%.0f, plan time x%.1f (CPU x%.1f), planning traced peak x%.1f"
+    print("ratio large/baseline: input x%.0f, plan time x%.1f (CPU x%.1f), function calls x%.1f,"
+          " planning traced peak x%.1f"
           % (large["servers"] / base["servers"], large["plan_s"] / base["plan_s"],
-             large["plan_cpu_s"] / base["plan_cpu_s"], large["traced_peak_mb"] / base["traced_peak_mb"]))
+             large["plan_cpu_s"] / base["plan_cpu_s"], large["calls"] / base["calls"],
+             large["traced_peak_mb"] / base["traced_peak_mb"]))
+
+
+def sweep(sizes: List[int], seed: int, repeat: int) -> None:
+    """Per size, the plan's time and function calls per server: flat calls with a rising time is the memory of
+    the machine (caches, TLB) slowing each access as the model outgrows it, not more work per server."""
+    print("   hosts   servers   plan s   us/server   calls/server")
+    for hosts in sizes:
+        figures = measure_apart(hosts, seed, repeat)
+        print("%8d %9d %8.3f %11.2f %14.1f" % (hosts, figures["servers"], figures["plan_s"],
+                                               1e6 * figures["plan_s"] / figures["servers"],
+                                               figures["calls"] / figures["servers"]))
 
 
 if __name__ == "__main__":
