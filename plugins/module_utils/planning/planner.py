@@ -55,7 +55,7 @@ import math
 from collections import Counter, defaultdict
 from heapq import heappop, heappush, heapreplace
 from operator import attrgetter, itemgetter
-from typing import AbstractSet, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import AbstractSet, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     FAIL,
@@ -141,10 +141,25 @@ OVER_FILL = "over_fill"
 # Attribute readers that run in C, for the passes over every server or move.
 _FLAVOR = attrgetter("vcpus", "ram_mb", "disk_gb")
 _STATUS, _HOST = attrgetter("status"), attrgetter("host")
-_GROUP, _FENIX_GROUP = attrgetter("group_id"), attrgetter("fenix_group_id")
 _SOURCE_AND_KIND, _TARGET_AND_KIND = attrgetter("from_host", "kind"), attrgetter("to_host", "kind")
 _SERVER_ID = attrgetter("server_id")
 _SECOND = itemgetter(1)
+
+
+class ServersRead(NamedTuple):
+    """The model's servers read once for the whole plan: the host order, the first batch and the state use them."""
+
+    on_host: Dict[str, List[ServerModel]]  # the servers on each host of the model, in the model's order
+    grouped: List[ServerModel]  # those in a group (a server in a Fenix instance group is in a group_id too)
+
+
+def read_servers(model: CloudModel) -> ServersRead:
+    on_host: Dict[str, List[ServerModel]] = defaultdict(list)
+    hosts = model.hosts
+    for host, server in zip(map(_HOST, model.servers), model.servers):
+        if host in hosts:
+            on_host[host].append(server)
+    return ServersRead(on_host, [server for server in model.servers if server.group_id is not None])
 
 
 class _Attempt:
@@ -189,7 +204,7 @@ class _Tier:
 
 class _State:
     def __init__(self, model: CloudModel, settings: PlanSettings, targets_later: Sequence[str],
-                 maintained: Iterable[str], to_maintain: Iterable[str],
+                 maintained: Iterable[str], to_maintain: Iterable[str], servers: ServersRead,
                  candidates: Optional[CandidateFilter] = None) -> None:
         self.model = model
         self.hosts = model.hosts
@@ -204,7 +219,7 @@ class _State:
                 self.status[name] = PENDING
             else:
                 self.status[name] = OUTSIDE
-        self._read_servers(model)
+        self._read_servers(model, servers)
         self.actions = {key: settings.policy(key) for key in POLICY_CHOICES}
         self.cold_seconds = settings.cold_migration_seconds
         # The kind of a server that no instance rule or affinity group concerns depends on its status only:
@@ -240,19 +255,15 @@ class _State:
         # The servers of each planned host before the plan, in the order planned (their projects are asked).
         self.planned_servers: List[List[ServerModel]] = []
 
-    def _read_servers(self, model: CloudModel) -> None:
+    def _read_servers(self, model: CloudModel, servers: ServersRead) -> None:
         """The servers on each host, the groups' limits and members per host, the statuses."""
-        self.on_host: Dict[str, List[ServerModel]] = defaultdict(list)
-        on_host, hosts = self.on_host, model.hosts
-        for host, server in zip(map(_HOST, model.servers), model.servers):
-            if host in hosts:
-                on_host[host].append(server)
+        self.on_host = servers.on_host
         # The servers on each host before the plan: those moved there later are listed in the plan already.
-        self.originally = {name: len(servers) for name, servers in on_host.items()}
+        self.originally = {name: len(listed) for name, listed in self.on_host.items()}
         # A group's limit per host comes from its first member (its group policy).
         self.limits: Dict[Optional[str], Optional[int]] = {}
         self.members: Dict[str, Counter] = defaultdict(Counter)
-        grouped = [server for server in model.servers if server.group_id is not None]
+        grouped = servers.grouped
         for server in grouped:
             group_id = server.group_id
             if group_id not in self.limits:
@@ -962,19 +973,20 @@ def _busiest(counts: Dict[Tuple[Optional[str], str], int], at_once: int, setting
     return max(busy.values(), default=0.0)
 
 
-def host_order(model: CloudModel, hosts: Iterable[str]) -> List[str]:
+def host_order(model: CloudModel, hosts: Iterable[str], servers: ServersRead) -> List[str]:
     """Empty hosts first, then the fewest servers, then the most free vCPU (Fenix's choice of host to empty).
 
     A model of one batch's servers does not know the others' counts: they order by free vCPU alone."""
-    counts = Counter(map(_HOST, model.servers)) if model.servers_complete else Counter()
+    on_host: Dict[str, List[ServerModel]] = servers.on_host if model.servers_complete else {}
 
     def key(name: str) -> tuple:
         host = model.hosts[name]
-        return (counts[name], host.used.get(VCPU, 0) - host.capacity.get(VCPU, UNLIMITED), name)
+        return (len(on_host.get(name, ())), host.used.get(VCPU, 0) - host.capacity.get(VCPU, UNLIMITED), name)
     return sorted(hosts, key=key)
 
 
-def limited_members_last_in_first_batch(model: CloudModel, order: List[str], width: int) -> List[str]:
+def limited_members_last_in_first_batch(model: CloudModel, order: List[str], width: int,
+                                        servers: ServersRead) -> List[str]:
     """``order`` with up to ``width`` hosts that hold no member of a group limited by max_impacted_members first.
 
     For a plan that starts with no host maintained: unless a host outside the maintenance takes them, the
@@ -986,9 +998,8 @@ def limited_members_last_in_first_batch(model: CloudModel, order: List[str], wid
     limited = {group_id for group_id, rule in model.groups.items() if rule.max_impacted_members}
     if not limited or not model.servers_complete or not order:
         return order
-    holding = {host for host, group_id, fenix_group_id in zip(map(_HOST, model.servers), map(_GROUP, model.servers),
-                                                              map(_FENIX_GROUP, model.servers))
-               if group_id in limited or fenix_group_id in limited}
+    holding = {server.host for server in servers.grouped
+               if server.group_id in limited or server.fenix_group_id in limited}
     free = [name for name in order if name not in holding][:width]
     if not free or free == order[:len(free)]:
         return order
@@ -1083,11 +1094,12 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
     if settings.max_parallel_hosts < 1:
         raise ValueError("max_parallel_hosts: %d; give at least 1" % settings.max_parallel_hosts)
     to_maintain = [name for name in set(hosts) if name not in maintained]
-    order = host_order(model, to_maintain)
+    servers = read_servers(model)
+    order = host_order(model, to_maintain, servers)
     if not maintained:
-        order = limited_members_last_in_first_batch(model, order, settings.max_parallel_hosts)
+        order = limited_members_last_in_first_batch(model, order, settings.max_parallel_hosts, servers)
     # Targets among hosts still to maintain: the last in the order first, as they go last.
-    state = _State(model, settings, list(reversed(order)), maintained, to_maintain,
+    state = _State(model, settings, list(reversed(order)), maintained, to_maintain, servers,
                    candidates if candidates is not None else model.candidate_filter())
     availability = _Availability(model, settings)
     plan = Plan()
@@ -1164,8 +1176,9 @@ def plan_batch(model: CloudModel, hosts: Iterable[str], settings: PlanSettings,
     if unknown:
         raise ValueError("batch: %s not in the cloud model; known hosts: %s"
                          % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
-    later = list(host_order(model, set(pending) - set(hosts) - set(maintained)))
-    state = _State(model, settings, list(reversed(later)), set(maintained) - set(hosts), list(hosts) + later,
+    servers = read_servers(model)
+    later = host_order(model, set(pending) - set(hosts) - set(maintained), servers)
+    state = _State(model, settings, list(reversed(later)), set(maintained) - set(hosts), list(hosts) + later, servers,
                    candidates if candidates is not None else model.candidate_filter())
     availability = _Availability(model, settings)
     plan = Plan()

@@ -862,7 +862,7 @@ def test_servers_are_tried_in_move_order(case):
     """The planner's order (limited groups first, then the largest flavors, equal ones as the model lists
     them) is move_order's."""
     model, hosts, maintained, plan_settings = case
-    state = planner._State(model, plan_settings, [], maintained, hosts)
+    state = planner._State(model, plan_settings, [], maintained, hosts, planner.read_servers(model))
     for name in model.hosts:
         listed = [s for s in model.servers if s.host == name]
         assert state.in_move_order(name) == sorted(listed, key=lambda s: planner.move_order(s, state.limits))
