@@ -55,6 +55,8 @@ COLD = "cold"
 # Server states the migrations leave a server in when they are done.
 SETTLED_STATUSES = ("ACTIVE", "SHUTOFF", "PAUSED", "VERIFY_RESIZE", "ERROR")
 TRANSIENT_MESSAGES = ("no valid host", "novalidhost")
+# Nova's ServiceUnavailable (409), which names no host: it sees the server's own host's nova-compute down.
+SOURCE_DOWN_MESSAGE = "Service is unavailable at this time."
 # Nova's own rules: os-migrateLive needs a running or paused server, migrate a
 # running or stopped one.
 MIGRATABLE_STATUSES = {LIVE: ("ACTIVE", "PAUSED"), COLD: ("ACTIVE", "SHUTOFF")}
@@ -458,7 +460,7 @@ class Migrator:
             # e.g. 400 "Compute service of compute4 is unavailable at this time." (pre-checks before 2.34)
             names_target = request.target_host is not None and request.target_host in message
             raise MigrationError(
-                "Nova refused the %s migration: %s" % (request.kind, message),
+                "Nova refused the %s migration: %s%s" % (request.kind, message, refusal_hint(message)),
                 transient=is_transient_refusal(exc.status_code, message),
                 target_failed=names_target,
             ) from exc
@@ -1033,6 +1035,17 @@ def is_transient_refusal(status_code: Optional[int], message: str) -> bool:
         # power_state stays so.
         return "vm_state" not in lowered and "power_state" not in lowered
     return status_code == 400 and any(text in lowered for text in TRANSIENT_MESSAGES)
+
+
+def refusal_hint(message: str) -> str:
+    """What an operator can check when Nova's refusal names no host: "" when the message says enough."""
+    if message.strip() != SOURCE_DOWN_MESSAGE:
+        return ""
+    # Nova's check_instance_host: it takes the first nova-compute service of the server's host, deleted ones
+    # included, so a host whose service was deleted and registered again can look down for ever.
+    return (" (Nova finds the nova-compute service of the server's host down: see openstack compute service list;"
+            " if that host's service was deleted and registered again, Nova may be reading the deleted one, which"
+            " nova-manage db archive_deleted_rows removes)")
 
 
 def unmigratable_reason(kind: str, status: str) -> Optional[str]:

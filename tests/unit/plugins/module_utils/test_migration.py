@@ -197,6 +197,23 @@ def test_a_refusal_naming_the_target_drops_it_with_target_fallback():
     assert "Compute service of compute3 is unavailable" in refused.error
 
 
+def test_a_refusal_finding_the_source_host_down_says_what_to_check():
+    """Nova's 409 "Service is unavailable at this time." names no host: the error says which service to look at, and
+    the soft-deleted service row that makes a re-registered host look down (seen on the test cloud)."""
+    cloud, clock = FakeCloud(hosts=("compute1", "compute2")), Clock()
+    server = cloud.add_server("compute1")
+    cloud.refusals = [http_error(409, "Service is unavailable at this time.")]
+    refused = migrator(cloud, clock, retries=0).migrate(MigrationRequest(server, COLD, target_host="compute2"))
+    assert refused.status == "failed"
+    assert refused.error.startswith("Nova refused the cold migration: Service is unavailable at this time. (Nova finds"
+                                    " the nova-compute service of the server's host down")
+    assert "nova-manage db archive_deleted_rows" in refused.error
+
+    cloud.refusals = [http_error(400, "Compute service of compute2 is unavailable at this time.")]
+    other = migrator(cloud, clock, retries=0).migrate(MigrationRequest(server, COLD, target_host="compute2"))
+    assert other.error == "Nova refused the cold migration: Compute service of compute2 is unavailable at this time."
+
+
 def test_without_target_fallback_every_attempt_asks_for_the_named_target():
     cloud, clock = FakeCloud(hosts=("compute1", "compute2", "compute3")), Clock()
     server = cloud.add_server("compute1")
