@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import parse_time
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import MOVE_HEADINGS as PLAN_MOVE_HEADINGS
+from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import label_of
 from ansible_collections.fenix.maintenance.plugins.module_utils.report import templates
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import PHASES, ReportError
 
@@ -94,11 +95,6 @@ def _duration(seconds: Optional[float]) -> str:
 
 def _short(text: str, length: int = 26) -> str:
     return text if len(text) <= length else text[:length - 1] + "\u2026"
-
-
-def named(name: Optional[str], ident: Optional[str]) -> str:
-    """A server or project as people read it: its name beside its id, or the id alone when no name is known."""
-    return "%s (%s)" % (name, ident) if name and name != ident else str(ident)
 
 
 def _md(value: Any) -> str:
@@ -216,8 +212,8 @@ def _host_row(index: int, host: Dict[str, Any], moves: List[dict], scale: _Scale
 
 def _move_tick(lane: int, move: Dict[str, Any], scale: _Scale, bar_y: int) -> Dict[str, Any]:
     tip = "%s (%s) of project %s: %s to %s, %s, %s" % (
-        named(move.get("instance_name"), move["instance_id"]), move["action"],
-        named(move.get("project_name"), move["project_id"]), move["from_host"],
+        label_of(move.get("instance_name"), move["instance_id"]), move["action"],
+        label_of(move.get("project_name"), move["project_id"]), move["from_host"],
         move["to_host"] or move["target_host"] or "the scheduler's choice", move["state"].lower(),
         _duration(move["seconds"]))
     if move["error"]:
@@ -230,7 +226,7 @@ def _move_tick(lane: int, move: Dict[str, Any], scale: _Scale, bar_y: int) -> Di
 
 def _project_row(index: int, project: Dict[str, Any], scale: _Scale, y: int) -> Dict[str, Any]:
     name, project_id = project.get("project_name"), project["project_id"]
-    row = _row("project", index, [("project", project_id)], y, name or project_id, named(name, project_id))
+    row = _row("project", index, [("project", project_id)], y, name or project_id, label_of(name, project_id))
     row["middle"] = y + (ROW_HEIGHT - 2) // 2
     row["done"] = [{"x": scale.x(notice["at"]), "instance": notice["instance_id"]}
                    for notice in project["instance_action_done"]]
@@ -299,7 +295,7 @@ def tables(report: Dict[str, Any]) -> Dict[str, Any]:
         _duration(batch["moving"]), _duration(batch["plugins_and_checks"]), _duration(batch["other"]))}
         for number, batch in enumerate(report.get("batches", []), 1)]
     moves = [{"key": move["instance_id"], "cells": (
-        named(move.get("instance_name"), move["instance_id"]), named(move.get("project_name"), move["project_id"]),
+        label_of(move.get("instance_name"), move["instance_id"]), label_of(move.get("project_name"), move["project_id"]),
         move["action"], move["from_host"], move["to_host"] or "-", move["state"], _duration(move["seconds"]))}
         for move in report["moves"]]
     projects = []
@@ -307,7 +303,7 @@ def tables(report: Dict[str, Any]) -> Dict[str, Any]:
         asks = sum(1 for item in project["notifications"] if not item["reminder"])
         latencies = sorted(reply["seconds"] for reply in project["replies"] if reply["seconds"] is not None)
         projects.append({"key": project["project_id"], "cells": (
-            named(project.get("project_name"), project["project_id"]), asks, len(project["notifications"]) - asks,
+            label_of(project.get("project_name"), project["project_id"]), asks, len(project["notifications"]) - asks,
             len(project["replies"]), _by_policy(project["replies"]),
             _duration(latencies[len(latencies) // 2]) if latencies else "-",
             _unreachable(report["summary"].get("unreachable", {}).get(project["project_id"])))})
@@ -324,7 +320,7 @@ def _time_spent(report: Dict[str, Any]) -> str:
     if not spent:
         return "-"
     names = {project["project_id"]: project.get("project_name") for project in report["projects"]}
-    by_project = ", ".join("%s %s" % (named(names.get(project_id), project_id), _duration(seconds))
+    by_project = ", ".join("%s %s" % (label_of(names.get(project_id), project_id), _duration(seconds))
                            for project_id, seconds in sorted(spent["waiting_by_project"].items(),
                                                              key=lambda item: -item[1]) if seconds)
     text = "moving servers %s, plugins and checks %s, waiting for projects %s%s, the rest %s" % (
