@@ -79,16 +79,8 @@ def forget_computes_beyond(computes: int) -> None:
         for provider in conn.placement.get("/resource_providers?name=%s" % service.host).json()["resource_providers"]:
             conn.placement.delete("/resource_providers/%s" % provider["uuid"])
         print("forgot %s (service and resource provider)" % service.host)
-    # Nova keeps a deleted service as a soft-deleted row, and joins an instance's services by host without
-    # looking at deleted ones: once compute5 starts again (a run with more computes), Nova may read its old row,
-    # find it down and refuse cold migrations from compute5 with "Service is unavailable at this time" (seen in
-    # bench/rolling_makespan.py). Archiving the deleted rows, as operators do, takes them out of that join.
-    etc = os.path.join(CLOUD_DIR, "etc", "nova")
-    archive = [os.path.join(CLOUD_DIR, "venv", "bin", "nova-manage"), "--config-file", os.path.join(etc, "nova.conf"),
-               "--config-file", os.path.join(etc, "nova-db.conf"), "db", "archive_deleted_rows", "--until-complete"]
-    # nova-manage's codes: 0 nothing to archive, 1 rows archived, more an error.
-    if subprocess.run(archive, check=False, stdout=subprocess.DEVNULL).returncode > 1:
-        raise SystemExit("nova-manage db archive_deleted_rows failed: %s" % " ".join(archive))
+    # Else a later start with more computes may see its cold migrations refused (cloudctl archive-deleted says why).
+    subprocess.run([CLOUDCTL, "archive-deleted"], check=True, stdout=subprocess.DEVNULL)
 
 
 def one_batch(workdir: str) -> list:
