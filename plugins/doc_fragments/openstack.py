@@ -176,10 +176,7 @@ options:
     description:
       - Seconds between two reads of a migrating server (or of the host, while waiting for it to be empty).
         With several migrations at a time, seconds between two polls, each listing once the servers of every
-        host with a migration in flight. A chain of group members moved one at a time (the moves of
-        maintenance_instance_actions) is read four times per interval, with one list of the member's own host
-        (the migration the next member waits for, and a member whose turn came), so that the next member starts
-        as soon as the one before it ended.
+        host with a migration in flight.
     type: float
     default: 2
   on_timeout:

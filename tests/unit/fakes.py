@@ -40,13 +40,9 @@ class FakeService(SimpleNamespace):
 class FakeCloud:
     """The cloud's state plus the proxies an openstacksdk Connection has."""
 
-    def __init__(self, hosts=("compute1", "compute2", "compute3"), settle_polls=1, settle_seconds=None):
+    def __init__(self, hosts=("compute1", "compute2", "compute3"), settle_polls=1):
         self.calls = Counter()
         self.settle_polls = settle_polls
-        # With a clock (a test's, set on the cloud): a migration ends settle_seconds after it was requested,
-        # whatever the reads of its server, instead of after settle_polls reads.
-        self.settle_seconds = settle_seconds
-        self.clock = None
         self.services = {
             host: FakeService(
                 id="svc-%s" % host, host=host, binary="nova-compute", status="enabled",
@@ -128,13 +124,6 @@ class FakeCloud:
             return target
         return sorted(h for h in self.services if h != source and self.services[h].status == "enabled"
                       and h not in self.failing_targets)[0]
-
-    def settling(self, pending):
-        """A migration just requested: when it ends (after settle_polls reads, or at settle_seconds)."""
-        pending["polls"] = self.settle_polls
-        if self.settle_seconds is not None:
-            pending["due"] = self.clock() + self.settle_seconds
-        return pending
 
     def move(self, server, destination):
         del self.allocations[server.compute_host][server.id]
@@ -229,7 +218,7 @@ class _Compute(_Atomic):
         pending = self.cloud._pending.get(server.id)
         if pending is not None:
             pending["polls"] -= 1
-            if pending["polls"] < 0 if "due" not in pending else self.cloud.clock() >= pending["due"]:
+            if pending["polls"] < 0:
                 del self.cloud._pending[server.id]
                 pending["finish"]()
 
@@ -282,7 +271,7 @@ class _Compute(_Atomic):
             server.status, server.task_state = previous, None
             record.status = "cancelled"
 
-        self.cloud._pending[server.id] = self.cloud.settling({"finish": finish, "cancel": cancel})
+        self.cloud._pending[server.id] = {"polls": self.cloud.settle_polls, "finish": finish, "cancel": cancel}
 
     def server_migrations(self, server):
         """GET /servers/{id}/migrations: its live migrations in progress; each read sees a quarter more copied."""
@@ -345,7 +334,7 @@ class _Compute(_Atomic):
                 server.source = source
                 record.status = "finished"
 
-        self.cloud._pending[server.id] = self.cloud.settling({"finish": finish})
+        self.cloud._pending[server.id] = {"polls": self.cloud.settle_polls, "finish": finish}
 
     def confirm_server_resize(self, server):
         self.cloud.calls["compute.confirm_server_resize"] += 1

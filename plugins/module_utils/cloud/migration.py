@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Deque, Dict, Generator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Deque, Dict, Generator, List, Optional, Set, Tuple, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.parallel import call_each
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.snapshot import servers_on
@@ -599,12 +599,6 @@ def waits_for_poll(migration: _InFlight) -> bool:
 # No slot kept for a waiting group member: (per source host, per target host).
 _NO_RESERVATION: Tuple[Counter, Counter] = (Counter(), Counter())
 
-# A migration that a queued one comes after (an earlier member of its group), or a member whose turn came and
-# whose server was not read lately, is polled this many times per poll_interval, its own hosts only: the next
-# member starts (after its recovery_time) as soon as the one before it ended, and such a chain of members, one
-# at a time, is what a batch of several hosts waits for last.
-GATING_POLLS_PER_INTERVAL = 4
-
 
 class MigrationBatch:
     """Many migrations in one loop, with slots per source host, per target host and in all, and one poll for all.
@@ -621,9 +615,7 @@ class MigrationBatch:
     costs one request per host, whatever the number of servers on it; the
     servers are read first the same way, one list per source host the
     requests name. Only a migration running longer than ``progress_interval``
-    reads its migration record, once per interval, for its progress. A
-    migration that a queued one must wait for (StartOrder.after) is read
-    GATING_POLLS_PER_INTERVAL times as often, one list of its host per read.
+    reads its migration record, once per interval, for its progress.
     """
 
     def __init__(self, migrator: Migrator, requests: List[MigrationRequest], events: Events = no_events,
@@ -642,7 +634,6 @@ class MigrationBatch:
         self.results: List[object] = [None] * len(requests)  # outcomes, or what a migration raised
         self.running: List[_InFlight] = []
         self.next_poll = float("-inf")
-        self.next_gating_poll = float("-inf")
         # When the latest two polls began (the first read counting as one): what they read is fresh enough.
         self.poll_starts: Deque[float] = deque(maxlen=2)
 
@@ -671,21 +662,10 @@ class MigrationBatch:
                     raise MigrationError("migrations of servers %s wait for migrations that never end" % ", ".join(
                         self.requests[index].server_id for index in queued))
                 continue  # they all ended at once (wait=false, refusals): start the next ones
-            gating = self.gating(queued)
-            self.wait_until_due(wake, gating)
+            self.wait_until_due(wake)
             self.end_pauses()
             self.submit_requests()
-            self.poll_if_due(gating)
-
-    def gating(self, queued: List[int]) -> List[_InFlight]:
-        """The running migrations of a chain of group members: those that queued requests come after (earlier
-        members), and members whose turn came, waiting for a fresh read of their server to be requested."""
-        if self.order is None:
-            return []
-        after = self.order.after
-        earlier = {index for waiting in queued for index in after[waiting]}
-        return [migration for migration in self.running if migration.index in earlier
-                or (after[migration.index] and isinstance(migration.waiting, CurrentState))]
+            self.poll_if_due()
 
     def start_queued(self, queued: List[int], start: Callable[[int], None]) -> Optional[float]:
         """Start the queued requests that may start now; the earliest moment a held one may, if any."""
@@ -823,16 +803,13 @@ class MigrationBatch:
             except Exception as exc:  # pylint: disable=broad-except
                 self.results[migration.index] = exc  # raised once the others are done, like ``started``
 
-    def wait_until_due(self, wake: Optional[float] = None, gating: Sequence[_InFlight] = ()) -> None:
-        """Sleep until the next poll (of all, or of the ``gating`` migrations), the end of the first pause or
-        ``wake`` (a held request's), the first of them."""
+    def wait_until_due(self, wake: Optional[float] = None) -> None:
+        """Sleep until the next poll, the end of the first pause or ``wake`` (a held request's), the first of them."""
         due = [migration.wake for migration in self.running if isinstance(migration.waiting, Pause)]
         if wake is not None:
             due.append(wake)
         if any(waits_for_poll(migration) for migration in self.running):
             due.append(self.next_poll)
-        if any(waits_for_poll(migration) for migration in gating):
-            due.append(self.next_gating_poll)
         if not due:
             return
         delay = min(due) - self.migrator.clock()
@@ -845,39 +822,20 @@ class MigrationBatch:
             if isinstance(migration.waiting, Pause) and migration.wake <= now:
                 self.advance(migration)
 
-    def poll_if_due(self, gating: Sequence[_InFlight] = ()) -> None:
-        """The poll of every waiting migration when due, else that of the waiting ``gating`` ones when theirs is.
-
-        A poll of the gating ones lists their hosts only (it answers the other
-        migrations whose servers it shows), so it is not one of the polls whose
-        start tells whether a server's state is fresh (is_fresh).
-        """
+    def poll_if_due(self) -> None:
         waiting = [migration for migration in self.running if waits_for_poll(migration)]
-        # Those that ended since ``gating`` was read (a pause's end, a refusal) are no longer running.
-        gating_waiting = [migration for migration in gating if migration in self.running and waits_for_poll(migration)]
-        gating_interval = self.settings.poll_interval / GATING_POLLS_PER_INTERVAL
         if waiting and self.migrator.clock() >= self.next_poll:
             self.poll_starts.append(self.migrator.clock())
             self.poll(waiting)
             self.next_poll = self.migrator.clock() + self.settings.poll_interval
-            self.next_gating_poll = self.migrator.clock() + gating_interval
-        elif gating_waiting and self.migrator.clock() >= self.next_gating_poll:
-            self.poll(gating_waiting, also=waiting)
-            self.next_gating_poll = self.migrator.clock() + gating_interval
 
-    def poll(self, waiting: List[_InFlight], also: Sequence[_InFlight] = ()) -> None:
-        """Answer every waiting migration with its server's state: one list per host, a GET for a server lost.
-
-        ``also``: other migrations waiting for a poll, answered when those lists show their server.
-        """
+    def poll(self, waiting: List[_InFlight]) -> None:
+        """Answer every waiting migration with its server's state: one list per host, a GET for a server lost."""
         seen: Dict[str, object] = {}
         listed: Set[str] = set()
         self.list_hosts({self.source_of(migration.request) for migration in waiting}, seen, listed)
         self.list_hosts({migration.request.target_host for migration in waiting
                          if migration.request.server_id not in seen} - listed, seen, listed)
-        for migration in also:
-            if migration not in waiting and migration.request.server_id in seen:
-                self.advance(migration, seen[migration.request.server_id])
         for migration in waiting:
             server_id = migration.request.server_id
             if server_id in seen:

@@ -717,9 +717,9 @@ def test_a_failing_started_callback_skips_its_migration_and_is_raised_once_the_o
 
 # A StartOrder: a request starts once the requests it comes after ended well, and once its hold passed.
 
-def ordered_run(cloud, requests, after, hold=None, clock=None, **settings):
+def ordered_run(cloud, requests, after, hold=None, **settings):
     """The outcomes and the (time, started/ended, server) events of an ordered run; ``hold(request, now)``."""
-    clock, events = clock or Clock(), []
+    clock, events = Clock(), []
     defaults = dict(concurrency=10, concurrency_per_host=2)
     defaults.update(settings)
     order = StartOrder(after, (lambda request: hold(request, clock.now)) if hold else (lambda request: 0.0))
@@ -775,65 +775,6 @@ def test_a_member_waiting_out_its_recovery_keeps_a_slot_of_its_host_from_the_fre
     assert times[("started", first)] == times[("started", free1)] == 0.0
     assert times[("started", second)] == times[("ended", first)] + 2
     assert times[("started", free2)] == times[("ended", first)] < times[("started", second)]
-
-
-def test_a_migration_the_next_member_waits_for_is_polled_more_often_on_its_hosts_only():
-    # a and b are members of one group, b after a; g moves beside a, f beside b. Migrations take 5 s; polls every
-    # 2 s (at 0, 2, 4, 6) would see a's end at 6. a is polled every 0.5 s besides, listing compute1 only (and
-    # its target compute3 once it left): b starts at 5. Those lists show g too, whose end is seen with a's;
-    # f's is seen by the poll at 6.
-    def run(after):
-        cloud, clock = FakeCloud(settle_seconds=5), Clock()
-        cloud.clock = clock
-        servers = [cloud.add_server(host) for host in ("compute1", "compute2", "compute1", "compute2")]
-        listed = []
-        list_servers_of = cloud.compute.servers
-
-        def listing(**kwargs):
-            listed.append((clock.now, kwargs.get("compute_host")))
-            return list_servers_of(**kwargs)
-        cloud.compute.servers = listing
-        requests = [MigrationRequest(server, LIVE, "compute3", source_host=cloud.servers[server].compute_host)
-                    for server in servers]
-        outcomes, times = ordered_run(cloud, requests, after, clock=clock, poll_interval=2)
-        assert all(outcome.status == "migrated" for outcome in outcomes)
-        return servers, times, listed
-
-    (a, b, g, f), times, listed = run(after=[[], [0], [], []])
-    assert times[("ended", a)] == times[("ended", g)] == times[("started", b)] == 5.0
-    assert times[("ended", f)] == 6.0
-    assert [(moment, host) for moment, host in listed if moment % 2] == [
-        (0.5, "compute1"), (1.0, "compute1"), (1.5, "compute1"), (2.5, "compute1"), (3.0, "compute1"),
-        (3.5, "compute1"), (4.5, "compute1"), (5.0, "compute1"), (5.0, "compute3")]
-    # Nobody waits for a: polls every 2 s only.
-    (a, b, g, f), times, listed = run(after=[[], [], [], []])
-    assert times[("ended", a)] == times[("ended", g)] == 6.0
-    assert all(moment % 2 == 0 for moment, _host in listed)
-
-
-def test_a_member_whose_turn_came_reads_its_host_at_once_not_at_the_next_poll():
-    # b comes 0.5 s after a ended (at 5). No poll lists compute2 meanwhile (nothing else moves from there), so
-    # b's server must be read again before its migration is requested: at 5.5, not at the poll of 6.
-    cloud, clock = FakeCloud(settle_seconds=5), Clock()
-    cloud.clock = clock
-    a, b = cloud.add_server("compute1"), cloud.add_server("compute2")
-    requested = {}
-    live_migrate = cloud.compute.live_migrate_server
-
-    def requesting(server_id, **kwargs):
-        requested[server_id] = clock.now
-        return live_migrate(server_id, **kwargs)
-    cloud.compute.live_migrate_server = requesting
-    requests = [MigrationRequest(server, LIVE, "compute3", source_host=cloud.servers[server].compute_host)
-                for server in (a, b)]
-    ended = {}
-
-    def hold(request, now):
-        return 0.0 if request.server_id != b else max(0.0, ended.setdefault(b, now) + 0.5 - now)
-    outcomes, times = ordered_run(cloud, requests, after=[[], [0]], hold=hold, clock=clock, poll_interval=2)
-    assert [outcome.status for outcome in outcomes] == ["migrated", "migrated"]
-    assert times[("ended", a)] == 5.0
-    assert requested == {a: 0.0, b: 5.5}
 
 
 def test_a_request_after_one_that_failed_is_left_unmoved_and_the_others_move():
