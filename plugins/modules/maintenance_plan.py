@@ -150,6 +150,9 @@ options:
           - The maintenance of a batch's hosts once they are empty (upgrade plugins, reboot, health gate).
           - When not given, the median of the plugins and checks of the batches of the latest finished sessions
             in the journal (up to 3 sessions, at least 2 batches), else 300 (RV(learned_estimates) says which).
+          - A finished session's figures come from its run report the first time a plan reads them; the journal
+            keeps them from then on (not in check mode; C(changed)), as the report of a session of thousands of
+            hosts takes seconds to build. A session moved to another state since is read again.
         type: float
       batch_overhead_seconds:
         description:
@@ -196,8 +199,9 @@ options:
         C(<name>-plan.html) in O(page_dir), where C(<name>) is the session id or C(dry-run) without one.
         It shows each batch with its hosts, the rule that bounds its width, its estimate by part, each server's
         move (project, target, live or cold, wave) and the servers left on its hosts.
-      - Written in check mode too, as it is the dry run's own output; nothing else is written.
-        C(changed) says whether a page file changed (a file is replaced only when its content differs).
+      - Written in check mode too, as it is the dry run's own output. C(changed) says whether a page file
+        changed (a file is replaced only when its content differs), or whether the journal now keeps the
+        figures of a finished session (see O(estimates)).
     type: bool
     default: false
   page_dir:
@@ -456,7 +460,7 @@ maintained:
 """
 
 from functools import partial
-from typing import Dict, Optional, Set
+from typing import Dict, List, Optional, Set
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.compute_service import HostSelection, select_hosts
@@ -477,7 +481,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.explain import describe, explain
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.history import (
-    MOVES_LEARNED_FROM, SESSIONS_LEARNED_FROM, default_lines, learned_estimates, learned_from_sessions, learned_lines)
+    MOVES_LEARNED_FROM, SESSIONS_LEARNED_FROM, default_lines, learned_estimates, learned_from_sessions, learned_lines,
+    session_figures)
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_batch, plan_maintenance
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import ReportError, build_report
 from ansible_collections.fenix.maintenance.plugins.module_utils.report.report import report_directory, write_plan_page
@@ -617,10 +622,26 @@ class MaintenancePlanModule(OpenStackModule):
         in_the_cloud = partial(recent_migration_seconds, self.conn, MOVES_LEARNED_FROM) if whole_plan else None
         learned = learned_estimates(in_the_journal, in_the_cloud, given)
         if self.journal_exists and whole_plan and not set(LEARNED_FROM_SESSIONS) <= given:
-            reports = [build_report(self.journal, session_id)
+            figures = [self.finished_session_figures(session_id)
                        for session_id in self.journal.finished_session_ids(SESSIONS_LEARNED_FROM)]
-            learned.update(learned_from_sessions(reports))
+            learned.update(learned_from_sessions(figures))
         return {key: value for key, value in learned.items() if key not in given}
+
+    def finished_session_figures(self, session_id: str) -> dict:
+        """What the estimate learns of a finished session, from its run report the first time and then from the
+        journal, where that is kept (not in check mode): the report of a session of 10,000 hosts takes seconds.
+
+        Kept figures count while the session is as it was (its updated_at): a session moved again is read anew.
+        """
+        updated_at = self.journal.session(session_id).updated_at
+        kept = self.journal.session_figures(session_id)
+        if kept is not None and kept.get("session_updated_at") == updated_at:
+            return kept
+        figures = dict(session_figures(build_report(self.journal, session_id)), session_updated_at=updated_at)
+        self.figures_kept.append(session_id)
+        if not self.check_mode:
+            self.journal.record_session_figures(session_id, figures)
+        return figures
 
     def defaults_taken(self, settings: PlanSettings, learned: Dict[str, dict]) -> Dict[str, float]:
         """The durations of the estimate neither given nor learned, with the default it took (the plan of a batch:
@@ -638,6 +659,7 @@ class MaintenancePlanModule(OpenStackModule):
         page_dir = self.page_directory()
         self.check_options()
         require_floors(self.conn)
+        self.figures_kept: List[str] = []  # finished sessions whose figures the journal keeps from this run on
         learned = self.learned_estimates()
         settings = self.settings(learned)
         session_hosts, maintained, group_constraints, instance_constraints = self.read_journal()
@@ -674,6 +696,7 @@ class MaintenancePlanModule(OpenStackModule):
             name = self.params["session_id"] or "dry-run"
             result["page_files"], result["changed"] = write_plan_page(
                 page_dir, name, describe(view, names), "Maintenance plan %s" % name)
+        result["changed"] = result["changed"] or bool(self.figures_kept)
         if batch and not plan.ok:
             reasons = [blocker["message"] for blocker in view["blockers"]]
             reasons += ["host %s: %s" % (item["host"], item["reason"]) for item in view["unplanned_hosts"]

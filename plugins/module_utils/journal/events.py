@@ -16,6 +16,11 @@ from __future__ import annotations
 import json
 from typing import List, Optional
 
+# A finished session's figures that a plan's estimate learns from (planning.history.session_figures), kept
+# once read from its run report, which takes seconds to build for a session of thousands of hosts. Not part
+# of what the session did: the run report leaves it out.
+SESSION_FIGURES = "session.figures"
+
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import dump_json
 
@@ -35,6 +40,17 @@ class EventsMixin(JournalCore):
             "SELECT * FROM events WHERE session_id = ? AND event_id > ? ORDER BY event_id", (session_id, after)
         ).fetchall()
         return [dict(row, details=json.loads(row["details"])) for row in rows]
+
+    def session_figures(self, session_id: str) -> Optional[dict]:
+        """The latest figures kept for the session (record_session_figures), None when none were."""
+        row = self._run(
+            "SELECT details FROM events WHERE session_id = ? AND kind = ? ORDER BY event_id DESC LIMIT 1",
+            (session_id, SESSION_FIGURES),
+        ).fetchone()
+        return json.loads(row["details"]) if row is not None else None
+
+    def record_session_figures(self, session_id: str, figures: dict) -> None:
+        self.record_event(session_id, SESSION_FIGURES, details=figures)
 
     def _event(self, session_id, kind, host=None, project_id=None, instance_id=None, details=None) -> None:
         self._run(

@@ -68,9 +68,20 @@ def learned_estimates(recent_move_seconds: Callable[[str, int], List[float]],
     return learned
 
 
+# What learned_from_sessions reads of each batch of a run report.
+BATCH_FIGURES = ("start", "seconds", "plugins_and_checks", "other")
+
+
+def session_figures(report: Mapping[str, Any]) -> Dict[str, Any]:
+    """The part of a run report (report.build) that learned_from_sessions reads, in the same shape."""
+    return {"time_spent": {"seconds": report["time_spent"]["seconds"]},
+            "batches": [{key: batch[key] for key in BATCH_FIGURES} for batch in report.get("batches") or []]}
+
+
 def learned_from_sessions(reports: Sequence[Mapping[str, Any]]) -> Dict[str, dict]:
     """``host_seconds`` and ``batch_overhead_seconds`` (each ``{seconds, batches}``) and ``session_overhead_seconds``
-    (``{seconds, sessions}``) from the run reports (report.build) of finished sessions that had batches.
+    (``{seconds, sessions}``) from the run reports (report.build, or their session_figures) of finished sessions
+    that had batches.
 
     A batch's overhead is the rest of its own time and the gap to the next batch's first disable; the session's is
     its time before the first batch and after the last.

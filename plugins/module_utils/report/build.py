@@ -37,12 +37,15 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.clock import seconds_between
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.events import SESSION_FIGURES
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.leases import LEASE_EVENTS
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import INSTANCE_ACTION_DONE
 from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session import session_summary
 
 PHASES = ("disabled", "emptying", "plugins", "enabled")
+# Events that are not what the session did (see build_report).
+NOT_REPORTED = LEASE_EVENTS + (SESSION_FIGURES,)
 
 
 class ReportError(MaintenanceError):
@@ -53,8 +56,9 @@ def build_report(journal: Journal, session_id: str) -> Dict[str, Any]:
     """The report of one session as plain data (the JSON report)."""
     session = journal.session(session_id)
     # Which run held the session is not what the session did: a later run of a finished session (an
-    # idempotence check) takes and gives back the lease, and its report must stay the same bytes.
-    events = [event for event in journal.events(session_id) if event["kind"] not in LEASE_EVENTS]
+    # idempotence check) takes and gives back the lease, and its report must stay the same bytes. Nor are the
+    # figures a plan kept of it (SESSION_FIGURES).
+    events = [event for event in journal.events(session_id) if event["kind"] not in NOT_REPORTED]
     server_names = {record.instance_id: record.details.get("name") or None
                     for record in journal.instances(session_id)}
     project_names = recorded_project_names(events)

@@ -389,3 +389,17 @@ def test_finished_session_ids_are_the_latest_done_sessions(location):
     assert journal.finished_session_ids(5) == ["new", "old"]
     assert journal.finished_session_ids(1) == ["new"]
     journal.close()
+
+
+def test_the_figures_kept_of_a_session_are_the_latest(location):
+    journal = Journal(location)
+    journal.create_session(["c1"], session_id="s1")
+    journal.create_session(["c1"], session_id="s2")
+    assert journal.session_figures("s1") is None
+    journal.record_session_figures("s1", {"batches": [], "session_updated_at": "a"})
+    journal.record_event("s1", "lease.acquired", details={"holder": "x"})
+    journal.record_session_figures("s1", {"batches": [{"start": 1.0}], "session_updated_at": "b"})
+    journal.record_event("s1", "lease.released", details={"holder": "x"})
+    assert journal.session_figures("s1") == {"batches": [{"start": 1.0}], "session_updated_at": "b"}
+    assert journal.session_figures("s2") is None
+    journal.close()

@@ -3,6 +3,8 @@ from types import SimpleNamespace
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model import label_of
+from ansible_collections.fenix.maintenance.plugins.module_utils.report.build import build_report
+from ansible_collections.fenix.maintenance.plugins.modules import maintenance_plan
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_plan import MaintenancePlanModule
 from fakes import FakeCloud
 from module_runner import run_module
@@ -466,3 +468,40 @@ def test_the_estimate_learns_a_batchs_host_work_and_overhead_and_the_sessions_fr
     # The plan of one batch learns from the moves alone, and counts no session start and end.
     batch = run_module(MaintenancePlanModule, dict(args, batch=["h0"]), cloud)
     assert batch["learned_estimates"] == {} and batch["estimated_seconds"] == 10 + 300 + 7
+
+
+def test_a_finished_sessions_figures_are_read_from_its_report_once_and_kept(tmp_path, monkeypatch):
+    cloud = FakeCloud(hosts=("h0", "h1"))
+    cloud.add_server("h0")
+    location = str(tmp_path / "j.sqlite")
+    journal = Journal(location)
+    finished_session(journal, "earlier", [("h0", 5, 6, 14, 15, 22, 24), ("h1", 26, 27, 33, 34, 40, 43)], 46)
+    report_before = build_report(journal, "earlier")
+    args = {"journal": location, "hosts": ["h0"], "estimates": {"live_migration_seconds": 10}}
+    reports = []
+
+    def counted_report(*arguments):
+        reports.append(arguments[1])
+        return build_report(*arguments)
+    monkeypatch.setattr(maintenance_plan, "build_report", counted_report)
+    # A dry run reads the report and keeps nothing.
+    dry = run_module(MaintenancePlanModule, args, cloud, check_mode=True)
+    assert reports == ["earlier"] and journal.session_figures("earlier") is None
+    assert dry["changed"], "check mode says the figures would be kept"
+    first = run_module(MaintenancePlanModule, args, cloud)
+    assert reports == ["earlier"] * 2 and journal.session_figures("earlier")["batches"] and first["changed"]
+    second = run_module(MaintenancePlanModule, args, cloud)
+    assert reports == ["earlier"] * 2, "the kept figures stand for the report"
+    assert not second["changed"]
+    assert dry["learned_estimates"] == first["learned_estimates"] == second["learned_estimates"] == {
+        "host_seconds": {"seconds": 6.5, "batches": 2},
+        "batch_overhead_seconds": {"seconds": 5.5, "batches": 2},
+        "session_overhead_seconds": {"seconds": 8, "sessions": 1},
+    }
+    # The kept figures are not part of what the session did.
+    assert build_report(journal, "earlier") == report_before
+    # A session moved since its figures were kept is read anew.
+    journal.clock = lambda: "2026-12-01T11:01:00.000Z"
+    journal.set_session_state("earlier", "MAINTENANCE_DONE")
+    run_module(MaintenancePlanModule, args, cloud)
+    assert reports == ["earlier"] * 3
