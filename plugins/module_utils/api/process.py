@@ -31,6 +31,8 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.processes import
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import API_START_FAILURE_MARK, DEFAULT_API_BIND
 
 APP = "ansible_collections.fenix.maintenance.plugins.module_utils.api.app:create_app()"
+# Seconds an idle client connection stays open (gunicorn's default is 2).
+KEEP_ALIVE_SECONDS = 1
 # What auth_mode keystone imports besides the API's own libraries (pip takes these names as they are).
 KEYSTONE_MODULES = ("keystonemiddleware", "oslo_policy")
 
@@ -83,6 +85,9 @@ class ApiSettings:
             "--access-logfile", self.log_file,
             "--error-logfile", self.log_file,
             "--graceful-timeout", "10",
+            # A stop waits for the clients' idle kept-alive connections to expire (up to 2 s in gunicorn 27):
+            # the VNFMs keep theirs after their last answer, at the end of every run.
+            "--keep-alive", str(KEEP_ALIVE_SECONDS),
             "--no-control-socket",  # its default path is shared by every gunicorn of the user
             APP,
         ]

@@ -134,6 +134,8 @@ def test_command_and_environment(tmp_path):
     assert command[command.index("--pythonpath") + 1] == COLLECTIONS
     assert command[command.index("--error-logfile") + 1] == str(tmp_path / "run" / "api.log")
     assert command[-1].endswith("api.app:create_app()")
+    # Under gunicorn's 2 s: a stop does not wait that long for a VNFM's idle connection.
+    assert command[command.index("--keep-alive") + 1] == "1"
     env = settings.environment()
     assert (env["FENIX_JOURNAL"], env["FENIX_API_AUTH"], env["FENIX_API_TOKEN_TTL"]) == (
         str(tmp_path / "journal.sqlite"), "keystone", "60")
