@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 from typing import List, Optional
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import dump_json
+
 # A finished session's figures that a plan's estimate learns from (planning.history.session_figures), kept
 # once read from its run report, which takes seconds to build for a session of thousands of hosts. Not part
 # of what the session did: the run report leaves it out.
 SESSION_FIGURES = "session.figures"
-
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.core import JournalCore
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import dump_json
 
 
 class EventsMixin(JournalCore):
