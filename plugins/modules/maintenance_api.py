@@ -26,6 +26,10 @@ description:
     session is deleted through the API. A cloud given by name is looked up by
     the service in clouds.yaml; other credentials are written to a private
     clouds.yaml (mode 0600) in O(run_dir).
+  - With O(token_cache) (the role's run sets it), the service's cloud connection starts with the
+    Keystone token the run's modules keep there, which the cloud's services have validated already,
+    instead of a new one that each of them validates again at the service's first requests (the
+    VNFMs' first constraints, checked against Nova).
 options:
   state:
     description:
@@ -343,6 +347,7 @@ class MaintenanceApiModule(OpenStackModule):
             threads=params["threads"],
             token_ttl=params["token_ttl"],
             policy_file=params["policy_file"],
+            token_cache=params["token_cache"] if cloud else None,
         )
         if params["python"]:
             settings.python = params["python"]

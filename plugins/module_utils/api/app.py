@@ -18,6 +18,8 @@ the whole command line:
   validate tokens (keystonemiddleware's auth_token, api/auth.py) and to enable
   hosts again when a session is deleted.
 - FENIX_API_TOKEN_TTL: longest time a token validation is trusted (seconds, default 300).
+- FENIX_API_TOKEN_CACHE: a directory of kept Keystone tokens (the modules' ``token_cache``): the service's cloud
+  connection starts with the token kept there for its credentials, if any, instead of a new one.
 - FENIX_API_POLICY_FILE: an oslo.policy file (YAML) overriding the default rules of api/policy.py.
 - FENIX_API_MAX_BODY: largest request body accepted (bytes, default 1048576: 1 MiB); a longer one is 413.
 - FENIX_API_LAUNCHER: who runs a session POSTed here: ``runner`` (default: ansible-runner on this host),
@@ -77,6 +79,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.api.policy impor
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.migration import settle_migrations_from
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.token_cache import load_token
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import holder_ended
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.leases import held_message
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.location import (
@@ -124,6 +127,7 @@ class ServiceConfig:
     policy_file: Optional[str] = None
     max_body: int = DEFAULT_MAX_BODY
     launch: LaunchSettings = field(default_factory=LaunchSettings)
+    token_cache: Optional[str] = None
 
     @classmethod
     def from_environment(cls, environ: Optional[Dict[str, str]] = None) -> "ServiceConfig":
@@ -136,6 +140,7 @@ class ServiceConfig:
             policy_file=environ.get(POLICY_FILE_VARIABLE) or None,
             max_body=parse_max_body(environ.get("FENIX_API_MAX_BODY")),
             launch=LaunchSettings.from_environment(environ),
+            token_cache=environ.get("FENIX_API_TOKEN_CACHE") or None,
         )
         config.check()
         return config
@@ -192,7 +197,7 @@ class Service:
     def __init__(self, config: ServiceConfig, connect: Optional[Callable[[], Any]] = None) -> None:
         self.config = config
         self.location = journal_path(config.journal)
-        self._connect = connect or (lambda: _connect_cloud(config.cloud))
+        self._connect = connect or (lambda: _connect_cloud(config.cloud, config.token_cache))
         self._conn = None
         self._conn_lock = threading.RLock()  # conn is read while the lock is held
         self._local = threading.local()
@@ -518,9 +523,20 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _connect_cloud(cloud: Optional[str]):
+def _connect_cloud(cloud: Optional[str], token_cache: Optional[str] = None):
+    """The service's cloud connection; with ``token_cache``, holding the token the run's modules keep there.
+
+    Every service validates a token it has not seen with Keystone, once in each of its worker processes (Nova's
+    API, without a shared memcached, four times here). A service started for one run, with a token of its own,
+    paid that on its first Nova reads, which are the VNFMs' first constraints (the owner checks of
+    ``_check_server_owner``), on the run's path while it waits for their answers. The run's token is known to
+    them already. A kept token the cloud refuses is replaced by keystoneauth at the first request.
+    """
     import openstack
-    return openstack.connect(cloud=cloud)
+    conn = openstack.connect(cloud=cloud)
+    if token_cache:
+        load_token(token_cache, conn.session.auth)
+    return conn
 
 
 def authorize(caller: Caller, operation: str, who: str, params: Dict[str, str]) -> None:

@@ -57,6 +57,7 @@ class ApiSettings:
     python: str = sys.executable
     launch: LaunchSettings = field(default_factory=LaunchSettings)
     extra_env: Dict[str, str] = field(default_factory=dict)
+    token_cache: Optional[str] = None
 
     @property
     def url(self) -> str:
@@ -102,6 +103,8 @@ class ApiSettings:
             env["FENIX_API_CLOUD"] = self.cloud
         if self.clouds_yaml:
             env["OS_CLIENT_CONFIG_FILE"] = self.clouds_yaml
+        if self.token_cache:
+            env["FENIX_API_TOKEN_CACHE"] = self.token_cache
         if self.policy_file:
             env["FENIX_API_POLICY_FILE"] = self.policy_file
         return env

@@ -142,7 +142,9 @@ def test_command_and_environment(tmp_path):
     assert (env["FENIX_API_CLOUD"], env["OS_CLIENT_CONFIG_FILE"], env["EXTRA"]) == (
         "fenix-api", "/etc/fenix/clouds.yaml", "1")
     assert "FENIX_API_CLOUD" not in settings_in(tmp_path).environment()
-    assert "FENIX_API_POLICY_FILE" not in env
+    assert "FENIX_API_POLICY_FILE" not in env and "FENIX_API_TOKEN_CACHE" not in env
+    kept = settings_in(tmp_path, auth="keystone", cloud="fenix-api", token_cache="/home/op/.cache/tokens")
+    assert kept.environment()["FENIX_API_TOKEN_CACHE"] == "/home/op/.cache/tokens"
     policy = settings_in(tmp_path, auth="keystone", cloud="fenix-api", policy_file="/etc/fenix/policy.yaml")
     assert policy.environment()["FENIX_API_POLICY_FILE"] == "/etc/fenix/policy.yaml"
 

@@ -16,15 +16,21 @@ import pytest
 from falcon import testing
 from openstack import exceptions
 
-from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import ServiceConfig, build, warm_up
+from ansible_collections.fenix.maintenance.plugins.module_utils.api.app import (
+    ServiceConfig,
+    _connect_cloud,
+    build,
+    warm_up,
+)
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.launcher import LaunchSettings
 from ansible_collections.fenix.maintenance.plugins.module_utils.api.schema import ROUTES, openapi_document
+from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.token_cache import save_token
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import RunProcess, process_space
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import ConstraintNotFound
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.processes import process_stat
 
-from fakes import FakeCloud
+from fakes import FakeCloud, authenticated
 from keystone_server import KeystoneServer, issued, service_clouds_yaml
 
 TOKENS = {
@@ -423,6 +429,24 @@ def test_configuration_errors_name_the_variable():
         ServiceConfig.from_environment({"FENIX_API_AUTH": "keystone"})
     with pytest.raises(ValueError, match="FENIX_API_AUTH: 'ldap' is not one of keystone, none"):
         ServiceConfig.from_environment({"FENIX_API_AUTH": "ldap"})
+
+
+def test_the_service_connection_starts_with_the_runs_kept_token(tmp_path, monkeypatch):
+    # The run's modules keep their token in token_cache; the service started for the run holds the same one, which
+    # the cloud's services validated already, instead of authenticating anew (nothing is sent to the cloud here).
+    tokens = str(tmp_path / "tokens")
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n  fenix-api:\n    auth:\n      auth_url: http://keystone.test/v3\n      username: admin\n"
+        "      password: secret\n      project_name: admin\n      user_domain_id: default\n"
+        "      project_domain_id: default\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    save_token(tokens, authenticated(_connect_cloud("fenix-api").session.auth, "token-of-the-run"), loaded=None)
+    config = ServiceConfig.from_environment({"FENIX_API_CLOUD": "fenix-api", "FENIX_API_TOKEN_CACHE": tokens})
+    assert config.token_cache == tokens
+    assert _connect_cloud(config.cloud, config.token_cache).session.auth.auth_ref.auth_token == "token-of-the-run"
+    assert _connect_cloud(config.cloud).session.auth.auth_ref is None, "without the cache: a token of its own"
+    assert ServiceConfig.from_environment({"FENIX_API_CLOUD": "fenix-api"}).token_cache is None
 
 
 def test_openapi_document_covers_every_route():

@@ -61,3 +61,19 @@ def test_a_policy_file_is_checked_before_anything_starts(tmp_path):
                        check_mode=True)
     assert not given["failed"], given["msg"]
     assert given["changed"] and given["auth_mode"] == "keystone" and not os.path.exists(tmp_path / "run")
+
+
+def test_the_runs_token_cache_reaches_the_service_that_checks_tokens(tmp_path, monkeypatch):
+    from ansible_collections.fenix.maintenance.plugins.modules import maintenance_api
+    started = []
+    monkeypatch.setattr(maintenance_api, "running", lambda settings: None)
+    monkeypatch.setattr(maintenance_api, "start", lambda settings, timeout: started.append(settings) or {"pid": 4242})
+    tokens = str(tmp_path / "tokens")
+    keystone = dict(args(tmp_path), auth_mode="keystone", cloud="fenix-api", token_cache=tokens)
+    result = run_module(MaintenanceApiModule, keystone, FakeCloud())
+    assert not result["failed"], result["msg"]
+    assert started[-1].token_cache == tokens and started[-1].environment()["FENIX_API_TOKEN_CACHE"] == tokens
+    # A lab service has no cloud connection to give it to.
+    result = run_module(MaintenanceApiModule, dict(args(tmp_path), token_cache=tokens), FakeCloud())
+    assert not result["failed"], result["msg"]
+    assert started[-1].token_cache is None
