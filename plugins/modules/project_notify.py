@@ -127,6 +127,18 @@ options:
     type: bool
     default: false
     version_added: 0.2.0
+  session_state_when_answered:
+    description:
+      - Once the wait of O(wait_for_replies) ends without failing (every project answered, or the silent
+        policy decided for it), move the session to this state in the same module run, as
+        O(fenix.maintenance.maintenance_session#module:session_state) would. A rolling maintenance ends its
+        session so, with V(MAINTENANCE_DONE) once the projects answered V(MAINTENANCE_COMPLETE).
+      - A wait that fails (a NACK, a project still silent) leaves the session where it is.
+      - Requires O(wait_for_replies=true). In check mode nothing moves; C(changed) says it would.
+    type: str
+    choices: [MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, START_MAINTENANCE, PLANNED_MAINTENANCE,
+              MAINTENANCE_COMPLETE, MAINTENANCE_DONE, MAINTENANCE_FAILED]
+    version_added: 0.2.0
   timeout:
     description:
       - With O(wait_for_replies), seconds to wait for every answer, reminders included.
@@ -337,7 +349,9 @@ kept_projects:
   sample: [{project_id: fc9628a8089441e9af02942f29e0072c, notified_at: "2026-12-01T02:00:00.000000Z", answered: true,
             reply: ACK_PLANNED_MAINTENANCE}]
 session_state:
-  description: The session's state after the module (moved to O(state) with O(move_session)).
+  description:
+    - The session's state after the module (moved to O(state) with O(move_session), then to
+      O(session_state_when_answered) once the projects answered).
   returned: always
   type: str
   sample: PLANNED_MAINTENANCE
@@ -423,6 +437,7 @@ class ProjectNotifyModule(AwaitsReplies, OpenStackModule):
         actions_at=dict(),
         asked_since=dict(),
         wait_for_replies=dict(type="bool", default=False),
+        session_state_when_answered=dict(choices=list(SESSION_STATES)),
         **reply_wait_argument_spec(),
     )
     module_kwargs = dict(
@@ -466,9 +481,14 @@ class ProjectNotifyModule(AwaitsReplies, OpenStackModule):
             self.warn(undelivered_warning(failed))
         if self.params["wait_for_replies"] and not self.check_mode:
             self.wait_for_replies(session, result)
+        if self.params["session_state_when_answered"]:
+            self.move_session_when_answered(session, result)
         return result
 
     def refuse_waiting_for_no_answer(self) -> None:
+        if self.params["session_state_when_answered"] and not self.params["wait_for_replies"]:
+            raise ValueError("session_state_when_answered: the session moves once the projects answered; set"
+                             " wait_for_replies=true, or move it with maintenance_session")
         if not self.params["wait_for_replies"]:
             return
         if self.params["event_type"] == HOST_EVENT or self.params["state"] == INSTANCE_ACTION_DONE:
@@ -482,6 +502,19 @@ class ProjectNotifyModule(AwaitsReplies, OpenStackModule):
         result["changed"] = result["changed"] or replies.pop("changed")
         result["replies"] = replies
         self.fail_on_answers(outcome)
+
+    def move_session_when_answered(self, session, result: dict) -> None:
+        """The session moved to session_state_when_answered, the wait having ended without failing."""
+        wanted = self.params["session_state_when_answered"]
+        before = self.journal.session(session.session_id) if not self.check_mode else session
+        if self.diff_mode:
+            result.setdefault("diff", dict(before={"state": session.state}))["after"] = {"state": wanted}
+        result["session_state"] = wanted
+        if (before.state, before.reason) == (wanted, None):
+            return
+        result["changed"] = True
+        if not self.check_mode:
+            self.journal.set_session_state(session.session_id, wanted)
 
     def move_session(self, session, result: dict):
         """The session moved to the asked state (recorded before anything is sent, as maintenance_session would)."""

@@ -327,14 +327,14 @@ def test_asked_since_that_is_no_time_is_refused_before_the_session_moves(tmp_pat
     assert journal.session("s1").state == "MAINTENANCE" and journal.projects("s1") == []
 
 
-def answer_once_asked(path, replies, timeout=10.0):
+def answer_once_asked(path, replies, timeout=10.0, state="MAINTENANCE"):
     """Answers as the projects' VNFMs would, once this run's ask of each project is in the journal."""
 
     def answer():
         journal, deadline, left = Journal(path), time.monotonic() + timeout, dict(replies)
         while left and time.monotonic() < deadline:
             for record in journal.projects("s1"):
-                if record.project_id in left and record.state == "MAINTENANCE" and record.reply is None:
+                if record.project_id in left and record.state == state and record.reply is None:
                     journal.record_reply("s1", record.project_id, left.pop(record.project_id))
             time.sleep(0.02)
     thread = threading.Thread(target=answer, daemon=True)
@@ -397,3 +397,42 @@ def test_wait_for_replies_is_refused_where_nobody_answers_and_skipped_in_check_m
     assert host["failed"] and host["msg"].startswith("wait_for_replies: nobody answers maintenance.host")
     assert not predicted["failed"] and predicted["changed"] and "replies" not in predicted
     assert journal.projects("s1") == []
+
+
+def test_the_session_moves_on_once_the_projects_answered_in_the_same_run(tmp_path):
+    cloud, path, journal, _servers = setup(tmp_path, state="PLANNED_MAINTENANCE")
+    ask = dict(api_url=API, state="MAINTENANCE_COMPLETE", move_session=True, hosts=["compute1"], wait_for_replies=True,
+               session_state_when_answered="MAINTENANCE_DONE", timeout=10, poll_interval=0.05)
+    with WebhookServer() as hook:
+        webhook = {"urls": {"p1": hook.url("/p1"), "p2": hook.url("/p2")}}
+        alone = notify(cloud, path, **dict(ask, webhook=webhook, wait_for_replies=False))
+        assert alone["failed"] and alone["msg"] == (
+            "session_state_when_answered: the session moves once the projects answered; set wait_for_replies=true,"
+            " or move it with maintenance_session")
+        predicted = notify(cloud, path, check_mode=True, **dict(ask, webhook=webhook))
+        assert hook.bodies == [] and journal.session("s1").state == "PLANNED_MAINTENANCE"
+        answering = answer_once_asked(path, {"p1": "ACK_MAINTENANCE_COMPLETE", "p2": "ACK_MAINTENANCE_COMPLETE"},
+                                      state="MAINTENANCE_COMPLETE")
+        done = notify(cloud, path, **dict(ask, webhook=webhook))
+        answering.join(5)
+    assert not predicted["failed"] and predicted["changed"] and predicted["session_state"] == "MAINTENANCE_DONE"
+    assert not done["failed"], done["msg"]
+    assert done["changed"] and done["session_state"] == "MAINTENANCE_DONE"
+    assert journal.session("s1").state == "MAINTENANCE_DONE"
+    moves = [event for event in journal.events("s1") if event["kind"] == "session.state"]
+    assert [event["details"]["to"] for event in moves][-2:] == ["MAINTENANCE_COMPLETE", "MAINTENANCE_DONE"]
+    last_reply = max(record.replied_at for record in journal.projects("s1"))
+    assert moves[-1]["at"] >= last_reply, "done only once both answered"
+
+
+def test_a_refused_ask_leaves_the_session_where_it_was(tmp_path):
+    cloud, path, journal, _servers = setup(tmp_path, state="PLANNED_MAINTENANCE")
+    with WebhookServer() as hook:
+        answering = answer_once_asked(path, {"p1": "NACK_MAINTENANCE_COMPLETE", "p2": "ACK_MAINTENANCE_COMPLETE"},
+                                      state="MAINTENANCE_COMPLETE")
+        refused = notify(cloud, path, api_url=API, webhook={"urls": {"p1": hook.url("/p1"), "p2": hook.url("/p2")}},
+                         state="MAINTENANCE_COMPLETE", move_session=True, hosts=["compute1"], wait_for_replies=True,
+                         session_state_when_answered="MAINTENANCE_DONE", timeout=10, poll_interval=0.05)
+        answering.join(5)
+    assert refused["failed"] and "p1 answered NACK_MAINTENANCE_COMPLETE" in refused["msg"]
+    assert journal.session("s1").state == "MAINTENANCE_COMPLETE"
