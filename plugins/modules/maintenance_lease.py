@@ -145,17 +145,11 @@ journal:
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import (
-    holder_ended,
+    check_ttl,
+    current_holder,
+    hold_for_this_run,
     lease_view,
-    same_run,
-    start_keeper,
-    this_run,
 )
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.leases import held_message, lease_expired
-from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import LeaseHeld
-
-# The keeper renews every ttl/3 s: below this, a busy machine or a slow database could let a live run's lease expire.
-MINIMUM_TTL = 5
 
 
 class MaintenanceLeaseModule(OpenStackModule):
@@ -169,52 +163,26 @@ class MaintenanceLeaseModule(OpenStackModule):
 
     def run(self) -> dict:
         session_id, ttl = self.params["session_id"], self.params["ttl"]
-        if ttl < MINIMUM_TTL:
-            self.fail("ttl: a lease lasts at least %d seconds (the keeper renews it every ttl/3 s), got %s"
-                      % (MINIMUM_TTL, ttl))
-        run, holder = this_run()
-        result = dict(changed=False, holder=holder, lease=None, taken_over_from=None, keeper_pid=None,
-                      journal=self.journal_shown)
+        check_ttl(ttl)
         if self.check_mode and not self.journal_exists:
             self.fail("session_id: session %s is not in the journal %s (it has no journal yet); create the session"
                       " first (maintenance_session)" % (session_id, self.journal_shown))
         self.session(session_id)
-        current = self.journal.lease(session_id)
-        if current is not None and same_run(current.holder, run):
-            # This run's lease, under the name it was acquired with (what started it may read otherwise now).
-            result["holder"] = holder = current.holder
         if self.params["state"] == "released":
-            return self.release(session_id, holder, current, result)
-        return self.acquire(session_id, holder, run, ttl, current, result)
+            return self.release(session_id)
+        result = hold_for_this_run(self.journal, self.journal_location, session_id, ttl, self.check_mode, self.close)
+        return dict(result, journal=self.journal_shown)
 
-    def acquire(self, session_id, holder, run, ttl, current, result) -> dict:
-        mine = current is not None and current.holder == holder
-        taken_over = None if current is None or mine else current.holder
-        if self.check_mode:
-            held = self.journal.held_lease(session_id, holder, ended=holder_ended)
-            if held is not None:
-                raise LeaseHeld(held_message(held, self.journal.clock()), held)
-            result.update(changed=not mine, lease=lease_view(current), taken_over_from=taken_over)
-            return result
-        # A lease of this run's that expired untaken had no keeper renewing it any more: it gets a new one.
-        needs_keeper = not mine or lease_expired(current, self.journal.clock())
-        lease = self.journal.acquire_lease(session_id, holder, ttl, ended=holder_ended)
-        result.update(changed=not mine, lease=lease_view(lease), taken_over_from=taken_over)
-        if needs_keeper:
-            location = self.journal_location
-            self.close()  # nothing of this process's database connection may cross into the keeper's fork
-            result["keeper_pid"] = start_keeper(location, session_id, lease.holder, run, ttl)
-        return result
-
-    def release(self, session_id, holder, current, result) -> dict:
+    def release(self, session_id) -> dict:
+        _run, holder, current = current_holder(self.journal, session_id)
+        result = dict(changed=False, holder=holder, lease=lease_view(current), taken_over_from=None, keeper_pid=None,
+                      journal=self.journal_shown)
         if current is None or current.holder != holder:
-            result["lease"] = lease_view(current)  # another run's, or none: not this run's to give up
-            return result
+            return result  # another run's, or none: not this run's to give up
         result["changed"] = True
-        if self.check_mode:
-            result["lease"] = lease_view(current)
-            return result
-        self.journal.release_lease(session_id, holder)
+        if not self.check_mode:
+            self.journal.release_lease(session_id, holder)
+            result["lease"] = None
         return result
 
 

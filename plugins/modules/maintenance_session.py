@@ -191,6 +191,16 @@ options:
     type: list
     elements: str
     default: []
+  lease_ttl:
+    description:
+      - With O(state=present), the ansible-playbook run this task is part of then holds the session's lease,
+        as M(fenix.maintenance.maintenance_lease) with O(fenix.maintenance.maintenance_lease#module:ttl) does,
+        in the same module run. A rolling maintenance creates its session and takes its lease in one task.
+      - Another live run holding the lease fails the task with its holder and since when, after the session was
+        created or found (the session is that run's to carry on).
+      - At least 5 seconds. Not set, the module takes no lease.
+    type: float
+    version_added: 0.2.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - fenix.maintenance.openstack
@@ -381,6 +391,28 @@ left_disabled:
   type: list
   elements: str
   sample: []
+held_lease:
+  description:
+    - With O(lease_ttl), this run's hold of the session's lease, as M(fenix.maintenance.maintenance_lease) returns it.
+  returned: when O(lease_ttl) is set and the session exists or is created
+  type: dict
+  contains:
+    holder:
+      description: This run's name as a lease holder.
+      type: str
+    lease:
+      description: The session's lease after the module ran (before it, in check mode).
+      type: dict
+    taken_over_from:
+      description: The run whose expired (or ended) lease this run took over, if any.
+      type: str
+    keeper_pid:
+      description: The process that renews the lease while the run lives, when one was started.
+      type: int
+  sample: {holder: "ctl-1:28718:4406512:3f2a9c1d (user stack, started from bash)", taken_over_from: null,
+           keeper_pid: 28731, lease: {session_id: chg-1234, holder: "ctl-1:28718:4406512:3f2a9c1d (user stack,
+           started from bash)", acquired_at: "2026-11-22T12:00:00.000000Z", renewed_at: "2026-11-22T12:00:00.000000Z",
+           expires_at: "2026-11-22T12:01:00.000000Z"}}
 journal:
   description: The journal, a file path or a PostgreSQL DSN without its password.
   returned: always
@@ -390,6 +422,7 @@ journal:
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.base import OpenStackModule
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.versions import require_floors
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import check_ttl, hold_for_this_run
 from ansible_collections.fenix.maintenance.plugins.module_utils.vocabulary import (
     ASK_AGAIN,
     DEFAULT_WORKFLOW,
@@ -431,6 +464,7 @@ class MaintenanceSessionModule(OpenStackModule):
             ),
         ),
         download=dict(type="list", elements="str", default=[]),
+        lease_ttl=dict(type="float"),
         silent_projects=dict(choices=list(SILENT_PROJECTS)),
         resume_failed=dict(type="bool", default=False),
         settle_timeout=dict(type="int", default=600),
@@ -460,6 +494,8 @@ class MaintenanceSessionModule(OpenStackModule):
     def run(self) -> dict:
         result = dict(changed=False, created=False, resumed=False, restored_hosts=[], left_disabled=[],
                       session=None, journal=self.journal_shown)
+        if self.params["lease_ttl"] is not None:
+            check_ttl(self.params["lease_ttl"], "lease_ttl")
         if self.check_mode and not self.journal_exists:
             # Check mode must not even create the journal file.
             if self.params["state"] == "present":
@@ -479,7 +515,21 @@ class MaintenanceSessionModule(OpenStackModule):
         if existing is not None:
             self.update_hosts(existing, result)
             existing = self.update_silent_projects(existing, result)
-        return self.update_state(existing, result)
+        result = self.update_state(existing, result)
+        if self.params["lease_ttl"] is not None:
+            self.hold_lease(result)
+        return result
+
+    def hold_lease(self, result: dict) -> None:
+        """This run holds the lease of the session created or found (last: the keeper's fork closes the journal)."""
+        session_id = (result["session"] or {}).get("session_id") or self.params["session_id"]
+        if session_id is None:
+            return  # check mode, a session to be created under an id not chosen yet
+        self.partial_result = result  # a lease held by another run fails the task with what was done
+        held = hold_for_this_run(self.journal, self.journal_location, session_id, self.params["lease_ttl"],
+                                 self.check_mode, self.close)
+        result["changed"] = result["changed"] or held.pop("changed")
+        result["held_lease"] = held
 
     def update_silent_projects(self, session, result):
         """A resumed session takes the setting given; one left out keeps the session's."""

@@ -35,8 +35,10 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.errors import MaintenanceError
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal.leases import held_message, lease_expired
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.records import (
     Lease,
+    LeaseHeld,
     LeaseLost,
     SessionNotFound,
 )
@@ -350,3 +352,50 @@ def lease_view(lease: Optional[Lease]) -> Optional[Dict[str, str]]:
         return None
     return {"session_id": lease.session_id, "holder": lease.holder, "acquired_at": lease.acquired_at,
             "renewed_at": lease.renewed_at, "expires_at": lease.expires_at}
+
+
+# The keeper renews every ttl/3 s: below this, a busy machine or a slow database could let a live run's lease expire.
+MINIMUM_TTL = 5
+
+
+def check_ttl(ttl: float, option: str = "ttl") -> None:
+    """ValueError naming ``option`` when a lease of ``ttl`` seconds could expire under a live run."""
+    if ttl < MINIMUM_TTL:
+        raise ValueError("%s: a lease lasts at least %d seconds (the keeper renews it every ttl/3 s), got %s"
+                         % (option, MINIMUM_TTL, ttl))
+
+
+def current_holder(journal: Journal, session_id: str) -> Tuple[RunProcess, str, Optional[Lease]]:
+    """This run, its holder name and the session's lease now. A lease of this run's keeps the name it was
+    acquired with (what started the run may read otherwise now)."""
+    run, holder = this_run()
+    current = journal.lease(session_id)
+    if current is not None and same_run(current.holder, run):
+        holder = current.holder
+    return run, holder, current
+
+
+def hold_for_this_run(journal: Journal, location: str, session_id: str, ttl: float, check_mode: bool,
+                      close: Callable[[], None]) -> Dict[str, object]:
+    """This run holds the session's lease, with a keeper renewing it: ``changed``, ``holder``, ``lease``,
+    ``taken_over_from`` and ``keeper_pid`` (maintenance_lease's result). Raises LeaseHeld while another live run
+    holds it, in check mode too. ``close`` closes the caller's journal before the keeper is forked: nothing of
+    this process's database connection may cross into the fork."""
+    run, holder, current = current_holder(journal, session_id)
+    mine = current is not None and current.holder == holder
+    result: Dict[str, object] = dict(changed=not mine, holder=holder, keeper_pid=None,
+                                     taken_over_from=None if current is None or mine else current.holder)
+    if check_mode:
+        held = journal.held_lease(session_id, holder, ended=holder_ended)
+        if held is not None:
+            raise LeaseHeld(held_message(held, journal.clock()), held)
+        result["lease"] = lease_view(current)
+        return result
+    # A lease of this run's that expired untaken had no keeper renewing it any more: it gets a new one.
+    needs_keeper = not mine or lease_expired(current, journal.clock())
+    lease = journal.acquire_lease(session_id, holder, ttl, ended=holder_ended)
+    result["lease"] = lease_view(lease)
+    if needs_keeper:
+        close()
+        result["keeper_pid"] = start_keeper(location, session_id, lease.holder, run, ttl)
+    return result

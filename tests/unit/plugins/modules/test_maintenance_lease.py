@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from ansible_collections.fenix.maintenance.plugins.module_utils.journal import lease_keeper
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import RunProcess, process_space
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.processes import process_stat, runs
@@ -37,7 +38,7 @@ class Runs:
 
     def module(self, run, journal, check_mode=False, **args):
         """The module's result, run as part of ``run`` (a (run, holder) pair)."""
-        self.monkeypatch.setattr(maintenance_lease, "this_run", lambda: run)
+        self.monkeypatch.setattr(lease_keeper, "this_run", lambda: run)
         result = run_module(MaintenanceLeaseModule, dict(args, journal=journal), None, check_mode=check_mode)
         if result.get("keeper_pid"):
             self.keepers.append((result["keeper_pid"], process_stat(result["keeper_pid"]).started))
@@ -116,7 +117,7 @@ def test_a_second_run_fails_at_once_naming_the_holder_and_changes_nothing(runs_o
 def test_a_run_killed_on_this_machine_is_taken_over_at_once(runs_of, journal, monkeypatch):
     killed_process, killed, killed_holder = runs_of.start()
     # Its keeper would free the lease within a second; without one, the machine's own check must do it at once.
-    monkeypatch.setattr(maintenance_lease, "start_keeper", lambda *args: None)
+    monkeypatch.setattr(lease_keeper, "start_keeper", lambda *args: None)
     runs_of.module((killed, killed_holder), journal, session_id="s1")
     monkeypatch.undo()
     killed_process.kill()

@@ -1,8 +1,13 @@
 import os
+import socket
+import subprocess
+import time
+from types import SimpleNamespace
 
 import pytest
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
+from ansible_collections.fenix.maintenance.plugins.module_utils.processes import process_stat, runs
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session import MaintenanceSessionModule
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_session_info import (
     MaintenanceSessionInfoModule,
@@ -301,3 +306,66 @@ def test_a_host_update_names_its_host_or_hosts(tmp_path, update, message):
     session(cloud, journal, session_id="s", hosts=["compute1"])
     result = session(cloud, journal, session_id="s", host_updates=[update])
     assert result["failed"] and message in result["msg"], result["msg"]
+
+
+@pytest.fixture
+def playbook_runs(monkeypatch):
+    """Stand-ins for ansible-playbook processes (``sleep``), each a (run, holder) pair; `as_run` makes the module
+    run as part of one. All end at the end, and the keepers the module started with them."""
+    from ansible_collections.fenix.maintenance.plugins.module_utils.journal import lease_keeper
+    processes, keepers = [], []
+
+    def start(who):
+        process = subprocess.Popen(["sleep", "60"])
+        processes.append(process)
+        run = lease_keeper.RunProcess(socket.gethostname(), process.pid, process_stat(process.pid).started,
+                                      lease_keeper.process_space())
+        return run, "%s (user %s, started from bash)" % (run.key, who)
+
+    def as_run(pair):
+        monkeypatch.setattr(lease_keeper, "this_run", lambda: pair)
+
+    def keeper_of(result):
+        pid = (result.get("held_lease") or {}).get("keeper_pid")
+        if pid:
+            keepers.append((pid, process_stat(pid).started))
+        return pid
+
+    yield SimpleNamespace(start=start, as_run=as_run, keeper_of=keeper_of)
+    for process in processes:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 10  # each keeper frees its lease and ends within a poll once its run ended
+    while any(runs(pid, started) for pid, started in keepers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_new_session_and_its_lease_for_this_run_in_one_module_run(tmp_path, playbook_runs):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    first, second = playbook_runs.start("alice"), playbook_runs.start("bob")
+    playbook_runs.as_run(first)
+    predicted = session(cloud, journal, check_mode=True, session_id="s1", hosts=["compute1"], lease_ttl=30)
+    assert predicted["changed"] and predicted["created"] and not os.path.exists(journal)
+    created = session(cloud, journal, session_id="s1", hosts=["compute1"], lease_ttl=30)
+    assert not created["failed"], created["msg"]
+    assert created["changed"] and created["created"] and created["held_lease"]["holder"] == first[1]
+    assert playbook_runs.keeper_of(created), "a keeper renews the lease while the run lives"
+    lease = Journal(journal).lease("s1")
+    assert (lease.holder, created["held_lease"]["lease"]["expires_at"]) == (first[1], lease.expires_at)
+    again = session(cloud, journal, session_id="s1", lease_ttl=30)
+    assert not again["failed"] and again["changed"] is False and again["held_lease"]["keeper_pid"] is None
+    # Another live run finds the session and is refused its lease, in check mode too, naming the holder.
+    playbook_runs.as_run(second)
+    for check_mode in (True, False):
+        refused = session(cloud, journal, check_mode=check_mode, session_id="s1", lease_ttl=30)
+        assert refused["failed"] and refused["msg"].startswith("session s1 is being run by %s since" % first[1])
+        assert refused["resumed"] is True
+    assert Journal(journal).lease("s1").holder == first[1]
+
+
+def test_a_lease_too_short_is_refused_before_the_session_is_created(tmp_path):
+    cloud, journal = FakeCloud(), str(tmp_path / "j.sqlite")
+    short = session(cloud, journal, session_id="s1", hosts=["compute1"], lease_ttl=2)
+    assert short["failed"] and short["msg"] == (
+        "lease_ttl: a lease lasts at least 5 seconds (the keeper renews it every ttl/3 s), got 2.0")
+    assert not os.path.exists(journal) or info(journal)["sessions"] == []
