@@ -17,7 +17,6 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.journal import l
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.lease_keeper import RunProcess, process_space
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal
 from ansible_collections.fenix.maintenance.plugins.module_utils.processes import process_stat, runs
-from ansible_collections.fenix.maintenance.plugins.modules import maintenance_lease
 from ansible_collections.fenix.maintenance.plugins.modules.maintenance_lease import MaintenanceLeaseModule
 from module_runner import run_module
 

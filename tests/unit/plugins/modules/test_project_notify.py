@@ -401,11 +401,12 @@ def test_wait_for_replies_is_refused_where_nobody_answers_and_skipped_in_check_m
 
 def test_the_session_moves_on_once_the_projects_answered_in_the_same_run(tmp_path):
     cloud, path, journal, _servers = setup(tmp_path, state="PLANNED_MAINTENANCE")
-    ask = dict(api_url=API, state="MAINTENANCE_COMPLETE", move_session=True, hosts=["compute1"], wait_for_replies=True,
+    ask = dict(api_url=API, state="MAINTENANCE_COMPLETE", move_session=True, hosts=["compute1"],
                session_state_when_answered="MAINTENANCE_DONE", timeout=10, poll_interval=0.05)
     with WebhookServer() as hook:
         webhook = {"urls": {"p1": hook.url("/p1"), "p2": hook.url("/p2")}}
-        alone = notify(cloud, path, **dict(ask, webhook=webhook, wait_for_replies=False))
+        alone = notify(cloud, path, **dict(ask, webhook=webhook))
+        ask["wait_for_replies"] = True
         assert alone["failed"] and alone["msg"] == (
             "session_state_when_answered: the session moves once the projects answered; set wait_for_replies=true,"
             " or move it with maintenance_session")
