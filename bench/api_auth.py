@@ -35,6 +35,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "unit"))
 
 from keystone_server import KeystoneServer  # noqa: E402
+from revision import extract  # noqa: E402  (bench/: another revision's plugins, for --before)
 
 TOKENS = {"admin-token": ("admin-project", ["admin", "member"])}
 TOKENS.update({"burst-token-%02d" % index: ("admin-project", ["admin"]) for index in range(64)})
@@ -71,16 +72,6 @@ if int(sys.argv[3]):
     figures["cached"] = timed("/v1/maintenance", {"X-Auth-Token": "admin-token"}, count)
 print(json.dumps(figures))
 """
-
-
-def extract(revision: str) -> str:
-    """The collections directory of ``revision``'s plugins (git archive into a temporary directory)."""
-    collections = tempfile.mkdtemp(prefix="fenix-bench-auth-")
-    tree = os.path.join(collections, "ansible_collections", "fenix", "maintenance")
-    os.makedirs(tree)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", revision, "plugins"], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-    return collections
 
 
 def child(collections: str, journal: str, requests: int, environ: dict) -> dict:

@@ -70,6 +70,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.planning.model i
     ServerModel,
 )
 from ansible_collections.fenix.maintenance.plugins.module_utils.planning.planner import plan_maintenance  # noqa: E402
+from revision import extract  # noqa: E402  (bench/: another revision's plugins, for --before)
 
 FLAVORS = [(1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160)]
 FLAVOR_WEIGHTS = [50, 30, 15, 5]
@@ -240,17 +241,6 @@ def measure_apart(hosts: int, seed: int, repeat: int, collections: str = COLLECT
     output = subprocess.run(command, check=True, stdout=subprocess.PIPE, universal_newlines=True,
                             cwd=tempfile.gettempdir()).stdout
     return json.loads(output)
-
-
-def extract(revision: str) -> str:
-    """A collections directory holding ``revision``'s plugins (git archive into a temporary directory)."""
-    collections = tempfile.mkdtemp(prefix="fenix-bench-planner-")
-    tree = os.path.join(collections, "ansible_collections", "fenix", "maintenance")
-    os.makedirs(tree)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", revision, "plugins"], check=True,
-                             stdout=subprocess.PIPE).stdout
-    subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-    return collections
 
 
 def show(label: str, figures: dict) -> None:

@@ -90,7 +90,7 @@ def main() -> None:
         return
     trees = [("this tree", COLLECTIONS)]
     if args.before:
-        from planner_scale import extract  # pylint: disable=import-outside-toplevel
+        from revision import extract  # pylint: disable=import-outside-toplevel
         trees.insert(0, (args.before, extract(args.before)))
     directory = tempfile.mkdtemp(prefix="fenix-bench-report-")
     figures = {}

@@ -20,7 +20,7 @@ no two of those hosts may be down together, so batches stay single hosts.
 Start the cloud with more computes to let the planner show what it does:
 
     FENIX_CLOUD_COMPUTES=6 tests/integration/cloud/cloudctl start
-    . scripts/env.sh && python bench/rolling_makespan.py --parallel 3 [--pairs 3] [--ramp-up]
+    . scripts/env.sh && python bench/rolling_makespan.py --parallel 3 [--pairs 3] [--ramp-up] [--before REV]
 
 A run's time varies by several seconds on a small machine: --pairs N runs
 N pairs one after the other and prints every run, each pair's ratio and their
@@ -31,6 +31,12 @@ estimate has the defaults (and the 10 s of host work this bench gives), every
 later one learns from the runs before it - the moves' durations, a batch's
 overhead and the session's start and end (maintenance_plan's
 learned_estimates). The estimate / session column shows both.
+
+--before REV runs the role, playbook and plugins of a git revision (git archive)
+beside this tree's on the same cloud, pair after pair, alternating which goes
+first; each tree keeps a journal of its own. It prints both trees' runs and
+their ratios pair by pair, and the planner's time outside moves, plugins and
+gates (session less busy).
 """
 
 from __future__ import annotations
@@ -45,10 +51,12 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, ".work", "collections"))
+COLLECTIONS = os.path.join(ROOT, ".work", "collections")
+sys.path.insert(0, COLLECTIONS)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import openstack  # noqa: E402
+from revision import extract  # noqa: E402  (bench/: another revision's collection, for --before)
 from vnfm_process import VnfmProcess  # noqa: E402  (tests/integration: a reference VNFM as a process)
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.journal.store import Journal  # noqa: E402
@@ -57,11 +65,14 @@ from ansible_collections.fenix.maintenance.plugins.module_utils.workflow.session
 
 CLOUD_DIR = os.environ.get("FENIX_CLOUD_DIR", os.path.join(ROOT, ".cloud"))
 CLOUDCTL = os.path.join(ROOT, "tests", "integration", "cloud", "cloudctl")
+# What a run of another revision needs of it: the playbook, the role and what they call.
+COLLECTION_PARTS = ("plugins", "roles", "playbooks", "meta")
 POLICIES = {"tenant-a": ["--policy", "live_migrate", "--group", "aa-group", "--max-impacted", "1"],
             "tenant-b": ["--policy", "migrate"], "tenant-c": ["--policy", "live_migrate"]}
 
 
-def run_once(label: str, parallel: int, workdir: str, computes: int, ramp_up: bool = False) -> dict:
+def run_once(label: str, parallel: int, workdir: str, computes: int, ramp_up: bool = False,
+             collections: str = COLLECTIONS) -> dict:
     subprocess.run([CLOUDCTL, "seed"], check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(CLOUD_DIR, "seed.json")) as handle:
         seed = json.load(handle)
@@ -93,7 +104,7 @@ def run_once(label: str, parallel: int, workdir: str, computes: int, ramp_up: bo
     with open(inventory, "w") as handle:
         handle.write("".join("compute%d ansible_connection=local ansible_python_interpreter=%s\n"
                              % (index, sys.executable) for index in range(1, computes + 1)))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".work", "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections,
                OS_CLIENT_CONFIG_FILE=os.path.join(CLOUD_DIR, "clouds.yaml"),
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "bench", "callback_plugins"),
                ANSIBLE_CALLBACKS_ENABLED="task_times",
@@ -101,7 +112,9 @@ def run_once(label: str, parallel: int, workdir: str, computes: int, ramp_up: bo
     started = time.monotonic()
     try:
         with open(os.path.join(workdir, "%s.log" % label), "w") as log:
-            code = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(ROOT, "playbooks", "rolling_maintenance.yml"),
+            playbook = os.path.join(collections, "ansible_collections", "fenix", "maintenance", "playbooks",
+                                    "rolling_maintenance.yml")
+            code = subprocess.run(["ansible-playbook", "-i", inventory, playbook,
                                    "-e", "@" + settings_file], stdout=log, stderr=subprocess.STDOUT, env=env,
                                   check=False).returncode
     finally:
@@ -158,34 +171,61 @@ def main() -> None:
                         help="pairs of runs, one after the other (default 1)")
     parser.add_argument("--ramp-up", action="store_true",
                         help="a third run in each pair: the planner with rolling_maintenance_ramp_up")
+    parser.add_argument("--before", help="git revision whose role and plugins to run beside this tree's, alternating")
     args = parser.parse_args()
     os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
     computes = len(list(openstack.connect(cloud="fenix-admin").compute.services(binary="nova-compute")))
-    parent = tempfile.mkdtemp(prefix="fenix-bench-makespan-")
-    pairs = []
+    trees = [("this tree", COLLECTIONS)]
+    if args.before:
+        trees.insert(0, (args.before, extract(args.before, COLLECTION_PARTS)))
     suffixes = [" #%d" % index if args.pairs > 1 else "" for index in range(1, args.pairs + 1)]
+    pairs, parents = run_pairs(trees, args, computes, suffixes)
+    for label, _collections in trees:
+        print("\n%s: rolling maintenance of %d computes, %s (logs in %s)"
+              % (label, computes, "same seed for every run", parents[label]))
+        report_pairs(pairs[label], suffixes, with_tasks=label == "this tree")
+    if args.before:
+        for label, _collections in trees:
+            print("%s: planner / one at a time per pair %s; the planner's session less busy %s" % (label, ", ".join(
+                "%.3f" % (pair[1]["session"] / pair[0]["session"]) for pair in pairs[label]), ", ".join(
+                "%.1f s" % (pair[1]["session"] - pair[1]["spent"]["busy"]) for pair in pairs[label])))
+
+
+def run_pairs(trees: list, args, computes: int, suffixes: list):
+    """Per tree, its pairs of runs (one at a time, planner[, ramp-up]) and the directory of its journal and logs;
+    the trees take turns, the first of a pair alternating."""
+    parents = {label: tempfile.mkdtemp(prefix="fenix-bench-makespan-") for label, _collections in trees}
+    pairs: dict = {label: [] for label, _collections in trees}
     for index, suffix in enumerate(suffixes, 1):
         # The files of a run of a later pair are named apart; the rows carry the pair as " #N".
         named = (lambda label: "%s-%d" % (label, index)) if suffix else (lambda label: label)
-        runs = [run_once(named("one-at-a-time"), 1, parent, computes),
-                run_once(named("planner"), args.parallel, parent, computes)]
-        if args.ramp_up:
-            runs.append(run_once(named("planner-ramp-up"), args.parallel, parent, computes, ramp_up=True))
-        for run, label in zip(runs, ("one-at-a-time", "planner", "planner-ramp-up")):
-            run["label"] = label + suffix
-        pairs.append(tuple(runs))
-    print("\nrolling maintenance of %d computes, %s (logs in %s)" % (computes, "same seed for every run", parent))
+        for label, collections in (trees if index % 2 else trees[::-1]):
+            parent = parents[label]
+            runs = [run_once(named("one-at-a-time"), 1, parent, computes, collections=collections),
+                    run_once(named("planner"), args.parallel, parent, computes, collections=collections)]
+            if args.ramp_up:
+                runs.append(run_once(named("planner-ramp-up"), args.parallel, parent, computes, ramp_up=True,
+                                     collections=collections))
+            for run, kind in zip(runs, ("one-at-a-time", "planner", "planner-ramp-up")):
+                run["label"] = kind + suffix
+            pairs[label].append(tuple(runs))
+    return pairs, parents
+
+
+def report_pairs(pairs: list, suffixes: list, with_tasks: bool) -> None:
     print_rows([row for pair in pairs for row in pair])
     ratios = sorted((pair[1]["session"] / pair[0]["session"], index) for index, pair in enumerate(pairs))
     median_ratio, median_index = ratios[len(ratios) // 2]
-    print_tasks(pairs[median_index])
+    if with_tasks:
+        print_tasks(pairs[median_index])
     for suffix, (baseline, *planners) in zip(suffixes, pairs):
         for planner in planners:
             print("%s / one at a time%s: wall %.2f, session %.2f" % (
                 planner["label"].replace(suffix, "") if suffix else planner["label"], suffix,
                 planner["wall"] / baseline["wall"], planner["session"] / baseline["session"]))
     if len(pairs) > 1:
-        print("median of %d pairs (session): %.2f; the tasks above are that pair's" % (len(pairs), median_ratio))
+        print("median of %d pairs (session): %.2f%s" % (
+            len(pairs), median_ratio, "; the tasks above are that pair's" if with_tasks else ""))
     print_estimates([row for pair in pairs for row in pair])
 
 
