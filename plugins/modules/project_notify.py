@@ -506,15 +506,11 @@ class ProjectNotifyModule(AwaitsReplies, OpenStackModule):
     def move_session_when_answered(self, session, result: dict) -> None:
         """The session moved to session_state_when_answered, the wait having ended without failing."""
         wanted = self.params["session_state_when_answered"]
-        before = self.journal.session(session.session_id) if not self.check_mode else session
         if self.diff_mode:
             result.setdefault("diff", dict(before={"state": session.state}))["after"] = {"state": wanted}
         result["session_state"] = wanted
-        if (before.state, before.reason) == (wanted, None):
-            return
-        result["changed"] = True
-        if not self.check_mode:
-            self.journal.set_session_state(session.session_id, wanted)
+        # Read again after the wait, which may have lasted: the journal says where the session is now.
+        self.moved_to(wanted, self.journal.session(session.session_id) if not self.check_mode else session, result)
 
     def move_session(self, session, result: dict):
         """The session moved to the asked state (recorded before anything is sent, as maintenance_session would)."""
@@ -524,6 +520,10 @@ class ProjectNotifyModule(AwaitsReplies, OpenStackModule):
                       % (wanted, ", ".join(state for state in PROJECT_STATES if state in SESSION_STATES)))
         if self.diff_mode:
             result["diff"] = dict(before={"state": session.state}, after={"state": wanted})
+        return self.moved_to(wanted, session, result)
+
+    def moved_to(self, wanted: str, session, result: dict):
+        """The session in ``wanted`` (as it is, in check mode), ``changed`` in ``result`` when it moves."""
         if (session.state, session.reason) == (wanted, None):
             return session
         result["changed"] = True
