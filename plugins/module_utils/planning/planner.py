@@ -55,7 +55,7 @@ import math
 from collections import Counter, defaultdict
 from heapq import heappop, heappush, heapreplace
 from operator import attrgetter, itemgetter
-from typing import AbstractSet, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
+from typing import AbstractSet, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from ansible_collections.fenix.maintenance.plugins.module_utils.cloud.drain import (
     FAIL,
@@ -151,15 +151,29 @@ class ServersRead(NamedTuple):
 
     on_host: Dict[str, List[ServerModel]]  # the servers on each host of the model, in the model's order
     grouped: List[ServerModel]  # those in a group (a server in a Fenix instance group is in a group_id too)
+    statuses: Set[str]  # the statuses of every server of the model
+    impact_limited_hosts: Set[str]  # the hosts holding a member of a group limited by max_impacted_members
 
 
 def read_servers(model: CloudModel) -> ServersRead:
+    # One pass over the servers: on a large cloud they do not fit the processor's caches, and every further
+    # pass reads them from memory again.
     on_host: Dict[str, List[ServerModel]] = defaultdict(list)
+    grouped: List[ServerModel] = []
+    statuses: Set[str] = set()
+    impact_limited = {group_id for group_id, rule in model.groups.items() if rule.max_impacted_members}
+    impact_limited_hosts: Set[str] = set()
     hosts = model.hosts
-    for host, server in zip(map(_HOST, model.servers), model.servers):
+    for server in model.servers:
+        host = server.host
         if host in hosts:
             on_host[host].append(server)
-    return ServersRead(on_host, [server for server in model.servers if server.group_id is not None])
+        if server.group_id is not None:
+            grouped.append(server)
+            if server.group_id in impact_limited or server.fenix_group_id in impact_limited:
+                impact_limited_hosts.add(host)
+        statuses.add(server.status)
+    return ServersRead(on_host, grouped, statuses, impact_limited_hosts)
 
 
 class _Attempt:
@@ -252,36 +266,45 @@ class _State:
         # Servers placed past max_fill, and their vCPU, RAM and disk; the hosts they went to.
         self.over_fill = [0, 0, 0, 0]
         self.over_fill_hosts: Dict[str, None] = {}
-        # The servers of each planned host before the plan, in the order planned (their projects are asked).
-        self.planned_servers: List[List[ServerModel]] = []
+        # Per project, its servers on the planned hosts before the plan, in the order planned (it is asked).
+        self.projects: Dict[str, List[str]] = defaultdict(list)
 
     def _read_servers(self, model: CloudModel, servers: ServersRead) -> None:
         """The servers on each host, the groups' limits and members per host, the statuses."""
         self.on_host = servers.on_host
         # The servers on each host before the plan: those moved there later are listed in the plan already.
         self.originally = {name: len(listed) for name, listed in self.on_host.items()}
-        # A group's limit per host comes from its first member (its group policy).
+        # A group's limit per host comes from its first member (its group policy). One pass over the grouped
+        # servers (see read_servers).
         self.limits: Dict[Optional[str], Optional[int]] = {}
         self.members: Dict[str, Counter] = defaultdict(Counter)
-        grouped = servers.grouped
-        for server in grouped:
-            group_id = server.group_id
-            if group_id not in self.limits:
-                self.limits[group_id] = group_host_limit(server, model.groups.get(group_id))
-            if self.limits[group_id] is not None:
-                self.members[group_id][server.host] += 1
+        # The servers of a group limited per host (they move first, as move_order has it), and the hosts they
+        # are on (commit adds those they move to).
+        self.limited_ids: Set[str] = set()
+        self.limited_hosts: Set[str] = set()
+        limits, members, groups = self.limits, self.members, model.groups
+        for server in servers.grouped:
+            host, group_id = server.host, server.group_id
+            if group_id in limits:
+                limit = limits[group_id]
+            else:
+                limit = limits[group_id] = group_host_limit(server, groups.get(group_id))
+            limited = limit is not None
+            if limited:
+                members[group_id][host] += 1
             fenix_group_id = server.fenix_group_id
             if fenix_group_id is not None:
-                if fenix_group_id not in self.limits:
-                    self.limits[fenix_group_id] = host_limit(None, model.groups.get(fenix_group_id))
-                if self.limits[fenix_group_id] is not None:
-                    self.members[fenix_group_id][server.host] += 1
-        # The servers of a group limited per host (they move first, as move_order has it).
-        self.limited_ids = {server.id for server in grouped if self.limits.get(server.group_id) is not None
-                            or self.limits.get(server.fenix_group_id) is not None}
-        # The hosts such servers are on (commit adds those they move to).
-        self.limited_hosts = {server.host for server in grouped if server.id in self.limited_ids}
-        self.statuses = set(map(_STATUS, model.servers))
+                if fenix_group_id in limits:
+                    limit = limits[fenix_group_id]
+                else:
+                    limit = limits[fenix_group_id] = host_limit(None, groups.get(fenix_group_id))
+                if limit is not None:
+                    members[fenix_group_id][host] += 1
+                    limited = True
+            if limited:
+                self.limited_ids.add(server.id)
+                self.limited_hosts.add(host)
+        self.statuses = servers.statuses
         self._smallest: Optional[List[int]] = None
 
     @property
@@ -995,11 +1018,9 @@ def limited_members_last_in_first_batch(model: CloudModel, order: List[str], wid
     member in the first batch lengthens two batches. The other hosts keep their order, so the members of a
     group stay spread over the later batches.
     """
-    limited = {group_id for group_id, rule in model.groups.items() if rule.max_impacted_members}
-    if not limited or not model.servers_complete or not order:
+    holding = servers.impact_limited_hosts
+    if not holding or not model.servers_complete or not order:
         return order
-    holding = {server.host for server in servers.grouped
-               if server.group_id in limited or server.fenix_group_id in limited}
     free = [name for name in order if name not in holding][:width]
     if not free or free == order[:len(free)]:
         return order
@@ -1023,7 +1044,9 @@ def _finish_batch(state: _State, hosts: List[str], attempts: Dict[str, _Attempt]
                             "host": name, "status": server.status,
                             "reason": "server_policy.%s is skip" % policy_key(server.status)})
         # Not the servers moved onto the host by an earlier batch: they are listed already.
-        state.planned_servers.append(state.on_host.get(name, [])[:state.originally.get(name, 0)])
+        # Listed here, while the batch's servers are still in the processor's caches.
+        for server in state.on_host.get(name, [])[:state.originally.get(name, 0)]:
+            state.projects[server.project_id].append(server.id)
         plan.double_moves += len(attempt.again)
         plan.scheduler_moves.extend({"server_id": server.id, "name": server.name, "project_id": server.project_id,
                                      "host": name, "reason": server.unmodelled} for server in attempt.unmodelled)
@@ -1243,11 +1266,7 @@ def _width_bound(limit: Tuple[int, str], batch_hosts: List[str], failures: Dict[
 
 def _finish_plan(plan: Plan, state: _State) -> Plan:
     """Each project's servers on the planned hosts, and what was placed past max_fill."""
-    projects: Dict[str, List[str]] = defaultdict(list)
-    for servers in state.planned_servers:
-        for server in servers:
-            projects[server.project_id].append(server.id)
-    plan.projects = dict(projects)
+    plan.projects = dict(state.projects)
     servers, vcpus, ram_mb, disk_gb = state.over_fill
     if servers:
         plan.over_fill = {"max_fill": state.max_fill, "servers": servers, "vcpus": vcpus, "memory_mb": ram_mb,
