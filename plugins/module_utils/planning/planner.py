@@ -1116,7 +1116,8 @@ def plan_maintenance(model: CloudModel, hosts: Iterable[str], settings: PlanSett
                          % (", ".join(unknown), ", ".join(sorted(model.hosts)) or "none"))
     if settings.max_parallel_hosts < 1:
         raise ValueError("max_parallel_hosts: %d; give at least 1" % settings.max_parallel_hosts)
-    to_maintain = [name for name in set(hosts) if name not in maintained]
+    # In the order given (the model's, usually): a set's order would read the hosts all over memory.
+    to_maintain = [name for name in dict.fromkeys(hosts) if name not in maintained]
     servers = read_servers(model)
     order = host_order(model, to_maintain, servers)
     if not maintained:
