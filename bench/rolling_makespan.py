@@ -174,6 +174,11 @@ def main() -> None:
     parser.add_argument("--before", help="git revision whose role and plugins to run beside this tree's, alternating")
     args = parser.parse_args()
     os.environ["OS_CLIENT_CONFIG_FILE"] = os.path.join(CLOUD_DIR, "clouds.yaml")
+    if not os.path.exists(os.environ["OS_CLIENT_CONFIG_FILE"]) and subprocess.run(
+            [CLOUDCTL, "seed"], stdout=subprocess.DEVNULL, check=False).returncode != 0:
+        # cloudctl writes clouds.yaml when it seeds (every run seeds again anyway); a fresh checkout has none.
+        raise SystemExit("no clouds.yaml in %s, and seeding failed: start the test cloud first "
+                         "(FENIX_CLOUD_COMPUTES=6 tests/integration/cloud/cloudctl start)" % CLOUD_DIR)
     computes = len(list(openstack.connect(cloud="fenix-admin").compute.services(binary="nova-compute")))
     trees = [("this tree", COLLECTIONS)]
     if args.before:
