@@ -140,7 +140,6 @@ OVER_FILL = "over_fill"
 
 # Attribute readers that run in C, for the passes over every server or move.
 _FLAVOR = attrgetter("vcpus", "ram_mb", "disk_gb")
-_STATUS, _HOST = attrgetter("status"), attrgetter("host")
 _SOURCE_AND_KIND, _TARGET_AND_KIND = attrgetter("from_host", "kind"), attrgetter("to_host", "kind")
 _SERVER_ID = attrgetter("server_id")
 _SECOND = itemgetter(1)
